@@ -1,0 +1,46 @@
+# maskrcnn-tfx runtime image: Debian 13 (glibc 2.41, Python 3.13) with the locked
+# TFX / TensorFlow / Model Garden stack and the project installed.
+#   docker build -t maskrcnn-tfx .                          # CPU
+#   docker build --build-arg VARIANT=gpu -t maskrcnn-tfx:gpu .  # CUDA wheels of TensorFlow
+ARG BASE_IMAGE=docker.io/library/debian:trixie-slim
+
+FROM ${BASE_IMAGE} AS builder
+ARG VARIANT=cpu
+ENV DEBIAN_FRONTEND=noninteractive
+# g++ and python3-dev: pyfarmhash (a TFDV dependency) ships only as source.
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends python3 python3-venv python3-dev g++ ca-certificates \
+ && rm -rf /var/lib/apt/lists/*
+# Extra CA certificates (*.crt) placed in docker/certs/ are trusted while installing.
+COPY docker/certs/ /usr/local/share/ca-certificates/extra/
+RUN update-ca-certificates
+ENV SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt \
+    PIP_CERT=/etc/ssl/certs/ca-certificates.crt \
+    UV_PYTHON_DOWNLOADS=never \
+    UV_LINK_MODE=copy
+RUN python3 -m venv /opt/uv && /opt/uv/bin/pip install --no-cache-dir uv==0.13.9
+COPY requirements/ /tmp/requirements/
+RUN /opt/uv/bin/uv venv --python /usr/bin/python3 /opt/venv \
+ && VIRTUAL_ENV=/opt/venv /opt/uv/bin/uv pip install --no-cache \
+      -r /tmp/requirements/${VARIANT}.lock --overrides /tmp/requirements/overrides-${VARIANT}.txt
+
+FROM ${BASE_IMAGE}
+ENV DEBIAN_FRONTEND=noninteractive
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends python3 ca-certificates \
+ && rm -rf /var/lib/apt/lists/*
+COPY --from=builder /opt/venv /opt/venv
+COPY --from=builder /opt/uv/bin/uv /usr/local/bin/uv
+ENV PATH=/opt/venv/bin:$PATH \
+    VIRTUAL_ENV=/opt/venv \
+    PYTHONUNBUFFERED=1 \
+    TF_CPP_MIN_LOG_LEVEL=2 \
+    HOME=/home/app
+RUN useradd --create-home --uid 1000 app && chmod 1777 /home/app
+# The project last, so that code changes rebuild only this layer.
+COPY . /opt/maskrcnn-tfx
+RUN uv pip install --no-deps --no-build-isolation --no-cache /opt/maskrcnn-tfx \
+ && rm -rf /opt/maskrcnn-tfx/build
+USER app
+WORKDIR /home/app
+CMD ["maskrcnn-tfx", "--help"]

@@ -1,0 +1,1 @@
+"""maskrcnn-tfx: components."""

@@ -1,0 +1,23 @@
+"""maskrcnn-tfx: a TFX pipeline that trains, evaluates and serves Mask R-CNN."""
+from setuptools import find_packages, setup
+
+setup(
+    name="maskrcnn-tfx",
+    version="0.1.0",
+    description="A containerized TFX pipeline for Mask R-CNN instance segmentation "
+    "(TF Model Garden) from a folder of photos and masks or COCO annotations.",
+    long_description=open("README.md", encoding="utf-8").read(),
+    long_description_content_type="text/markdown",
+    license="Apache-2.0",
+    python_requires=">=3.10",
+    packages=find_packages(include=["pipeline", "pipeline.*", "components", "components.*",
+                                    "dataset", "dataset.*", "kubeflow", "kubeflow.*"]),
+    package_data={"pipeline": ["configs/*.yaml", "schema/*.pbtxt"]},
+    # The pinned stack is requirements/cpu.lock (installed in the image), not listed here.
+    install_requires=[],
+    entry_points={"console_scripts": ["maskrcnn-tfx = pipeline.cli:main"]},
+    classifiers=[
+        "Programming Language :: Python :: 3.13",
+        "Topic :: Scientific/Engineering :: Image Recognition",
+    ],
+)
