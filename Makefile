@@ -3,11 +3,13 @@ CONTAINER := scripts/container
 DATASET ?= outputs/sample-dataset
 PIPELINE_ROOT ?= outputs/pipeline
 PYTEST_ARGS ?=
+RUN_ARGS ?=
 
 .PHONY: run test image shell lock
 
-run:  ## the local pipeline on the bundled sample dataset
-	$(CONTAINER) maskrcnn-tfx demo --dataset $(DATASET) --pipeline-root $(PIPELINE_ROOT)
+run:  ## the local pipeline on the sample dataset (generated once into $(DATASET))
+	test -d $(DATASET) || $(CONTAINER) maskrcnn-tfx sample-data --output $(DATASET)
+	$(CONTAINER) maskrcnn-tfx run --dataset $(DATASET) --pipeline-root $(PIPELINE_ROOT) $(RUN_ARGS)
 
 test:  ## the whole test suite
 	$(CONTAINER) python -m pytest tests $(PYTEST_ARGS)

@@ -16,6 +16,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "sample-data": ("dataset.sample", "generate the sample dataset (seed layout) into a folder"),
     "ingest": ("dataset.ingest", "convert a dataset folder to TFRecords (the ExampleGen's transform) and report rejects"),
     "labelmap": ("dataset.labelmap_draft", "list the mask pixel values of a dataset and draft a label map"),
+    "schema": ("components.data_gate.schema", "draft the curated TFDV schema from an ingestion output"),
 }
 
 

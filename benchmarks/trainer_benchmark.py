@@ -1,0 +1,116 @@
+"""Training through the TFX Trainer vs. directly through Model Garden, side by side.
+
+    scripts/container python benchmarks/trainer_benchmark.py [--config cpu-demo] [--steps 60]
+
+Both runs use the same ingested data, ExperimentConfig and steps, each in its own
+process (for its peak memory). Step time is read the same way for both: Orbit's
+`steps_per_second` summaries, first loop (tracing) excluded.
+"""
+from __future__ import annotations
+
+import argparse
+import glob
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, REPO)
+
+
+def _steps_per_second(model_dir: str) -> list[float]:
+    import tensorflow as tf
+
+    values = []
+    for path in sorted(glob.glob(os.path.join(model_dir, "train", "events.out.tfevents.*"))):
+        for event in tf.compat.v1.train.summary_iterator(path):
+            for value in event.summary.value:
+                if value.tag == "steps_per_second":
+                    values.append(float(tf.make_ndarray(value.tensor)))
+    return values
+
+
+def _run(command: list[str]) -> tuple[float, float]:
+    """Wall seconds and peak RSS (GB) of a child process."""
+    started = time.monotonic()
+    process = subprocess.Popen(command, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                               env=dict(os.environ, PYTHONPATH=REPO))
+    _, status, usage = os.wait4(process.pid, 0)
+    if status != 0:
+        raise SystemExit(f"failed ({status}): {' '.join(command)}")
+    return time.monotonic() - started, usage.ru_maxrss / 1024 / 1024
+
+
+def direct(examples_uri: str, model_dir: str, config: str, steps: int) -> None:
+    """Model Garden alone: the same ExperimentConfig, train_lib.run_experiment, nothing of TFX."""
+    from official.common import distribute_utils
+    from official.core import task_factory, train_lib
+    from official.modeling import performance
+
+    from components.trainer.experiment import build_experiment, files_of_split
+    from dataset import layout
+    from dataset.labelmap import LabelMap
+
+    params = build_experiment(
+        config, files_of_split(examples_uri, "train"), files_of_split(examples_uri, "eval"),
+        LabelMap.from_json(open(os.path.join(examples_uri, layout.LABEL_MAP_FILE)).read()),
+        num_eval_examples=layout.read_summary(examples_uri)["num_examples"]["eval"], train_steps=steps)
+    performance.set_mixed_precision_policy(params.runtime.mixed_precision_dtype)
+    strategy = distribute_utils.get_distribution_strategy(
+        distribution_strategy=params.runtime.distribution_strategy, num_gpus=params.runtime.num_gpus)
+    with strategy.scope():
+        task = task_factory.get_task(params.task, logging_dir=model_dir)
+    train_lib.run_experiment(distribution_strategy=strategy, task=task, mode="train", params=params,
+                             model_dir=model_dir)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--config", default="cpu-demo")
+    parser.add_argument("--steps", type=int, default=60)
+    parser.add_argument("--images", type=int, default=24)
+    parser.add_argument("--direct", nargs=2, metavar=("EXAMPLES", "MODEL_DIR"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.direct:
+        direct(args.direct[0], args.direct[1], args.config, args.steps)
+        return
+
+    from dataset import sample
+    from pipeline import run_summary
+
+    work = tempfile.mkdtemp(prefix="trainer-bench-")
+    dataset = os.path.join(work, "dataset")
+    sample.generate(dataset, num_train=args.images, num_test=4, num_unlabelled=0)
+    root = os.path.join(work, "pipeline")
+    tfx_wall, tfx_rss = _run([sys.executable, "-m", "pipeline.cli", "run", "--dataset", dataset,
+                              "--pipeline-root", root, "--config", args.config, "--train-steps", str(args.steps)])
+    summary = run_summary.latest_run(root)
+    trainer = next(c for c in summary["components"] if c["component"] == "Trainer")
+    direct_dir = os.path.join(work, "direct")
+    direct_wall, direct_rss = _run([sys.executable, __file__, "--config", args.config, "--steps", str(args.steps),
+                                    "--direct", summary["examples_uri"], direct_dir])
+
+    rows = []
+    for name, model_dir, wall, rss in (
+            ("TFX Trainer", trainer["outputs"]["ModelRun"], trainer["seconds"], tfx_rss),
+            ("Model Garden direct", direct_dir, direct_wall, direct_rss)):
+        rates = _steps_per_second(model_dir)[1:]
+        step = 1 / statistics.median(rates)
+        batch = summary["training"]["global_batch_size"]
+        rows.append((name, step, batch / step, wall - step * args.steps, rss))
+    print(f"\nconfig {args.config}, {args.steps} steps, batch {summary['training']['global_batch_size']}, "
+          f"{os.cpu_count()} CPUs\n")
+    print("| run | s/step (steady) | images/s | fixed overhead s | peak RSS GB |")
+    print("|---|---|---|---|---|")
+    for name, step, ips, overhead, rss in rows:
+        print(f"| {name} | {step:.3f} | {ips:.2f} | {overhead:.0f} | {rss:.2f} |")
+    print(f"\nTrainer step time vs direct: {100 * (rows[0][1] / rows[1][1] - 1):+.1f}%")
+    print("(TFX Trainer overhead = Trainer execution wall time minus steps x step time: model build, "
+          "tracing, export; the direct run's is its process wall time minus the same, without export.)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,44 @@
+"""DataGate: stops the pipeline before training when the examples are not fit for it.
+
+It reads what ExampleValidator found against the curated schema, adds what TFDV
+cannot express (per-example list lengths, box order, mask sizes, class ids of
+the label map) and the train/eval class drift, writes a report, and fails the
+run with that report as the error when there is anything in it. The Trainer
+runs after it, so bad data never reaches training.
+"""
+from __future__ import annotations
+
+from tfx import types
+from tfx.dsl.components.base import base_beam_component, executor_spec
+from tfx.types import artifact, standard_artifacts
+from tfx.types.component_spec import ChannelParameter, ComponentSpec, ExecutionParameter
+
+from components.data_gate import executor
+from components.data_gate.schema import DEFAULT_MAX_CLASS_DRIFT
+
+
+class DataValidationReport(artifact.Artifact):
+    """validation_report.txt (what was found, or 'anomalies: none') and the per-example problems."""
+    TYPE_NAME = "DataValidationReport"
+
+
+class DataGateSpec(ComponentSpec):
+    PARAMETERS = {executor.MAX_CLASS_DRIFT_KEY: ExecutionParameter(type=float)}
+    INPUTS = {
+        "examples": ChannelParameter(type=standard_artifacts.Examples),
+        "statistics": ChannelParameter(type=standard_artifacts.ExampleStatistics),
+        "schema": ChannelParameter(type=standard_artifacts.Schema),
+        "anomalies": ChannelParameter(type=standard_artifacts.ExampleAnomalies),
+    }
+    OUTPUTS = {"report": ChannelParameter(type=DataValidationReport)}
+
+
+class DataGate(base_beam_component.BaseBeamComponent):
+    SPEC_CLASS = DataGateSpec
+    EXECUTOR_SPEC = executor_spec.BeamExecutorSpec(executor.Executor)
+
+    def __init__(self, examples: types.BaseChannel, statistics: types.BaseChannel, schema: types.BaseChannel,
+                 anomalies: types.BaseChannel, max_class_drift: float = DEFAULT_MAX_CLASS_DRIFT):
+        super().__init__(spec=DataGateSpec(
+            examples=examples, statistics=statistics, schema=schema, anomalies=anomalies,
+            max_class_drift=float(max_class_drift), report=types.Channel(type=DataValidationReport)))

@@ -1,0 +1,171 @@
+"""DataGate's executor: TFDV's anomalies, train/eval class drift and per-example checks, or stop."""
+from __future__ import annotations
+
+import os
+from typing import Any, Iterable
+
+import apache_beam as beam
+import tensorflow as tf
+from tfx import types
+from tfx.dsl.components.base import base_beam_executor
+from tfx.types import artifact_utils
+
+from dataset import layout, records
+from dataset.labelmap import LabelMap
+
+MAX_CLASS_DRIFT_KEY = "max_class_drift"
+REPORT_FILE = "validation_report.txt"
+MAX_EXAMPLES_SHOWN = 10
+
+
+class DataValidationError(RuntimeError):
+    """The examples break the schema or the checks; the message is the report."""
+
+
+def check_example(serialized: bytes, label_ids: frozenset[int]) -> list[str]:
+    """What TFDV cannot express per example: list lengths agree, boxes are ordered, masks fit."""
+    import cv2
+    import numpy as np
+
+    example = tf.train.Example.FromString(serialized)
+    feature = example.features.feature
+    name = feature[records.IMAGE_FILENAME].bytes_list.value[0].decode() if records.IMAGE_FILENAME in feature else "?"
+
+    def values(key):
+        f = feature[key] if key in feature else None
+        return [] if f is None else list(getattr(f, f.WhichOneof("kind")).value) if f.WhichOneof("kind") else []
+
+    problems = []
+    labels = values(records.CLASS_LABEL)
+    if not labels:
+        problems.append(f"{name}: no instances")
+    lengths = {key: len(values(key)) for key in
+               (records.BBOX_XMIN, records.BBOX_YMIN, records.BBOX_XMAX, records.BBOX_YMAX, records.CLASS_LABEL,
+                records.CLASS_TEXT, records.OBJECT_AREA, records.OBJECT_IS_CROWD, records.OBJECT_MASK)}
+    if len(set(lengths.values())) > 1:
+        detail = ", ".join(f"{k.rsplit('/', 1)[-1] if 'bbox' not in k else k[13:]}={n}" for k, n in lengths.items())
+        problems.append(f"{name}: per-instance lists differ in length ({detail})")
+    unknown = sorted(set(labels) - label_ids)
+    if unknown:
+        problems.append(f"{name}: class ids {unknown} are not in the label map {sorted(label_ids)}")
+    for i, (x0, y0, x1, y1) in enumerate(zip(values(records.BBOX_XMIN), values(records.BBOX_YMIN),
+                                             values(records.BBOX_XMAX), values(records.BBOX_YMAX))):
+        if not (x0 < x1 and y0 < y1):
+            problems.append(f"{name}: instance {i} box is not ordered (xmin {x0:.3f} xmax {x1:.3f}, "
+                            f"ymin {y0:.3f} ymax {y1:.3f})")
+    height, width = (values(records.IMAGE_HEIGHT) or [0])[0], (values(records.IMAGE_WIDTH) or [0])[0]
+    for i, png in enumerate(values(records.OBJECT_MASK)):
+        mask = cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_UNCHANGED)
+        if mask is None:
+            problems.append(f"{name}: instance {i} mask does not decode")
+        elif mask.shape[:2] != (height, width):
+            problems.append(f"{name}: instance {i} mask is {mask.shape[1]}x{mask.shape[0]}, image {width}x{height}")
+    return problems
+
+
+def _problems_file(report_uri: str, split: str) -> str:
+    return os.path.join(report_uri, f"example_problems-{split}.txt")
+
+
+def _check_splits(pipeline, examples_uri: str, report_uri: str, label_ids: frozenset[int]) -> None:
+    """Every problem of every example, one line each, in a file per split of the report."""
+    for split in layout.SPLITS:
+        _ = (pipeline
+             | f"Read{split}" >> beam.io.ReadFromTFRecord(os.path.join(layout.split_dir(examples_uri, split), "*"))
+             | f"Check{split}" >> beam.FlatMap(check_example, label_ids)
+             | f"Write{split}" >> beam.io.WriteToText(_problems_file(report_uri, split), shard_name_template=""))
+
+
+def _anomaly_lines(anomalies_uri: str, split: str) -> list[str]:
+    from tensorflow_metadata.proto.v0 import anomalies_pb2
+
+    with tf.io.gfile.GFile(os.path.join(anomalies_uri, f"Split-{split}", "SchemaDiff.pb"), "rb") as f:
+        anomalies = anomalies_pb2.Anomalies.FromString(f.read())
+    lines = [f"feature '{name}': {info.short_description}: {info.description}"
+             for name, info in sorted(anomalies.anomaly_info.items())]
+    if anomalies.HasField("dataset_anomaly_info"):
+        lines.append(f"dataset: {anomalies.dataset_anomaly_info.description}")
+    return lines
+
+
+def _drift_lines(statistics_uri: str, schema, max_class_drift: float) -> list[str]:
+    """L-infinity distance between the eval and train class distributions (TFDV's drift comparator)."""
+    import tensorflow_data_validation as tfdv
+    from tensorflow_metadata.proto.v0 import anomalies_pb2
+
+    def load(split):
+        return tfdv.load_stats_binary(os.path.join(statistics_uri, f"Split-{split}", "FeatureStats.pb"))
+
+    schema = type(schema).FromString(schema.SerializeToString())
+    label = tfdv.get_feature(schema, records.CLASS_LABEL)
+    label.drift_comparator.infinity_norm.threshold = max_class_drift
+    result = tfdv.validate_statistics(load(layout.EVAL), schema, previous_statistics=load(layout.TRAIN))
+    lines = []
+    for name, info in sorted(result.anomaly_info.items()):
+        for reason in info.reason:
+            if reason.type == anomalies_pb2.AnomalyInfo.COMPARATOR_L_INFTY_HIGH:
+                lines.append(f"feature '{name}': eval vs train drift: {reason.description}")
+    return lines
+
+
+class Executor(base_beam_executor.BaseBeamExecutor):
+
+    def Do(self, input_dict: dict[str, list[types.Artifact]], output_dict: dict[str, list[types.Artifact]],
+           exec_properties: dict[str, Any]) -> None:
+        import tensorflow_data_validation as tfdv
+
+        examples = artifact_utils.get_single_instance(input_dict["examples"])
+        statistics = artifact_utils.get_single_instance(input_dict["statistics"])
+        anomalies = artifact_utils.get_single_instance(input_dict["anomalies"])
+        schema_uri = artifact_utils.get_single_instance(input_dict["schema"]).uri
+        schema = tfdv.load_schema_text(os.path.join(schema_uri, "schema.pbtxt"))
+        report_artifact = artifact_utils.get_single_instance(output_dict["report"])
+        with tf.io.gfile.GFile(os.path.join(examples.uri, layout.LABEL_MAP_FILE)) as f:
+            label_map = LabelMap.from_json(f.read(), source=examples.uri)
+        label_ids = frozenset(label_map.ids)
+
+        sections: dict[str, list[str]] = {}
+        domain = tfdv.get_feature(schema, records.CLASS_LABEL).int_domain
+        schema_ids = set(range(domain.min, domain.max + 1))
+        if schema_ids != set(label_ids):
+            sections["schema"] = [
+                f"the schema's class ids {sorted(schema_ids)} are not the label map's {sorted(label_ids)}: "
+                f"redraft the schema with `maskrcnn-tfx schema --examples {examples.uri} --output FILE` and pass "
+                f"it with --schema FILE"]
+        for split in layout.SPLITS:
+            lines = _anomaly_lines(anomalies.uri, split)
+            if lines:
+                sections[f"TFDV anomalies in Split-{split}"] = lines
+        drift = _drift_lines(statistics.uri, schema, float(exec_properties[MAX_CLASS_DRIFT_KEY]))
+        if drift:
+            sections["class distribution"] = drift
+
+        tf.io.gfile.makedirs(report_artifact.uri)
+        with self._make_beam_pipeline() as pipeline:
+            _check_splits(pipeline, examples.uri, report_artifact.uri, label_ids)
+        for split in layout.SPLITS:
+            with tf.io.gfile.GFile(_problems_file(report_artifact.uri, split)) as f:
+                problems = f.read().splitlines()
+            if problems:
+                shown = problems[:MAX_EXAMPLES_SHOWN] + (
+                    [f"... {len(problems) - MAX_EXAMPLES_SHOWN} more in {_problems_file(report_artifact.uri, split)}"]
+                    if len(problems) > MAX_EXAMPLES_SHOWN else [])
+                sections[f"example checks in Split-{split} ({len(problems)} problems)"] = shown
+
+        report = format_report(sections, statistics.uri)
+        with tf.io.gfile.GFile(os.path.join(report_artifact.uri, REPORT_FILE), "w") as f:
+            f.write(report)
+        report_artifact.set_int_custom_property("num_anomalies", sum(len(v) for v in sections.values()))
+        if sections:
+            raise DataValidationError(report)
+
+
+def format_report(sections: dict[str, Iterable[str]], statistics_uri: str) -> str:
+    lines = [f"statistics: {statistics_uri}"]
+    if not sections:
+        return "\n".join(lines + ["anomalies: none"])
+    lines.append("the data is not fit for training; anomalies:")
+    for title, items in sections.items():
+        lines.append(f"  {title}:")
+        lines.extend(f"    - {item}" for item in items)
+    return "\n".join(lines)

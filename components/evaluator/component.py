@@ -1,0 +1,53 @@
+"""MaskEvaluator: COCO box/mask AP and latency of the exported model, and the blessing.
+
+TFMA cannot score instance masks, so this evaluator runs the SavedModel's
+`serving_default` signature (what TF Serving calls) over Split-eval, pastes the
+per-box masks into full-size masks and scores them with pycocotools. Its
+`blessing` is a standard ModelBlessing (`blessed`, `current_model_id`), so TFX's
+Pusher and LatestBlessedModelStrategy work with it unchanged.
+"""
+from __future__ import annotations
+
+import json
+
+from tfx import types
+from tfx.dsl.components.base import base_component, executor_spec
+from tfx.types import standard_artifacts
+from tfx.types.component_spec import ChannelParameter, ComponentSpec, ExecutionParameter
+
+from components.evaluator import executor
+
+
+class MaskEvaluatorSpec(ComponentSpec):
+    PARAMETERS = {
+        executor.THRESHOLDS_KEY: ExecutionParameter(type=str),
+        executor.MAX_REGRESSION_KEY: ExecutionParameter(type=float),
+        executor.LATENCY_BATCH_KEY: ExecutionParameter(type=int),
+    }
+    INPUTS = {
+        "examples": ChannelParameter(type=standard_artifacts.Examples),
+        "model": ChannelParameter(type=standard_artifacts.Model),
+        "baseline_model": ChannelParameter(type=standard_artifacts.Model, optional=True),
+    }
+    OUTPUTS = {
+        "evaluation": ChannelParameter(type=standard_artifacts.ModelEvaluation),
+        "blessing": ChannelParameter(type=standard_artifacts.ModelBlessing),
+    }
+
+
+class MaskEvaluator(base_component.BaseComponent):
+    """Args: thresholds ({'mask_AP50': 0.5, ...}: all must be met), max_regression (how much a
+    thresholded metric may fall below the baseline's), latency_batch (the throughput batch size)."""
+
+    SPEC_CLASS = MaskEvaluatorSpec
+    EXECUTOR_SPEC = executor_spec.ExecutorClassSpec(executor.Executor)
+
+    def __init__(self, examples: types.BaseChannel, model: types.BaseChannel,
+                 baseline_model: types.BaseChannel | None = None, thresholds: dict[str, float] | None = None,
+                 max_regression: float = 0.0, latency_batch: int = 8):
+        super().__init__(spec=MaskEvaluatorSpec(
+            examples=examples, model=model, baseline_model=baseline_model,
+            thresholds=json.dumps(thresholds or {}, sort_keys=True), max_regression=float(max_regression),
+            latency_batch=int(latency_batch),
+            evaluation=types.Channel(type=standard_artifacts.ModelEvaluation),
+            blessing=types.Channel(type=standard_artifacts.ModelBlessing)))

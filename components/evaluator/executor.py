@@ -1,0 +1,173 @@
+"""MaskEvaluator's executor: COCO AP and latency of the served signature, then bless or refuse."""
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import time
+from typing import Any
+
+import numpy as np
+import tensorflow as tf
+from tfx import types
+from tfx.components.evaluator import constants as evaluator_constants
+from tfx.dsl.components.base import base_executor
+from tfx.types import artifact_utils
+
+from components.evaluator import coco_metrics
+from dataset import layout
+from dataset.labelmap import LabelMap
+
+THRESHOLDS_KEY = "thresholds"
+MAX_REGRESSION_KEY = "max_regression"
+LATENCY_BATCH_KEY = "latency_batch"
+METRICS_FILE = "metrics.json"
+SUMMARY_FILE = "summary.md"
+SIGNATURE = "serving_default"  # what a TF Serving client calls: encoded image bytes
+WARMUP_CALLS = 2
+
+
+def serving_dir(model_uri: str) -> str:
+    return os.path.join(model_uri, "Format-Serving")
+
+
+def load_ground_truth(examples_uri: str) -> list[coco_metrics.GroundTruth]:
+    files = sorted(tf.io.gfile.glob(os.path.join(layout.split_dir(examples_uri, layout.EVAL), "*")))
+    if not files:
+        raise ValueError(f"{examples_uri}: Split-eval has no files to evaluate on")
+    return [coco_metrics.GroundTruth.from_example(record.numpy(), image_id=i + 1)
+            for i, record in enumerate(tf.data.TFRecordDataset(files, compression_type="GZIP"))]
+
+
+def _numpy(outputs) -> dict[str, np.ndarray]:
+    return {key: value.numpy() for key, value in outputs.items()}
+
+
+def evaluate_model(model_dir: str, images: list[coco_metrics.GroundTruth], label_map: LabelMap,
+                   latency_batch: int = 0) -> dict:
+    """COCO metrics of the model's detections; with latency_batch, also latency and throughput."""
+    predict = tf.saved_model.load(model_dir).signatures[SIGNATURE]
+    for _ in range(WARMUP_CALLS):
+        predict(tf.constant([images[0].encoded]))
+    box_results, mask_results, latencies = [], [], []
+    for image in images:
+        started = time.perf_counter()
+        outputs = _numpy(predict(tf.constant([image.encoded])))
+        latencies.append(time.perf_counter() - started)
+        boxes, masks = coco_metrics.coco_results(image, outputs, 0)
+        box_results += boxes
+        mask_results += masks
+    ground_truth = coco_metrics.coco_ground_truth(images, label_map)
+    metrics = {"num_images": len(images),
+               "num_detections": len(box_results),
+               "box": coco_metrics.evaluate(ground_truth, box_results, "bbox", label_map),
+               "mask": coco_metrics.evaluate(ground_truth, mask_results, "segm", label_map)}
+    if latency_batch:
+        metrics["latency"] = {
+            "batch_size": 1,
+            "median_ms": round(1000 * statistics.median(latencies), 2),
+            "p95_ms": round(1000 * float(np.percentile(latencies, 95)), 2),
+            "images_per_s": round(1 / statistics.median(latencies), 2),
+        }
+        metrics["throughput"] = _throughput(predict, images, latency_batch)
+    return metrics
+
+
+def _throughput(predict, images: list[coco_metrics.GroundTruth], batch_size: int, calls: int = 3) -> dict:
+    """Images/s at a larger batch of same-sized images (the bytes signature stacks them)."""
+    by_size: dict[tuple[int, int], list[bytes]] = {}
+    for image in images:
+        by_size.setdefault((image.height, image.width), []).append(image.encoded)
+    group = max(by_size.values(), key=len)
+    batch = tf.constant([group[i % len(group)] for i in range(batch_size)])
+    predict(batch)
+    started = time.perf_counter()
+    for _ in range(calls):
+        predict(batch)
+    return {"batch_size": batch_size, "images_per_s": round(batch_size * calls / (time.perf_counter() - started), 2)}
+
+
+def flat_metrics(metrics: dict) -> dict[str, float]:
+    """{'box_AP50': ..., 'mask_AP': ...}: the names blessing thresholds use."""
+    return {f"{kind}_{key}": metrics[kind][key] for kind in ("box", "mask") for key in coco_metrics.SUMMARY_KEYS}
+
+
+def judge(current: dict[str, float], thresholds: dict[str, float], baseline: dict[str, float] | None,
+          max_regression: float) -> tuple[bool, list[str]]:
+    """Blessed when every threshold is met and, with a baseline, no thresholded metric fell by more than
+    max_regression. Returns the decision and its reasons."""
+    reasons, blessed = [], True
+    for name, minimum in sorted(thresholds.items()):
+        if name not in current:
+            raise ValueError(f"unknown blessing metric {name!r}; known: {', '.join(sorted(current))}")
+        ok = current[name] >= minimum
+        blessed &= ok
+        reasons.append(f"{name} {current[name]:.3f} {'>=' if ok else '<'} threshold {minimum:.3f}")
+    if baseline is None:
+        reasons.append("no blessed baseline yet: judged on thresholds alone")
+    else:
+        for name in sorted(thresholds):
+            ok = current[name] >= baseline[name] - max_regression
+            blessed &= ok
+            reasons.append(f"{name} {current[name]:.3f} vs baseline {baseline[name]:.3f}: "
+                           f"{'within' if ok else 'worse than'} the allowed regression {max_regression:.3f}")
+    return blessed, reasons
+
+
+def summary_markdown(metrics: dict, blessed: bool, reasons: list[str]) -> str:
+    lines = ["| metric | box | mask |", "|---|---|---|"]
+    lines += [f"| {key} | {metrics['box'][key]:.3f} | {metrics['mask'][key]:.3f} |" for key in coco_metrics.SUMMARY_KEYS]
+    lines += [f"| AP {name} | {metrics['box']['per_class_AP'][name]:.3f} | {ap:.3f} |"
+              for name, ap in metrics["mask"]["per_class_AP"].items()]
+    if "latency" in metrics:
+        latency, throughput = metrics["latency"], metrics["throughput"]
+        lines += ["", f"Latency at batch 1: median {latency['median_ms']:.1f} ms, p95 {latency['p95_ms']:.1f} ms; "
+                      f"throughput at batch {throughput['batch_size']}: {throughput['images_per_s']:.2f} images/s"]
+    lines += ["", f"**{'BLESSED' if blessed else 'NOT BLESSED'}**", ""] + [f"- {r}" for r in reasons]
+    return "\n".join(lines) + "\n"
+
+
+class Executor(base_executor.BaseExecutor):
+
+    def Do(self, input_dict: dict[str, list[types.Artifact]], output_dict: dict[str, list[types.Artifact]],
+           exec_properties: dict[str, Any]) -> None:
+        examples = artifact_utils.get_single_instance(input_dict["examples"])
+        model = artifact_utils.get_single_instance(input_dict["model"])
+        baselines = [b for b in input_dict.get("baseline_model", []) if b.id != model.id]
+        evaluation = artifact_utils.get_single_instance(output_dict["evaluation"])
+        blessing = artifact_utils.get_single_instance(output_dict["blessing"])
+        thresholds = json.loads(exec_properties[THRESHOLDS_KEY] or "{}")
+        max_regression = float(exec_properties[MAX_REGRESSION_KEY])
+
+        with tf.io.gfile.GFile(os.path.join(serving_dir(model.uri), "assets", layout.LABEL_MAP_FILE)) as f:
+            label_map = LabelMap.from_json(f.read(), source=model.uri)
+        images = load_ground_truth(examples.uri)
+        metrics = evaluate_model(serving_dir(model.uri), images, label_map,
+                                 latency_batch=int(exec_properties[LATENCY_BATCH_KEY]))
+        baseline = None
+        if baselines:
+            baseline_metrics = evaluate_model(serving_dir(baselines[0].uri), images, label_map)
+            baseline = flat_metrics(baseline_metrics)
+            metrics["baseline"] = {"model_uri": baselines[0].uri, "model_id": baselines[0].id, **baseline}
+        blessed, reasons = judge(flat_metrics(metrics), thresholds, baseline, max_regression)
+        metrics["blessing"] = {"blessed": blessed, "reasons": reasons, "thresholds": thresholds,
+                               "max_regression": max_regression}
+
+        tf.io.gfile.makedirs(evaluation.uri)
+        with tf.io.gfile.GFile(os.path.join(evaluation.uri, METRICS_FILE), "w") as f:
+            json.dump(metrics, f, indent=2)
+        with tf.io.gfile.GFile(os.path.join(evaluation.uri, SUMMARY_FILE), "w") as f:
+            f.write(summary_markdown(metrics, blessed, reasons))
+
+        # What TFX's Pusher and LatestBlessedModelStrategy read.
+        blessing.set_int_custom_property(evaluator_constants.ARTIFACT_PROPERTY_BLESSED_KEY, int(blessed))
+        blessing.set_int_custom_property(evaluator_constants.ARTIFACT_PROPERTY_CURRENT_MODEL_ID_KEY, model.id)
+        blessing.set_string_custom_property(evaluator_constants.ARTIFACT_PROPERTY_CURRENT_MODEL_URI_KEY, model.uri)
+        if baselines:
+            blessing.set_int_custom_property(evaluator_constants.ARTIFACT_PROPERTY_BASELINE_MODEL_ID_KEY,
+                                             baselines[0].id)
+        blessing.set_string_custom_property("reason", "; ".join(reasons))
+        tf.io.gfile.makedirs(blessing.uri)
+        name = evaluator_constants.BLESSED_FILE_NAME if blessed else evaluator_constants.NOT_BLESSED_FILE_NAME
+        with tf.io.gfile.GFile(os.path.join(blessing.uri, name), "w") as f:
+            f.write("\n".join(reasons) + "\n")

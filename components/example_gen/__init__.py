@@ -1,0 +1,1 @@
+"""ImageMaskExampleGen: the pipeline's ingestion component (images + masks or COCO -> Examples)."""

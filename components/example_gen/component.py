@@ -1,0 +1,86 @@
+"""ImageMaskExampleGen: a file-based ExampleGen for photos with mask PNGs or COCO annotations.
+
+Modelled on TFX's FileBasedExampleGen: the same driver (it fingerprints the
+files under `input_base`, so a changed dataset is not served from the cache,
+and sets span/version), an `Examples` output laid out as ExampleGen's
+(`Split-train/`, `Split-eval/`, GZIP TFRecords), and a Beam executor that runs
+dataset.beam_ingest.IngestDataset, which also writes the label map, the rejects
+report and the summary into the artifact.
+"""
+from __future__ import annotations
+
+from tfx import types
+from tfx.components.example_gen import driver
+from tfx.dsl.components.base import base_beam_component, executor_spec
+from tfx.proto import example_gen_pb2
+from tfx.types import standard_artifacts, standard_component_specs
+from tfx.types.component_spec import ChannelParameter, ComponentSpec, ExecutionParameter
+
+from components.example_gen import executor
+from components.example_gen.executor import (DATASET_FORMAT_KEY, EVAL_FRACTION_KEY, MAX_REJECT_FRACTION_KEY,
+                                             MIN_INSTANCE_AREA_KEY)
+from dataset.ingest import (DEFAULT_EVAL_FRACTION, DEFAULT_MAX_REJECT_FRACTION, DEFAULT_MIN_INSTANCE_AREA,
+                            IngestOptions)
+
+# Only read by the driver, to fingerprint the dataset's files (to depth 3: COCO keeps images in
+# images/<subset>/) for caching; the executor lists the folder itself.
+FINGERPRINT_INPUT_CONFIG = example_gen_pb2.Input(splits=[
+    example_gen_pb2.Input.Split(name="depth1", pattern="*.*"),
+    example_gen_pb2.Input.Split(name="depth2", pattern="*/*.*"),
+    example_gen_pb2.Input.Split(name="depth3", pattern="*/*/*.*"),
+])
+
+
+class ImageMaskExampleGenSpec(ComponentSpec):
+    PARAMETERS = {
+        standard_component_specs.INPUT_BASE_KEY: ExecutionParameter(type=str),
+        standard_component_specs.INPUT_CONFIG_KEY: ExecutionParameter(type=example_gen_pb2.Input),
+        DATASET_FORMAT_KEY: ExecutionParameter(type=str),
+        EVAL_FRACTION_KEY: ExecutionParameter(type=float),
+        MAX_REJECT_FRACTION_KEY: ExecutionParameter(type=float),
+        MIN_INSTANCE_AREA_KEY: ExecutionParameter(type=int),
+    }
+    INPUTS = {}
+    OUTPUTS = {
+        standard_component_specs.EXAMPLES_KEY: ChannelParameter(type=standard_artifacts.Examples),
+    }
+
+
+class ImageMaskExampleGen(base_beam_component.BaseBeamComponent):
+    """Ingests a dataset folder (seed layout or COCO) into train/eval Examples.
+
+    Args: input_base (the dataset folder, local or gs://), dataset_format ("auto", "seed" or
+    "coco"), eval_fraction (hash split of train when there is no labelled test folder),
+    max_reject_fraction, min_instance_area (pixels; smaller connected components are specks).
+
+    Outputs `examples` (standard_artifacts.Examples) with custom properties
+    num_examples_train, num_examples_eval, num_instances (and per split),
+    num_rejected, num_unlabelled, ingest_format. Fails with a summary when more
+    than `max_reject_fraction` of the inputs are rejected or a split is empty.
+    """
+
+    SPEC_CLASS = ImageMaskExampleGenSpec
+    EXECUTOR_SPEC = executor_spec.BeamExecutorSpec(executor.Executor)
+    DRIVER_CLASS = driver.FileBasedDriver
+
+    def __init__(
+        self,
+        input_base: str,
+        dataset_format: str = "auto",
+        eval_fraction: float = DEFAULT_EVAL_FRACTION,
+        max_reject_fraction: float = DEFAULT_MAX_REJECT_FRACTION,
+        min_instance_area: int = DEFAULT_MIN_INSTANCE_AREA,
+    ):
+        # Fails at pipeline construction, not after the run started.
+        IngestOptions(format=dataset_format, eval_fraction=eval_fraction, max_reject_fraction=max_reject_fraction,
+                      min_instance_area=min_instance_area)
+        spec = ImageMaskExampleGenSpec(
+            input_base=input_base,
+            input_config=FINGERPRINT_INPUT_CONFIG,
+            dataset_format=dataset_format,
+            eval_fraction=float(eval_fraction),
+            max_reject_fraction=float(max_reject_fraction),
+            min_instance_area=int(min_instance_area),
+            examples=types.Channel(type=standard_artifacts.Examples),
+        )
+        super().__init__(spec=spec)

@@ -1,0 +1,130 @@
+"""Model Garden experiment configs for Mask R-CNN: a named YAML + the data + overrides."""
+from __future__ import annotations
+
+import dataclasses
+import os
+from pathlib import Path
+
+import tensorflow as tf
+import yaml
+from official.core import config_definitions as cfg
+from official.core import exp_factory
+from official.modeling import hyperparams
+from official.vision import registry_imports  # noqa: F401  (registers the vision experiments)
+
+from dataset.labelmap import LabelMap
+
+CONFIG_DIR = Path(__file__).resolve().parents[2] / "pipeline" / "configs"
+# Keys of our YAML files that are not part of Model Garden's ExperimentConfig.
+_OWN_KEYS = ("experiment", "scale_with_replicas", "blessing")
+
+
+class TrainingDataError(ValueError):
+    """The ingested data cannot train the configured model."""
+
+
+def config_path(name_or_path: str) -> Path:
+    """`cpu-demo` -> pipeline/configs/cpu-demo.yaml; a path is taken as it is."""
+    path = Path(name_or_path)
+    if path.suffix in (".yaml", ".yml"):
+        return path
+    path = CONFIG_DIR / f"{name_or_path}.yaml"
+    if not path.exists():
+        names = sorted(p.stem for p in CONFIG_DIR.glob("*.yaml"))
+        raise ValueError(f"unknown training config {name_or_path!r}; known: {', '.join(names)}")
+    return path
+
+
+@dataclasses.dataclass(frozen=True)
+class BlessingRules:
+    """When the evaluator blesses a model: every threshold met, no more than max_regression below the baseline."""
+    thresholds: dict[str, float] = dataclasses.field(default_factory=dict)
+    max_regression: float = 0.0
+
+
+def blessing_rules(config: str) -> BlessingRules:
+    """The `blessing:` section of a training config (metric names as in the evaluator: mask_AP50, box_AP, ...)."""
+    section = (yaml.safe_load(config_path(config).read_text()) or {}).get("blessing") or {}
+    return BlessingRules(thresholds={k: float(v) for k, v in (section.get("thresholds") or {}).items()},
+                         max_regression=float(section.get("max_regression", 0.0)))
+
+
+def visible_replicas(config: cfg.ExperimentConfig) -> int:
+    """How many replicas the runtime section asks for (num_gpus -1 = all visible GPUs)."""
+    if config.runtime.num_gpus < 0:
+        config.runtime.num_gpus = len(tf.config.list_physical_devices("GPU"))
+    return max(1, config.runtime.num_gpus)
+
+
+def _scale_learning_rates(optimizer_config, factor: float) -> None:
+    lr = optimizer_config.learning_rate.get()
+    for field in ("initial_learning_rate", "learning_rate"):
+        if getattr(lr, field, None) is not None:
+            setattr(lr, field, getattr(lr, field) * factor)
+    if getattr(lr, "values", None):
+        lr.values = [v * factor for v in lr.values]
+    warmup = optimizer_config.warmup.get()
+    if warmup is not None and getattr(warmup, "warmup_learning_rate", None) is not None:
+        warmup.warmup_learning_rate *= factor
+
+
+def build_experiment(
+    config: str,
+    train_files: list[str],
+    eval_files: list[str],
+    label_map: LabelMap,
+    num_eval_examples: int,
+    train_steps: int | None = None,
+    batch_size: int | None = None,
+    params_override: str | list[str] | None = None,
+    init_checkpoint: str | None = None,
+) -> cfg.ExperimentConfig:
+    """The full ExperimentConfig: named YAML, then data, then CLI overrides (last wins)."""
+    path = config_path(config)
+    overrides = yaml.safe_load(path.read_text()) or {}
+    own = {key: overrides.pop(key, None) for key in _OWN_KEYS}
+    if not own["experiment"]:
+        raise ValueError(f"{path}: missing 'experiment: <Model Garden experiment name>'")
+    experiment = exp_factory.get_exp_config(own["experiment"])
+    experiment = hyperparams.override_params_dict(experiment, overrides, is_strict=True)
+
+    if not train_files:
+        raise TrainingDataError("the ingested data has no training examples (Split-train is empty)")
+    task = experiment.task
+    task.model.num_classes = label_map.num_classes + 1  # + background
+    task.annotation_file = None  # ground truth for COCO metrics comes from the eval TFRecords
+    task.use_coco_metrics = True
+    task.per_category_metrics = True
+    task.init_checkpoint = init_checkpoint or None
+    for data, files in ((task.train_data, train_files), (task.validation_data, eval_files)):
+        data.input_path = ",".join(files)
+        data.file_type = "tfrecord_compressed" if files and files[0].endswith(".gz") else "tfrecord"
+    task.validation_data.num_examples = num_eval_examples
+    eval_batch = task.validation_data.global_batch_size
+    experiment.trainer.validation_steps = max(1, -(-num_eval_examples // eval_batch))
+
+    if train_steps:
+        experiment.trainer.train_steps = train_steps
+    if batch_size:
+        task.train_data.global_batch_size = batch_size
+    if own["scale_with_replicas"]:
+        replicas = visible_replicas(experiment)
+        task.train_data.global_batch_size *= replicas
+        task.validation_data.global_batch_size *= replicas
+        _scale_learning_rates(experiment.trainer.optimizer_config, replicas)
+    for override in [params_override] if isinstance(params_override, str) else params_override or []:
+        experiment = hyperparams.override_params_dict(experiment, override, is_strict=True)
+
+    if task.model.num_classes != label_map.num_classes + 1:
+        raise TrainingDataError(
+            f"task.model.num_classes={task.model.num_classes} disagrees with the label map "
+            f"({label_map.num_classes} classes + background = {label_map.num_classes + 1})")
+    experiment.trainer.checkpoint_interval = min(experiment.trainer.checkpoint_interval,
+                                                 experiment.trainer.train_steps)
+    experiment.validate()
+    experiment.lock()
+    return experiment
+
+
+def files_of_split(examples_uri: str, split: str) -> list[str]:
+    return sorted(tf.io.gfile.glob(os.path.join(examples_uri, f"Split-{split}", "*")))

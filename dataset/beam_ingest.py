@@ -1,0 +1,97 @@
+"""The Beam transforms of the ingestion (see dataset/ingest.py for the plan and the per-file work).
+
+Memory stays bounded: the pipeline's only inputs are the planned work items
+(paths and annotations); each worker reads its files, converts them and streams
+the examples into its TFRecord shard in the same fused stage. No step collects
+examples: only small per-input outcomes are combined into the report.
+"""
+from __future__ import annotations
+
+import apache_beam as beam
+
+from dataset import layout
+from dataset.ingest import IngestPlan, Report, convert_item, write_report
+from dataset.labelmap import LabelMap
+from dataset.records import Outcome, WorkItem
+
+OUTCOMES = "outcomes"
+_METRICS_NAMESPACE = "maskrcnn_tfx.ingest"
+
+
+class _ConvertItems(beam.DoFn):
+    def __init__(self, label_map: LabelMap, min_instance_area: int, dataset_dir: str):
+        self._label_map = label_map
+        self._min_instance_area = min_instance_area
+        self._dataset_dir = dataset_dir
+        self._examples = beam.metrics.Metrics.counter(_METRICS_NAMESPACE, "examples")
+        self._rejected = beam.metrics.Metrics.counter(_METRICS_NAMESPACE, "rejected")
+
+    def process(self, item: WorkItem):
+        outcome = convert_item(item, self._label_map, self._min_instance_area, self._dataset_dir)
+        if outcome.example is not None:
+            self._examples.inc()
+            yield beam.pvalue.TaggedOutput(outcome.split, outcome.example)
+        else:
+            self._rejected.inc()
+        yield beam.pvalue.TaggedOutput(OUTCOMES, outcome.without_example())
+
+
+class ImagesToExamples(beam.PTransform):
+    """PCollection[WorkItem] -> {'train': serialized examples, 'eval': ..., 'outcomes': PCollection[Outcome]}.
+
+    Every item gives exactly one Outcome (an example's, or a reject's with its reason).
+    """
+
+    def __init__(self, label_map: LabelMap, min_instance_area: int, dataset_dir: str = ""):
+        super().__init__()
+        self._convert = _ConvertItems(label_map, min_instance_area, dataset_dir)
+
+    def expand(self, items):
+        results = items | "Convert" >> beam.ParDo(self._convert).with_outputs(OUTCOMES, *layout.SPLITS)
+        return {**{split: results[split] for split in layout.SPLITS}, OUTCOMES: results[OUTCOMES]}
+
+
+class _ReportFn(beam.CombineFn):
+    def create_accumulator(self) -> Report:
+        return Report()
+
+    def add_input(self, report: Report, outcome: Outcome) -> Report:
+        return report.add(outcome)
+
+    def merge_accumulators(self, reports) -> Report:
+        merged = Report()
+        for report in reports:
+            merged.merge(report)
+        return merged
+
+    def extract_output(self, report: Report) -> Report:
+        return report
+
+
+class IngestDataset(beam.PTransform):
+    """PBegin -> the whole output folder of dataset/layout.py for an IngestPlan.
+
+    Split-<split>/data_tfrecord-*.gz (as TFX's ExampleGen names them), label_map.json,
+    rejects.jsonl and ingest_summary.json. Returns the PCollection of the summary dict.
+    """
+
+    def __init__(self, plan: IngestPlan, output_dir: str):
+        super().__init__()
+        self._plan = plan
+        self._output_dir = output_dir
+
+    def expand(self, pbegin):
+        plan, output_dir = self._plan, self._output_dir
+        items = pbegin | "ListInputs" >> beam.Create(plan.items, reshuffle=True)
+        converted = items | "ImagesToExamples" >> ImagesToExamples(
+            plan.label_map, plan.options.min_instance_area, plan.dataset_dir)
+        for split in layout.SPLITS:
+            # No shuffle before writing: it would hold every encoded example in the runner's
+            # memory; the trainer shuffles.
+            _ = converted[split] | f"Write[{split}]" >> beam.io.WriteToTFRecord(
+                layout.record_prefix(output_dir, split), file_name_suffix=layout.RECORD_FILE_SUFFIX)
+        return (
+            converted[OUTCOMES]
+            | "Report" >> beam.CombineGlobally(_ReportFn())
+            | "WriteReport" >> beam.Map(write_report, plan.summary_fields(), plan.label_map.to_json(), output_dir)
+        )

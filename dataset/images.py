@@ -1,0 +1,102 @@
+"""Image and mask decoding shared by the dataset readers.
+
+Images: JPEG and PNG bytes pass through unchanged when Model Garden's decoder
+reads them as they are; an EXIF orientation (phone photos) is applied and the
+image re-encoded upright, because tf.io.decode_image ignores EXIF while the
+annotator saw the rotated picture. Masks: the class value of a pixel is its
+grayscale value (ITU-R 601 luma, OpenCV's cvtColor and PIL's convert("L")).
+"""
+from __future__ import annotations
+
+import dataclasses
+import io
+
+import numpy as np
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+EXIF_ORIENTATION_TAG = 0x0112
+# PIL modes tf.io.decode_image(channels=3) reads correctly as they are.
+_PASSTHROUGH_MODES = {"JPEG": {"L", "RGB"}, "PNG": {"L", "LA", "RGB", "RGBA", "P"}}
+
+
+@dataclasses.dataclass(frozen=True)
+class EncodedImage:
+    data: bytes
+    format: str  # "jpeg" | "png"
+    width: int
+    height: int
+    reencoded: bool
+    # (width, height) as stored, before the EXIF rotation; equals (width, height) when not rotated
+    stored_size: tuple[int, int]
+
+
+class ImageDecodeError(Exception):
+    pass
+
+
+def prepare_image(data: bytes) -> EncodedImage:
+    """Checks that `data` decodes completely; returns bytes Model Garden can decode upright."""
+    from PIL import Image, ImageOps
+
+    try:
+        with Image.open(io.BytesIO(data)) as im:
+            source_format = im.format or "?"
+            orientation = im.getexif().get(EXIF_ORIENTATION_TAG, 1)
+            im.load()  # decodes everything: truncated files fail here
+            stored_size = im.size
+            passthrough = (
+                source_format in _PASSTHROUGH_MODES
+                and im.mode in _PASSTHROUGH_MODES[source_format]
+                and orientation in (0, 1)
+                and getattr(im, "n_frames", 1) == 1
+            )
+            if passthrough:
+                return EncodedImage(data, source_format.lower(), im.width, im.height, False, stored_size)
+            upright = ImageOps.exif_transpose(im) if orientation not in (0, 1) else im
+            upright = upright.convert("L" if upright.mode in ("L", "I;16", "I") else "RGB")
+    except Exception as e:  # any failure to decode untrusted bytes means a corrupt file
+        raise ImageDecodeError(f"cannot decode the image ({type(e).__name__}: {e})") from e
+
+    buffer = io.BytesIO()
+    if source_format == "JPEG":
+        upright.save(buffer, format="JPEG", quality=95)
+        new_format = "jpeg"
+    else:
+        upright.save(buffer, format="PNG")
+        new_format = "png"
+    return EncodedImage(buffer.getvalue(), new_format, upright.width, upright.height, True, stored_size)
+
+
+def decode_mask_gray(data: bytes) -> np.ndarray:
+    """The mask PNG as an HxW uint8 array of grayscale (luma) values."""
+    import cv2
+
+    if not data.startswith(PNG_SIGNATURE):
+        raise ImageDecodeError("the mask is not a PNG (masks must be lossless PNG files)")
+    try:
+        mask = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+    except cv2.error as e:
+        raise ImageDecodeError(f"cannot decode the mask PNG ({e})") from e
+    if mask is None:
+        raise ImageDecodeError("cannot decode the mask PNG (corrupt or truncated)")
+    if mask.dtype != np.uint8:
+        if mask.dtype == np.uint16 and int(mask.max()) <= 255:
+            mask = mask.astype(np.uint8)
+        else:
+            raise ImageDecodeError(f"the mask is a {mask.dtype} PNG with values above 255; use 8-bit masks")
+    if mask.ndim == 2:
+        return mask
+    channels = mask.shape[2]
+    if channels == 1:
+        return mask[:, :, 0]
+    if channels == 3:
+        return cv2.cvtColor(mask, cv2.COLOR_BGR2GRAY)
+    if channels == 4:
+        return cv2.cvtColor(mask, cv2.COLOR_BGRA2GRAY)
+    raise ImageDecodeError(f"the mask has {channels} channels")
+
+
+def value_counts(gray: np.ndarray) -> dict[int, int]:
+    """{grayscale value: pixel count} of the values present."""
+    counts = np.bincount(gray.ravel(), minlength=256)
+    return {int(v): int(counts[v]) for v in np.nonzero(counts)[0]}

@@ -1,0 +1,338 @@
+"""Label maps: which class ids exist, their names, and their pixel value in the masks.
+
+Three forms are read:
+
+- ``label.pbtxt`` / ``label_map.pbtxt``, the classic tutorial form::
+
+      item { id: 1 name: 'speaker076' }
+
+  The last three digits of ``name`` are the grayscale value of the class in the
+  mask PNGs (76) and the rest is the class name (``speaker``). An item may also
+  give ``pixel_value: 76`` explicitly, in which case ``name`` is taken as is.
+- ``label_map.yaml`` / ``.yml`` / ``.json``, the explicit form::
+
+      classes:
+        - {id: 1, name: speaker, pixel_value: 76}
+        - {id: 2, name: mug, pixel_value: 150}
+
+- COCO categories (``LabelMap.from_coco_categories``): contiguous ids in the
+  order of the COCO ids, no pixel value, the COCO id kept as ``source_id``.
+
+The ingestion writes the map it used as JSON (``write``) next to the examples.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+from pathlib import Path
+from typing import Any, Iterable, Mapping
+
+from dataset import fileio
+
+# Looked for in a dataset folder, in this order; more than one present is an error.
+LABEL_MAP_FILE_NAMES = (
+    "label.pbtxt",
+    "label_map.pbtxt",
+    "label_map.yaml",
+    "label_map.yml",
+    "label_map.json",
+)
+
+
+class LabelMapError(ValueError):
+    """A label map that cannot be used; the message names the file and the reason."""
+
+
+@dataclasses.dataclass(frozen=True)
+class LabelClass:
+    id: int
+    name: str
+    pixel_value: int | None
+    # The dataset's own id for this class when it differs (COCO category id).
+    source_id: int | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+@dataclasses.dataclass(frozen=True)
+class LabelMap:
+    classes: tuple[LabelClass, ...]
+    source: str = dataclasses.field(default="", compare=False)
+
+    def __post_init__(self):
+        object.__setattr__(self, "classes", tuple(sorted(self.classes, key=lambda c: c.id)))
+        _validate(self.classes, self.source or "<label map>")
+
+    # --- reading -----------------------------------------------------------
+    @classmethod
+    def load(cls, path: str | Path) -> LabelMap:
+        path = str(path)
+        try:
+            text = fileio.read_text(path)
+        except (OSError, UnicodeDecodeError) as e:
+            raise LabelMapError(f"{path}: cannot read the label map: {e}") from e
+        suffix = Path(path).suffix.lower()
+        if suffix == ".pbtxt":
+            classes = _parse_pbtxt(text, path)
+        elif suffix in (".yaml", ".yml", ".json"):
+            classes = _parse_explicit(text, path, suffix)
+        else:
+            raise LabelMapError(f"{path}: unknown label map type {suffix!r} (use .pbtxt, .yaml, .yml or .json)")
+        return cls(tuple(classes), source=path)
+
+    @staticmethod
+    def find(dataset_dir: str | Path) -> Path:
+        """The label map file of a dataset folder (one of LABEL_MAP_FILE_NAMES); a str for URIs."""
+        dataset_dir = str(dataset_dir)
+        found = [fileio.join(dataset_dir, n) for n in LABEL_MAP_FILE_NAMES if fileio.exists(fileio.join(dataset_dir, n))]
+        if not found:
+            raise LabelMapError(
+                f"{dataset_dir}: no label map (expected one of {', '.join(LABEL_MAP_FILE_NAMES)}); "
+                f"`maskrcnn-tfx labelmap --dataset {dataset_dir}` drafts one from the masks"
+            )
+        if len(found) > 1:
+            raise LabelMapError(
+                f"{dataset_dir}: several label maps ({', '.join(found)}); keep only one"
+            )
+        return found[0] if fileio.is_uri(found[0]) else Path(found[0])
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], source: str = "") -> LabelMap:
+        where = source or "<label map>"
+        if not isinstance(data, Mapping) or not isinstance(data.get("classes"), list):
+            raise LabelMapError(f"{where}: expected a mapping with a list under 'classes'")
+        return cls(tuple(_class_from_dict(c, where, i) for i, c in enumerate(data["classes"])), source=source)
+
+    @classmethod
+    def from_json(cls, text: str, source: str = "") -> LabelMap:
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as e:
+            raise LabelMapError(f"{source or '<label map>'}: not valid JSON: {e}") from e
+        return cls.from_dict(data, source)
+
+    @classmethod
+    def from_coco_categories(cls, categories: Iterable[Mapping[str, Any]], source: str = "") -> LabelMap:
+        """Contiguous ids 1..N in the order of the COCO category ids."""
+        where = source or "<COCO categories>"
+        try:
+            ordered = sorted(categories, key=lambda c: int(c["id"]))
+            classes = tuple(
+                LabelClass(id=i, name=str(c["name"]), pixel_value=None, source_id=int(c["id"]))
+                for i, c in enumerate(ordered, start=1)
+            )
+        except (KeyError, TypeError, ValueError) as e:
+            raise LabelMapError(f"{where}: bad category list ({e!r}); each needs an integer 'id' and a 'name'") from e
+        source_ids = [c.source_id for c in classes]
+        if len(set(source_ids)) != len(source_ids):
+            raise LabelMapError(f"{where}: duplicate category ids {_duplicates(source_ids)}")
+        return cls(classes, source=source)
+
+    # --- writing -----------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        return {"classes": [c.to_dict() for c in self.classes]}
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2) + "\n"
+
+    def write(self, path: str | Path) -> None:
+        """Writes the map as JSON (local path or any tf.io.gfile URI)."""
+        fileio.write_text(str(path), self.to_json())
+
+    # --- lookups -----------------------------------------------------------
+    @property
+    def ids(self) -> tuple[int, ...]:
+        return tuple(c.id for c in self.classes)
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(c.name for c in self.classes)
+
+    @property
+    def num_classes(self) -> int:
+        """The largest class id (Model Garden adds one for the background)."""
+        return max(self.ids)
+
+    @property
+    def by_pixel(self) -> dict[int, LabelClass]:
+        return {c.pixel_value: c for c in self.classes if c.pixel_value is not None}
+
+    @property
+    def by_id(self) -> dict[int, LabelClass]:
+        return {c.id: c for c in self.classes}
+
+    @property
+    def by_source_id(self) -> dict[int, LabelClass]:
+        return {c.source_id: c for c in self.classes if c.source_id is not None}
+
+    def lookup_name(self, name: str) -> LabelClass | None:
+        """The class called `name`, also accepting the legacy form with a 3-digit suffix."""
+        wanted = name.strip()
+        for c in self.classes:
+            if wanted == c.name:
+                return c
+            if c.pixel_value is not None and wanted == f"{c.name}{c.pixel_value:03d}":
+                return c
+        return None
+
+
+# --- parsing ---------------------------------------------------------------
+_PBTXT_TOKEN = re.compile(
+    r"""\s*(?:
+        (?P<comment>\#[^\n]*)
+      | (?P<item>item)\s*\{
+      | (?P<close>\})
+      | (?P<key>[A-Za-z_]\w*)\s*:\s*(?:
+            '(?P<sq>[^'\n]*)' | "(?P<dq>[^"\n]*)" | (?P<num>-?\d+)\b
+        )
+    )""",
+    re.VERBOSE,
+)
+_LEGACY_NAME = re.compile(r"^(?P<name>.*?)(?P<digits>\d{3})$")
+
+
+def _parse_pbtxt(text: str, path: str) -> list[LabelClass]:
+    items: list[dict[str, Any]] = []
+    current: dict[str, Any] | None = None
+    pos = 0
+    while pos < len(text):
+        if text[pos:].strip() == "":
+            break
+        m = _PBTXT_TOKEN.match(text, pos)
+        if not m:
+            line = text.count("\n", 0, pos) + 1
+            raise LabelMapError(f"{path}: parse error at line {line}: {text[pos:].strip().splitlines()[0][:60]!r}")
+        line = text.count("\n", 0, m.start()) + 1
+        if m.group("comment"):
+            pass
+        elif m.group("item"):
+            if current is not None:
+                raise LabelMapError(f"{path}: parse error at line {line}: 'item {{' inside an item")
+            current = {"_line": line}
+        elif m.group("close"):
+            if current is None:
+                raise LabelMapError(f"{path}: parse error at line {line}: '}}' without 'item {{'")
+            items.append(current)
+            current = None
+        else:
+            if current is None:
+                raise LabelMapError(f"{path}: parse error at line {line}: {m.group('key')!r} outside an item")
+            key = m.group("key")
+            value = m.group("num") if m.group("num") is not None else (
+                m.group("sq") if m.group("sq") is not None else m.group("dq"))
+            if key in current:
+                raise LabelMapError(f"{path}: line {line}: {key!r} given twice in one item")
+            current[key] = value
+        pos = m.end()
+    if current is not None:
+        raise LabelMapError(f"{path}: parse error: item starting at line {current['_line']} is not closed")
+    if not items:
+        raise LabelMapError(f"{path}: no 'item {{ id: ... name: ... }}' entries")
+
+    classes = []
+    for item in items:
+        where = f"{path}: item at line {item['_line']}"
+        if "id" not in item or "name" not in item:
+            raise LabelMapError(f"{where}: needs both 'id' and 'name'")
+        class_id = _as_int(item["id"], f"{where}: id")
+        name = str(item["name"]).strip()
+        if "pixel_value" in item:
+            pixel = _as_int(item["pixel_value"], f"{where}: pixel_value")
+        else:
+            m = _LEGACY_NAME.match(name)
+            if not m:
+                raise LabelMapError(
+                    f"{where}: name {name!r} does not end in three digits; the legacy convention is "
+                    f"<class name><3-digit mask pixel value> (e.g. 'speaker076'), or give 'pixel_value'"
+                )
+            name, pixel = m.group("name").rstrip("_- "), int(m.group("digits"))
+            if not name:
+                raise LabelMapError(f"{where}: name {item['name']!r} has digits but no class name before them")
+        classes.append(LabelClass(id=class_id, name=name, pixel_value=pixel))
+    return classes
+
+
+def _parse_explicit(text: str, path: str, suffix: str) -> list[LabelClass]:
+    if suffix == ".json":
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as e:
+            raise LabelMapError(f"{path}: not valid JSON: {e}") from e
+    else:
+        import yaml
+
+        try:
+            data = yaml.safe_load(text)
+        except yaml.YAMLError as e:
+            raise LabelMapError(f"{path}: not valid YAML: {e}") from e
+    if not isinstance(data, Mapping) or not isinstance(data.get("classes"), list) or not data["classes"]:
+        raise LabelMapError(f"{path}: expected a non-empty list under 'classes' ({{id, name, pixel_value}} each)")
+    return [_class_from_dict(c, path, i) for i, c in enumerate(data["classes"])]
+
+
+def _class_from_dict(entry: Any, path: str, index: int) -> LabelClass:
+    where = f"{path}: classes[{index}]"
+    if not isinstance(entry, Mapping):
+        raise LabelMapError(f"{where}: expected a mapping with id, name, pixel_value")
+    unknown = set(entry) - {"id", "name", "pixel_value", "source_id"}
+    if unknown:
+        raise LabelMapError(f"{where}: unknown keys {sorted(unknown)}")
+    if "id" not in entry or "name" not in entry:
+        raise LabelMapError(f"{where}: needs 'id' and 'name'")
+    name = entry["name"]
+    if not isinstance(name, str) or not name.strip():
+        raise LabelMapError(f"{where}: 'name' must be a non-empty string")
+    pixel = entry.get("pixel_value")
+    source_id = entry.get("source_id")
+    return LabelClass(
+        id=_as_int(entry["id"], f"{where}: id"),
+        name=name.strip(),
+        pixel_value=None if pixel is None else _as_int(pixel, f"{where}: pixel_value"),
+        source_id=None if source_id is None else _as_int(source_id, f"{where}: source_id"),
+    )
+
+
+def _as_int(value: Any, where: str) -> int:
+    if isinstance(value, bool):
+        raise LabelMapError(f"{where} must be an integer, got {value!r}")
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and re.fullmatch(r"-?\d+", value.strip()):
+        return int(value)
+    raise LabelMapError(f"{where} must be an integer, got {value!r}")
+
+
+def _duplicates(values: Iterable[Any]) -> list[Any]:
+    seen, dups = set(), []
+    for v in values:
+        if v in seen and v not in dups:
+            dups.append(v)
+        seen.add(v)
+    return dups
+
+
+def _validate(classes: tuple[LabelClass, ...], where: str) -> None:
+    if not classes:
+        raise LabelMapError(f"{where}: no classes")
+    ids = [c.id for c in classes]
+    if dups := _duplicates(ids):
+        raise LabelMapError(f"{where}: duplicate class ids {dups}")
+    if min(ids) < 1:
+        raise LabelMapError(f"{where}: class ids must be positive (0 is the background), got {min(ids)}")
+    if min(ids) != 1:
+        raise LabelMapError(f"{where}: class ids must start at 1, the smallest is {min(ids)}")
+    if dups := _duplicates(c.name for c in classes):
+        raise LabelMapError(f"{where}: duplicate class names {dups}")
+    pixels = [c.pixel_value for c in classes if c.pixel_value is not None]
+    if pixels and len(pixels) != len(classes):
+        raise LabelMapError(f"{where}: either every class has a pixel_value or none has")
+    if dups := _duplicates(pixels):
+        names = {p: [c.name for c in classes if c.pixel_value == p] for p in dups}
+        raise LabelMapError(f"{where}: duplicate pixel values {names}")
+    for c in classes:
+        if c.pixel_value is not None and not 1 <= c.pixel_value <= 255:
+            raise LabelMapError(
+                f"{where}: class {c.name!r} has pixel value {c.pixel_value}; it must be 1..255 (0 is the background)"
+            )

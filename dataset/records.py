@@ -1,0 +1,136 @@
+"""The units of ingestion work and what comes out of them.
+
+A `WorkItem` is one input: an image with its annotations (mask PNG, VOC file
+or COCO annotations) or a file already known to be unusable. Converting it
+gives an `Outcome`: a serialized tf.train.Example or a reject reason, never
+nothing.
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+from typing import Any
+
+import numpy as np
+
+# tf.train.Example keys: what Model Garden's TfExampleDecoder(include_mask=True) reads, plus
+# filename, format, sha256 and class text.
+IMAGE_ENCODED = "image/encoded"
+IMAGE_FORMAT = "image/format"
+IMAGE_FILENAME = "image/filename"
+IMAGE_SOURCE_ID = "image/source_id"
+IMAGE_SHA256 = "image/key/sha256"
+IMAGE_HEIGHT = "image/height"
+IMAGE_WIDTH = "image/width"
+BBOX_XMIN = "image/object/bbox/xmin"
+BBOX_YMIN = "image/object/bbox/ymin"
+BBOX_XMAX = "image/object/bbox/xmax"
+BBOX_YMAX = "image/object/bbox/ymax"
+CLASS_LABEL = "image/object/class/label"
+CLASS_TEXT = "image/object/class/text"
+OBJECT_AREA = "image/object/area"
+OBJECT_IS_CROWD = "image/object/is_crowd"
+OBJECT_MASK = "image/object/mask"
+
+
+class RejectError(Exception):
+    """An input that cannot become an example; the message is the reason."""
+
+
+@dataclasses.dataclass(frozen=True)
+class WorkItem:
+    rel_path: str  # the input's identity: its path relative to the dataset folder, '/'-separated
+    path: str  # full path or URI of the input file (the image, or the rejected file)
+    split: str
+    format: str  # "seed" | "coco"
+    mask_path: str = ""
+    voc_path: str = ""
+    # COCO: the image entry's declared size and its annotations
+    coco_size: tuple[int, int] | None = None  # (width, height)
+    annotations: tuple[Any, ...] = ()
+    # Decided while listing the folder (a mask without image, a text file, ...)
+    reject_reason: str = ""
+
+
+@dataclasses.dataclass(frozen=True)
+class Outcome:
+    file: str
+    split: str
+    example: bytes | None = None
+    num_instances: int = 0
+    reason: str = ""
+    num_small_components_dropped: int = 0
+
+    @property
+    def rejected(self) -> bool:
+        return self.example is None
+
+    def without_example(self) -> Outcome:
+        return dataclasses.replace(self, example=None) if self.example is not None else self
+
+
+@dataclasses.dataclass(frozen=True)
+class Instance:
+    class_id: int
+    class_name: str
+    mask: np.ndarray  # HxW uint8, 1 inside the object
+    is_crowd: bool = False
+
+
+def source_id(rel_path: str) -> str:
+    """A stable 15-digit decimal id from the relative path (Model Garden parses it as int64)."""
+    digest = int(hashlib.sha256(rel_path.encode("utf-8")).hexdigest(), 16)
+    return str(10**14 + digest % (9 * 10**14))
+
+
+def hash_split(rel_path: str, eval_fraction: float) -> str:
+    """'eval' for a stable `eval_fraction` of relative paths, else 'train'."""
+    digest = hashlib.sha256(b"split:" + rel_path.encode("utf-8")).digest()
+    position = int.from_bytes(digest[:8], "big") / 2**64
+    return "eval" if position < eval_fraction else "train"
+
+
+def build_example(
+    rel_path: str,
+    encoded_image: bytes,
+    image_format: str,
+    width: int,
+    height: int,
+    instances: list[Instance],
+) -> bytes:
+    """A serialized tf.train.Example; boxes are the tight boxes of the instance masks."""
+    import cv2
+
+    from dataset import example_proto
+
+    xmin, ymin, xmax, ymax, areas, masks = [], [], [], [], [], []
+    for inst in instances:
+        ys, xs = np.nonzero(inst.mask)
+        xmin.append(xs.min() / width)
+        xmax.append((xs.max() + 1) / width)
+        ymin.append(ys.min() / height)
+        ymax.append((ys.max() + 1) / height)
+        areas.append(float(len(xs)))
+        ok, png = cv2.imencode(".png", inst.mask)
+        if not ok:
+            raise RuntimeError(f"{rel_path}: OpenCV could not encode an instance mask")
+        masks.append(png.tobytes())
+
+    return example_proto.serialize({
+        IMAGE_ENCODED: ("bytes", [encoded_image]),
+        IMAGE_FORMAT: ("bytes", [image_format.encode()]),
+        IMAGE_FILENAME: ("bytes", [rel_path.encode("utf-8")]),
+        IMAGE_SOURCE_ID: ("bytes", [source_id(rel_path).encode()]),
+        IMAGE_SHA256: ("bytes", [hashlib.sha256(encoded_image).hexdigest().encode()]),
+        IMAGE_HEIGHT: ("int64", [height]),
+        IMAGE_WIDTH: ("int64", [width]),
+        BBOX_XMIN: ("float", xmin),
+        BBOX_YMIN: ("float", ymin),
+        BBOX_XMAX: ("float", xmax),
+        BBOX_YMAX: ("float", ymax),
+        CLASS_LABEL: ("int64", [inst.class_id for inst in instances]),
+        CLASS_TEXT: ("bytes", [inst.class_name.encode("utf-8") for inst in instances]),
+        OBJECT_AREA: ("float", areas),
+        OBJECT_IS_CROWD: ("int64", [int(inst.is_crowd) for inst in instances]),
+        OBJECT_MASK: ("bytes", masks),
+    })

@@ -1,0 +1,110 @@
+"""The pipeline's shape, in one place: used by the local runner and the Kubeflow compiler."""
+from __future__ import annotations
+
+import dataclasses
+
+from tfx import v1 as tfx
+from tfx.dsl.components.base import executor_spec
+
+import tensorflow_data_validation as tfdv
+
+from components.data_gate.component import DataGate
+from components.data_gate.schema import DEFAULT_MAX_CLASS_DRIFT, SCHEMA_PATH
+from components.evaluator.component import MaskEvaluator
+from components.example_gen.component import ImageMaskExampleGen
+from components.pusher import executor as atomic_pusher
+from components.trainer.experiment import blessing_rules
+from components.trainer.trainer_module import TrainingSettings
+
+TRAINER_RUN_FN = "components.trainer.trainer_module.run_fn"
+
+
+@dataclasses.dataclass
+class PipelineConfig:
+    """Everything a run needs; defaults are the local demo's."""
+    dataset: str
+    pipeline_root: str
+    pipeline_name: str = "maskrcnn-tfx"
+    dataset_format: str = "auto"           # auto | seed | coco
+    eval_fraction: float = 0.2             # used when the dataset has no labelled test split
+    max_reject_fraction: float = 0.05
+    schema: str = str(SCHEMA_PATH)         # the curated TFDV schema (see `maskrcnn-tfx schema`)
+    max_class_drift: float = DEFAULT_MAX_CLASS_DRIFT
+    training: TrainingSettings = dataclasses.field(default_factory=TrainingSettings)
+    train_steps: int | None = None         # None: the training config's own
+    serving_dir: str = "outputs/serving"   # blessed models are pushed to <serving_dir>/<version>/
+    thresholds: dict[str, float] | None = None   # None: the training config's `blessing:` section
+    max_regression: float | None = None
+    latency_batch: int = 8
+    beam_pipeline_args: list[str] = dataclasses.field(default_factory=list)
+    enable_cache: bool = True
+
+
+def validation_components(examples: tfx.dsl.Channel, config: PipelineConfig) -> list:
+    """Statistics, the curated schema, TFDV's validator and the gate that stops bad data."""
+    schema_gen = tfx.components.ImportSchemaGen(schema_file=config.schema)
+    statistics_gen = tfx.components.StatisticsGen(
+        examples=examples, schema=schema_gen.outputs["schema"],
+        stats_options=tfdv.StatsOptions(enable_semantic_domain_stats=True))
+    example_validator = tfx.components.ExampleValidator(
+        statistics=statistics_gen.outputs["statistics"], schema=schema_gen.outputs["schema"])
+    data_gate = DataGate(
+        examples=examples, statistics=statistics_gen.outputs["statistics"], schema=schema_gen.outputs["schema"],
+        anomalies=example_validator.outputs["anomalies"], max_class_drift=config.max_class_drift)
+    return [schema_gen, statistics_gen, example_validator, data_gate]
+
+
+def trainer_component(examples: tfx.dsl.Channel, config: PipelineConfig, after: list) -> tfx.components.Trainer:
+    trainer = tfx.components.Trainer(
+        run_fn=TRAINER_RUN_FN,
+        examples=examples,
+        train_args=tfx.proto.TrainArgs(num_steps=config.train_steps) if config.train_steps
+        else tfx.proto.TrainArgs(),
+        eval_args=tfx.proto.EvalArgs(),
+        custom_config=dataclasses.asdict(config.training),
+    )
+    for upstream in after:
+        trainer.add_upstream_node(upstream)
+    return trainer
+
+
+def create_components(config: PipelineConfig) -> list:
+    example_gen = ImageMaskExampleGen(
+        input_base=config.dataset,
+        dataset_format=config.dataset_format,
+        eval_fraction=config.eval_fraction,
+        max_reject_fraction=config.max_reject_fraction,
+    )
+    examples = example_gen.outputs["examples"]
+    validation = validation_components(examples, config)
+    trainer = trainer_component(examples, config, after=[validation[-1]])
+    baseline = tfx.dsl.Resolver(
+        strategy_class=tfx.dsl.experimental.LatestBlessedModelStrategy,
+        model=tfx.dsl.Channel(type=tfx.types.standard_artifacts.Model),
+        model_blessing=tfx.dsl.Channel(type=tfx.types.standard_artifacts.ModelBlessing),
+    ).with_id("latest_blessed_model")
+    rules = blessing_rules(config.training.config)
+    evaluator = MaskEvaluator(
+        examples=examples, model=trainer.outputs["model"], baseline_model=baseline.outputs["model"],
+        thresholds=rules.thresholds if config.thresholds is None else config.thresholds,
+        max_regression=rules.max_regression if config.max_regression is None else config.max_regression,
+        latency_batch=config.latency_batch)
+    pusher = tfx.components.Pusher(
+        model=trainer.outputs["model"],
+        model_blessing=evaluator.outputs["blessing"],
+        push_destination=tfx.proto.PushDestination(
+            filesystem=tfx.proto.PushDestination.Filesystem(base_directory=config.serving_dir)),
+        custom_executor_spec=executor_spec.ExecutorClassSpec(atomic_pusher.Executor),
+    )
+    return [example_gen, *validation, trainer, baseline, evaluator, pusher]
+
+
+def create_pipeline(config: PipelineConfig, metadata_connection_config=None) -> tfx.dsl.Pipeline:
+    return tfx.dsl.Pipeline(
+        pipeline_name=config.pipeline_name,
+        pipeline_root=config.pipeline_root,
+        components=create_components(config),
+        enable_cache=config.enable_cache,
+        metadata_connection_config=metadata_connection_config,
+        beam_pipeline_args=config.beam_pipeline_args,
+    )

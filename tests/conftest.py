@@ -1,0 +1,103 @@
+"""Shared fixtures and helpers of the test suite."""
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+# --- ingestion ---------------------------------------------------------------
+SAMPLE_SIZE = (256, 192)
+SAMPLE_NUM_TRAIN = 9
+SAMPLE_NUM_TEST = 3
+SAMPLE_NUM_UNLABELLED = 1
+# In-process Beam: the test datasets are tiny, worker processes would only add start-up time.
+IN_MEMORY_BEAM_ARGS = ("--direct_running_mode=in_memory", "--direct_num_workers=1")
+
+
+@pytest.fixture(scope="session")
+def sample_dataset(tmp_path_factory) -> Path:
+    """A small generated dataset in the seed layout (read-only: copy it with `copy_dataset` to change it)."""
+    from dataset import sample
+
+    out = tmp_path_factory.mktemp("sample") / "dataset"
+    sample.generate(out, num_train=SAMPLE_NUM_TRAIN, num_test=SAMPLE_NUM_TEST,
+                    num_unlabelled=SAMPLE_NUM_UNLABELLED, size=SAMPLE_SIZE, seed=7)
+    return out
+
+
+@pytest.fixture(scope="session")
+def sample_ingested(sample_dataset, tmp_path_factory) -> Path:
+    """The sample dataset ingested with the Beam transform (the output folder)."""
+    out = tmp_path_factory.mktemp("sample_ingested") / "examples"
+    ingest_folder(sample_dataset, out)
+    return out
+
+
+def copy_dataset(src: Path, dst: Path) -> Path:
+    shutil.copytree(src, dst)
+    return dst
+
+
+def ingest_folder(dataset: Path, output: Path, check: bool = False, **options) -> dict:
+    """Plans and runs the Beam ingestion in-process; returns the summary."""
+    from dataset import ingest
+
+    opts = ingest.IngestOptions(**options)
+    plan = ingest.plan_ingest(str(dataset), opts)
+    ingest.prepare_output_dir(str(output))
+    summary = ingest.run_beam(plan, str(output), IN_MEMORY_BEAM_ARGS)
+    if check:
+        ingest.check_summary(summary, opts.max_reject_fraction, str(output))
+    return summary
+
+
+def read_examples(output: Path, split: str) -> list:
+    """The split's tf.train.Example protos."""
+    import tensorflow as tf
+
+    from dataset import layout
+
+    files = tf.io.gfile.glob(layout.record_pattern(str(output), split))
+    examples = []
+    for record in tf.data.TFRecordDataset(files, compression_type="GZIP"):
+        examples.append(tf.train.Example.FromString(record.numpy()))
+    return examples
+
+
+def feature(example, key: str) -> list:
+    f = example.features.feature[key]
+    return list(getattr(f, f.WhichOneof("kind")).value) if f.WhichOneof("kind") else []
+
+
+# --- pipeline ----------------------------------------------------------------
+# Enough for the tiny model to detect something (mask AP50 > 0), so a worse model can be refused.
+TINY_TRAIN_STEPS = 150
+PIPELINE_NUM_TRAIN = 32
+PIPELINE_NUM_TEST = 6
+
+
+@pytest.fixture(scope="session")
+def pipeline_dataset(tmp_path_factory) -> Path:
+    """A larger sample than `sample_dataset`: enough instances for the tiny model to learn something."""
+    from dataset import sample
+
+    out = tmp_path_factory.mktemp("pipeline-sample") / "dataset"
+    sample.generate(out, num_train=PIPELINE_NUM_TRAIN, num_test=PIPELINE_NUM_TEST, num_unlabelled=1,
+                    size=SAMPLE_SIZE, seed=11)
+    return out
+
+
+@pytest.fixture(scope="session")
+def trained_pipeline(pipeline_dataset, tmp_path_factory) -> dict:
+    """The local pipeline run once on the sample dataset with the tiny config; its run summary."""
+    from components.trainer.trainer_module import TrainingSettings
+    from pipeline import local_runner, run_summary
+    from pipeline.pipeline import PipelineConfig
+
+    root = str(tmp_path_factory.mktemp("pipeline-root"))
+    config = PipelineConfig(dataset=str(pipeline_dataset), pipeline_root=root, serving_dir=os.path.join(root, "serving"),
+                            training=TrainingSettings(config="tiny"), train_steps=TINY_TRAIN_STEPS)
+    local_runner.run(config)
+    return run_summary.latest_run(root)

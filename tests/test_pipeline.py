@@ -1,0 +1,107 @@
+"""The whole pipeline end to end: ingest, validate, train, evaluate, bless, push; reruns."""
+import json
+import os
+
+import cv2
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from components.trainer.trainer_module import TrainingSettings
+from conftest import PIPELINE_NUM_TEST, PIPELINE_NUM_TRAIN, TINY_TRAIN_STEPS
+from pipeline import local_runner, run_summary
+from pipeline.pipeline import PipelineConfig
+
+COMPONENTS = ["ImageMaskExampleGen", "ImportSchemaGen", "StatisticsGen", "ExampleValidator", "DataGate", "Trainer",
+              "latest_blessed_model", "MaskEvaluator", "Pusher"]
+
+
+def _states(summary) -> dict[str, str]:
+    return {c["component"]: c["state"] for c in summary["components"]}
+
+
+def _versions(serving_dir) -> list[str]:
+    return sorted(v for v in os.listdir(serving_dir) if v.isdigit()) if os.path.isdir(serving_dir) else []
+
+
+def test_every_component_ran_and_left_its_artifact(trained_pipeline):
+    assert sorted(_states(trained_pipeline)) == sorted(COMPONENTS)
+    assert set(_states(trained_pipeline).values()) == {"COMPLETE"}
+    examples = trained_pipeline["examples"]
+    assert examples["num_examples"] == {"train": PIPELINE_NUM_TRAIN, "eval": PIPELINE_NUM_TEST}
+    assert examples["num_rejected"] == 0
+    assert trained_pipeline["training"]["end_step"] == TINY_TRAIN_STEPS
+
+
+def test_evaluation_has_coco_metrics_latency_and_a_blessing(trained_pipeline):
+    evaluation = trained_pipeline["evaluation"]
+    assert evaluation["num_images"] == PIPELINE_NUM_TEST
+    for kind in ("box", "mask"):
+        for key in ("AP", "AP50", "AP75"):
+            assert 0.0 <= evaluation[kind][key] <= 1.0
+        assert set(evaluation[kind]["per_class_AP"]) == {"speaker", "mug"}
+    # the tiny model learns enough in TINY_TRAIN_STEPS to find something: a worse model can be refused below
+    assert evaluation["mask"]["AP50"] > 0.02
+    latency = evaluation["latency"]
+    assert 0 < latency["median_ms"] <= latency["p95_ms"]
+    assert evaluation["throughput"]["images_per_s"] > 0
+    blessing = evaluation["blessing"]
+    assert blessing["blessed"] is True
+    assert "no blessed baseline yet" in " ".join(blessing["reasons"])
+    summary_md = open(os.path.join(trained_pipeline["evaluation_uri"], "summary.md")).read()
+    assert "BLESSED" in summary_md and "| AP50 |" in summary_md
+
+
+def test_blessed_model_is_pushed_in_tf_serving_layout_and_predicts(trained_pipeline):
+    pushed = trained_pipeline["pushed"]
+    assert pushed["pushed"]
+    serving_dir, version = os.path.split(pushed["destination"])
+    assert version == pushed["version"] and version.isdigit()
+    assert _versions(serving_dir) == [version]
+    assert os.path.exists(os.path.join(pushed["destination"], "saved_model.pb"))
+    assert not os.listdir(os.path.join(serving_dir, ".staging"))  # nothing half-copied left behind
+
+    model = tf.saved_model.load(pushed["destination"])
+    image = np.full((192, 256, 3), 120, np.uint8)
+    outputs = model.signatures["serving_default"](tf.constant([cv2.imencode(".jpg", image)[1].tobytes()]))
+    assert outputs["detection_masks"].shape[0] == 1
+    assert json.load(open(os.path.join(pushed["destination"], "assets", "label_map.json")))["classes"]
+
+
+def test_reruns_cache_refuse_below_threshold_and_refuse_a_worse_model(trained_pipeline, pipeline_dataset):
+    root = trained_pipeline["pipeline_root"]
+    serving_dir = os.path.join(root, "serving")
+    served = _versions(serving_dir)
+
+    def run(**changes):
+        settings = dict(dataset=str(pipeline_dataset), pipeline_root=root, serving_dir=serving_dir,
+                        training=TrainingSettings(config="tiny"), train_steps=TINY_TRAIN_STEPS)
+        local_runner.run(PipelineConfig(**{**settings, **changes}))
+        return run_summary.latest_run(root)
+
+    # Unchanged: everything up to the model comes from the cache.
+    cached = run()
+    states = _states(cached)
+    for name in ("ImageMaskExampleGen", "StatisticsGen", "ExampleValidator", "DataGate", "Trainer"):
+        assert states[name] == "CACHED", name
+    assert cached["model_uri"] == trained_pipeline["model_uri"]
+    assert cached["pushed"]["destination"] == trained_pipeline["pushed"]["destination"]  # not pushed twice
+    assert _versions(serving_dir) == served
+
+    # A threshold the model cannot meet: not blessed, not pushed, and the run says why.
+    refused = run(thresholds={"mask_AP50": 1.01})
+    assert refused["evaluation"]["blessing"]["blessed"] is False
+    assert "mask_AP50" in refused["evaluation"]["blessing"]["reasons"][0]
+    assert "< threshold 1.010" in refused["evaluation"]["blessing"]["reasons"][0]
+    assert refused["pushed"]["pushed"] is False
+    assert "NOT BLESSED" in run_summary.format_summary(refused)
+    assert _versions(serving_dir) == served
+
+    # A worse model (trained for 2 steps) against the blessed baseline: refused.
+    worse = run(train_steps=2)
+    blessing = worse["evaluation"]["blessing"]
+    assert worse["model_uri"] != trained_pipeline["model_uri"]
+    assert worse["evaluation"]["baseline"]["model_uri"] == trained_pipeline["model_uri"]
+    assert blessing["blessed"] is False
+    assert any("worse than the allowed regression" in r for r in blessing["reasons"])
+    assert _versions(serving_dir) == served

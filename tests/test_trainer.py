@@ -1,0 +1,138 @@
+"""The Trainer: Model Garden Mask R-CNN through the real TFX Trainer component."""
+import glob
+import math
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import cv2
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from components.trainer import experiment as experiment_lib
+from dataset.labelmap import LabelClass, LabelMap
+from conftest import TINY_TRAIN_STEPS
+from pipeline import run_summary
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TWO_CLASSES = LabelMap(classes=(LabelClass(1, "speaker", 76), LabelClass(2, "mug", 150)))
+
+
+def _scalar_values(event_dir: str, tag: str) -> list[float]:
+    values = []
+    for path in glob.glob(os.path.join(event_dir, "events.out.tfevents.*")):
+        for event in tf.compat.v1.train.summary_iterator(path):
+            for value in event.summary.value:
+                if value.tag == tag:
+                    values.append(float(tf.make_ndarray(value.tensor)) if value.HasField("tensor")
+                                  else value.simple_value)
+    return values
+
+
+def test_tiny_config_trains_through_the_tfx_trainer(trained_pipeline):
+    training = trained_pipeline["training"]
+    assert training["start_step"] == 0 and training["end_step"] == TINY_TRAIN_STEPS
+    assert training["median_step_s"] > 0 and training["images_per_s"] > 0
+    assert training["device_kind"] == "CPU" and training["precision"] == "float32"
+
+    trainer = next(c for c in trained_pipeline["components"] if c["component"] == "Trainer")
+    model_run = trainer["outputs"]["ModelRun"]
+    losses = _scalar_values(os.path.join(model_run, "train"), "total_loss")
+    assert losses and all(math.isfinite(v) for v in losses)
+    assert _scalar_values(os.path.join(model_run, "train"), "learning_rate")
+    assert tf.train.latest_checkpoint(model_run).endswith(f"ckpt-{TINY_TRAIN_STEPS}")
+
+
+def test_exported_model_predicts_from_encoded_jpeg_and_image_tensor(trained_pipeline):
+    serving = os.path.join(trained_pipeline["model_uri"], "Format-Serving")
+    label_map = LabelMap.from_json(open(os.path.join(serving, "assets", "label_map.json")).read())
+    assert label_map.names == ("speaker", "mug")
+
+    model = tf.saved_model.load(serving)
+    image = np.random.default_rng(0).integers(0, 255, (150, 210, 3), dtype=np.uint8)
+    jpeg = cv2.imencode(".jpg", image)[1].tobytes()
+    from_bytes = model.signatures["serving_default"](tf.constant([jpeg, jpeg]))
+    from_tensor = model.signatures["image_tensor"](tf.constant(image[None]))
+    for outputs, batch in ((from_bytes, 2), (from_tensor, 1)):
+        for key in ("detection_boxes", "detection_classes", "detection_scores", "detection_masks", "num_detections"):
+            assert outputs[key].shape[0] == batch, key
+        assert outputs["detection_masks"].shape[2:] == (28, 28)
+
+
+def test_config_file_then_data_then_overrides():
+    params = experiment_lib.build_experiment(
+        "cpu-demo", ["/data/Split-train/a.gz"], ["/data/Split-eval/b.gz"], TWO_CLASSES, num_eval_examples=5,
+        train_steps=7, batch_size=4, params_override=["task.model.detection_generator.max_num_detections=9"])
+    assert params.task.model.num_classes == 3
+    assert params.task.model.backbone.mobilenet.model_id == "MobileNetV2"
+    assert params.task.model.mask_head.num_filters == 64            # from cpu-demo.yaml
+    assert params.task.model.detection_generator.max_num_detections == 9
+    assert params.trainer.train_steps == 7
+    assert params.task.train_data.global_batch_size == 4
+    assert params.task.train_data.file_type == "tfrecord_compressed"
+    assert params.task.validation_data.num_examples == 5
+    assert params.trainer.validation_steps == 3                      # ceil(5 / batch 2)
+
+
+def test_gpu_config_scales_batch_and_learning_rate_with_replicas(tmp_path):
+    import yaml
+
+    on_this_machine = experiment_lib.build_experiment("gpu-r50fpn", ["a.gz"], ["b.gz"], TWO_CLASSES, 4)
+    assert on_this_machine.runtime.num_gpus == 0  # -1 = all visible GPUs: none here
+    assert on_this_machine.task.train_data.global_batch_size == 4
+    assert on_this_machine.runtime.mixed_precision_dtype == "float16"
+    assert on_this_machine.runtime.distribution_strategy == "mirrored"
+
+    config = yaml.safe_load(experiment_lib.config_path("gpu-r50fpn").read_text())
+    config["runtime"]["num_gpus"] = 8
+    (tmp_path / "gpu8.yaml").write_text(yaml.safe_dump(config))
+    eight = experiment_lib.build_experiment(str(tmp_path / "gpu8.yaml"), ["a.gz"], ["b.gz"], TWO_CLASSES, 4)
+    assert eight.task.train_data.global_batch_size == 32
+    assert eight.trainer.optimizer_config.learning_rate.stepwise.values[0] == pytest.approx(0.08)
+    assert eight.trainer.optimizer_config.warmup.linear.warmup_learning_rate == pytest.approx(0.00067 * 8)
+
+
+def test_no_training_examples_is_a_clear_error():
+    with pytest.raises(experiment_lib.TrainingDataError, match="no training examples"):
+        experiment_lib.build_experiment("tiny", [], ["b.gz"], TWO_CLASSES, num_eval_examples=1)
+
+
+def test_num_classes_disagreeing_with_the_label_map_is_a_clear_error():
+    with pytest.raises(experiment_lib.TrainingDataError, match="disagrees with the label map"):
+        experiment_lib.build_experiment("tiny", ["a.gz"], ["b.gz"], TWO_CLASSES, num_eval_examples=1,
+                                        params_override="task.model.num_classes=5")
+
+
+def test_unknown_config_name_lists_the_known_ones():
+    with pytest.raises(ValueError, match="cpu-demo"):
+        experiment_lib.config_path("no-such-config")
+
+
+def _checkpoint_steps(root: str) -> list[int]:
+    return [int(p.rsplit("-", 1)[1].split(".")[0])
+            for p in glob.glob(os.path.join(root, "Trainer", "model_run", "*", "ckpt-*.index"))]
+
+
+def test_training_killed_mid_run_resumes_from_its_checkpoint(sample_dataset, tmp_path):
+    root = str(tmp_path / "root")
+    command = [sys.executable, "-m", "pipeline.cli", "run", "--dataset", str(sample_dataset), "--pipeline-root", root,
+               "--config", "tiny", "--train-steps", "30", "--set", "trainer.checkpoint_interval=5"]
+    env = dict(os.environ, PYTHONPATH=REPO)
+    first = subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                             start_new_session=True)
+    deadline = time.monotonic() + 600
+    while not [s for s in _checkpoint_steps(root) if s >= 10] and first.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.5)
+    os.killpg(first.pid, signal.SIGKILL)
+    first.wait()
+    saved = max(_checkpoint_steps(root))
+    assert 10 <= saved < 30, "the first run must be killed mid-training"
+
+    subprocess.run(command, cwd=REPO, env=env, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    training = run_summary.latest_run(root)["training"]
+    assert training["start_step"] >= saved
+    assert training["end_step"] == 30
+    assert training["steps"] == 30 - training["start_step"]
