@@ -46,7 +46,7 @@ def latest_run(pipeline_root: str, run_id: str | None = None) -> dict:
         for execution in store.get_executions_by_context(node.id):
             node_of[execution.id] = node.name.split(".", 1)[-1]
     components = []
-    examples_uri = model_uri = evaluation_uri = pushed = None
+    examples_uri = model_uri = evaluation_uri = report_uri = pushed = None
     for execution in sorted(store.get_executions_by_context(run.id), key=lambda e: e.create_time_since_epoch):
         events = [e for e in store.get_events_by_execution_ids([execution.id])
                   if e.type in (metadata_store_pb2.Event.OUTPUT, metadata_store_pb2.Event.DECLARED_OUTPUT)]
@@ -59,6 +59,8 @@ def latest_run(pipeline_root: str, run_id: str | None = None) -> dict:
                 examples_uri = artifact.uri
             if type_name == "Model":
                 model_uri = artifact.uri
+            if type_name == "DataValidationReport":
+                report_uri = artifact.uri
             if type_name == "ModelEvaluation":
                 evaluation_uri = artifact.uri
             if type_name == "PushedModel":
@@ -73,6 +75,11 @@ def latest_run(pipeline_root: str, run_id: str | None = None) -> dict:
     if examples_uri:
         summary["examples"] = _read_json(os.path.join(examples_uri, layout.SUMMARY_FILE))
         summary["examples_uri"] = examples_uri
+    if report_uri:
+        from components.data_gate.executor import REPORT_FILE
+
+        with open(os.path.join(report_uri, REPORT_FILE)) as f:
+            summary["validation"] = f.read()
     if model_uri:
         summary["training"] = _read_json(os.path.join(model_uri, TIMING_FILE))
         summary["model_uri"] = model_uri
@@ -98,6 +105,8 @@ def format_summary(summary: dict) -> str:
         counts = ", ".join(f"{split} {n}" for split, n in examples["num_examples"].items())
         lines.append(f"Examples: {counts}; instances {examples.get('num_instances')}; "
                      f"rejected inputs {examples.get('num_rejected')}  ({summary['examples_uri']})")
+    if summary.get("validation"):
+        lines.append("Validation: " + summary["validation"].replace("\n", "; "))
     training = summary.get("training")
     if training:
         lines.append(

@@ -16,6 +16,7 @@ def test_clean_sample_passes_the_gate(trained_pipeline):
     gate = next(c for c in trained_pipeline["components"] if c["component"] == "DataGate")
     report = open(os.path.join(gate["outputs"]["DataValidationReport"], "validation_report.txt")).read()
     assert report.endswith("anomalies: none")
+    assert trained_pipeline["validation"] == report  # shown in the run's summary
     statistics = next(c for c in trained_pipeline["components"] if c["component"] == "StatisticsGen")
     assert os.path.exists(os.path.join(statistics["outputs"]["ExampleStatistics"], "Split-train", "FeatureStats.pb"))
     assert any(c["component"] == "Trainer" and c["state"] == "COMPLETE" for c in trained_pipeline["components"])
