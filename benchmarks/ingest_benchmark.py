@@ -31,13 +31,17 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
 
 
-def _tree_rss(process) -> int:
+def _sample_tree(process, cpu_seconds: dict[int, float]) -> int:
+    """RSS of the process tree; records each process's CPU seconds (kept after it exits)."""
     import psutil
 
     total = 0
     for p in [process] + process.children(recursive=True):
         try:
-            total += p.memory_info().rss
+            with p.oneshot():
+                total += p.memory_info().rss
+                times = p.cpu_times()
+                cpu_seconds[p.pid] = times.user + times.system
         except psutil.NoSuchProcess:
             pass
     return total
@@ -53,12 +57,13 @@ def _run_child(mode: str, dataset: str, output: str, workers: int) -> dict:
                                env=dict(os.environ, PYTHONPATH=REPO), text=True)
     handle = psutil.Process(process.pid)
     peak = [0]
+    cpu_seconds: dict[int, float] = {}
     done = threading.Event()
 
     def sample():
         while not done.is_set():
             try:
-                peak[0] = max(peak[0], _tree_rss(handle))
+                peak[0] = max(peak[0], _sample_tree(handle, cpu_seconds))
             except psutil.NoSuchProcess:
                 return
             done.wait(0.1)
@@ -72,6 +77,7 @@ def _run_child(mode: str, dataset: str, output: str, workers: int) -> dict:
         raise RuntimeError(f"{mode} ingestion failed (exit {process.returncode})")
     report = json.loads(stdout.strip().splitlines()[-1])
     report["peak_rss_mb"] = peak[0] / 2**20
+    report["cpu_seconds"] = sum(cpu_seconds.values()) - report["cpu_seconds_before"]
     return report
 
 
@@ -79,8 +85,12 @@ def _child(mode: str, dataset: str, output: str, workers: int) -> None:
     import apache_beam  # noqa: F401  (imports are excluded from the timing)
     import tensorflow  # noqa: F401
 
+    import resource
+
     from dataset import ingest
 
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    cpu_before = usage.ru_utime + usage.ru_stime  # the imports: not part of the ingestion
     started = time.monotonic()
     plan = ingest.plan_ingest(dataset, ingest.IngestOptions())
     ingest.prepare_output_dir(output, overwrite=True)
@@ -89,7 +99,7 @@ def _child(mode: str, dataset: str, output: str, workers: int) -> None:
     else:
         summary = ingest.run_beam(plan, output, ingest.default_beam_args(workers))
     seconds = time.monotonic() - started
-    print(json.dumps({"mode": mode, "seconds": seconds, "images": len(plan.items),
+    print(json.dumps({"mode": mode, "seconds": seconds, "cpu_seconds_before": cpu_before, "images": len(plan.items),
                       "examples": sum(summary["num_examples"].values()),
                       "instances": sum(summary["num_instances"].values()), "rejected": summary["num_rejected"]}))
 
@@ -163,14 +173,14 @@ def _print_table(results: dict, small: int, large: int, workers: int) -> None:
         return (large - small) / (results[mode, large]["seconds"] - results[mode, small]["seconds"])
 
     print()
-    print("| run | images | seconds | images/s | vs sequential | peak RSS (process tree) |")
-    print("|---|---|---|---|---|---|")
+    print("| run | images | wall s | images/s | vs sequential | CPU s (all processes) | peak RSS (process tree) |")
+    print("|---|---|---|---|---|---|---|")
     for n in (small, large):
         for mode, label in (("sequential", "sequential reference, 1 process"),
                             ("beam", f"Beam DirectRunner multi_processing, {workers} workers")):
             r = results[mode, n]
             print(f"| {label} | {n} | {r['seconds']:.1f} | {rate(mode, n):.1f} | "
-                  f"{rate(mode, n) / rate('sequential', n):.2f}x | {r['peak_rss_mb']:.0f} MB |")
+                  f"{rate(mode, n) / rate('sequential', n):.2f}x | {r['cpu_seconds']:.1f} | {r['peak_rss_mb']:.0f} MB |")
     print()
     speedups = {n: rate("beam", n) / rate("sequential", n) for n in (small, large)}
     steady = marginal("beam") / marginal("sequential")
@@ -179,6 +189,10 @@ def _print_table(results: dict, small: int, large: int, workers: int) -> None:
     print(f"steady-state images/s (from the {large}-{small} difference): sequential "
           f"{marginal('sequential'):.1f}, Beam {marginal('beam'):.1f}: {steady:.2f}x (target >= 1.5x)")
     print(f"Beam peak memory at {large} vs {small} images: {memory:.2f}x (target <= 1.3x)")
+    cpu_per_image = {mode: (results[mode, large]["cpu_seconds"] - results[mode, small]["cpu_seconds"])
+                     / (large - small) * 1000 for mode in ("sequential", "beam")}
+    print(f"CPU per image (from the difference): sequential {cpu_per_image['sequential']:.1f} ms, "
+          f"Beam {cpu_per_image['beam']:.1f} ms (all processes)")
 
 
 if __name__ == "__main__":

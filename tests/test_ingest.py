@@ -1,6 +1,8 @@
 """Ingestion: the sample generator, the seed layout, COCO, bad inputs, splits, the command."""
 from __future__ import annotations
 
+import hashlib
+import io
 import json
 import shutil
 from pathlib import Path
@@ -20,7 +22,7 @@ SPEAKER, MUG = 76, 150
 
 
 # --- helpers -------------------------------------------------------------------
-def write_image(path: Path, rgb: np.ndarray, **params) -> bytes:
+def write_image(path: Path, rgb: np.ndarray) -> bytes:
     path.parent.mkdir(parents=True, exist_ok=True)
     ext = path.suffix.lower()
     ok, data = cv2.imencode(".png" if ext == ".png" else ".jpg", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
@@ -182,7 +184,7 @@ def test_plain_jpeg_and_png_bytes_pass_through_unchanged(tmp_path):
         example = parse(convert(root, rel))
         assert feature(example, records.IMAGE_ENCODED)[0] == data
         assert feature(example, records.IMAGE_FORMAT) == [fmt]
-        assert feature(example, records.IMAGE_SHA256)[0].decode() == __import__("hashlib").sha256(data).hexdigest()
+        assert feature(example, records.IMAGE_SHA256)[0].decode() == hashlib.sha256(data).hexdigest()
 
 
 def test_exif_rotated_jpeg_is_reencoded_upright_and_lines_up_with_its_mask(tmp_path):
@@ -210,7 +212,7 @@ def test_exif_rotated_jpeg_is_reencoded_upright_and_lines_up_with_its_mask(tmp_p
     assert feature(example, records.IMAGE_HEIGHT) == [96] and feature(example, records.IMAGE_WIDTH) == [64]
     [mask] = decoded_masks(example)
     assert image[mask == 1].mean() > 200 and image[mask == 0].mean() < 80
-    assert Image.open(__import__("io").BytesIO(encoded)).getexif().get(0x0112, 1) == 1
+    assert Image.open(io.BytesIO(encoded)).getexif().get(0x0112, 1) == 1
 
 
 def test_mask_drawn_on_the_stored_not_upright_pixels_is_rejected_with_a_hint(tmp_path):
