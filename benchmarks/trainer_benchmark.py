@@ -52,11 +52,10 @@ def direct(examples_uri: str, model_dir: str, config: str, steps: int) -> None:
 
     from components.trainer.experiment import build_experiment, files_of_split
     from dataset import layout
-    from dataset.labelmap import LabelMap
 
     params = build_experiment(
         config, files_of_split(examples_uri, "train"), files_of_split(examples_uri, "eval"),
-        LabelMap.from_json(open(os.path.join(examples_uri, layout.LABEL_MAP_FILE)).read()),
+        layout.read_label_map(examples_uri),
         num_eval_examples=layout.read_summary(examples_uri)["num_examples"]["eval"], train_steps=steps)
     performance.set_mixed_precision_policy(params.runtime.mixed_precision_dtype)
     strategy = distribute_utils.get_distribution_strategy(

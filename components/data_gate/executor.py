@@ -11,7 +11,6 @@ from tfx.dsl.components.base import base_beam_executor
 from tfx.types import artifact_utils
 
 from dataset import layout, records
-from dataset.labelmap import LabelMap
 
 MAX_CLASS_DRIFT_KEY = "max_class_drift"
 REPORT_FILE = "validation_report.txt"
@@ -120,9 +119,7 @@ class Executor(base_beam_executor.BaseBeamExecutor):
         schema_uri = artifact_utils.get_single_instance(input_dict["schema"]).uri
         schema = tfdv.load_schema_text(os.path.join(schema_uri, "schema.pbtxt"))
         report_artifact = artifact_utils.get_single_instance(output_dict["report"])
-        with tf.io.gfile.GFile(os.path.join(examples.uri, layout.LABEL_MAP_FILE)) as f:
-            label_map = LabelMap.from_json(f.read(), source=examples.uri)
-        label_ids = frozenset(label_map.ids)
+        label_ids = frozenset(layout.read_label_map(examples.uri).ids)
 
         sections: dict[str, list[str]] = {}
         domain = tfdv.get_feature(schema, records.CLASS_LABEL).int_domain

@@ -67,9 +67,8 @@ def draft_schema(examples_uri: str, max_class_drift: float = DEFAULT_MAX_CLASS_D
     stats = tfdv.generate_statistics_from_tfrecord(
         os.path.join(layout.split_dir(examples_uri, layout.TRAIN), "*"),
         stats_options=tfdv.StatsOptions(enable_semantic_domain_stats=True))
-    with open(os.path.join(examples_uri, layout.LABEL_MAP_FILE)) as f:
-        label_map = LabelMap.from_json(f.read(), source=examples_uri)
-    return curate(tfdv.infer_schema(stats, infer_feature_shape=True), label_map, max_class_drift)
+    return curate(tfdv.infer_schema(stats, infer_feature_shape=True), layout.read_label_map(examples_uri),
+                  max_class_drift)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -139,8 +139,7 @@ class Executor(base_executor.BaseExecutor):
         thresholds = json.loads(exec_properties[THRESHOLDS_KEY] or "{}")
         max_regression = float(exec_properties[MAX_REGRESSION_KEY])
 
-        with tf.io.gfile.GFile(os.path.join(serving_dir(model.uri), "assets", layout.LABEL_MAP_FILE)) as f:
-            label_map = LabelMap.from_json(f.read(), source=model.uri)
+        label_map = layout.read_label_map(os.path.join(serving_dir(model.uri), "assets"))
         images = load_ground_truth(examples.uri)
         metrics = evaluate_model(serving_dir(model.uri), images, label_map,
                                  latency_batch=int(exec_properties[LATENCY_BATCH_KEY]))

@@ -170,8 +170,7 @@ def run_fn(fn_args) -> None:
     """TFX Trainer entry point."""
     settings = TrainingSettings.from_custom_config(fn_args.custom_config)
     examples_uri = os.path.dirname(os.path.dirname(fn_args.train_files[0]))
-    label_map = LabelMap.from_json(
-        tf.io.gfile.GFile(os.path.join(examples_uri, layout.LABEL_MAP_FILE)).read(), source=examples_uri)
+    label_map = layout.read_label_map(examples_uri)
     summary = layout.read_summary(examples_uri)
     params = experiment_lib.build_experiment(
         config=settings.config,
