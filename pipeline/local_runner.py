@@ -2,42 +2,18 @@
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import os
 import sys
 import time
 
+from pipeline import options
+
 METADATA_FILE = "metadata.sqlite"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--dataset", required=True, help="dataset folder (seed layout or COCO JSON + images)")
-    parser.add_argument("--format", default="auto", choices=["auto", "seed", "coco"], dest="dataset_format")
-    parser.add_argument("--config", default="cpu-demo",
-                        help="training config: a name in pipeline/configs/ (cpu-demo, gpu-r50fpn, tiny) or a YAML path")
-    parser.add_argument("--train-steps", type=int, help="override the config's trainer.train_steps")
-    parser.add_argument("--batch-size", type=int, help="override the config's global training batch size")
-    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="params_override",
-                        help="Model Garden params_override, e.g. task.model.input_size=[256,320,3] (repeatable)")
-    parser.add_argument("--init-checkpoint", help="warm start: a checkpoint path or gs:// URI")
-    parser.add_argument("--pipeline-root", default="outputs/pipeline",
-                        help="artifacts and the SQLite metadata store (default: outputs/pipeline)")
-    parser.add_argument("--serving-dir", default="outputs/serving",
-                        help="blessed models are pushed to SERVING_DIR/<version>/ (default: outputs/serving)")
-    parser.add_argument("--threshold", action="append", default=[], metavar="METRIC=MIN",
-                        help="blessing threshold, replacing the config's, e.g. mask_AP50=0.5 (repeatable)")
-    parser.add_argument("--max-regression", type=float,
-                        help="how far a thresholded metric may fall below the last blessed model's")
-    parser.add_argument("--schema", help="a curated TFDV schema (default: pipeline/schema/schema.pbtxt; "
-                                         "draft one with `maskrcnn-tfx schema`)")
-    parser.add_argument("--max-class-drift", type=float, default=0.25,
-                        help="largest L-infinity distance between the eval and train class distributions")
-    parser.add_argument("--eval-fraction", type=float, default=0.2)
-    parser.add_argument("--max-reject-fraction", type=float, default=0.05)
-    parser.add_argument("--beam-arg", action="append", default=[], dest="beam_pipeline_args",
-                        help="a Beam pipeline argument, e.g. --beam-arg=--direct_num_workers=2 (repeatable)")
-    parser.add_argument("--no-cache", action="store_true", help="rerun every component even if unchanged")
+    options.add_pipeline_arguments(parser, pipeline_root="outputs/pipeline", serving_dir="outputs/serving")
 
 
 class _ProgressPrinter(logging.Handler):
@@ -91,38 +67,8 @@ def run(config) -> str:
     return log_path
 
 
-def _thresholds(items: list[str]) -> dict[str, float]:
-    thresholds = {}
-    for item in items:
-        name, _, value = item.partition("=")
-        try:
-            thresholds[name.strip()] = float(value)
-        except ValueError:
-            raise SystemExit(f"--threshold {item!r}: expected METRIC=MIN, e.g. mask_AP50=0.5") from None
-    return thresholds
-
-
 def main(args: argparse.Namespace) -> int:
-    from components.trainer.trainer_module import TrainingSettings
-    from pipeline.pipeline import PipelineConfig
-
-    config = PipelineConfig(
-        dataset=os.path.abspath(args.dataset),
-        pipeline_root=os.path.abspath(args.pipeline_root),
-        dataset_format=args.dataset_format,
-        eval_fraction=args.eval_fraction,
-        max_reject_fraction=args.max_reject_fraction,
-        training=TrainingSettings(config=args.config, batch_size=args.batch_size,
-                                  params_override=args.params_override, init_checkpoint=args.init_checkpoint),
-        train_steps=args.train_steps,
-        serving_dir=os.path.abspath(args.serving_dir),
-        thresholds=_thresholds(args.threshold) if args.threshold else None,
-        max_regression=args.max_regression,
-        max_class_drift=args.max_class_drift,
-        **({"schema": os.path.abspath(args.schema)} if args.schema else {}),
-        beam_pipeline_args=args.beam_pipeline_args,
-        enable_cache=not args.no_cache,
-    )
+    config = options.pipeline_config(args, local=True)
     started = time.monotonic()
     try:
         run(config)
@@ -131,11 +77,26 @@ def main(args: argparse.Namespace) -> int:
               file=sys.stderr)
         return 1
     print(f"[run] pipeline finished in {time.monotonic() - started:.0f} s")
-    from pipeline import run_summary
-
-    summary = run_summary.latest_run(config.pipeline_root)
-    print(run_summary.format_summary(summary))
-    with open(os.path.join(config.pipeline_root, "last_run_summary.json"), "w") as f:
-        json.dump(summary, f, indent=2)
+    report_run(config.pipeline_root)
     return 0
 
+
+def report_run(pipeline_root: str, max_predictions: int = 20) -> None:
+    """The newest run's report (table, JSON, chart) and, when the dataset has unlabelled images, the
+    overlays of what the trained model finds in them."""
+    from pipeline import predict, report, run_summary
+
+    summary = run_summary.latest_run(pipeline_root)
+    run_report = report.build(summary)
+    print(report.format_table([run_report]))
+    reports_dir = os.path.join(pipeline_root, "reports")
+    json_path, png_path = report.write([run_report], reports_dir)
+    print(f"[run] report: {json_path}, {png_path}")
+    unlabelled = (summary.get("examples") or {}).get("unlabelled_images") or []
+    if unlabelled and summary.get("model_uri"):
+        output = os.path.join(reports_dir, f"predictions-{summary['run_id']}")
+        predictor = predict.Predictor(summary["model_uri"])
+        for path in unlabelled[:max_predictions]:
+            predict.predict_file(predictor, path, output, min_score=0.5)
+        print(f"[run] predictions on {min(len(unlabelled), max_predictions)} of {len(unlabelled)} unlabelled "
+              f"images: {output}")

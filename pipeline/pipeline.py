@@ -5,6 +5,7 @@ import dataclasses
 
 from tfx import v1 as tfx
 from tfx.dsl.components.base import executor_spec
+from tfx.orchestration.data_types import RuntimeParameter
 
 import tensorflow_data_validation as tfdv
 
@@ -22,7 +23,7 @@ TRAINER_RUN_FN = "components.trainer.trainer_module.run_fn"
 @dataclasses.dataclass
 class PipelineConfig:
     """Everything a run needs; defaults are the local demo's."""
-    dataset: str
+    dataset: str | RuntimeParameter        # on Kubeflow a runtime parameter: the dataset URI per run
     pipeline_root: str
     pipeline_name: str = "maskrcnn-tfx"
     dataset_format: str = "auto"           # auto | seed | coco
@@ -31,7 +32,8 @@ class PipelineConfig:
     schema: str = str(SCHEMA_PATH)         # the curated TFDV schema (see `maskrcnn-tfx schema`)
     max_class_drift: float = DEFAULT_MAX_CLASS_DRIFT
     training: TrainingSettings = dataclasses.field(default_factory=TrainingSettings)
-    train_steps: int | None = None         # None: the training config's own
+    # None: the training config's own. On Kubeflow a runtime parameter holding TrainArgs JSON, '{"num_steps": N}'.
+    train_steps: int | RuntimeParameter | None = None
     serving_dir: str = "outputs/serving"   # blessed models are pushed to <serving_dir>/<version>/
     thresholds: dict[str, float] | None = None   # None: the training config's `blessing:` section
     max_regression: float | None = None
@@ -55,11 +57,14 @@ def validation_components(examples: tfx.dsl.Channel, config: PipelineConfig) -> 
 
 
 def trainer_component(examples: tfx.dsl.Channel, config: PipelineConfig, after: list) -> tfx.components.Trainer:
+    if isinstance(config.train_steps, RuntimeParameter):
+        train_args = config.train_steps
+    else:
+        train_args = tfx.proto.TrainArgs(num_steps=config.train_steps) if config.train_steps else tfx.proto.TrainArgs()
     trainer = tfx.components.Trainer(
         run_fn=TRAINER_RUN_FN,
         examples=examples,
-        train_args=tfx.proto.TrainArgs(num_steps=config.train_steps) if config.train_steps
-        else tfx.proto.TrainArgs(),
+        train_args=train_args,
         eval_args=tfx.proto.EvalArgs(),
         custom_config=dataclasses.asdict(config.training),
     )

@@ -8,6 +8,7 @@ from ml_metadata.metadata_store import metadata_store
 from ml_metadata.proto import metadata_store_pb2
 from tfx import v1 as tfx
 
+from components.data_gate.component import DataValidationReport
 from components.trainer.trainer_module import TIMING_FILE
 from dataset import layout
 
@@ -30,6 +31,12 @@ def _read_json(path: str) -> dict | None:
         return None
     with tf.io.gfile.GFile(path) as f:
         return json.load(f)
+
+
+def run_ids(pipeline_root: str) -> list[str]:
+    """The pipeline runs in the metadata store, oldest first."""
+    runs = sorted(_store(pipeline_root).get_contexts_by_type("pipeline_run"), key=lambda c: c.create_time_since_epoch)
+    return [run.name for run in runs]
 
 
 def latest_run(pipeline_root: str, run_id: str | None = None) -> dict:
@@ -59,7 +66,7 @@ def latest_run(pipeline_root: str, run_id: str | None = None) -> dict:
                 examples_uri = artifact.uri
             if type_name == "Model":
                 model_uri = artifact.uri
-            if type_name == "DataValidationReport":
+            if type_name == DataValidationReport.TYPE_NAME:
                 report_uri = artifact.uri
             if type_name == "ModelEvaluation":
                 evaluation_uri = artifact.uri
@@ -69,6 +76,8 @@ def latest_run(pipeline_root: str, run_id: str | None = None) -> dict:
             "component": node_of.get(execution.id, str(execution.id)),
             "state": _STATES.get(execution.last_known_state, "UNKNOWN"),
             "seconds": round((execution.last_update_time_since_epoch - execution.create_time_since_epoch) / 1000, 1),
+            "started_ms": execution.create_time_since_epoch,
+            "ended_ms": execution.last_update_time_since_epoch,
             "outputs": outputs,
         })
     summary = {"pipeline_root": pipeline_root, "run_id": run.name, "components": components}
@@ -78,7 +87,9 @@ def latest_run(pipeline_root: str, run_id: str | None = None) -> dict:
     if report_uri:
         from components.data_gate.executor import REPORT_FILE
 
-        with open(os.path.join(report_uri, REPORT_FILE)) as f:
+        import tensorflow as tf
+
+        with tf.io.gfile.GFile(os.path.join(report_uri, REPORT_FILE)) as f:
             summary["validation"] = f.read()
     if model_uri:
         summary["training"] = _read_json(os.path.join(model_uri, TIMING_FILE))
@@ -95,37 +106,3 @@ def latest_run(pipeline_root: str, run_id: str | None = None) -> dict:
         }
     return summary
 
-
-def format_summary(summary: dict) -> str:
-    lines = [f"Run {summary['run_id']} ({summary['pipeline_root']})"]
-    for c in summary["components"]:
-        lines.append(f"  {c['component']:<22} {c['state']:<9} {c['seconds']:>8.1f} s")
-    examples = summary.get("examples")
-    if examples:
-        counts = ", ".join(f"{split} {n}" for split, n in examples["num_examples"].items())
-        lines.append(f"Examples: {counts}; instances {examples.get('num_instances')}; "
-                     f"rejected inputs {examples.get('num_rejected')}  ({summary['examples_uri']})")
-    if summary.get("validation"):
-        lines.append("Validation: " + summary["validation"].replace("\n", "; "))
-    training = summary.get("training")
-    if training:
-        lines.append(
-            f"Training: steps {training['start_step']}->{training['end_step']} in {training['wall_time_s']:.0f} s, "
-            f"median step {training['median_step_s']:.3f} s, {training['images_per_s']} images/s on "
-            f"{training['device_count']} {training['device_kind']} ({training['precision']})")
-        lines.append(f"Model: {summary['model_uri']}")
-    evaluation = summary.get("evaluation")
-    if evaluation:
-        box, mask = evaluation["box"], evaluation["mask"]
-        lines.append(f"Evaluation on {evaluation['num_images']} images: box AP {box['AP']:.3f} AP50 {box['AP50']:.3f} "
-                     f"AP75 {box['AP75']:.3f}; mask AP {mask['AP']:.3f} AP50 {mask['AP50']:.3f} AP75 {mask['AP75']:.3f}")
-        if "latency" in evaluation:
-            latency, throughput = evaluation["latency"], evaluation["throughput"]
-            lines.append(f"Latency (batch 1): median {latency['median_ms']:.0f} ms, p95 {latency['p95_ms']:.0f} ms; "
-                         f"batch {throughput['batch_size']}: {throughput['images_per_s']:.2f} images/s")
-        blessing = evaluation["blessing"]
-        lines.append(f"{'BLESSED' if blessing['blessed'] else 'NOT BLESSED'}: " + "; ".join(blessing["reasons"]))
-    pushed = summary.get("pushed")
-    if pushed:
-        lines.append(f"Pushed: {pushed['destination']}" if pushed["pushed"] else "Pushed: nothing (not blessed)")
-    return "\n".join(lines)

@@ -9,7 +9,7 @@ import tensorflow as tf
 
 from components.trainer.trainer_module import TrainingSettings
 from conftest import PIPELINE_NUM_TEST, PIPELINE_NUM_TRAIN, TINY_TRAIN_STEPS
-from pipeline import local_runner, run_summary
+from pipeline import local_runner, report, run_summary
 from pipeline.pipeline import PipelineConfig
 
 COMPONENTS = ["ImageMaskExampleGen", "ImportSchemaGen", "StatisticsGen", "ExampleValidator", "DataGate", "Trainer",
@@ -40,8 +40,9 @@ def test_evaluation_has_coco_metrics_latency_and_a_blessing(trained_pipeline):
         for key in ("AP", "AP50", "AP75"):
             assert 0.0 <= evaluation[kind][key] <= 1.0
         assert set(evaluation[kind]["per_class_AP"]) == {"speaker", "mug"}
-    # the tiny model learns enough in TINY_TRAIN_STEPS to find something: a worse model can be refused below
-    assert evaluation["mask"]["AP50"] > 0.02
+    # the tiny model learns enough in TINY_TRAIN_STEPS to find something (0.22-0.28 seen): a worse model can be
+    # refused below
+    assert evaluation["mask"]["AP50"] > 0.05
     latency = evaluation["latency"]
     assert 0 < latency["median_ms"] <= latency["p95_ms"]
     assert evaluation["throughput"]["images_per_s"] > 0
@@ -94,7 +95,7 @@ def test_reruns_cache_refuse_below_threshold_and_refuse_a_worse_model(trained_pi
     assert "mask_AP50" in refused["evaluation"]["blessing"]["reasons"][0]
     assert "< threshold 1.010" in refused["evaluation"]["blessing"]["reasons"][0]
     assert refused["pushed"]["pushed"] is False
-    assert "NOT BLESSED" in run_summary.format_summary(refused)
+    assert "NOT BLESSED: mask_AP50" in report.format_table([report.build(refused)])
     assert _versions(serving_dir) == served
 
     # A worse model (trained for 2 steps) against the blessed baseline: refused.

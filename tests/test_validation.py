@@ -6,6 +6,7 @@ import pytest
 import tensorflow as tf
 from tfx import v1 as tfx
 
+from components.data_gate.component import DataValidationReport
 from components.data_gate.executor import DataValidationError, check_example
 from components.trainer.trainer_module import TrainingSettings
 from dataset import layout, records
@@ -14,7 +15,7 @@ from pipeline.pipeline import PipelineConfig, trainer_component, validation_comp
 
 def test_clean_sample_passes_the_gate(trained_pipeline):
     gate = next(c for c in trained_pipeline["components"] if c["component"] == "DataGate")
-    report = open(os.path.join(gate["outputs"]["DataValidationReport"], "validation_report.txt")).read()
+    report = open(os.path.join(gate["outputs"][DataValidationReport.TYPE_NAME], "validation_report.txt")).read()
     assert report.endswith("anomalies: none")
     assert trained_pipeline["validation"] == report  # shown in the run's summary
     statistics = next(c for c in trained_pipeline["components"] if c["component"] == "StatisticsGen")

@@ -19,7 +19,7 @@ from components.data_gate.schema import DEFAULT_MAX_CLASS_DRIFT
 
 class DataValidationReport(artifact.Artifact):
     """validation_report.txt (what was found, or 'anomalies: none') and the per-example problems."""
-    TYPE_NAME = "DataValidationReport"
+    TYPE_NAME = "maskrcnn_tfx.DataValidationReport"  # KFP v2 wants <namespace>.<Name>
 
 
 class DataGateSpec(ComponentSpec):

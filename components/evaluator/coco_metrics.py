@@ -52,7 +52,7 @@ class GroundTruth:
                    masks=masks)
 
 
-def _rle(mask: np.ndarray) -> dict:
+def rle(mask: np.ndarray) -> dict:
     rle = mask_utils.encode(np.asfortranarray(mask.astype(np.uint8)))
     rle["counts"] = rle["counts"].decode("ascii")
     return rle
@@ -69,7 +69,7 @@ def coco_ground_truth(images: list[GroundTruth], label_map: LabelMap) -> COCO:
         for box, cls, crowd, mask in zip(image.boxes, image.classes, image.is_crowd, image.masks):
             annotations.append({
                 "id": len(annotations) + 1, "image_id": image.image_id, "category_id": int(cls),
-                "bbox": _xywh(box), "area": float(mask.sum()), "iscrowd": int(crowd), "segmentation": _rle(mask)})
+                "bbox": _xywh(box), "area": float(mask.sum()), "iscrowd": int(crowd), "segmentation": rle(mask)})
     coco = COCO()
     coco.dataset = {
         "images": [{"id": i.image_id, "height": i.height, "width": i.width, "file_name": i.filename} for i in images],
@@ -84,8 +84,10 @@ def coco_ground_truth(images: list[GroundTruth], label_map: LabelMap) -> COCO:
 def detections_in_image_pixels(outputs: dict, index: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Boxes (yxyx, original pixels), classes, scores and 28x28 masks of one image of a batch."""
     n = int(outputs["num_detections"][index])
-    scale = outputs["image_info"][index, 2]  # [y, x] scale from the original to the resized input
-    boxes = outputs["detection_boxes"][index, :n] / np.tile(scale, 2)
+    # image_info rows: original [h, w], resized [h, w], [y, x] scale, offset. Boxes may reach into the
+    # padding of the model's input: clip them to the photo.
+    original, scale = outputs["image_info"][index, 0], outputs["image_info"][index, 2]
+    boxes = np.clip(outputs["detection_boxes"][index, :n] / np.tile(scale, 2), 0, np.tile(original, 2))
     return (boxes, outputs["detection_classes"][index, :n].astype(np.int64),
             outputs["detection_scores"][index, :n], outputs["detection_masks"][index, :n])
 
@@ -107,7 +109,7 @@ def coco_results(image: GroundTruth, outputs: dict, index: int) -> tuple[list[di
     for box, cls, score, mask in zip(boxes, classes, scores, pasted):
         common = {"image_id": image.image_id, "category_id": int(cls), "score": float(score)}
         box_results.append({**common, "bbox": _xywh(box)})
-        mask_results.append({**common, "segmentation": _rle(mask)})
+        mask_results.append({**common, "segmentation": rle(mask)})
     return box_results, mask_results
 
 

@@ -109,6 +109,9 @@ def train(params: cfg.ExperimentConfig, model_dir: str) -> dict:
     """Trains with Model Garden's own loop; returns the timing record."""
     tf.io.gfile.makedirs(model_dir)
     train_utils.serialize_config(params, model_dir)
+    if params.task.train_data.seed is not None:
+        # Weights' initialisation and the data order: a rerun of the same config trains the same model.
+        tf.keras.utils.set_random_seed(params.task.train_data.seed)
     if params.runtime.mixed_precision_dtype:
         performance.set_mixed_precision_policy(params.runtime.mixed_precision_dtype)
     strategy = distribute_utils.get_distribution_strategy(

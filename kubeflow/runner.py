@@ -1,0 +1,205 @@
+"""`maskrcnn-tfx kubeflow`: the pipeline of pipeline/ compiled for Kubeflow Pipelines v2, and submitted.
+
+`compile` writes the bare PipelineSpec as YAML (what `kfp.Client` accepts; TFX
+writes a PipelineJob wrapper for `.json`). Every step runs the project image;
+the Trainer, and the evaluator when there are GPUs, request accelerators.
+`submit` sends a package to a KFP endpoint with the kfp client.
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import re
+import socket
+import sys
+import urllib.parse
+
+from pipeline import options
+
+# Where the Dockerfile copies the project: paths that must exist inside the image start here.
+IMAGE_PROJECT_DIR = "/opt/maskrcnn-tfx"
+IMAGE_SCHEMA = f"{IMAGE_PROJECT_DIR}/pipeline/schema/schema.pbtxt"
+# Runtime parameters: what a user changes per run without recompiling (`submit --arg NAME=VALUE`).
+DATASET_PARAMETER = "dataset_uri"
+TRAIN_ARGS_PARAMETER = "train_args"
+PIPELINE_NAME = re.compile(r"[a-z0-9][a-z0-9-]{0,127}")
+
+
+class KubeflowError(RuntimeError):
+    """A compile or submit request that cannot work; the message says why."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Resources:
+    """What one step's pod requests."""
+    cpu: float
+    memory_gb: float
+    gpus: int = 0
+
+
+def step_resources(gpus: int, trainer_cpu: float, trainer_memory_gb: float) -> dict[str, Resources]:
+    """Component id -> requests. Steps not listed take the cluster's defaults."""
+    return {
+        "ImageMaskExampleGen": Resources(cpu=2, memory_gb=8),
+        "StatisticsGen": Resources(cpu=2, memory_gb=8),
+        "Trainer": Resources(cpu=trainer_cpu, memory_gb=trainer_memory_gb, gpus=gpus),
+        # Evaluation runs the SavedModel over Split-eval and times it: on the kind of device that will serve it.
+        "MaskEvaluator": Resources(cpu=4, memory_gb=16, gpus=min(gpus, 1)),
+    }
+
+
+def resource_spec(resources: Resources, gpu_type: str):
+    from kfp.pipeline_spec import pipeline_spec_pb2
+
+    spec_type = pipeline_spec_pb2.PipelineDeploymentConfig.PipelineContainerSpec.ResourceSpec
+    # The float fields are what older KFP backends read, the string ones what current backends read.
+    spec = spec_type(cpu_request=resources.cpu, memory_request=resources.memory_gb,
+                     resource_cpu_request=f"{resources.cpu:g}", resource_memory_request=f"{resources.memory_gb:g}G")
+    if resources.gpus:
+        spec.accelerator.CopyFrom(spec_type.AcceleratorConfig(
+            type=gpu_type, count=resources.gpus, resource_type=gpu_type, resource_count=str(resources.gpus)))
+    return spec
+
+
+def compile_pipeline(config, image: str, output: str, resources: dict[str, Resources],
+                     gpu_type: str = "nvidia.com/gpu") -> str:
+    """Writes the KFP v2 package of `config` to `output` (.yaml); returns its path."""
+    import yaml
+    from tfx import v1 as tfx
+    from tfx.dsl.io import fileio
+    from tfx.orchestration.data_types import RuntimeParameter
+
+    from pipeline.pipeline import create_pipeline
+
+    if not output.endswith((".yaml", ".yml")):
+        raise KubeflowError(f"{output}: the package must be .yaml (the PipelineSpec the kfp client submits)")
+    if not PIPELINE_NAME.fullmatch(config.pipeline_name):
+        raise KubeflowError(f"pipeline name {config.pipeline_name!r}: KFP v2 needs [a-z0-9][a-z0-9-]{{0,127}}")
+    pipeline = create_pipeline(config)
+    ids = {component.id for component in pipeline.components}
+    for component in pipeline.components:
+        if component.id in resources:
+            component.with_platform_config(resource_spec(resources[component.id], gpu_type))
+    unknown = set(resources) - ids
+    if unknown:
+        raise KubeflowError(f"resources for steps the pipeline does not have: {sorted(unknown)}")
+    runner = tfx.orchestration.experimental.KubeflowV2DagRunner(
+        # Schema 2.1 is what current KFP backends and the kfp SDK use.
+        config=tfx.orchestration.experimental.KubeflowV2DagRunnerConfig(default_image=image,
+                                                                        use_pipeline_spec_2_1=True))
+    spec = runner.run(pipeline, write_out=False)["pipelineSpec"]
+    # TFX keeps runtime parameters' defaults in the PipelineJob's runtimeConfig, which the bare
+    # PipelineSpec does not carry: without them a run submitted with no arguments gets empty values.
+    defaults = {p.name: p.default for p in (config.dataset, config.train_steps) if isinstance(p, RuntimeParameter)}
+    for name, parameter in spec["root"].get("inputDefinitions", {}).get("parameters", {}).items():
+        parameter["defaultValue"] = defaults[name]
+    with fileio.open(output, "w") as f:
+        f.write(f"# {config.pipeline_name}: maskrcnn-tfx compiled for Kubeflow Pipelines v2 by {spec['sdkVersion']}\n")
+        yaml.safe_dump(spec, f, sort_keys=True)
+    return output
+
+
+def compile_config(args: argparse.Namespace):
+    """The PipelineConfig of `kubeflow compile`: paths as URIs, per-run values as runtime parameters."""
+    from tfx.orchestration.data_types import RuntimeParameter
+
+    from components.trainer.experiment import CONFIG_DIR, config_path
+
+    if CONFIG_DIR not in config_path(args.config).resolve().parents:
+        raise KubeflowError(f"--config {args.config}: on Kubeflow the Trainer reads its config from the image; "
+                            f"add the YAML to pipeline/configs/, rebuild the image and pass its name")
+    for name in ("dataset", "pipeline_root", "serving_dir"):
+        value = getattr(args, name)
+        if not urllib.parse.urlparse(value).scheme and not value.startswith("/"):
+            raise KubeflowError(f"--{name.replace('_', '-')} {value}: the cluster cannot see a relative path; "
+                                f"give a URI (gs://, s3://) or a path on a volume the pods mount")
+    train_args = {"num_steps": args.train_steps} if args.train_steps else {}
+    return options.pipeline_config(
+        args, local=False,
+        dataset=RuntimeParameter(name=DATASET_PARAMETER, ptype=str, default=args.dataset),
+        train_steps=RuntimeParameter(name=TRAIN_ARGS_PARAMETER, ptype=str, default=json.dumps(train_args)),
+        schema=args.schema or IMAGE_SCHEMA,
+        pipeline_name=args.pipeline_name)
+
+
+def check_reachable(host: str, timeout_s: float = 10.0) -> None:
+    """Fails in seconds, naming the host, where the kfp client would retry for minutes."""
+    url = urllib.parse.urlparse(host if "://" in host else f"http://{host}")
+    if not url.hostname:
+        raise KubeflowError(f"--host {host!r}: expected a URL such as http://localhost:8080")
+    port = url.port or (443 if url.scheme == "https" else 80)
+    try:
+        socket.create_connection((url.hostname, port), timeout=timeout_s).close()
+    except OSError as error:
+        reason = "timed out" if isinstance(error, TimeoutError) else (error.strerror or str(error))
+        raise KubeflowError(f"Kubeflow Pipelines at {host} is not reachable ({url.hostname}:{port}: {reason})") \
+            from None
+
+
+def submit(host: str, package: str, experiment: str | None = None, run_name: str | None = None,
+           arguments: dict[str, str] | None = None, namespace: str | None = None,
+           enable_caching: bool | None = None) -> str:
+    """Creates a run of `package` on the KFP endpoint `host`; returns the run id."""
+    if not os.path.isfile(package):
+        raise KubeflowError(f"{package}: no such package (make one with `maskrcnn-tfx kubeflow compile`)")
+    if not package.endswith((".yaml", ".yml")):
+        raise KubeflowError(f"{package}: the kfp client submits .yaml packages (compile with --output NAME.yaml)")
+    check_reachable(host)
+    import kfp
+
+    client = kfp.Client(host=host, namespace=namespace or "kubeflow")
+    result = client.create_run_from_pipeline_package(
+        package, arguments=arguments or {}, run_name=run_name, experiment_name=experiment, namespace=namespace,
+        enable_caching=enable_caching)
+    return result.run_id
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    sub = parser.add_subparsers(dest="kubeflow_command", metavar="{compile,submit}", required=True)
+    compile_parser = sub.add_parser("compile", help="compile the pipeline into a KFP v2 package (.yaml)")
+    compile_parser.add_argument("--image", required=True,
+                                help="the project image in your registry (see README, Run on Kubeflow)")
+    compile_parser.add_argument("--output", default="pipeline.yaml", help="the package to write (default: %(default)s)")
+    compile_parser.add_argument("--pipeline-name", default="maskrcnn-tfx")
+    compile_parser.add_argument("--gpus", type=int, default=1, help="GPUs for the Trainer (default: %(default)s); "
+                                "the evaluator takes one when this is not 0")
+    compile_parser.add_argument("--gpu-type", default="nvidia.com/gpu",
+                                help="the accelerator's Kubernetes resource name (default: %(default)s)")
+    compile_parser.add_argument("--trainer-cpu", type=float, default=8, help="CPUs the Trainer requests")
+    compile_parser.add_argument("--trainer-memory", type=float, default=32, metavar="GB",
+                                help="memory the Trainer requests, in GB (default: %(default)s)")
+    options.add_pipeline_arguments(compile_parser, config="gpu-r50fpn")
+
+    submit_parser = sub.add_parser("submit", help="create a run of a compiled package on a KFP endpoint")
+    submit_parser.add_argument("--host", required=True, help="the KFP API endpoint, e.g. http://localhost:8080")
+    submit_parser.add_argument("--package", required=True, help="the .yaml written by `kubeflow compile`")
+    submit_parser.add_argument("--experiment", help="experiment name (default: KFP's Default)")
+    submit_parser.add_argument("--run-name")
+    submit_parser.add_argument("--namespace", help="the profile namespace on multi-user Kubeflow")
+    submit_parser.add_argument("--no-cache", action="store_true", help="run every step, even if cached")
+    submit_parser.add_argument("--arg", action="append", default=[], metavar="NAME=VALUE", dest="arguments",
+                               help=f"a runtime parameter: {DATASET_PARAMETER}=gs://... or "
+                                    f"{TRAIN_ARGS_PARAMETER}='{{\"num_steps\": 20000}}' (repeatable)")
+
+
+def main(args: argparse.Namespace) -> int:
+    try:
+        if args.kubeflow_command == "compile":
+            if args.gpus < 0:
+                raise KubeflowError("--gpus must be 0 or more")
+            path = compile_pipeline(compile_config(args), image=args.image, output=args.output,
+                                    resources=step_resources(args.gpus, args.trainer_cpu, args.trainer_memory),
+                                    gpu_type=args.gpu_type)
+            print(f"wrote {path}: submit with `maskrcnn-tfx kubeflow submit --host URL --package {path}`")
+        else:
+            arguments = dict(item.partition("=")[::2] for item in args.arguments)
+            run_id = submit(args.host, args.package, experiment=args.experiment, run_name=args.run_name,
+                            arguments=arguments, namespace=args.namespace,
+                            enable_caching=False if args.no_cache else None)
+            print(f"submitted run {run_id} to {args.host}")
+    except KubeflowError as error:
+        print(f"kubeflow {args.kubeflow_command}: {error}", file=sys.stderr)
+        return 1
+    return 0

@@ -1,0 +1,84 @@
+"""The command-line options that shape a pipeline, shared by `run` and `kubeflow compile`.
+
+Kept free of TFX imports: `--help` stays fast.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import shlex
+
+
+def add_pipeline_arguments(parser: argparse.ArgumentParser, pipeline_root: str | None = None,
+                           serving_dir: str | None = None, config: str = "cpu-demo") -> None:
+    """Dataset, training, validation and blessing options; a path without a default is required."""
+    parser.add_argument("--dataset", required=True, help="dataset folder (seed layout or COCO JSON + images)")
+    parser.add_argument("--format", default="auto", choices=["auto", "seed", "coco"], dest="dataset_format")
+    parser.add_argument("--config", default=config,
+                        help=f"training config: a name in pipeline/configs/ (cpu-demo, gpu-r50fpn, tiny) or a YAML "
+                             f"path (default: {config})")
+    parser.add_argument("--train-steps", type=int, help="override the config's trainer.train_steps")
+    parser.add_argument("--batch-size", type=int, help="override the config's global training batch size")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="params_override",
+                        help="Model Garden params_override, e.g. task.model.input_size=[256,320,3] (repeatable)")
+    parser.add_argument("--init-checkpoint", help="warm start: a checkpoint path or gs:// URI")
+    parser.add_argument("--pipeline-root", default=pipeline_root, required=pipeline_root is None,
+                        help="artifacts (and, locally, the SQLite metadata store)"
+                             + (f" (default: {pipeline_root})" if pipeline_root else ""))
+    parser.add_argument("--serving-dir", default=serving_dir, required=serving_dir is None,
+                        help="blessed models are pushed to SERVING_DIR/<version>/"
+                             + (f" (default: {serving_dir})" if serving_dir else ""))
+    parser.add_argument("--threshold", action="append", default=[], metavar="METRIC=MIN",
+                        help="blessing threshold, replacing the config's, e.g. mask_AP50=0.5 (repeatable)")
+    parser.add_argument("--max-regression", type=float,
+                        help="how far a thresholded metric may fall below the last blessed model's")
+    parser.add_argument("--schema", help="a curated TFDV schema (default: pipeline/schema/schema.pbtxt; "
+                                         "draft one with `maskrcnn-tfx schema`)")
+    parser.add_argument("--max-class-drift", type=float, default=0.25,
+                        help="largest L-infinity distance between the eval and train class distributions")
+    parser.add_argument("--eval-fraction", type=float, default=0.2)
+    parser.add_argument("--max-reject-fraction", type=float, default=0.05)
+    parser.add_argument("--beam-args", "--beam-arg", action="extend", type=shlex.split, default=[],
+                        dest="beam_pipeline_args", metavar="ARGS",
+                        help="Beam pipeline arguments, e.g. --beam-args='--runner=DataflowRunner --region=europe-west1' "
+                             "(repeatable)")
+    parser.add_argument("--no-cache", action="store_true", help="rerun every component even if unchanged")
+
+
+def thresholds(items: list[str]) -> dict[str, float] | None:
+    if not items:
+        return None
+    parsed = {}
+    for item in items:
+        name, _, value = item.partition("=")
+        try:
+            parsed[name.strip()] = float(value)
+        except ValueError:
+            raise SystemExit(f"--threshold {item!r}: expected METRIC=MIN, e.g. mask_AP50=0.5") from None
+    return parsed
+
+
+def pipeline_config(args: argparse.Namespace, local: bool, **changes):
+    """The PipelineConfig the options describe; `local` makes paths absolute (URIs are kept as given)."""
+    from components.trainer.trainer_module import TrainingSettings
+    from pipeline.pipeline import PipelineConfig
+
+    path = os.path.abspath if local else str
+    return PipelineConfig(**{
+        "dataset": path(args.dataset),
+        "pipeline_root": path(args.pipeline_root),
+        "dataset_format": args.dataset_format,
+        "eval_fraction": args.eval_fraction,
+        "max_reject_fraction": args.max_reject_fraction,
+        "training": TrainingSettings(config=args.config, batch_size=args.batch_size,
+                                     params_override=args.params_override, init_checkpoint=args.init_checkpoint),
+        "train_steps": args.train_steps,
+        "serving_dir": path(args.serving_dir),
+        "thresholds": thresholds(args.threshold),
+        "max_regression": args.max_regression,
+        "max_class_drift": args.max_class_drift,
+        **({"schema": path(args.schema)} if args.schema else {}),
+        "beam_pipeline_args": args.beam_pipeline_args,
+        "enable_cache": not args.no_cache,
+        **changes,
+    })

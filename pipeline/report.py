@@ -1,0 +1,200 @@
+"""`maskrcnn-tfx report`: what a run took and what it made, from ML Metadata and the components' outputs.
+
+One run: a table on the terminal, the same as JSON, and a PNG chart (time per
+component, training loss curve from the Trainer's TensorBoard logs).
+`--compare` puts several runs side by side.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+
+MISSING = "-"
+
+
+def loss_curve(model_run_uri: str | None, tag: str = "total_loss") -> dict[str, list]:
+    """Step and value of a training scalar from the Trainer's TensorBoard summaries (`<model_run>/train`)."""
+    import tensorflow as tf
+    from tensorboard.backend.event_processing import event_accumulator
+
+    train_dir = os.path.join(model_run_uri or "", "train")
+    if not model_run_uri or not tf.io.gfile.isdir(train_dir):
+        return {"tag": tag, "step": [], "value": []}
+    events = event_accumulator.EventAccumulator(train_dir, size_guidance={event_accumulator.TENSORS: 0})
+    events.Reload()
+    if tag not in events.Tags()["tensors"]:
+        return {"tag": tag, "step": [], "value": []}
+    points = sorted((e.step, float(tf.make_ndarray(e.tensor_proto))) for e in events.Tensors(tag))
+    return {"tag": tag, "step": [s for s, _ in points], "value": [round(v, 5) for _, v in points]}
+
+
+def build(summary: dict) -> dict:
+    """The report of one run (a `run_summary.latest_run` result): numbers only, as written to JSON."""
+    components = [{k: c[k] for k in ("component", "state", "seconds")} for c in summary["components"]]
+    times = [(c["started_ms"], c["ended_ms"]) for c in summary["components"]]
+    trainer = next((c for c in summary["components"] if c["component"] == "Trainer"), None)
+    examples = summary.get("examples") or {}
+    evaluation = summary.get("evaluation") or {}
+    report = {
+        "run_id": summary["run_id"],
+        "pipeline_root": summary["pipeline_root"],
+        "components": components,
+        "wall_seconds": round((max(e for _, e in times) - min(s for s, _ in times)) / 1000, 1) if times else None,
+        "examples": {key: examples.get(key) for key in
+                     ("num_examples", "num_instances", "num_rejected", "num_unlabelled")} if examples else None,
+        "validation": summary.get("validation"),
+        "training": summary.get("training"),
+        "evaluation": {key: evaluation.get(key) for key in
+                       ("num_images", "box", "mask", "latency", "throughput")} if evaluation else None,
+        "blessing": evaluation.get("blessing"),
+        "pushed": summary.get("pushed"),
+        "model_uri": summary.get("model_uri"),
+        "loss_curve": loss_curve((trainer or {}).get("outputs", {}).get("ModelRun")),
+    }
+    for kind in ("box", "mask"):  # per-class AP stays in the evaluator's metrics.json
+        if report["evaluation"] and report["evaluation"].get(kind):
+            report["evaluation"][kind] = {k: v for k, v in report["evaluation"][kind].items() if k != "per_class_AP"}
+    return report
+
+
+def _split_pair(counts: dict | None) -> str:
+    return f"{counts.get('train', 0)} / {counts.get('eval', 0)}" if counts else MISSING
+
+
+def _ap(metrics: dict | None) -> str:
+    return " / ".join(f"{metrics[k]:.3f}" for k in ("AP", "AP50", "AP75")) if metrics else MISSING
+
+
+def metric_rows(report: dict) -> list[tuple[str, str]]:
+    """(label, value) rows of the table, below the per-component times."""
+    examples, training = report["examples"] or {}, report["training"] or {}
+    evaluation, blessing, pushed = report["evaluation"] or {}, report["blessing"], report["pushed"]
+    latency, throughput = evaluation.get("latency"), evaluation.get("throughput")
+    validation = report["validation"]
+    return [
+        ("examples (train / eval)", _split_pair(examples.get("num_examples"))),
+        ("instances (train / eval)", _split_pair(examples.get("num_instances"))),
+        ("rejected inputs", str(examples["num_rejected"]) if examples else MISSING),
+        ("validation", validation.splitlines()[-1] if validation else MISSING),
+        ("training steps", f"{training['start_step']} -> {training['end_step']}" if training else MISSING),
+        ("training time s", f"{training['wall_time_s']:.0f}" if training else MISSING),
+        ("median step s", f"{training['median_step_s']:.3f}" if training else MISSING),
+        ("training images/s", f"{training['images_per_s']:.2f}" if training else MISSING),
+        ("device", f"{training['device_count']} {training['device_kind']} {training['precision']}"
+         if training else MISSING),
+        ("final loss", f"{report['loss_curve']['value'][-1]:.3f}" if report["loss_curve"]["value"] else MISSING),
+        ("box AP / AP50 / AP75", _ap(evaluation.get("box"))),
+        ("mask AP / AP50 / AP75", _ap(evaluation.get("mask"))),
+        ("latency median / p95 ms", f"{latency['median_ms']:.0f} / {latency['p95_ms']:.0f}" if latency else MISSING),
+        ("throughput images/s", f"{throughput['images_per_s']:.2f} (batch {throughput['batch_size']})"
+         if throughput else MISSING),
+        ("blessed", ("yes" if blessing["blessed"] else "no") if blessing else MISSING),
+        ("pushed version", (pushed["version"] if pushed["pushed"] else "none") if pushed else MISSING),
+    ]
+
+
+def _table(header: list[str], rows: list[list[str]]) -> str:
+    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
+    lines = ["  ".join(cell.ljust(w) if i == 0 else cell.rjust(w) for i, (cell, w) in enumerate(zip(row, widths)))
+             for row in [header, *rows]]
+    return "\n".join([lines[0], "  ".join("-" * w for w in widths), *lines[1:]])
+
+
+def format_table(reports: list[dict]) -> str:
+    """One run: its table with the blessing's reasons; several: side by side, a column per run."""
+    names = list(dict.fromkeys(c["component"] for r in reports for c in r["components"]))
+    seconds = [{c["component"]: c for c in r["components"]} for r in reports]
+    rows = [[name] + [f"{s[name]['seconds']:.1f}" + ("" if s[name]["state"] == "COMPLETE" else f" {s[name]['state']}")
+                      if name in s else MISSING for s in seconds] for name in names]
+    rows.append(["pipeline wall time"] + [f"{r['wall_seconds']:.1f}" if r["wall_seconds"] is not None else MISSING
+                                          for r in reports])
+    per_run = [metric_rows(r) for r in reports]
+    rows += [[label] + [rows_of_run[i][1] for rows_of_run in per_run] for i, (label, _) in enumerate(per_run[0])]
+    header = ["step / seconds"] + [r["run_id"] for r in reports]
+    text = [f"Pipeline root: {reports[0]['pipeline_root']}", _table(header, rows)]
+    if len(reports) == 1 and reports[0]["validation"]:
+        text.append("Validation: " + reports[0]["validation"].replace("\n", "; "))
+    if len(reports) == 1 and reports[0]["blessing"]:
+        blessing = reports[0]["blessing"]
+        text.append(f"{'BLESSED' if blessing['blessed'] else 'NOT BLESSED'}: " + "; ".join(blessing["reasons"]))
+    if len(reports) == 1 and reports[0]["pushed"] and reports[0]["pushed"]["pushed"]:
+        text.append(f"Pushed: {reports[0]['pushed']['destination']}")
+    return "\n".join(text)
+
+
+def write_chart(reports: list[dict], path: str) -> str:
+    """Seconds per component (bars, one colour per run) and the training loss curves."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    names = list(dict.fromkeys(c["component"] for r in reports for c in r["components"]))
+    figure, (bars, curve) = plt.subplots(1, 2, figsize=(13, 0.45 * len(names) + 2.5),
+                                         gridspec_kw={"width_ratios": [1.1, 1]})
+    height = 0.8 / len(reports)
+    for i, report in enumerate(reports):
+        seconds = {c["component"]: c["seconds"] for c in report["components"]}
+        y = np.arange(len(names)) + i * height
+        bars.barh(y, [seconds.get(n, 0) for n in names], height=height, label=report["run_id"])
+        loss = report["loss_curve"]
+        if loss["step"]:
+            curve.plot(loss["step"], loss["value"], label=report["run_id"], linewidth=1.2)
+    bars.set_yticks(np.arange(len(names)) + 0.4 - height / 2, names)
+    bars.invert_yaxis()
+    bars.set_xlabel("seconds")
+    bars.set_title("time per component")
+    curve.set_xlabel("step")
+    curve.set_ylabel(reports[0]["loss_curve"]["tag"])
+    curve.set_title("training loss")
+    curve.grid(alpha=0.3)
+    if len(reports) > 1:
+        bars.legend(fontsize=7)
+        curve.legend(fontsize=7)
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+    return path
+
+
+def write(reports: list[dict], output_dir: str, compare: bool = False) -> tuple[str, str]:
+    """report-<run id>.json and .png in output_dir (report-compare.* with a list of runs); their paths."""
+    import tensorflow as tf
+
+    tf.io.gfile.makedirs(output_dir)
+    name = "compare" if compare else reports[0]["run_id"]
+    json_path = os.path.join(output_dir, f"report-{name}.json")
+    with tf.io.gfile.GFile(json_path, "w") as f:
+        json.dump(reports if compare else reports[0], f, indent=1)
+    return json_path, write_chart(reports, os.path.join(output_dir, f"report-{name}.png"))
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--pipeline-root", default="outputs/pipeline",
+                        help="a pipeline root of `maskrcnn-tfx run` (default: outputs/pipeline)")
+    parser.add_argument("--run", help="a run id (default: the newest run)")
+    parser.add_argument("--compare", nargs="*", metavar="RUN",
+                        help="several runs side by side: the ids given, or without ids the last five")
+    parser.add_argument("--output", help="where to write the JSON and PNG (default: PIPELINE_ROOT/reports)")
+
+
+def main(args: argparse.Namespace) -> int:
+    from pipeline import run_summary
+
+    try:
+        if args.compare is not None:
+            ids = args.compare or run_summary.run_ids(args.pipeline_root)[-5:]
+        else:
+            ids = [args.run]
+        reports = [build(run_summary.latest_run(args.pipeline_root, run_id)) for run_id in ids]
+    except (FileNotFoundError, LookupError) as error:
+        print(f"report: {error}", file=sys.stderr)
+        return 1
+    print(format_table(reports))
+    json_path, png_path = write(reports, args.output or os.path.join(args.pipeline_root, "reports"),
+                                compare=args.compare is not None)
+    print(f"wrote {json_path} and {png_path}")
+    return 0

@@ -1,0 +1,185 @@
+"""Kubeflow Pipelines v2: the compiled package, read back with the kfp client's own loader."""
+import json
+import os
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+from google.protobuf import json_format
+import tensorflow as tf
+from kfp.client import client as kfp_client
+
+from conftest import IN_MEMORY_BEAM_ARGS, SAMPLE_NUM_TEST, SAMPLE_NUM_TRAIN
+
+from kubeflow import runner
+from pipeline import cli
+
+IMAGE = "registry.example.com/ml/maskrcnn-tfx:gpu-abc123"
+BEAM_ARGS = ["--runner=DataflowRunner", "--project=my-project", "--region=europe-west1"]
+# The pipeline's steps in dependency order (the resolver compiles to one task per resolved channel).
+STEPS = ["ImageMaskExampleGen", "ImportSchemaGen", "StatisticsGen", "ExampleValidator", "DataGate", "Trainer",
+         "latest_blessed_model-model-resolver", "latest_blessed_model-model-blessing-resolver", "MaskEvaluator",
+         "Pusher"]
+CONTAINER_STEPS = [s for s in STEPS if "resolver" not in s]
+
+
+def compile_args(output, *extra) -> list[str]:
+    return ["kubeflow", "compile", "--image", IMAGE, "--output", str(output),
+            "--pipeline-root", "gs://bucket/pipeline-root", "--dataset", "gs://bucket/datasets/speakers",
+            "--serving-dir", "gs://bucket/serving", "--beam-args=" + " ".join(BEAM_ARGS), *extra]
+
+
+@pytest.fixture(scope="module")
+def package(tmp_path_factory):
+    """The package compiled by the CLI for 2 GPUs, as the kfp client parses it for a run."""
+    path = tmp_path_factory.mktemp("kubeflow") / "pipeline.yaml"
+    assert cli.main(compile_args(path, "--gpus", "2", "--train-steps", "20000")) == 0
+    spec = kfp_client._extract_pipeline_yaml(str(path)).pipeline_spec  # what create_run_from_pipeline_package sends
+    return {"path": path, "spec": spec}
+
+
+def _containers(spec) -> dict:
+    executors = json_format.MessageToDict(spec.deployment_spec)["executors"]
+    return {task: executors[spec.components[task].executor_label]["container"] for task in CONTAINER_STEPS}
+
+
+def test_every_step_is_in_the_graph_in_dependency_order(package):
+    tasks = package["spec"].root.dag.tasks
+    assert sorted(tasks) == sorted(STEPS)
+    for name, task in tasks.items():
+        for upstream in task.dependent_tasks:
+            assert STEPS.index(upstream) < STEPS.index(name), (upstream, name)
+    assert set(tasks["Trainer"].dependent_tasks) == {"ImageMaskExampleGen", "DataGate"}  # the gate stops training
+    assert "MaskEvaluator" in tasks["Pusher"].dependent_tasks
+    assert package["spec"].pipeline_info.name == "maskrcnn-tfx"
+
+
+def test_every_step_runs_the_project_image_with_the_tfx_entrypoint(package):
+    for name, container in _containers(package["spec"]).items():
+        assert container["image"] == IMAGE, name
+        assert container["command"] == ["python", "-m",
+                                              "tfx.orchestration.kubeflow.v2.container.kubeflow_v2_run_executor"]
+    executors = {name: c["args"][c["args"].index("--executor_class_path") + 1]
+                 for name, c in _containers(package["spec"]).items()}
+    assert executors["ImageMaskExampleGen"] == "components.example_gen.executor.Executor"
+    assert executors["MaskEvaluator"] == "components.evaluator.executor.Executor"
+    assert executors["Pusher"] == "components.pusher.executor.Executor"
+
+
+def test_the_trainer_requests_gpus_and_ingestion_does_not(package):
+    containers = _containers(package["spec"])
+    trainer = containers["Trainer"]["resources"]
+    assert trainer["accelerator"]["resourceType"] == "nvidia.com/gpu"
+    assert trainer["accelerator"]["resourceCount"] == "2"
+    assert trainer["resourceCpuRequest"] == "8" and trainer["resourceMemoryRequest"] == "32G"
+    assert containers["MaskEvaluator"]["resources"]["accelerator"]["resourceCount"] == "1"
+    for name in ("ImageMaskExampleGen", "StatisticsGen"):
+        resources = containers[name]["resources"]
+        assert "accelerator" not in resources, name
+        assert resources["resourceCpuRequest"] == "2" and resources["resourceMemoryRequest"] == "8G"
+    for name in ("ImportSchemaGen", "ExampleValidator", "DataGate", "Pusher"):
+        assert "accelerator" not in containers[name].get("resources", {}), name
+
+
+def test_beam_args_reach_the_beam_steps(package):
+    containers = _containers(package["spec"])
+    for name in ("ImageMaskExampleGen", "StatisticsGen"):
+        args = containers[name]["args"]
+        assert args[-len(BEAM_ARGS):] == BEAM_ARGS, name
+
+
+def test_dataset_and_train_steps_are_runtime_parameters_with_defaults(package):
+    spec = package["spec"]
+    parameters = spec.root.input_definitions.parameters
+    assert parameters[runner.DATASET_PARAMETER].default_value.string_value == "gs://bucket/datasets/speakers"
+    assert json.loads(parameters[runner.TRAIN_ARGS_PARAMETER].default_value.string_value) == {"num_steps": 20000}
+    tasks = spec.root.dag.tasks
+    assert tasks["ImageMaskExampleGen"].inputs.parameters["input_base"].component_input_parameter == \
+        runner.DATASET_PARAMETER
+    assert tasks["Trainer"].inputs.parameters["train_args"].component_input_parameter == runner.TRAIN_ARGS_PARAMETER
+
+
+def test_paths_the_steps_read_exist_in_the_image(package):
+    tasks = package["spec"].root.dag.tasks
+    schema = tasks["ImportSchemaGen"].inputs.parameters["schema_file"].runtime_value.constant.string_value
+    assert schema == runner.IMAGE_SCHEMA
+    assert os.path.isfile(schema)  # the tests run in the project image
+    custom_config = json.loads(tasks["Trainer"].inputs.parameters["custom_config"].runtime_value.constant.string_value)
+    assert custom_config["config"] == "gpu-r50fpn"
+    push = json.loads(tasks["Pusher"].inputs.parameters["push_destination"].runtime_value.constant.string_value)
+    assert push["filesystem"]["base_directory"] == "gs://bucket/serving"
+
+
+def test_without_gpus_nothing_requests_an_accelerator(tmp_path):
+    path = tmp_path / "cpu.yaml"
+    assert cli.main(compile_args(path, "--gpus", "0", "--config", "cpu-demo")) == 0
+    for name, container in _containers(kfp_client._extract_pipeline_yaml(str(path)).pipeline_spec).items():
+        assert "accelerator" not in container.get("resources", {}), name
+
+
+@pytest.mark.parametrize("change, message", [
+    (["--output", "pipeline.json"], "must be .yaml"),
+    (["--dataset", "data/speakers"], "cannot see a relative path"),
+    (["--config", "/tmp/my-config.yaml"], "reads its config from the image"),
+])
+def test_compile_refuses_what_cannot_run_on_a_cluster(tmp_path, capsys, change, message):
+    argv = compile_args(tmp_path / "pipeline.yaml") + change  # the last one of an option wins
+    assert cli.main(argv) == 1
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "pipeline.yaml").exists()
+
+
+@pytest.mark.parametrize("host", ["http://127.0.0.1:9", "http://kfp.invalid:8080"])
+def test_submit_to_an_unreachable_host_fails_fast_naming_it(package, capsys, host):
+    started = time.monotonic()
+    assert cli.main(["kubeflow", "submit", "--host", host, "--package", str(package["path"])]) == 1
+    assert time.monotonic() - started < 30  # the kfp client alone retries for minutes
+    err = capsys.readouterr().err
+    assert f"Kubeflow Pipelines at {host} is not reachable" in err
+
+
+def test_submit_names_a_missing_package(tmp_path, capsys):
+    assert cli.main(["kubeflow", "submit", "--host", "http://127.0.0.1:9", "--package",
+                     str(tmp_path / "nope.yaml")]) == 1
+    assert "nope.yaml: no such package" in capsys.readouterr().err
+
+
+def launcher_input(spec, task: str, output_root: Path) -> dict:
+    """The ExecutorInput KFP's launcher hands a step: parameters resolved, outputs placed under output_root."""
+    task_spec = spec.root.dag.tasks[task]
+    component = spec.components[task_spec.component_ref.name]
+    defaults = spec.root.input_definitions.parameters
+    parameters = {}
+    for name, value in task_spec.inputs.parameters.items():
+        source = defaults[value.component_input_parameter].default_value if value.component_input_parameter \
+            else value.runtime_value.constant
+        parameters[name] = json_format.MessageToDict(source)
+    outputs = {name: {"artifacts": [{"name": f"{task}-{name}", "uri": str(output_root / task / name),
+                                     "type": json_format.MessageToDict(definition.artifact_type), "metadata": {}}]}
+               for name, definition in component.output_definitions.artifacts.items()}
+    return {"inputs": {"parameterValues": parameters},
+            "outputs": {"artifacts": outputs, "outputFile": str(output_root / task / "executor_output.json")}}
+
+
+def test_the_compiled_ingestion_step_runs_in_the_image_as_kfp_launches_it(sample_dataset, tmp_path):
+    """No cluster here: the step's own command and args from the package, with the input KFP's launcher builds."""
+    path = tmp_path / "pipeline.yaml"
+    assert cli.main(["kubeflow", "compile", "--image", IMAGE, "--output", str(path), "--gpus", "0",
+                     "--pipeline-root", str(tmp_path / "root"), "--dataset", str(sample_dataset),
+                     "--serving-dir", str(tmp_path / "serving"),
+                     "--beam-args=" + " ".join(IN_MEMORY_BEAM_ARGS)]) == 0
+    spec = kfp_client._extract_pipeline_yaml(str(path)).pipeline_spec
+    container = _containers(spec)["ImageMaskExampleGen"]
+    executor_input = launcher_input(spec, "ImageMaskExampleGen", tmp_path / "root")
+    argv = container["command"] + [json.dumps(executor_input) if a == "{{$}}" else a for a in container["args"]]
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+
+    output = json.loads((tmp_path / "root" / "ImageMaskExampleGen" / "executor_output.json").read_text())
+    examples = output["artifacts"]["examples"]["artifacts"][0]
+    properties = examples["metadata"]
+    assert int(properties["num_examples_train"]) == SAMPLE_NUM_TRAIN
+    assert int(properties["num_examples_eval"]) == SAMPLE_NUM_TEST
+    assert int(properties["num_rejected"]) == 0
+    assert tf.io.gfile.glob(os.path.join(examples["uri"], "Split-train", "*.gz"))

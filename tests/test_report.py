@@ -1,0 +1,175 @@
+"""The run report (ML Metadata -> table, JSON, PNG) and `predict` (overlays, COCO-RLE JSON)."""
+import json
+import os
+
+import cv2
+import numpy as np
+import pytest
+from pycocotools import mask as mask_utils
+
+from conftest import PIPELINE_NUM_TEST, PIPELINE_NUM_TRAIN, TINY_TRAIN_STEPS
+from pipeline import cli, local_runner, report
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def _read_json(path):
+    with open(path) as f:
+        return json.load(f)
+
+
+def _table_rows(text: str) -> dict[str, list[str]]:
+    """label -> cells of the printed table (the label is the text before two spaces)."""
+    rows = {}
+    for line in text.splitlines():
+        label, _, rest = line.partition("  ")
+        if rest.strip() and not set(line) <= {"-", " "}:
+            rows[label.strip()] = rest.split()
+    return rows
+
+
+@pytest.fixture(scope="module")
+def first_run_report(trained_pipeline, tmp_path_factory):
+    out = tmp_path_factory.mktemp("report")
+    argv = ["report", "--pipeline-root", trained_pipeline["pipeline_root"], "--run", trained_pipeline["run_id"],
+            "--output", str(out)]
+    return {"argv": argv, "out": out}
+
+
+def test_report_table_has_every_row_filled(trained_pipeline, first_run_report, capsys):
+    assert cli.main(first_run_report["argv"]) == 0
+    printed = capsys.readouterr().out
+    rows = _table_rows(printed)
+    labels = [label for label, _ in report.metric_rows(report.build(trained_pipeline))]
+    for label in labels + [c["component"] for c in trained_pipeline["components"]] + ["pipeline wall time"]:
+        assert label in rows, label
+        assert report.MISSING not in rows[label], f"{label}: {rows[label]}"
+    assert rows["examples (train / eval)"] == [str(PIPELINE_NUM_TRAIN), "/", str(PIPELINE_NUM_TEST)]
+    assert rows["blessed"] == ["yes"]
+    assert "Validation:" in printed and "anomalies: none" in printed
+
+
+def test_report_numbers_match_the_components_outputs(trained_pipeline, first_run_report):
+    run_id = trained_pipeline["run_id"]
+    assert cli.main(first_run_report["argv"]) == 0
+    written = _read_json(first_run_report["out"] / f"report-{run_id}.json")
+
+    # component times: the executions' start and end in ML Metadata
+    assert [(c["component"], c["seconds"]) for c in written["components"]] == \
+        [(c["component"], c["seconds"]) for c in trained_pipeline["components"]]
+    assert written["wall_seconds"] >= max(c["seconds"] for c in written["components"])
+    # examples: the ingestion summary in the Examples artifact
+    examples = _read_json(os.path.join(trained_pipeline["examples_uri"], "ingest_summary.json"))
+    assert written["examples"]["num_examples"] == examples["num_examples"]
+    assert written["examples"]["num_rejected"] == examples["num_rejected"] == 0
+    # training: the Trainer's timing record
+    timing = _read_json(os.path.join(trained_pipeline["model_uri"], "training_timing.json"))
+    assert written["training"] == timing
+    assert timing["steps"] == TINY_TRAIN_STEPS and timing["images_per_s"] > 0
+    # loss curve: one point per summary step of the Trainer's TensorBoard logs
+    curve = written["loss_curve"]
+    assert curve["step"][-1] == TINY_TRAIN_STEPS and len(curve["step"]) == len(curve["value"]) == TINY_TRAIN_STEPS
+    assert curve["value"][-1] < curve["value"][0]
+    # evaluation and blessing: the evaluator's metrics.json
+    metrics = _read_json(os.path.join(trained_pipeline["evaluation_uri"], "metrics.json"))
+    for kind in ("box", "mask"):
+        assert written["evaluation"][kind] == {k: v for k, v in metrics[kind].items() if k != "per_class_AP"}
+    assert written["evaluation"]["latency"] == metrics["latency"]
+    assert written["blessing"] == metrics["blessing"]
+    # push: the pushed version exists in the serving directory
+    pushed = written["pushed"]
+    assert pushed["pushed"] and os.path.isfile(os.path.join(pushed["destination"], "saved_model.pb"))
+
+
+def test_report_chart_is_a_valid_png(trained_pipeline, first_run_report):
+    assert cli.main(first_run_report["argv"]) == 0
+    path = first_run_report["out"] / f"report-{trained_pipeline['run_id']}.png"
+    assert path.read_bytes().startswith(PNG_SIGNATURE)
+    image = cv2.imread(str(path))
+    assert image is not None and image.shape[0] > 200 and image.shape[1] > 600
+    assert len(np.unique(image.reshape(-1, 3), axis=0)) > 10  # something was drawn
+
+
+def test_compare_puts_runs_side_by_side(trained_pipeline, tmp_path, capsys):
+    from pipeline import run_summary
+
+    ids = run_summary.run_ids(trained_pipeline["pipeline_root"])
+    assert cli.main(["report", "--pipeline-root", trained_pipeline["pipeline_root"], "--compare",
+                     "--output", str(tmp_path)]) == 0
+    printed = capsys.readouterr().out
+    compared = _read_json(tmp_path / "report-compare.json")
+    assert [r["run_id"] for r in compared] == ids[-5:]
+    header = printed.splitlines()[1].split()
+    assert header[-len(compared):] == [r["run_id"] for r in compared]
+    assert (tmp_path / "report-compare.png").read_bytes().startswith(PNG_SIGNATURE)
+
+
+def test_report_on_a_folder_without_runs_says_so(tmp_path, capsys):
+    assert cli.main(["report", "--pipeline-root", str(tmp_path)]) == 1
+    assert f"no metadata store at {tmp_path}" in capsys.readouterr().err
+
+
+@pytest.fixture(scope="module")
+def images(pipeline_dataset) -> list[str]:
+    return [str(pipeline_dataset / "test_images" / name) for name in ("unlabelled_0000.jpg", "test_0000.jpg")]
+
+
+def test_predict_writes_an_overlay_and_rle_json_per_image(trained_pipeline, images, tmp_path, capsys):
+    serving_dir = os.path.dirname(trained_pipeline["pushed"]["destination"])
+    assert cli.main(["predict", "--model", serving_dir, *images, "--output", str(tmp_path),
+                     "--min-score", "0.05"]) == 0
+    assert sorted(os.listdir(tmp_path)) == sorted(f"{stem}.{ext}" for stem in ("unlabelled_0000", "test_0000")
+                                                  for ext in ("png", "json"))
+    detections = masked_pixels = 0
+    for path in images:
+        stem = os.path.splitext(os.path.basename(path))[0]
+        height, width = cv2.imread(path).shape[:2]
+        overlay = cv2.imread(str(tmp_path / f"{stem}.png"))
+        assert overlay.shape[:2] == (height, width)
+        result = _read_json(tmp_path / f"{stem}.json")
+        assert (result["height"], result["width"]) == (height, width)
+        assert result["model"] == trained_pipeline["pushed"]["destination"]
+        for d in result["detections"]:
+            mask = mask_utils.decode({"size": d["segmentation"]["size"],
+                                      "counts": d["segmentation"]["counts"].encode()})
+            assert mask.shape == (height, width)
+            assert d["class"] in ("speaker", "mug") and d["score"] >= 0.05
+            x0, y0, x1, y1 = d["box_xyxy"]
+            assert 0 <= x0 <= x1 <= width and 0 <= y0 <= y1 <= height
+            masked_pixels += int(mask.sum())
+        detections += len(result["detections"])
+    assert detections > 0 and masked_pixels > 0  # the blessed model finds something in the test photo
+    assert "unlabelled_0000.jpg:" in capsys.readouterr().out
+
+
+def test_predict_names_each_bad_input_and_still_does_the_good_ones(trained_pipeline, images, tmp_path, capsys):
+    not_an_image = tmp_path / "notes.txt"
+    not_an_image.write_text("not a photo")
+    truncated = tmp_path / "truncated.jpg"
+    truncated.write_bytes(open(images[1], "rb").read()[:300])
+    out = tmp_path / "out"
+    argv = ["predict", "--model", trained_pipeline["model_uri"], str(not_an_image), str(truncated), images[0],
+            str(tmp_path / "missing.jpg"), "--output", str(out)]
+    assert cli.main(argv) == 1
+    err = capsys.readouterr().err
+    assert f"{not_an_image}: not an image this model can read" in err
+    assert f"{truncated}: not an image this model can read" in err
+    assert f"{tmp_path / 'missing.jpg'}: no such file" in err
+    assert sorted(os.listdir(out)) == ["unlabelled_0000.json", "unlabelled_0000.png"]
+
+
+def test_predict_without_a_model_says_where_it_looked(tmp_path, images, capsys):
+    assert cli.main(["predict", "--model", str(tmp_path), images[0], "--output", str(tmp_path / "out")]) == 1
+    assert f"{tmp_path}: no SavedModel here" in capsys.readouterr().err
+
+
+def test_a_local_run_ends_with_its_report_and_overlays_of_the_unlabelled_images(trained_pipeline, capsys):
+    root = trained_pipeline["pipeline_root"]
+    local_runner.report_run(root)
+    printed = capsys.readouterr().out
+    from pipeline import run_summary
+
+    newest = run_summary.run_ids(root)[-1]
+    assert f"report-{newest}.json" in printed
+    predictions = os.path.join(root, "reports", f"predictions-{newest}")
+    assert sorted(os.listdir(predictions)) == ["unlabelled_0000.json", "unlabelled_0000.png"]
