@@ -1,13 +1,14 @@
-"""Ingestion throughput and memory: Beam (DirectRunner, worker processes) vs a sequential reference.
+"""Ingestion throughput and memory: Beam (DirectRunner, processes or threads) vs a sequential reference.
 
     scripts/container python benchmarks/ingest_benchmark.py [--images 1000] [--large 4000] [--workers 2]
 
 Generates the sample dataset at 512x384 (dataset/sample.py), then runs, each in
 its own process: the sequential reference (`dataset.ingest.run_sequential`: one
-process, file after file) and the Beam ingestion (`dataset.ingest.run_beam`,
-DirectRunner multi_processing) on `--images` images, and the Beam ingestion on
-`--large` images. Both call the same per-file function (`convert_item`: read,
-split instances, encode) and write the same GZIP TFRecords.
+process, file after file) and the Beam ingestion (`dataset.ingest.run_beam`) with
+DirectRunner worker processes and with DirectRunner threads (what `maskrcnn-tfx
+ingest --workers N` uses), on `--images` and on `--large` images. All call the
+same per-file function (`convert_item`: read, split instances, encode) and
+write the same GZIP TFRecords.
 
 Throughput is images per second of the ingestion itself (planning included,
 Python imports excluded; Beam's worker start-up included), end to end and in
@@ -97,11 +98,22 @@ def _child(mode: str, dataset: str, output: str, workers: int) -> None:
     if mode == "sequential":
         summary = ingest.run_sequential(plan, output)
     else:
-        summary = ingest.run_beam(plan, output, ingest.default_beam_args(workers))
+        summary = ingest.run_beam(plan, output, BEAM_MODES[mode](workers))
     seconds = time.monotonic() - started
     print(json.dumps({"mode": mode, "seconds": seconds, "cpu_seconds_before": cpu_before, "images": len(plan.items),
                       "examples": sum(summary["num_examples"].values()),
                       "instances": sum(summary["num_instances"].values()), "rejected": summary["num_rejected"]}))
+
+
+# Beam's DirectRunner: worker processes, or threads of one process (OpenCV, Pillow and zlib release the GIL
+# for most of the per-image work; `maskrcnn-tfx ingest --workers N` uses threads).
+BEAM_MODES = {
+    "beam": lambda workers: ["--direct_running_mode=multi_processing", f"--direct_num_workers={workers}"],
+    "beam-threads": lambda workers: ["--direct_running_mode=multi_threading", f"--direct_num_workers={workers}"],
+}
+MODE_LABELS = {"sequential": "sequential reference, 1 process",
+               "beam": "Beam DirectRunner multi_processing, {workers} workers",
+               "beam-threads": "Beam DirectRunner multi_threading, {workers} threads"}
 
 
 def _subset(source: str, target: str, count: int) -> None:
@@ -123,7 +135,7 @@ def main() -> int:
     parser.add_argument("--large", type=int, default=4000, help="images of the memory comparison")
     parser.add_argument("--workers", type=int, default=2, help="Beam DirectRunner worker processes")
     parser.add_argument("--workdir", help="where to generate data (default: a temporary folder, removed)")
-    parser.add_argument("--child", choices=("sequential", "beam"), help=argparse.SUPPRESS)
+    parser.add_argument("--child", choices=("sequential", *BEAM_MODES), help=argparse.SUPPRESS)
     parser.add_argument("--dataset", help=argparse.SUPPRESS)
     parser.add_argument("--output", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -146,14 +158,14 @@ def main() -> int:
 
         results = {}
         for n, dataset in ((args.images, small), (args.large, large)):
-            for mode in ("sequential", "beam"):
+            for mode in ("sequential", *BEAM_MODES):
                 output = os.path.join(workdir, f"out-{mode}-{n}")
                 report = _run_child(mode, dataset, output, args.workers)
                 assert report["images"] == n, report
                 results[mode, n] = report
                 print(f"  {mode:10s} {n:5d} images: {report['seconds']:6.1f} s, "
                       f"peak {report['peak_rss_mb']:.0f} MB", flush=True)
-                if mode == "beam":
+                if mode != "sequential":
                     sequential = results["sequential", n]
                     assert (report["examples"], report["instances"], report["rejected"]) == (
                         sequential["examples"], sequential["instances"], sequential["rejected"]), \
@@ -175,24 +187,27 @@ def _print_table(results: dict, small: int, large: int, workers: int) -> None:
     print()
     print("| run | images | wall s | images/s | vs sequential | CPU s (all processes) | peak RSS (process tree) |")
     print("|---|---|---|---|---|---|---|")
+    modes = ("sequential", *BEAM_MODES)
     for n in (small, large):
-        for mode, label in (("sequential", "sequential reference, 1 process"),
-                            ("beam", f"Beam DirectRunner multi_processing, {workers} workers")):
+        for mode in modes:
             r = results[mode, n]
-            print(f"| {label} | {n} | {r['seconds']:.1f} | {rate(mode, n):.1f} | "
+            print(f"| {MODE_LABELS[mode].format(workers=workers)} | {n} | {r['seconds']:.1f} | {rate(mode, n):.1f} | "
                   f"{rate(mode, n) / rate('sequential', n):.2f}x | {r['cpu_seconds']:.1f} | {r['peak_rss_mb']:.0f} MB |")
     print()
-    speedups = {n: rate("beam", n) / rate("sequential", n) for n in (small, large)}
-    steady = marginal("beam") / marginal("sequential")
-    memory = results["beam", large]["peak_rss_mb"] / results["beam", small]["peak_rss_mb"]
-    print(f"end-to-end speed-up: {speedups[small]:.2f}x at {small} images, {speedups[large]:.2f}x at {large}")
-    print(f"steady-state images/s (from the {large}-{small} difference): sequential "
-          f"{marginal('sequential'):.1f}, Beam {marginal('beam'):.1f}: {steady:.2f}x (target >= 1.5x)")
-    print(f"Beam peak memory at {large} vs {small} images: {memory:.2f}x (target <= 1.3x)")
-    cpu_per_image = {mode: (results[mode, large]["cpu_seconds"] - results[mode, small]["cpu_seconds"])
-                     / (large - small) * 1000 for mode in ("sequential", "beam")}
-    print(f"CPU per image (from the difference): sequential {cpu_per_image['sequential']:.1f} ms, "
-          f"Beam {cpu_per_image['beam']:.1f} ms (all processes)")
+    for mode in BEAM_MODES:
+        speedups = {n: rate(mode, n) / rate("sequential", n) for n in (small, large)}
+        steady = marginal(mode) / marginal("sequential")
+        memory = results[mode, large]["peak_rss_mb"] / results[mode, small]["peak_rss_mb"]
+        cpu = {m: (results[m, large]["cpu_seconds"] - results[m, small]["cpu_seconds"]) / (large - small) * 1000
+               for m in ("sequential", mode)}
+        print(f"{MODE_LABELS[mode].format(workers=workers)}:")
+        print(f"  end-to-end speed-up: {speedups[small]:.2f}x at {small} images, {speedups[large]:.2f}x at {large} "
+              f"(target >= 1.5x)")
+        print(f"  steady-state images/s (from the {large}-{small} difference): sequential "
+              f"{marginal('sequential'):.1f}, Beam {marginal(mode):.1f}: {steady:.2f}x")
+        print(f"  peak memory at {large} vs {small} images: {memory:.2f}x (target <= 1.3x)")
+        print(f"  CPU per image (from the difference): sequential {cpu['sequential']:.1f} ms, "
+              f"Beam {cpu[mode]:.1f} ms (all processes)")
 
 
 if __name__ == "__main__":

@@ -105,12 +105,13 @@ def build_example(
 
     xmin, ymin, xmax, ymax, areas, masks = [], [], [], [], [], []
     for inst in instances:
-        ys, xs = np.nonzero(inst.mask)
-        xmin.append(xs.min() / width)
-        xmax.append((xs.max() + 1) / width)
-        ymin.append(ys.min() / height)
-        ymax.append((ys.max() + 1) / height)
-        areas.append(float(len(xs)))
+        # OpenCV rather than np.nonzero: the same tight box, without holding the GIL (Beam runs threads)
+        x, y, w, h = cv2.boundingRect(inst.mask)
+        xmin.append(x / width)
+        xmax.append((x + w) / width)
+        ymin.append(y / height)
+        ymax.append((y + h) / height)
+        areas.append(float(cv2.countNonZero(inst.mask)))
         ok, png = cv2.imencode(".png", inst.mask)
         if not ok:
             raise RuntimeError(f"{rel_path}: OpenCV could not encode an instance mask")

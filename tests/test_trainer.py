@@ -68,7 +68,8 @@ def test_config_file_then_data_then_overrides():
         train_steps=7, batch_size=4, params_override=["task.model.detection_generator.max_num_detections=9"])
     assert params.task.model.num_classes == 3
     assert params.task.model.backbone.mobilenet.model_id == "MobileNetV2"
-    assert params.task.model.mask_head.num_filters == 64            # from cpu-demo.yaml
+    assert params.task.model.mask_head.num_filters == 32            # from cpu-demo.yaml
+    assert params.task.model.input_size == [192, 256, 3]            # from cpu-demo.yaml
     assert params.task.model.detection_generator.max_num_detections == 9
     assert params.trainer.train_steps == 7
     assert params.task.train_data.global_batch_size == 4
