@@ -4,7 +4,6 @@ from __future__ import annotations
 import dataclasses
 
 from tfx import v1 as tfx
-from tfx.dsl.components.base import executor_spec
 from tfx.orchestration.data_types import RuntimeParameter
 
 import tensorflow_data_validation as tfdv
@@ -13,7 +12,7 @@ from components.data_gate.component import DataGate
 from components.data_gate.schema import DEFAULT_MAX_CLASS_DRIFT, SCHEMA_PATH
 from components.evaluator.component import MaskEvaluator
 from components.example_gen.component import ImageMaskExampleGen
-from components.pusher import executor as atomic_pusher
+from components.pusher.component import AtomicPusher
 from components.trainer.experiment import blessing_rules
 from components.trainer.trainer_module import TrainingSettings
 
@@ -94,13 +93,12 @@ def create_components(config: PipelineConfig) -> list:
         thresholds=rules.thresholds if config.thresholds is None else config.thresholds,
         max_regression=rules.max_regression if config.max_regression is None else config.max_regression,
         latency_batch=config.latency_batch)
-    pusher = tfx.components.Pusher(
+    pusher = AtomicPusher(
         model=trainer.outputs["model"],
         model_blessing=evaluator.outputs["blessing"],
         push_destination=tfx.proto.PushDestination(
             filesystem=tfx.proto.PushDestination.Filesystem(base_directory=config.serving_dir)),
-        custom_executor_spec=executor_spec.ExecutorClassSpec(atomic_pusher.Executor),
-    )
+    ).with_id("Pusher")
     return [example_gen, *validation, trainer, baseline, evaluator, pusher]
 
 

@@ -1,0 +1,13 @@
+"""AtomicPusher: TFX's Pusher (same spec, same blessing rules) with the atomic filesystem executor."""
+from __future__ import annotations
+
+from tfx import v1 as tfx
+from tfx.dsl.components.base import executor_spec
+
+from components.pusher import executor
+
+
+class AtomicPusher(tfx.components.Pusher):
+    """Pushes blessed models to `<base>/<version>/` through a staging folder (see executor.py)."""
+
+    EXECUTOR_SPEC = executor_spec.ExecutorClassSpec(executor.Executor)
