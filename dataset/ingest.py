@@ -302,7 +302,7 @@ def default_beam_args(workers: int) -> list[str]:
     if workers <= 1:
         return ["--direct_running_mode=in_memory", "--direct_num_workers=1"]
     # Threads, not worker processes: OpenCV, Pillow and zlib release the GIL for most of the per-image
-    # work, and processes cost about 15 s to start and 60% more memory (benchmarks/ingest_benchmark.py).
+    # work, and processes cost about 12 s to start and 60% more memory (benchmarks/ingest_benchmark.py).
     return ["--direct_running_mode=multi_threading", f"--direct_num_workers={workers}"]
 
 
@@ -320,7 +320,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="connected components smaller than this (pixels) are specks, not objects "
                              f"(default {DEFAULT_MIN_INSTANCE_AREA})")
     parser.add_argument("--workers", type=int, default=2,
-                        help="DirectRunner threads (default 2; 1.4x one thread at 4,000 images on 2 cores; "
+                        help="DirectRunner threads (default 2; 1.6x one thread at 4,000 images on 2 cores; "
                              "ignored with --beam-arg)")
     parser.add_argument("--beam-arg", action="append", default=[], metavar="ARG",
                         help="a Beam pipeline argument, repeatable (e.g. --beam-arg=--runner=DataflowRunner)")

@@ -37,33 +37,31 @@ def find_saved_model(path: str) -> str:
     version), a Trainer `Model` artifact (its Format-Serving/) or an exported SavedModel."""
     import tensorflow as tf
 
-    if tf.io.gfile.exists(os.path.join(path, SAVED_MODEL_FILE)):
-        return path
-    if tf.io.gfile.exists(os.path.join(path, "Format-Serving", SAVED_MODEL_FILE)):
-        return os.path.join(path, "Format-Serving")
-    if tf.io.gfile.isdir(path):
-        versions = [v.rstrip("/") for v in tf.io.gfile.listdir(path) if v.rstrip("/").isdigit()
-                    and tf.io.gfile.exists(os.path.join(path, v.rstrip("/"), SAVED_MODEL_FILE))]
-        if versions:
-            return os.path.join(path, max(versions, key=int))
+    from components.evaluator.executor import serving_dir
+    from components.pusher.executor import newest_version
+
+    for candidate in (path, serving_dir(path), newest_version(path)):
+        if candidate and tf.io.gfile.exists(os.path.join(candidate, SAVED_MODEL_FILE)):
+            return candidate
     raise PredictError(f"{path}: no SavedModel here (expected {SAVED_MODEL_FILE}, Format-Serving/ or "
                        f"numbered versions of a serving folder)")
 
 
 class Predictor:
-    """The model's `serving_default` signature (encoded image bytes), as a server calls it."""
+    """The model's `serving_default` signature (encoded image bytes), as a server calls it, as the evaluator does."""
 
     def __init__(self, model_path: str):
         import tensorflow as tf
 
-        from dataset.labelmap import LabelMap
+        from components.evaluator.executor import SIGNATURE
+        from dataset import layout
 
         self.model_dir = find_saved_model(model_path)
-        self._signature = tf.saved_model.load(self.model_dir).signatures["serving_default"]
-        label_map_path = os.path.join(self.model_dir, "assets", "label_map.json")
-        if not tf.io.gfile.exists(label_map_path):
-            raise PredictError(f"{self.model_dir}: no assets/label_map.json (not exported by this project?)")
-        self.class_names = {c.id: c.name for c in LabelMap.load(label_map_path).classes}
+        assets = os.path.join(self.model_dir, "assets")
+        if not tf.io.gfile.exists(layout.label_map_path(assets)):
+            raise PredictError(f"{self.model_dir}: no assets/{layout.LABEL_MAP_FILE} (not exported by this project?)")
+        self.class_names = {c.id: c.name for c in layout.read_label_map(assets).classes}
+        self._signature = tf.saved_model.load(self.model_dir).signatures[SIGNATURE]
 
     def __call__(self, encoded: bytes, height: int, width: int, min_score: float) -> list[Detection]:
         import tensorflow as tf

@@ -33,16 +33,19 @@ def _read_json(path: str) -> dict | None:
         return json.load(f)
 
 
+def _runs(store: metadata_store.MetadataStore) -> list:
+    return sorted(store.get_contexts_by_type("pipeline_run"), key=lambda c: c.create_time_since_epoch)
+
+
 def run_ids(pipeline_root: str) -> list[str]:
     """The pipeline runs in the metadata store, oldest first."""
-    runs = sorted(_store(pipeline_root).get_contexts_by_type("pipeline_run"), key=lambda c: c.create_time_since_epoch)
-    return [run.name for run in runs]
+    return [run.name for run in _runs(_store(pipeline_root))]
 
 
 def latest_run(pipeline_root: str, run_id: str | None = None) -> dict:
     """The components of one pipeline run (the newest by default), with their outputs."""
     store = _store(pipeline_root)
-    runs = sorted(store.get_contexts_by_type("pipeline_run"), key=lambda c: c.create_time_since_epoch)
+    runs = _runs(store)
     if not runs:
         raise LookupError(f"{pipeline_root}: the metadata store holds no pipeline run")
     run = next((c for c in runs if c.name == run_id), None) if run_id else runs[-1]

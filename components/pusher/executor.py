@@ -31,7 +31,7 @@ class Executor(pusher_executor.Executor):
         proto_utils.json_to_proto(exec_properties[standard_component_specs.PUSH_DESTINATION_KEY], destination)
         base = destination.filesystem.base_directory
         pushed = artifact_utils.get_single_instance(output_dict[standard_component_specs.PUSHED_MODEL_KEY])
-        served = _newest_version(base)
+        served = newest_version(base)
         if served and self.CheckBlessing(input_dict) and _same_saved_model(self.GetModelPath(input_dict), served):
             logging.info("The model is already served as %s; not pushing it again.", served)
             self._MarkPushed(pushed, pushed_destination=served, pushed_version=os.path.basename(served))
@@ -52,7 +52,8 @@ class Executor(pusher_executor.Executor):
         pushed.set_string_custom_property("pushed_destination", final)
 
 
-def _newest_version(base: str) -> str | None:
+def newest_version(base: str) -> str | None:
+    """The highest numbered version folder of a TF Serving base directory."""
     if not tf.io.gfile.isdir(base):
         return None
     versions = [v.rstrip("/") for v in tf.io.gfile.listdir(base) if v.rstrip("/").isdigit()]
