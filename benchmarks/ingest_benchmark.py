@@ -150,7 +150,7 @@ def main() -> int:
         large, small = os.path.join(workdir, f"dataset-{args.large}"), os.path.join(workdir, f"dataset-{args.images}")
         started = time.monotonic()
         if not os.path.exists(os.path.join(large, "label.pbtxt")):
-            sample.generate(large, num_train=args.large, num_test=0, num_unlabelled=0, size=(512, 384), seed=0,
+            sample.generate(large, num_train=args.large, num_test=0, num_unlabelled=0, sizes=((512, 384),), seed=0,
                             workers=os.cpu_count() or 1)
         if not os.path.exists(os.path.join(small, "label.pbtxt")):
             _subset(large, small, args.images)

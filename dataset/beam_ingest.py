@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import apache_beam as beam
 
-from dataset import layout
+from dataset import colours, layout, seed
 from dataset.ingest import IngestPlan, Report, convert_item, write_report
 from dataset.labelmap import LabelMap
 from dataset.records import Outcome, WorkItem
@@ -26,8 +26,8 @@ class _ConvertItems(beam.DoFn):
         self._examples = beam.metrics.Metrics.counter(_METRICS_NAMESPACE, "examples")
         self._rejected = beam.metrics.Metrics.counter(_METRICS_NAMESPACE, "rejected")
 
-    def process(self, item: WorkItem):
-        outcome = convert_item(item, self._label_map, self._min_instance_area, self._dataset_dir)
+    def process(self, item: WorkItem, own_colours: dict):
+        outcome = convert_item(item, self._label_map, self._min_instance_area, self._dataset_dir, own_colours)
         if outcome.example is not None:
             self._examples.inc()
             yield beam.pvalue.TaggedOutput(outcome.split, outcome.example)
@@ -36,18 +36,43 @@ class _ConvertItems(beam.DoFn):
         yield beam.pvalue.TaggedOutput(OUTCOMES, outcome.without_example())
 
 
+class _ColourTallyFn(beam.CombineFn):
+    def create_accumulator(self) -> colours.ColourTally:
+        return colours.ColourTally()
+
+    def add_input(self, tally: colours.ColourTally, found: dict) -> colours.ColourTally:
+        return tally.add(found)
+
+    def merge_accumulators(self, tallies) -> colours.ColourTally:
+        merged = colours.ColourTally()
+        for tally in tallies:
+            merged.merge(tally)
+        return merged
+
+    def extract_output(self, tally: colours.ColourTally) -> colours.ColourTally:
+        return tally
+
+
 class ImagesToExamples(beam.PTransform):
     """PCollection[WorkItem] -> {'train': serialized examples, 'eval': ..., 'outcomes': PCollection[Outcome]}.
 
-    Every item gives exactly one Outcome (an example's, or a reject's with its reason).
+    Every item gives exactly one Outcome (an example's, or a reject's with its reason). A first pass
+    tallies the colours of the colour masks, so that a mask whose colour merely shares a class's grey
+    value is rejected instead of merged into that class (dataset/colours.py).
     """
 
     def __init__(self, label_map: LabelMap, min_instance_area: int, dataset_dir: str = ""):
         super().__init__()
+        self._label_map = label_map
         self._convert = _ConvertItems(label_map, min_instance_area, dataset_dir)
 
     def expand(self, items):
-        results = items | "Convert" >> beam.ParDo(self._convert).with_outputs(OUTCOMES, *layout.SPLITS)
+        own_colours = (items
+                       | "MaskColours" >> beam.Map(seed.mask_colours)
+                       | "TallyColours" >> beam.CombineGlobally(_ColourTallyFn())
+                       | "OwnColours" >> beam.Map(colours.own_colours, self._label_map))
+        results = items | "Convert" >> beam.ParDo(
+            self._convert, own_colours=beam.pvalue.AsSingleton(own_colours)).with_outputs(OUTCOMES, *layout.SPLITS)
         return {**{split: results[split] for split in layout.SPLITS}, OUTCOMES: results[OUTCOMES]}
 
 

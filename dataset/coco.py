@@ -20,6 +20,7 @@ import re
 import numpy as np
 
 from dataset import fileio, records
+from dataset.images import EMPTY_FILE
 from dataset.labelmap import LABEL_MAP_FILE_NAMES, LabelMap, LabelMapError
 from dataset.records import Instance, RejectError, WorkItem
 from dataset.seed import IMAGE_EXTENSIONS
@@ -72,7 +73,10 @@ def _role(rel: str) -> str:
 def _load(dataset_dir: str, rel: str) -> dict:
     path = fileio.join(dataset_dir, *rel.split("/"))
     try:
-        data = json.loads(fileio.read_text(path))
+        text = fileio.read_text(path)
+        if not text:
+            raise RejectError(EMPTY_FILE)
+        data = json.loads(text)
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
         raise RejectError(f"not a readable JSON file: {e}") from e
     if not isinstance(data, dict) or not all(isinstance(data.get(k), list) for k in ("images", "annotations")):

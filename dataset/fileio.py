@@ -106,3 +106,25 @@ def glob(pattern: str) -> list[str]:
     import glob as _glob
 
     return sorted(_glob.glob(pattern))
+
+
+def tree_fingerprint(path: str) -> str:
+    """A digest of every file under `path`: relative path, size and modification time (ns)."""
+    import hashlib
+
+    path = str(path)
+    entries = []
+    if is_uri(path):
+        gfile = _gfile()
+        for folder, _, files in gfile.walk(path):
+            for name in files:
+                full = posixpath.join(folder, name)
+                stat = gfile.stat(full)
+                entries.append((full[len(path):], stat.length, stat.mtime_nsec))
+    else:
+        for folder, _, files in os.walk(path):
+            for name in files:
+                stat = os.stat(os.path.join(folder, name))
+                entries.append((os.path.relpath(os.path.join(folder, name), path), stat.st_size, stat.st_mtime_ns))
+    digest = hashlib.sha256(repr(sorted(entries)).encode()).hexdigest()
+    return f"files:{len(entries)},sha256:{digest}"

@@ -34,10 +34,15 @@ class ImageDecodeError(Exception):
     pass
 
 
+EMPTY_FILE = "empty file (0 bytes)"
+
+
 def prepare_image(data: bytes) -> EncodedImage:
     """Checks that `data` decodes completely; returns bytes Model Garden can decode upright."""
-    from PIL import Image, ImageOps
+    from PIL import Image, ImageOps, UnidentifiedImageError
 
+    if not data:
+        raise ImageDecodeError(EMPTY_FILE)
     try:
         with Image.open(io.BytesIO(data)) as im:
             source_format = im.format or "?"
@@ -54,6 +59,9 @@ def prepare_image(data: bytes) -> EncodedImage:
                 return EncodedImage(data, source_format.lower(), im.width, im.height, False, stored_size)
             upright = ImageOps.exif_transpose(im) if orientation not in (0, 1) else im
             upright = upright.convert("L" if upright.mode in ("L", "I;16", "I") else "RGB")
+    except UnidentifiedImageError as e:  # its message carries the repr of a BytesIO
+        raise ImageDecodeError("cannot decode the image (not a JPEG or PNG: its content is no image format "
+                               "Pillow knows)") from e
     except Exception as e:  # any failure to decode untrusted bytes means a corrupt file
         raise ImageDecodeError(f"cannot decode the image ({type(e).__name__}: {e})") from e
 
@@ -67,10 +75,18 @@ def prepare_image(data: bytes) -> EncodedImage:
     return EncodedImage(buffer.getvalue(), new_format, upright.width, upright.height, True, stored_size)
 
 
-def decode_mask_gray(data: bytes) -> np.ndarray:
-    """The mask PNG as an HxW uint8 array of grayscale (luma) values."""
+@dataclasses.dataclass(frozen=True)
+class DecodedMask:
+    gray: np.ndarray  # HxW uint8: the class value of each pixel
+    colour: np.ndarray | None  # HxWx3|4 BGR(A) as stored (palettes expanded); None for grayscale masks
+
+
+def decode_mask(data: bytes) -> DecodedMask:
+    """A mask PNG and its grayscale (luma) values."""
     import cv2
 
+    if not data:
+        raise ImageDecodeError(EMPTY_FILE)
     if not data.startswith(PNG_SIGNATURE):
         raise ImageDecodeError("the mask is not a PNG (masks must be lossless PNG files)")
     try:
@@ -85,15 +101,20 @@ def decode_mask_gray(data: bytes) -> np.ndarray:
         else:
             raise ImageDecodeError(f"the mask is a {mask.dtype} PNG with values above 255; use 8-bit masks")
     if mask.ndim == 2:
-        return mask
+        return DecodedMask(mask, None)
     channels = mask.shape[2]
     if channels == 1:
-        return mask[:, :, 0]
-    if channels == 3:
-        return cv2.cvtColor(mask, cv2.COLOR_BGR2GRAY)
-    if channels == 4:
-        return cv2.cvtColor(mask, cv2.COLOR_BGRA2GRAY)
+        return DecodedMask(mask[:, :, 0], None)
+    if channels in (3, 4):
+        return DecodedMask(cv2.cvtColor(mask, cv2.COLOR_BGR2GRAY if channels == 3 else cv2.COLOR_BGRA2GRAY), mask)
     raise ImageDecodeError(f"the mask has {channels} channels")
+
+
+def luma(rgb: tuple[int, int, int]) -> int:
+    """The grayscale value of a colour, as decode_mask computes it for a mask pixel (OpenCV's conversion)."""
+    import cv2
+
+    return int(cv2.cvtColor(np.array([[rgb[::-1]]], np.uint8), cv2.COLOR_BGR2GRAY)[0, 0])
 
 
 def value_counts(gray: np.ndarray) -> dict[int, int]:

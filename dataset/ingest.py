@@ -137,8 +137,12 @@ def plan_ingest(dataset_dir: str, options: IngestOptions) -> IngestPlan:
     return plan
 
 
-def convert_item(item: WorkItem, label_map: LabelMap, min_instance_area: int, dataset_dir: str = "") -> Outcome:
-    """One input -> an example or a reject. The same function runs in Beam and in the sequential reference."""
+def convert_item(item: WorkItem, label_map: LabelMap, min_instance_area: int, dataset_dir: str = "",
+                 own_colours: dict | None = None) -> Outcome:
+    """One input -> an example or a reject. The same function runs in Beam and in the sequential reference.
+
+    own_colours: `colours.own_colours` of the dataset's mask colour tally (seed layout).
+    """
     from dataset import coco, records, seed
 
     if item.reject_reason:
@@ -146,7 +150,8 @@ def convert_item(item: WorkItem, label_map: LabelMap, min_instance_area: int, da
     dropped = 0
     try:
         if item.format == "seed":
-            image, instances, dropped = seed.convert_seed_item(item, label_map, min_instance_area, dataset_dir)
+            image, instances, dropped = seed.convert_seed_item(item, label_map, min_instance_area, dataset_dir,
+                                                               own_colours)
         elif item.format == "coco":
             image, instances = coco.convert_coco_item(item, label_map)
         else:
@@ -235,6 +240,12 @@ def run_sequential(plan: IngestPlan, output_dir: str) -> dict:
     """The same work in one process, one file after another (the benchmark's reference)."""
     import tensorflow as tf
 
+    from dataset import colours, seed
+
+    tally = colours.ColourTally()
+    for item in plan.items:
+        tally.add(seed.mask_colours(item))
+    own_colours = colours.own_colours(tally, plan.label_map)
     report = Report()
     writers = {
         split: tf.io.TFRecordWriter(f"{layout.record_prefix(output_dir, split)}-00000-of-00001"
@@ -243,7 +254,8 @@ def run_sequential(plan: IngestPlan, output_dir: str) -> dict:
     }
     try:
         for item in plan.items:
-            outcome = convert_item(item, plan.label_map, plan.options.min_instance_area, plan.dataset_dir)
+            outcome = convert_item(item, plan.label_map, plan.options.min_instance_area, plan.dataset_dir,
+                                   own_colours)
             if outcome.example is not None:
                 writers[outcome.split].write(outcome.example)
             report.add(outcome.without_example())
@@ -287,9 +299,29 @@ def format_summary(summary: dict, rejects: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def check_output_apart(dataset_dir: str, output_dir: str) -> None:
+    """Refuses an output folder that is, lies inside or contains the dataset folder: writing (or, with
+    --overwrite, emptying) it would change or delete the dataset."""
+    def resolved(path: str) -> str:
+        return path.rstrip("/") if fileio.is_uri(path) else os.path.realpath(path)
+
+    dataset, output = resolved(_absolute(dataset_dir)), resolved(_absolute(output_dir))
+    if output == dataset:
+        relation = "is the dataset folder"
+    elif output.startswith(dataset.rstrip("/") + "/"):
+        relation = f"lies inside the dataset folder {dataset}"
+    elif dataset.startswith(output.rstrip("/") + "/"):
+        relation = f"contains the dataset folder {dataset}"
+    else:
+        return
+    raise IngestError(f"the output folder {output} {relation}: choose an output folder outside the dataset "
+                      f"(nothing was written or deleted)")
+
+
 def ingest(dataset_dir: str, output_dir: str, options: IngestOptions = IngestOptions(),
            beam_pipeline_args: Sequence[str] = (), overwrite: bool = False) -> dict:
     """Plan, run the Beam ingestion, check the result; returns the summary or raises."""
+    check_output_apart(dataset_dir, output_dir)
     plan = plan_ingest(dataset_dir, options)
     output_dir = _absolute(output_dir)
     prepare_output_dir(output_dir, overwrite=overwrite)

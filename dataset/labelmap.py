@@ -13,7 +13,10 @@ Three forms are read:
 
       classes:
         - {id: 1, name: speaker, pixel_value: 76}
-        - {id: 2, name: mug, pixel_value: 150}
+        - {id: 2, name: mug, colour: [0, 255, 0]}    # pixel_value: the colour's grey value, 150
+
+  ``colour`` (R, G, B) names the class's colour in colour masks: where two
+  colours share the class's grey value, it settles which one is the class.
 
 - COCO categories (``LabelMap.from_coco_categories``): contiguous ids in the
   order of the COCO ids, no pixel value, the COCO id kept as ``source_id``.
@@ -51,9 +54,17 @@ class LabelClass:
     pixel_value: int | None
     # The dataset's own id for this class when it differs (COCO category id).
     source_id: int | None = None
+    # The class's colour (R, G, B) in colour masks, when the label map states it: where two colours have the
+    # class's grey value, it says which one is the class (see dataset/colours.py).
+    colour: tuple[int, int, int] | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        data = dataclasses.asdict(self)
+        if self.colour is None:
+            del data["colour"]
+        else:
+            data["colour"] = list(self.colour)
+        return data
 
 
 @dataclasses.dataclass(frozen=True)
@@ -276,7 +287,7 @@ def _class_from_dict(entry: Any, path: str, index: int) -> LabelClass:
     where = f"{path}: classes[{index}]"
     if not isinstance(entry, Mapping):
         raise LabelMapError(f"{where}: expected a mapping with id, name, pixel_value")
-    unknown = set(entry) - {"id", "name", "pixel_value", "source_id"}
+    unknown = set(entry) - {"id", "name", "pixel_value", "source_id", "colour"}
     if unknown:
         raise LabelMapError(f"{where}: unknown keys {sorted(unknown)}")
     if "id" not in entry or "name" not in entry:
@@ -286,11 +297,25 @@ def _class_from_dict(entry: Any, path: str, index: int) -> LabelClass:
         raise LabelMapError(f"{where}: 'name' must be a non-empty string")
     pixel = entry.get("pixel_value")
     source_id = entry.get("source_id")
+    colour = entry.get("colour")
+    if colour is not None:
+        if (not isinstance(colour, (list, tuple)) or len(colour) != 3
+                or not all(isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= 255 for v in colour)):
+            raise LabelMapError(f"{where}: 'colour' must be [R, G, B] with integers 0-255, got {colour}")
+        from dataset.images import luma
+
+        colour = tuple(colour)
+        if pixel is None:
+            pixel = luma(colour)
+        elif luma(colour) != _as_int(pixel, f"{where}: pixel_value"):
+            raise LabelMapError(f"{where}: colour {list(colour)} has grey value {luma(colour)}, not the "
+                                f"pixel_value {pixel}")
     return LabelClass(
         id=_as_int(entry["id"], f"{where}: id"),
         name=name.strip(),
         pixel_value=None if pixel is None else _as_int(pixel, f"{where}: pixel_value"),
         source_id=None if source_id is None else _as_int(source_id, f"{where}: source_id"),
+        colour=colour,
     )
 
 

@@ -2,7 +2,7 @@
 
 Replaces the tutorial's pixel-value notebook: for every value found in
 train_masks/ and test_masks/ it prints the number of pixels and files and the
-most common mask colour with that luma, then writes a YAML label map to be
+mask colours with that luma (flagging values that several colours make), then writes a YAML label map to be
 completed (class names) by the user. Values already in the dataset's label map
 keep their id and name.
 """
@@ -11,11 +11,8 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import sys
-from collections import Counter
 
-import numpy as np
-
-from dataset import fileio
+from dataset import colours, fileio
 
 DRAFT_FILE_NAME = "label_map.draft.yaml"
 
@@ -25,49 +22,49 @@ class ValueStats:
     value: int
     pixels: int = 0
     files: int = 0
-    colours: Counter = dataclasses.field(default_factory=Counter)  # (r, g, b) -> pixels
-
-    @property
-    def colour(self) -> tuple[int, int, int] | None:
-        return self.colours.most_common(1)[0][0] if self.colours else None
 
 
 @dataclasses.dataclass
 class MaskValues:
     values: dict[int, ValueStats]
+    colours: colours.ColourTally  # the colours of colour masks behind each value
     num_files: int
     unreadable: list[tuple[str, str]]  # (file, reason)
 
+    def colours_of(self, value: int) -> list[colours.Colour]:
+        """The value's colours, most masks first."""
+        files = self.colours.files.get(value, {})
+        return sorted(files, key=lambda c: (-files[c], -self.colours.pixels[value][c], c))
+
 
 def scan_masks(paths) -> MaskValues:
-    """Grayscale value statistics (value 0, the background, excluded) of mask PNGs."""
-    import cv2
-
+    """Grayscale value statistics (value 0, the background, excluded) and mask colours of mask PNGs."""
     from dataset import images
 
     values: dict[int, ValueStats] = {}
+    tally = colours.ColourTally()
     unreadable, num_files = [], 0
     for path in paths:
         num_files += 1
         try:
-            data = fileio.read_bytes(path)
-            gray = images.decode_mask_gray(data)
+            mask = images.decode_mask(fileio.read_bytes(path))
         except (OSError, images.ImageDecodeError) as e:
             unreadable.append((path, str(e)))
             continue
-        colour = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)  # BGR, palette expanded
-        for value, count in images.value_counts(gray).items():
+        for value, count in images.value_counts(mask.gray).items():
             if value == 0:
                 continue
             stats = values.setdefault(value, ValueStats(value))
             stats.pixels += count
             stats.files += 1
-            if colour is not None:
-                bgr = colour[gray == value]
-                uniques, counts = np.unique(bgr, axis=0, return_counts=True)
-                for (b, g, r), n in zip(uniques.tolist(), counts.tolist()):
-                    stats.colours[(r, g, b)] += n
-    return MaskValues(dict(sorted(values.items())), num_files, unreadable)
+        if mask.colour is not None:
+            tally.add(colours.colours_by_value(mask.colour, mask.gray))
+    return MaskValues(dict(sorted(values.items())), tally, num_files, unreadable)
+
+
+def describe_colours(found: MaskValues, value: int) -> str:
+    files = found.colours.files.get(value, {})
+    return "; ".join(f"RGB{c} in {files[c]} files" for c in found.colours_of(value))
 
 
 def draft_yaml(found: MaskValues, existing=None) -> str:
@@ -86,9 +83,11 @@ def draft_yaml(found: MaskValues, existing=None) -> str:
         else:
             class_id, name = next_id, f"class_{value:03d}"
             next_id += 1
-        colour = f", mask colour RGB{stats.colour}" if stats.colour else ""
-        lines.append(f"  - {{id: {class_id}, name: {name}, pixel_value: {value}}}"
-                     f"  # {stats.pixels} px in {stats.files} files{colour}")
+        own = found.colours_of(value)
+        colour = f", colour: [{', '.join(map(str, own[0]))}]" if own else ""
+        note = f"; other colours with this value: {', '.join(f'RGB{c}' for c in own[1:])}" if len(own) > 1 else ""
+        lines.append(f"  - {{id: {class_id}, name: {name}, pixel_value: {value}{colour}}}"
+                     f"  # {stats.pixels} px in {stats.files} files{note}")
     return "\n".join(lines) + "\n"
 
 
@@ -113,10 +112,14 @@ def main(args: argparse.Namespace) -> int:
     found = scan_masks(paths)
     known = existing.by_pixel if existing is not None else {}
     print(f"grayscale values of {found.num_files} mask files (0, the background, not listed):")
-    print(f"{'value':>5}  {'pixels':>10}  {'files':>5}  {'colour (RGB)':<16} label map")
+    print(f"{'value':>5}  {'pixels':>10}  {'files':>5}  {'label map':<24} mask colours")
     for value, stats in found.values.items():
         label = known[value].name if value in known else "-- not in the label map"
-        print(f"{value:5d}  {stats.pixels:10d}  {stats.files:5d}  {str(stats.colour or ''):<16} {label}")
+        print(f"{value:5d}  {stats.pixels:10d}  {stats.files:5d}  {label:<24} {describe_colours(found, value)}")
+    for value, shared in found.colours.shared_values().items():
+        print(f"value {value} comes from {len(shared)} colours ({', '.join(f'RGB{c}' for c in shared)}): one class "
+              f"per grey value, so ingestion takes RGB{shared[0]} (the most used, or the label map's 'colour') "
+              f"as the class and rejects the masks with the others")
     for path, reason in found.unreadable:
         print(f"unreadable: {path}: {reason}")
     output = args.output or fileio.join(args.dataset, DRAFT_FILE_NAME)

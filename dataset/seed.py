@@ -20,7 +20,7 @@ from typing import Iterable
 
 import numpy as np
 
-from dataset import fileio, records
+from dataset import colours, fileio, records
 from dataset.labelmap import LabelMap
 from dataset.records import Instance, RejectError, WorkItem
 
@@ -162,6 +162,10 @@ def parse_voc(data: bytes) -> tuple[tuple[int, int] | None, list[VocObject]]:
     """(declared (width, height) or None, objects) of a labelImg Pascal VOC file."""
     import xml.etree.ElementTree as ET
 
+    from dataset.images import EMPTY_FILE
+
+    if not data:
+        raise RejectError(f"VOC file: {EMPTY_FILE}")
     try:
         root = ET.fromstring(data)
     except ET.ParseError as e:
@@ -201,8 +205,39 @@ def _describe_values(counts: dict[int, int], limit: int = 6) -> str:
     return text + (f" and {len(ordered) - limit} more" if len(ordered) > limit else "")
 
 
-def convert_seed_item(item: WorkItem, label_map: LabelMap, min_instance_area: int, dataset_dir: str = ""):
-    """Returns (EncodedImage, instances, number of small components dropped); raises RejectError."""
+def _read_mask(item: WorkItem):
+    from dataset import images
+
+    try:
+        return images.decode_mask(fileio.read_bytes(item.mask_path))
+    except images.ImageDecodeError as e:
+        raise RejectError(f"mask {_mask_name(item)}: {e}") from e
+    except OSError as e:
+        raise RejectError(f"cannot read the mask {_mask_name(item)}: {e}") from e
+
+
+def _mask_name(item: WorkItem) -> str:
+    return posixpath.basename(item.mask_path.replace("\\", "/"))
+
+
+def mask_colours(item: WorkItem) -> dict[int, dict[colours.Colour, int]]:
+    """The colours behind each grey value of the item's colour mask ({} for grayscale or unreadable masks:
+    the conversion reports those)."""
+    if item.format != "seed" or not item.mask_path or item.reject_reason:
+        return {}
+    try:
+        mask = _read_mask(item)
+    except RejectError:
+        return {}
+    return {} if mask.colour is None else colours.colours_by_value(mask.colour, mask.gray)
+
+
+def convert_seed_item(item: WorkItem, label_map: LabelMap, min_instance_area: int, dataset_dir: str = "",
+                      own_colours: dict[int, colours.Colour] | None = None):
+    """Returns (EncodedImage, instances, number of small components dropped); raises RejectError.
+
+    own_colours: for grey values that several mask colours make, the class's own colour (dataset/colours.py).
+    """
     from dataset import images
 
     try:
@@ -211,14 +246,9 @@ def convert_seed_item(item: WorkItem, label_map: LabelMap, min_instance_area: in
         raise RejectError(str(e)) from e
     except OSError as e:
         raise RejectError(f"cannot read the image: {e}") from e
-    mask_name = posixpath.basename(item.mask_path.replace("\\", "/"))
-    try:
-        gray = images.decode_mask_gray(fileio.read_bytes(item.mask_path))
-    except images.ImageDecodeError as e:
-        raise RejectError(f"mask {mask_name}: {e}") from e
-    except OSError as e:
-        raise RejectError(f"cannot read the mask {mask_name}: {e}") from e
-
+    mask_name = _mask_name(item)
+    mask = _read_mask(item)
+    gray = mask.gray
     height, width = gray.shape
     if (width, height) != (image.width, image.height):
         hint = ""
@@ -239,6 +269,8 @@ def convert_seed_item(item: WorkItem, label_map: LabelMap, min_instance_area: in
         )
     if not counts:
         raise RejectError(f"mask {mask_name} has no object (every pixel is 0, the background)")
+    if own_colours and mask.colour is not None:
+        _check_colours(mask, own_colours, label_map, mask_name, dataset_dir)
 
     if item.voc_path:
         try:
@@ -253,6 +285,19 @@ def convert_seed_item(item: WorkItem, label_map: LabelMap, min_instance_area: in
         raise RejectError(
             f"mask {mask_name} has no object of at least {min_instance_area} pixels (min_instance_area)")
     return image, instances, dropped
+
+
+def _check_colours(mask, own: dict[int, colours.Colour], label_map: LabelMap, mask_name: str, dataset_dir: str):
+    foreign = colours.foreign_colours(colours.colours_by_value(mask.colour, mask.gray), own)
+    if foreign:
+        value, colour, pixels = foreign[0]
+        name = label_map.by_pixel[value].name
+        where = f" --dataset {dataset_dir}" if dataset_dir else " --dataset DIR"
+        raise RejectError(
+            f"mask {mask_name} paints {pixels} px in colour RGB{colour}, whose grey value {value} is the value of "
+            f"class '{name}', whose colour elsewhere is RGB{own[value]}: a mask pixel's class is its grey value, "
+            f"so both colours would be '{name}'. Repaint them in their class's colour, or state the class's "
+            f"colour in the label map; `maskrcnn-tfx labelmap{where}` lists the colours behind each value")
 
 
 def _components(binary: np.ndarray):

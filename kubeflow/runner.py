@@ -20,7 +20,6 @@ from pipeline import options
 
 # Where the Dockerfile copies the project: paths that must exist inside the image start here.
 IMAGE_PROJECT_DIR = "/opt/maskrcnn-tfx"
-IMAGE_SCHEMA = f"{IMAGE_PROJECT_DIR}/pipeline/schema/schema.pbtxt"
 # Runtime parameters: what a user changes per run without recompiling (`submit --arg NAME=VALUE`).
 DATASET_PARAMETER = "dataset_uri"
 TRAIN_ARGS_PARAMETER = "train_args"
@@ -120,7 +119,6 @@ def compile_config(args: argparse.Namespace):
         args, local=False,
         dataset=RuntimeParameter(name=DATASET_PARAMETER, ptype=str, default=args.dataset),
         train_steps=RuntimeParameter(name=TRAIN_ARGS_PARAMETER, ptype=str, default=json.dumps(train_args)),
-        schema=args.schema or IMAGE_SCHEMA,
         pipeline_name=args.pipeline_name)
 
 

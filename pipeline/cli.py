@@ -16,7 +16,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "sample-data": ("dataset.sample", "generate the sample dataset (seed layout) into a folder"),
     "ingest": ("dataset.ingest", "convert a dataset folder to TFRecords (the ExampleGen's transform) and report rejects"),
     "labelmap": ("dataset.labelmap_draft", "list the mask pixel values of a dataset and draft a label map"),
-    "schema": ("components.data_gate.schema", "draft the curated TFDV schema from an ingestion output"),
+    "schema": ("components.schema_gen.schema", "draft a curated TFDV schema (structural rules) from an ingestion output"),
     "report": ("pipeline.report", "a run's timings and results from ML Metadata: table, JSON, PNG chart"),
     "predict": ("pipeline.predict", "run a pushed or exported model on images: overlay PNGs and COCO-RLE JSON"),
     "kubeflow": ("kubeflow.runner", "compile the pipeline for Kubeflow Pipelines v2, or submit a compiled package"),

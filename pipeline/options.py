@@ -32,8 +32,9 @@ def add_pipeline_arguments(parser: argparse.ArgumentParser, pipeline_root: str |
                         help="blessing threshold, replacing the config's, e.g. mask_AP50=0.5 (repeatable)")
     parser.add_argument("--max-regression", type=float,
                         help="how far a thresholded metric may fall below the last blessed model's")
-    parser.add_argument("--schema", help="a curated TFDV schema (default: pipeline/schema/schema.pbtxt; "
-                                         "draft one with `maskrcnn-tfx schema`)")
+    parser.add_argument("--schema", help="a curated TFDV schema of structural rules (default: the project's, "
+                                         "pipeline/schema/schema.pbtxt; draft one with `maskrcnn-tfx schema`); "
+                                         "the classes always come from the dataset's label map")
     parser.add_argument("--max-class-drift", type=float, default=0.25,
                         help="largest L-infinity distance between the eval and train class distributions")
     parser.add_argument("--eval-fraction", type=float, default=0.2)

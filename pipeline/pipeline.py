@@ -9,10 +9,11 @@ from tfx.orchestration.data_types import RuntimeParameter
 import tensorflow_data_validation as tfdv
 
 from components.data_gate.component import DataGate
-from components.data_gate.schema import DEFAULT_MAX_CLASS_DRIFT, SCHEMA_PATH
 from components.evaluator.component import MaskEvaluator
 from components.example_gen.component import ImageMaskExampleGen
 from components.pusher.component import AtomicPusher
+from components.schema_gen.component import LabelMapSchemaGen
+from components.schema_gen.schema import DEFAULT_MAX_CLASS_DRIFT
 from components.trainer.experiment import blessing_rules
 from components.trainer.trainer_module import TrainingSettings
 
@@ -28,7 +29,7 @@ class PipelineConfig:
     dataset_format: str = "auto"           # auto | seed | coco
     eval_fraction: float = 0.2             # used when the dataset has no labelled test split
     max_reject_fraction: float = 0.05
-    schema: str = str(SCHEMA_PATH)         # the curated TFDV schema (see `maskrcnn-tfx schema`)
+    schema: str | None = None              # a curated TFDV schema; None: the one in the package
     max_class_drift: float = DEFAULT_MAX_CLASS_DRIFT
     training: TrainingSettings = dataclasses.field(default_factory=TrainingSettings)
     # None: the training config's own. On Kubeflow a runtime parameter holding TrainArgs JSON, '{"num_steps": N}'.
@@ -42,8 +43,8 @@ class PipelineConfig:
 
 
 def validation_components(examples: tfx.dsl.Channel, config: PipelineConfig) -> list:
-    """Statistics, the curated schema, TFDV's validator and the gate that stops bad data."""
-    schema_gen = tfx.components.ImportSchemaGen(schema_file=config.schema)
+    """The schema (curated rules + the label map's classes), statistics, TFDV's validator and the gate."""
+    schema_gen = LabelMapSchemaGen(examples=examples, schema_file=config.schema)
     statistics_gen = tfx.components.StatisticsGen(
         examples=examples, schema=schema_gen.outputs["schema"],
         stats_options=tfdv.StatsOptions(enable_semantic_domain_stats=True))

@@ -66,13 +66,12 @@ class Predictor:
     def __call__(self, encoded: bytes, height: int, width: int, min_score: float) -> list[Detection]:
         import tensorflow as tf
 
-        from components.evaluator.coco_metrics import detections_in_image_pixels, paste_masks
+        from components.evaluator.coco_metrics import Predictions
 
         outputs = {k: v.numpy() for k, v in self._signature(tf.constant([encoded])).items()}
-        boxes, classes, scores, masks = detections_in_image_pixels(outputs, 0)
-        keep = scores >= min_score
-        boxes, classes, scores = boxes[keep], classes[keep], scores[keep]
-        pasted = paste_masks(masks[keep], boxes, height, width)
+        found = Predictions.from_model_outputs(outputs, 0, height, width)
+        keep = found.scores >= min_score
+        boxes, classes, scores, pasted = found.boxes[keep], found.classes[keep], found.scores[keep], found.masks[keep]
         return [Detection(int(c), self.class_names.get(int(c), f"class {c}"), float(s),
                           [float(b[1]), float(b[0]), float(b[3]), float(b[2])], m)
                 for b, c, s, m in zip(boxes, classes, scores, pasted)]

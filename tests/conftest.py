@@ -5,7 +5,29 @@ import os
 import shutil
 from pathlib import Path
 
+import cv2
+import numpy as np
 import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _tree(root: Path) -> dict[str, int]:
+    return {str(p.relative_to(root)): p.stat().st_mtime_ns for p in root.rglob("*")
+            if p.is_file() and ".git" not in p.parts and ".pytest_cache" not in p.parts}
+
+
+@pytest.fixture(scope="session", autouse=True)
+def repository_untouched():
+    """Tests write under temporary folders only: no file appears in or vanishes from the working tree, and
+    nothing under outputs/ (where `make run` writes) changes."""
+    before = _tree(REPO)
+    yield
+    after = _tree(REPO)
+    changed = sorted(name for name in before.keys() ^ after.keys()) + sorted(
+        name for name in before.keys() & after.keys() if name.startswith("outputs/") and before[name] != after[name])
+    assert not changed, f"tests wrote into the repository: {changed[:10]}"
+
 
 # --- ingestion ---------------------------------------------------------------
 SAMPLE_SIZE = (256, 192)
@@ -23,7 +45,7 @@ def sample_dataset(tmp_path_factory) -> Path:
 
     out = tmp_path_factory.mktemp("sample") / "dataset"
     sample.generate(out, num_train=SAMPLE_NUM_TRAIN, num_test=SAMPLE_NUM_TEST,
-                    num_unlabelled=SAMPLE_NUM_UNLABELLED, size=SAMPLE_SIZE, seed=7)
+                    num_unlabelled=SAMPLE_NUM_UNLABELLED, sizes=(SAMPLE_SIZE,), seed=7)
     return out
 
 
@@ -33,6 +55,39 @@ def sample_ingested(sample_dataset, tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("sample_ingested") / "examples"
     ingest_folder(sample_dataset, out)
     return out
+
+
+LEGACY_LABELS = "item {\n  id: 1\n  name: 'speaker076'\n}\nitem {\n  id: 2\n  name: 'mug150'\n}\n"
+SPEAKER, MUG = 76, 150
+
+
+def write_image(path: Path, rgb: np.ndarray) -> bytes:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    ext = path.suffix.lower()
+    ok, data = cv2.imencode(".png" if ext == ".png" else ".jpg", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
+    assert ok
+    path.write_bytes(data.tobytes())
+    return data.tobytes()
+
+
+def write_gray_png(path: Path, gray: np.ndarray) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    ok, data = cv2.imencode(".png", gray.astype(np.uint8))
+    assert ok
+    path.write_bytes(data.tobytes())
+
+
+def photo(width: int = 96, height: int = 64) -> np.ndarray:
+    rng = np.random.default_rng(0)
+    return rng.integers(0, 255, (height, width, 3), dtype=np.uint8)
+
+
+def mini_seed(root: Path, labels: str = LEGACY_LABELS) -> Path:
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "label.pbtxt").write_text(labels)
+    (root / "train_images").mkdir(exist_ok=True)
+    (root / "train_masks").mkdir(exist_ok=True)
+    return root
 
 
 def copy_dataset(src: Path, dst: Path) -> Path:
@@ -85,7 +140,7 @@ def pipeline_dataset(tmp_path_factory) -> Path:
 
     out = tmp_path_factory.mktemp("pipeline-sample") / "dataset"
     sample.generate(out, num_train=PIPELINE_NUM_TRAIN, num_test=PIPELINE_NUM_TEST, num_unlabelled=1,
-                    size=SAMPLE_SIZE, seed=11)
+                    sizes=(SAMPLE_SIZE,), seed=11)
     return out
 
 

@@ -14,42 +14,9 @@ from PIL import Image
 
 from dataset import coco, ingest, layout, records, sample
 from dataset.labelmap import LabelMap, LabelMapError
-from tests.conftest import (SAMPLE_NUM_TEST, SAMPLE_NUM_TRAIN, SAMPLE_NUM_UNLABELLED, copy_dataset, feature,
-                            ingest_folder, read_examples)
-
-LEGACY_LABELS = "item {\n  id: 1\n  name: 'speaker076'\n}\nitem {\n  id: 2\n  name: 'mug150'\n}\n"
-SPEAKER, MUG = 76, 150
-
-
-# --- helpers -------------------------------------------------------------------
-def write_image(path: Path, rgb: np.ndarray) -> bytes:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    ext = path.suffix.lower()
-    ok, data = cv2.imencode(".png" if ext == ".png" else ".jpg", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
-    assert ok
-    path.write_bytes(data.tobytes())
-    return data.tobytes()
-
-
-def write_gray_png(path: Path, gray: np.ndarray) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    ok, data = cv2.imencode(".png", gray.astype(np.uint8))
-    assert ok
-    path.write_bytes(data.tobytes())
-
-
-def photo(width: int = 96, height: int = 64) -> np.ndarray:
-    rng = np.random.default_rng(0)
-    return rng.integers(0, 255, (height, width, 3), dtype=np.uint8)
-
-
-def mini_seed(root: Path, labels: str = LEGACY_LABELS) -> Path:
-    root.mkdir(parents=True, exist_ok=True)
-    (root / "label.pbtxt").write_text(labels)
-    (root / "train_images").mkdir(exist_ok=True)
-    (root / "train_masks").mkdir(exist_ok=True)
-    return root
-
+from tests.conftest import (LEGACY_LABELS, MUG, SAMPLE_NUM_TEST, SAMPLE_NUM_TRAIN, SAMPLE_NUM_UNLABELLED, SPEAKER,
+                            copy_dataset, feature, ingest_folder, mini_seed, photo, read_examples, write_gray_png,
+                            write_image)
 
 def plan_items(root: Path, **options) -> dict[str, records.WorkItem]:
     plan = ingest.plan_ingest(str(root), ingest.IngestOptions(**options))
@@ -76,14 +43,15 @@ def decoded_masks(example) -> list[np.ndarray]:
 
 # --- the sample generator -------------------------------------------------------
 def test_sample_mask_colours_have_the_label_map_luma():
-    for cls in sample.SAMPLE_CLASSES:
+    assert [(c.name, c.pixel_value) for c in sample.DEFAULT_CLASSES] == [("speaker", SPEAKER), ("mug", MUG)]
+    for cls in sample.DEFAULT_CLASSES:
         rgb = np.array([[cls.mask_rgb]], np.uint8)
         assert cv2.cvtColor(cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), cv2.COLOR_BGR2GRAY)[0, 0] == cls.pixel_value
         assert Image.fromarray(rgb).convert("L").getpixel((0, 0)) == cls.pixel_value
 
 
 def test_sample_is_deterministic(tmp_path):
-    kwargs = dict(num_train=3, num_test=1, num_unlabelled=1, size=(128, 96))
+    kwargs = dict(num_train=3, num_test=1, num_unlabelled=1, sizes=((128, 96),))
     sample.generate(tmp_path / "a", seed=1, **kwargs)
     sample.generate(tmp_path / "b", seed=1, **kwargs)
     sample.generate(tmp_path / "c", seed=2, **kwargs)
@@ -109,7 +77,7 @@ def test_sample_layout(sample_dataset):
 
 
 def test_sample_has_several_objects_of_one_class_that_do_not_touch(tmp_path):
-    sample.generate(tmp_path, num_train=12, num_test=0, num_unlabelled=0, size=(256, 192), seed=0)
+    sample.generate(tmp_path, num_train=12, num_test=0, num_unlabelled=0, sizes=((256, 192),), seed=0)
     counts = []
     for path in (tmp_path / "train_masks").glob("*.png"):
         gray = cv2.cvtColor(cv2.imread(str(path)), cv2.COLOR_BGR2GRAY)

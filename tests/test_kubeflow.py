@@ -18,7 +18,7 @@ from pipeline import cli
 IMAGE = "registry.example.com/ml/maskrcnn-tfx:gpu-abc123"
 BEAM_ARGS = ["--runner=DataflowRunner", "--project=my-project", "--region=europe-west1"]
 # The pipeline's steps in dependency order (the resolver compiles to one task per resolved channel).
-STEPS = ["ImageMaskExampleGen", "ImportSchemaGen", "StatisticsGen", "ExampleValidator", "DataGate", "Trainer",
+STEPS = ["ImageMaskExampleGen", "LabelMapSchemaGen", "StatisticsGen", "ExampleValidator", "DataGate", "Trainer",
          "latest_blessed_model-model-resolver", "latest_blessed_model-model-blessing-resolver", "MaskEvaluator",
          "Pusher"]
 CONTAINER_STEPS = [s for s in STEPS if "resolver" not in s]
@@ -78,7 +78,7 @@ def test_the_trainer_requests_gpus_and_ingestion_does_not(package):
         resources = containers[name]["resources"]
         assert "accelerator" not in resources, name
         assert resources["resourceCpuRequest"] == "2" and resources["resourceMemoryRequest"] == "8G"
-    for name in ("ImportSchemaGen", "ExampleValidator", "DataGate", "Pusher"):
+    for name in ("LabelMapSchemaGen", "ExampleValidator", "DataGate", "Pusher"):
         assert "accelerator" not in containers[name].get("resources", {}), name
 
 
@@ -102,9 +102,8 @@ def test_dataset_and_train_steps_are_runtime_parameters_with_defaults(package):
 
 def test_paths_the_steps_read_exist_in_the_image(package):
     tasks = package["spec"].root.dag.tasks
-    schema = tasks["ImportSchemaGen"].inputs.parameters["schema_file"].runtime_value.constant.string_value
-    assert schema == runner.IMAGE_SCHEMA
-    assert os.path.isfile(schema)  # the tests run in the project image
+    schema = tasks["LabelMapSchemaGen"].inputs.parameters["schema_file"].runtime_value.constant.string_value
+    assert schema == ""  # the curated schema installed with the package; the classes come from the label map
     custom_config = json.loads(tasks["Trainer"].inputs.parameters["custom_config"].runtime_value.constant.string_value)
     assert custom_config["config"] == "gpu-r50fpn"
     push = json.loads(tasks["Pusher"].inputs.parameters["push_destination"].runtime_value.constant.string_value)

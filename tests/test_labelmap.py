@@ -47,6 +47,15 @@ def test_explicit_form(tmp_path, suffix):
     assert label_map.by_pixel[76].id == 1
 
 
+def test_a_stated_colour_gives_the_pixel_value_and_survives_the_json_round_trip(tmp_path):
+    path = write(tmp_path, "label_map.yaml", "classes:\n  - {id: 1, name: cup, colour: [0, 0, 230]}\n"
+                                             "  - {id: 2, name: pot, pixel_value: 150, colour: [0, 255, 0]}\n")
+    label_map = LabelMap.load(path)
+    assert [(c.name, c.pixel_value, c.colour) for c in label_map.classes] == [("cup", 26, (0, 0, 230)),
+                                                                              ("pot", 150, (0, 255, 0))]
+    assert LabelMap.from_json(label_map.to_json()) == label_map
+
+
 def test_json_round_trip_and_write(tmp_path):
     label_map = LabelMap.load(write(tmp_path, "label.pbtxt", LEGACY))
     assert LabelMap.from_json(label_map.to_json()) == label_map
@@ -85,7 +94,10 @@ def test_coco_categories_get_contiguous_ids_and_keep_source_ids():
     ("label_map.yaml", "classes: [{id: 1, name: a, pixel_value: 3}, {id: 2, name: a, pixel_value: 4}]",
      "duplicate class names"),
     ("label_map.yaml", "classes: [{id: 1, name: a, pixel_value: 3}, {id: 2, name: b}]", "every class has a pixel_value"),
-    ("label_map.yaml", "classes: [{id: 1, name: a, colour: 3}]", "unknown keys ['colour']"),
+    ("label_map.yaml", "classes: [{id: 1, name: a, shade: 3}]", "unknown keys ['shade']"),
+    ("label_map.yaml", "classes: [{id: 1, name: a, colour: 3}]", "'colour' must be [R, G, B] with integers 0-255"),
+    ("label_map.yaml", "classes: [{id: 1, name: a, pixel_value: 77, colour: [255, 0, 0]}]",
+     "colour [255, 0, 0] has grey value 76, not the pixel_value 77"),
     ("label_map.yaml", "classes: {a: 1", "not valid YAML"),
     ("label_map.yaml", "things: []", "non-empty list under 'classes'"),
     ("label_map.json", "{classes: []}", "not valid JSON"),

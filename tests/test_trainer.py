@@ -120,7 +120,7 @@ def _checkpoint_steps(root: str) -> list[int]:
 def test_training_killed_mid_run_resumes_from_its_checkpoint(sample_dataset, tmp_path):
     root = str(tmp_path / "root")
     command = [sys.executable, "-m", "pipeline.cli", "run", "--dataset", str(sample_dataset), "--pipeline-root", root,
-               "--config", "tiny", "--train-steps", "30", "--set", "trainer.checkpoint_interval=5"]
+               "--serving-dir", str(tmp_path / "serving"), "--config", "tiny", "--train-steps", "30", "--set", "trainer.checkpoint_interval=5"]
     env = dict(os.environ, PYTHONPATH=REPO)
     first = subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                              start_new_session=True)

@@ -11,6 +11,7 @@ from components.data_gate.executor import DataValidationError, check_example
 from components.trainer.trainer_module import TrainingSettings
 from dataset import layout, records
 from pipeline.pipeline import PipelineConfig, trainer_component, validation_components
+from tests.conftest import ingest_folder
 
 
 def test_clean_sample_passes_the_gate(trained_pipeline):
@@ -66,17 +67,22 @@ BAD_DATA = {
 }
 
 
-def _run_until_gate(examples_dir, root, **config_changes):
+def _run_until_gate(examples_dir, root, train=True, **config_changes):
     config = PipelineConfig(dataset="unused", pipeline_root=str(root), training=TrainingSettings(config="tiny"),
                             train_steps=2, **config_changes)
     importer = tfx.dsl.Importer(source_uri=str(examples_dir), artifact_type=tfx.types.standard_artifacts.Examples,
                                 properties={"split_names": '["train", "eval"]'}).with_id("examples")
     validation = validation_components(importer.outputs["result"], config)
-    trainer = trainer_component(importer.outputs["result"], config, after=[validation[-1]])
+    trainer = [trainer_component(importer.outputs["result"], config, after=[validation[-1]])] if train else []
     metadata = tfx.orchestration.metadata.sqlite_metadata_connection_config(os.path.join(root, "metadata.sqlite"))
     tfx.orchestration.LocalDagRunner().run(tfx.dsl.Pipeline(
-        pipeline_name="gate-test", pipeline_root=str(root), components=[importer, *validation, trainer],
+        pipeline_name="gate-test", pipeline_root=str(root), components=[importer, *validation, *trainer],
         metadata_connection_config=metadata))
+
+
+def _gate_report_dir(root) -> str:
+    [folder] = [d for d, _, files in os.walk(os.path.join(root, "DataGate")) if "validation_report.txt" in files]
+    return folder
 
 
 def _trainer_ran(root) -> bool:
@@ -98,16 +104,45 @@ def test_bad_examples_stop_the_pipeline_before_training(case, sample_ingested, t
     assert not _trainer_ran(root)
 
 
-def test_class_distribution_drift_between_splits_stops_the_pipeline(sample_ingested, tmp_path):
-    examples = shutil.copytree(sample_ingested, tmp_path / "examples")
+def _only_speakers_in_eval(examples):
     only_speakers = _set(records.CLASS_LABEL, lambda v: [1] * len(v))
     _rewrite(examples, "eval", lambda f: (only_speakers(f), _set(records.CLASS_TEXT, lambda v: [b"speaker"] * len(v))(f)),
              which=lambda index: True)
+
+
+def test_class_distribution_drift_between_splits_stops_the_pipeline(pipeline_dataset, tmp_path):
+    # 12 eval photos: enough instances for a one-class eval split to be drift, not chance
+    examples = tmp_path / "examples"
+    ingest_folder(pipeline_dataset, examples)
+    _only_speakers_in_eval(examples)
     root = tmp_path / "root"
     with pytest.raises(DataValidationError, match="eval vs train drift") as error:
         _run_until_gate(examples, root)
     assert "image/object/class/label" in str(error.value)
+    assert "class drift threshold 0.250 (max_class_drift)" in str(error.value)
     assert not _trainer_ran(root)
+
+
+def test_drift_that_chance_explains_on_a_small_eval_split_does_not_stop_the_run(sample_ingested, tmp_path):
+    # 3 eval photos (4 instances) all of one class: random splits of this size do that often
+    examples = shutil.copytree(sample_ingested, tmp_path / "examples")
+    _only_speakers_in_eval(examples)
+    root = tmp_path / "root"
+    _run_until_gate(examples, root, train=False)
+    report = open(os.path.join(_gate_report_dir(root), "validation_report.txt")).read()
+    assert "random splits of 4 eval and 21 train instances differ by more than" in report
+    assert report.endswith("anomalies: none")
+
+
+def test_sampling_noise_shrinks_as_the_splits_grow():
+    from components.data_gate.drift import sampling_noise
+
+    shares = {"1": 0.5, "2": 0.3, "3": 0.2}
+    noise = [sampling_noise({k: 4 * n * v for k, v in shares.items()}, {k: n * v for k, v in shares.items()})
+             for n in (10, 100, 1000)]
+    assert noise[0] > 0.25 > noise[1] > noise[2]
+    assert noise == [sampling_noise({k: 4 * n * v for k, v in shares.items()}, {k: n * v for k, v in shares.items()})
+                     for n in (10, 100, 1000)]  # seeded: the gate decides the same way every time
 
 
 def test_example_checks_name_the_file_and_the_reason(sample_ingested):
@@ -119,3 +154,45 @@ def test_example_checks_name_the_file_and_the_reason(sample_ingested):
     problems = check_example(example.SerializeToString(), frozenset({1, 2}))
     name = example.features.feature[records.IMAGE_FILENAME].bytes_list.value[0].decode()
     assert problems and problems[0].startswith(f"{name}: instance 0 box is not ordered")
+
+
+# --- the schema: curated rules + the label map's classes ---------------------------------------
+def test_the_schema_takes_its_classes_from_the_label_map():
+    from components.schema_gen import schema as schema_lib
+    from dataset.labelmap import LabelClass, LabelMap
+    import tensorflow_data_validation as tfdv
+
+    curated = tfdv.load_schema_text(str(schema_lib.SCHEMA_PATH))
+    assert schema_lib.stated_classes(curated) == (None, None)  # the committed schema leaves them to each run
+    five = LabelMap(classes=tuple(LabelClass(i, name, 10 * i) for i, name in
+                                  enumerate(["boombox", "tumbler", "kettle", "plant", "lamp"], start=1)))
+    schema = schema_lib.with_classes(curated, five)
+    assert schema_lib.stated_classes(schema) == ((1, 5), ("boombox", "kettle", "lamp", "plant", "tumbler"))
+    assert schema_lib.with_classes(schema, five) == schema  # a schema stating the same classes is fine
+
+
+def test_a_curated_schema_stating_other_classes_fails_naming_both_and_the_fix(sample_ingested, tmp_path):
+    import tensorflow_data_validation as tfdv
+
+    from components.schema_gen import schema as schema_lib
+
+    stale = tfdv.load_schema_text(str(schema_lib.SCHEMA_PATH))
+    tfdv.get_feature(stale, records.CLASS_TEXT).string_domain.value[:] = ["cup", "speaker"]
+    tfdv.write_schema_text(stale, str(tmp_path / "stale.pbtxt"))
+    with pytest.raises(schema_lib.SchemaClassesError) as error:
+        _run_until_gate(sample_ingested, tmp_path / "root", schema=str(tmp_path / "stale.pbtxt"))
+    message = str(error.value)
+    assert f"{tmp_path / 'stale.pbtxt'} states the classes (names cup, speaker)" in message
+    assert "label map" in message and "names mug, speaker" in message
+    assert "maskrcnn-tfx schema --examples" in message and "Remove the int_domain" in message
+    assert not _trainer_ran(tmp_path / "root")
+
+
+def test_a_schema_drafted_by_the_schema_command_passes_the_gate(sample_ingested, tmp_path):
+    from pipeline import cli
+
+    assert cli.main(["schema", "--examples", str(sample_ingested), "--output", str(tmp_path / "mine.pbtxt")]) == 0
+    root = tmp_path / "root"
+    _run_until_gate(sample_ingested, root, train=False, schema=str(tmp_path / "mine.pbtxt"))
+    report = open(os.path.join(_gate_report_dir(root), "validation_report.txt")).read()
+    assert report.endswith("anomalies: none")

@@ -14,7 +14,7 @@ from tfx.types import artifact, standard_artifacts
 from tfx.types.component_spec import ChannelParameter, ComponentSpec, ExecutionParameter
 
 from components.data_gate import executor
-from components.data_gate.schema import DEFAULT_MAX_CLASS_DRIFT
+from components.schema_gen.schema import DEFAULT_MAX_CLASS_DRIFT
 
 
 class DataValidationReport(artifact.Artifact):

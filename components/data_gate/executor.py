@@ -10,6 +10,7 @@ from tfx import types
 from tfx.dsl.components.base import base_beam_executor
 from tfx.types import artifact_utils
 
+from components.data_gate.drift import drift_check
 from dataset import layout, records
 
 MAX_CLASS_DRIFT_KEY = "max_class_drift"
@@ -87,26 +88,6 @@ def _anomaly_lines(anomalies_uri: str, split: str) -> list[str]:
     return lines
 
 
-def _drift_lines(statistics_uri: str, schema, max_class_drift: float) -> list[str]:
-    """L-infinity distance between the eval and train class distributions (TFDV's drift comparator)."""
-    import tensorflow_data_validation as tfdv
-    from tensorflow_metadata.proto.v0 import anomalies_pb2
-
-    def load(split):
-        return tfdv.load_stats_binary(os.path.join(statistics_uri, f"Split-{split}", "FeatureStats.pb"))
-
-    schema = type(schema).FromString(schema.SerializeToString())
-    label = tfdv.get_feature(schema, records.CLASS_LABEL)
-    label.drift_comparator.infinity_norm.threshold = max_class_drift
-    result = tfdv.validate_statistics(load(layout.EVAL), schema, previous_statistics=load(layout.TRAIN))
-    lines = []
-    for name, info in sorted(result.anomaly_info.items()):
-        for reason in info.reason:
-            if reason.type == anomalies_pb2.AnomalyInfo.COMPARATOR_L_INFTY_HIGH:
-                lines.append(f"feature '{name}': eval vs train drift: {reason.description}")
-    return lines
-
-
 class Executor(base_beam_executor.BaseBeamExecutor):
 
     def Do(self, input_dict: dict[str, list[types.Artifact]], output_dict: dict[str, list[types.Artifact]],
@@ -122,18 +103,11 @@ class Executor(base_beam_executor.BaseBeamExecutor):
         label_ids = frozenset(layout.read_label_map(examples.uri).ids)
 
         sections: dict[str, list[str]] = {}
-        domain = tfdv.get_feature(schema, records.CLASS_LABEL).int_domain
-        schema_ids = set(range(domain.min, domain.max + 1))
-        if schema_ids != set(label_ids):
-            sections["schema"] = [
-                f"the schema's class ids {sorted(schema_ids)} are not the label map's {sorted(label_ids)}: "
-                f"redraft the schema with `maskrcnn-tfx schema --examples {examples.uri} --output FILE` and pass "
-                f"it with --schema FILE"]
         for split in layout.SPLITS:
             lines = _anomaly_lines(anomalies.uri, split)
             if lines:
                 sections[f"TFDV anomalies in Split-{split}"] = lines
-        drift = _drift_lines(statistics.uri, schema, float(exec_properties[MAX_CLASS_DRIFT_KEY]))
+        drift, drift_note = drift_check(statistics.uri, schema, float(exec_properties[MAX_CLASS_DRIFT_KEY]))
         if drift:
             sections["class distribution"] = drift
 
@@ -149,7 +123,7 @@ class Executor(base_beam_executor.BaseBeamExecutor):
                     if len(problems) > MAX_EXAMPLES_SHOWN else [])
                 sections[f"example checks in Split-{split} ({len(problems)} problems)"] = shown
 
-        report = format_report(sections, statistics.uri)
+        report = format_report(sections, statistics.uri, notes=[drift_note])
         with tf.io.gfile.GFile(os.path.join(report_artifact.uri, REPORT_FILE), "w") as f:
             f.write(report)
         report_artifact.set_int_custom_property("num_anomalies", sum(len(v) for v in sections.values()))
@@ -157,8 +131,8 @@ class Executor(base_beam_executor.BaseBeamExecutor):
             raise DataValidationError(report)
 
 
-def format_report(sections: dict[str, Iterable[str]], statistics_uri: str) -> str:
-    lines = [f"statistics: {statistics_uri}"]
+def format_report(sections: dict[str, Iterable[str]], statistics_uri: str, notes: Iterable[str] = ()) -> str:
+    lines = [f"statistics: {statistics_uri}", *notes]
     if not sections:
         return "\n".join(lines + ["anomalies: none"])
     lines.append("the data is not fit for training; anomalies:")

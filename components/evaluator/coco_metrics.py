@@ -81,15 +81,25 @@ def coco_ground_truth(images: list[GroundTruth], label_map: LabelMap) -> COCO:
     return coco
 
 
-def detections_in_image_pixels(outputs: dict, index: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Boxes (yxyx, original pixels), classes, scores and 28x28 masks of one image of a batch."""
-    n = int(outputs["num_detections"][index])
-    # image_info rows: original [h, w], resized [h, w], [y, x] scale, offset. Boxes may reach into the
-    # padding of the model's input: clip them to the photo.
-    original, scale = outputs["image_info"][index, 0], outputs["image_info"][index, 2]
-    boxes = np.clip(outputs["detection_boxes"][index, :n] / np.tile(scale, 2), 0, np.tile(original, 2))
-    return (boxes, outputs["detection_classes"][index, :n].astype(np.int64),
-            outputs["detection_scores"][index, :n], outputs["detection_masks"][index, :n])
+@dataclasses.dataclass
+class Predictions:
+    """One image's detections at its full size: what COCO scoring and overlays need."""
+    boxes: np.ndarray   # [N, 4] ymin, xmin, ymax, xmax in pixels
+    classes: np.ndarray  # [N]
+    scores: np.ndarray   # [N]
+    masks: np.ndarray    # [N, H, W] uint8 0/1
+
+    @classmethod
+    def from_model_outputs(cls, outputs: dict, index: int, height: int, width: int) -> "Predictions":
+        """One image of a batch of the exported model's outputs: boxes to the photo's pixels, masks pasted."""
+        n = int(outputs["num_detections"][index])
+        # image_info rows: original [h, w], resized [h, w], [y, x] scale, offset. Boxes may reach into the
+        # padding of the model's input: clip them to the photo.
+        original, scale = outputs["image_info"][index, 0], outputs["image_info"][index, 2]
+        boxes = np.clip(outputs["detection_boxes"][index, :n] / np.tile(scale, 2), 0, np.tile(original, 2))
+        return cls(boxes, outputs["detection_classes"][index, :n].astype(np.int64),
+                   outputs["detection_scores"][index, :n],
+                   paste_masks(outputs["detection_masks"][index, :n], boxes, height, width))
 
 
 def paste_masks(masks: np.ndarray, boxes_yxyx: np.ndarray, height: int, width: int) -> np.ndarray:
@@ -102,15 +112,26 @@ def paste_masks(masks: np.ndarray, boxes_yxyx: np.ndarray, height: int, width: i
     return (mask_ops.paste_instance_masks(masks, boxes_xywh, height, width) > 0.5).astype(np.uint8)
 
 
-def coco_results(image: GroundTruth, outputs: dict, index: int) -> tuple[list[dict], list[dict]]:
-    boxes, classes, scores, masks = detections_in_image_pixels(outputs, index)
-    pasted = paste_masks(masks, boxes, image.height, image.width)
+def coco_results(image: GroundTruth, predictions: Predictions) -> tuple[list[dict], list[dict]]:
     box_results, mask_results = [], []
-    for box, cls, score, mask in zip(boxes, classes, scores, pasted):
+    for box, cls, score, mask in zip(predictions.boxes, predictions.classes, predictions.scores, predictions.masks):
         common = {"image_id": image.image_id, "category_id": int(cls), "score": float(score)}
         box_results.append({**common, "bbox": _xywh(box)})
         mask_results.append({**common, "segmentation": rle(mask)})
     return box_results, mask_results
+
+
+def score(images: list[GroundTruth], predictions: list[Predictions], label_map: LabelMap) -> dict:
+    """COCO box and mask metrics of one Predictions per ground-truth image."""
+    box_results, mask_results = [], []
+    for image, predicted in zip(images, predictions, strict=True):
+        boxes, masks = coco_results(image, predicted)
+        box_results += boxes
+        mask_results += masks
+    ground_truth = coco_ground_truth(images, label_map)
+    return {"num_images": len(images), "num_detections": len(box_results),
+            "box": evaluate(ground_truth, box_results, "bbox", label_map),
+            "mask": evaluate(ground_truth, mask_results, "segm", label_map)}
 
 
 def evaluate(ground_truth: COCO, results: list[dict], iou_type: str, label_map: LabelMap) -> dict:

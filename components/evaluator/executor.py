@@ -15,6 +15,7 @@ from tfx.dsl.components.base import base_executor
 from tfx.types import artifact_utils
 
 from components.evaluator import coco_metrics
+from components.evaluator.blessing import flat_metrics, judge
 from dataset import layout
 from dataset.labelmap import LabelMap
 
@@ -30,6 +31,16 @@ LATENCY_CALLS = 50  # timed batch-1 calls at least: the p95 of a dozen calls is 
 
 def serving_dir(model_uri: str) -> str:
     return os.path.join(model_uri, "Format-Serving")
+
+
+def model_label_map(model_uri: str) -> LabelMap:
+    """The label map a Trainer Model artifact was trained with (its SavedModel's assets)."""
+    return layout.read_label_map(os.path.join(serving_dir(model_uri), "assets"))
+
+
+def same_classes(a: LabelMap, b: LabelMap) -> bool:
+    """Whether two models predict the same classes (ids and names; pixel values are the masks' business)."""
+    return [(c.id, c.name) for c in a.classes] == [(c.id, c.name) for c in b.classes]
 
 
 def load_ground_truth(examples_uri: str) -> list[coco_metrics.GroundTruth]:
@@ -50,19 +61,13 @@ def evaluate_model(model_dir: str, images: list[coco_metrics.GroundTruth], label
     predict = tf.saved_model.load(model_dir).signatures[SIGNATURE]
     for _ in range(WARMUP_CALLS):
         predict(tf.constant([images[0].encoded]))
-    box_results, mask_results, latencies = [], [], []
+    predictions, latencies = [], []
     for image in images:
         started = time.perf_counter()
         outputs = _numpy(predict(tf.constant([image.encoded])))
         latencies.append(time.perf_counter() - started)
-        boxes, masks = coco_metrics.coco_results(image, outputs, 0)
-        box_results += boxes
-        mask_results += masks
-    ground_truth = coco_metrics.coco_ground_truth(images, label_map)
-    metrics = {"num_images": len(images),
-               "num_detections": len(box_results),
-               "box": coco_metrics.evaluate(ground_truth, box_results, "bbox", label_map),
-               "mask": coco_metrics.evaluate(ground_truth, mask_results, "segm", label_map)}
+        predictions.append(coco_metrics.Predictions.from_model_outputs(outputs, 0, image.height, image.width))
+    metrics = coco_metrics.score(images, predictions, label_map)
     if latency_batch:
         for i in range(len(images), LATENCY_CALLS):  # more timed calls where the eval split is small
             started = time.perf_counter()
@@ -92,33 +97,6 @@ def _throughput(predict, images: list[coco_metrics.GroundTruth], batch_size: int
     return {"batch_size": batch_size, "images_per_s": round(batch_size * calls / (time.perf_counter() - started), 2)}
 
 
-def flat_metrics(metrics: dict) -> dict[str, float]:
-    """{'box_AP50': ..., 'mask_AP': ...}: the names blessing thresholds use."""
-    return {f"{kind}_{key}": metrics[kind][key] for kind in ("box", "mask") for key in coco_metrics.SUMMARY_KEYS}
-
-
-def judge(current: dict[str, float], thresholds: dict[str, float], baseline: dict[str, float] | None,
-          max_regression: float) -> tuple[bool, list[str]]:
-    """Blessed when every threshold is met and, with a baseline, no thresholded metric fell by more than
-    max_regression. Returns the decision and its reasons."""
-    reasons, blessed = [], True
-    for name, minimum in sorted(thresholds.items()):
-        if name not in current:
-            raise ValueError(f"unknown blessing metric {name!r}; known: {', '.join(sorted(current))}")
-        ok = current[name] >= minimum
-        blessed &= ok
-        reasons.append(f"{name} {current[name]:.3f} {'>=' if ok else '<'} threshold {minimum:.3f}")
-    if baseline is None:
-        reasons.append("no blessed baseline yet: judged on thresholds alone")
-    else:
-        for name in sorted(thresholds):
-            ok = current[name] >= baseline[name] - max_regression
-            blessed &= ok
-            reasons.append(f"{name} {current[name]:.3f} vs baseline {baseline[name]:.3f}: "
-                           f"{'within' if ok else 'worse than'} the allowed regression {max_regression:.3f}")
-    return blessed, reasons
-
-
 def summary_markdown(metrics: dict, blessed: bool, reasons: list[str]) -> str:
     lines = ["| metric | box | mask |", "|---|---|---|"]
     lines += [f"| {key} | {metrics['box'][key]:.3f} | {metrics['mask'][key]:.3f} |" for key in coco_metrics.SUMMARY_KEYS]
@@ -144,16 +122,21 @@ class Executor(base_executor.BaseExecutor):
         thresholds = json.loads(exec_properties[THRESHOLDS_KEY] or "{}")
         max_regression = float(exec_properties[MAX_REGRESSION_KEY])
 
-        label_map = layout.read_label_map(os.path.join(serving_dir(model.uri), "assets"))
+        label_map = model_label_map(model.uri)
         images = load_ground_truth(examples.uri)
         metrics = evaluate_model(serving_dir(model.uri), images, label_map,
                                  latency_batch=int(exec_properties[LATENCY_BATCH_KEY]))
-        baseline = None
+        baseline, no_baseline_reason = None, "no blessed baseline yet"
         if baselines:
-            baseline_metrics = evaluate_model(serving_dir(baselines[0].uri), images, label_map)
-            baseline = flat_metrics(baseline_metrics)
-            metrics["baseline"] = {"model_uri": baselines[0].uri, "model_id": baselines[0].id, **baseline}
-        blessed, reasons = judge(flat_metrics(metrics), thresholds, baseline, max_regression)
+            baseline_label_map = model_label_map(baselines[0].uri)
+            if same_classes(baseline_label_map, label_map):
+                baseline = flat_metrics(evaluate_model(serving_dir(baselines[0].uri), images, baseline_label_map))
+                metrics["baseline"] = {"model_uri": baselines[0].uri, "model_id": baselines[0].id, **baseline}
+            else:
+                no_baseline_reason = (
+                    f"the blessed baseline {baselines[0].uri} was trained on other classes "
+                    f"({', '.join(baseline_label_map.names)} vs {', '.join(label_map.names)}): not comparable")
+        blessed, reasons = judge(flat_metrics(metrics), thresholds, baseline, max_regression, no_baseline_reason)
         metrics["blessing"] = {"blessed": blessed, "reasons": reasons, "thresholds": thresholds,
                                "max_regression": max_regression}
 

@@ -1,8 +1,8 @@
 """ImageMaskExampleGen: a file-based ExampleGen for photos with mask PNGs or COCO annotations.
 
-Modelled on TFX's FileBasedExampleGen: the same driver (it fingerprints the
-files under `input_base`, so a changed dataset is not served from the cache,
-and sets span/version), an `Examples` output laid out as ExampleGen's
+Modelled on TFX's FileBasedExampleGen: its driver (fingerprinting every file
+under `input_base`, so a changed dataset is not served from the cache, see
+driver.py; it sets span/version), an `Examples` output laid out as ExampleGen's
 (`Split-train/`, `Split-eval/`, GZIP TFRecords), and a Beam executor that runs
 dataset.beam_ingest.IngestDataset, which also writes the label map, the rejects
 report and the summary into the artifact.
@@ -10,25 +10,21 @@ report and the summary into the artifact.
 from __future__ import annotations
 
 from tfx import types
-from tfx.components.example_gen import driver
 from tfx.dsl.components.base import base_beam_component, executor_spec
 from tfx.proto import example_gen_pb2
 from tfx.types import standard_artifacts, standard_component_specs
 from tfx.types.component_spec import ChannelParameter, ComponentSpec, ExecutionParameter
 
 from components.example_gen import executor
+from components.example_gen.driver import DatasetDriver
 from components.example_gen.executor import (DATASET_FORMAT_KEY, EVAL_FRACTION_KEY, MAX_REJECT_FRACTION_KEY,
                                              MIN_INSTANCE_AREA_KEY)
 from dataset.ingest import (DEFAULT_EVAL_FRACTION, DEFAULT_MAX_REJECT_FRACTION, DEFAULT_MIN_INSTANCE_AREA,
                             IngestOptions)
 
-# Only read by the driver, to fingerprint the dataset's files (to depth 3: COCO keeps images in
-# images/<subset>/) for caching; the executor lists the folder itself.
-FINGERPRINT_INPUT_CONFIG = example_gen_pb2.Input(splits=[
-    example_gen_pb2.Input.Split(name="depth1", pattern="*.*"),
-    example_gen_pb2.Input.Split(name="depth2", pattern="*/*.*"),
-    example_gen_pb2.Input.Split(name="depth3", pattern="*/*/*.*"),
-])
+# Only read by TFX's span resolution in the driver (no {SPAN} here); the fingerprint covers every file
+# (components/example_gen/driver.py) and the executor lists the folder itself.
+INPUT_CONFIG = example_gen_pb2.Input(splits=[example_gen_pb2.Input.Split(name="dataset", pattern="*")])
 
 
 class ImageMaskExampleGenSpec(ComponentSpec):
@@ -61,7 +57,7 @@ class ImageMaskExampleGen(base_beam_component.BaseBeamComponent):
 
     SPEC_CLASS = ImageMaskExampleGenSpec
     EXECUTOR_SPEC = executor_spec.BeamExecutorSpec(executor.Executor)
-    DRIVER_CLASS = driver.FileBasedDriver
+    DRIVER_CLASS = DatasetDriver
 
     def __init__(
         self,
@@ -76,7 +72,7 @@ class ImageMaskExampleGen(base_beam_component.BaseBeamComponent):
                       min_instance_area=min_instance_area)
         spec = ImageMaskExampleGenSpec(
             input_base=input_base,
-            input_config=FINGERPRINT_INPUT_CONFIG,
+            input_config=INPUT_CONFIG,
             dataset_format=dataset_format,
             eval_fraction=float(eval_fraction),
             max_reject_fraction=float(max_reject_fraction),

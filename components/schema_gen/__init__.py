@@ -1,0 +1,1 @@
+"""LabelMapSchemaGen: the curated TFDV schema with the classes of the run's label map."""

@@ -1,0 +1,142 @@
+"""The evaluator's scoring on known answers, and the blessing rules on chosen metrics (no model learns here)."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from components.evaluator import blessing
+from components.evaluator.coco_metrics import GroundTruth, Predictions, score
+from components.evaluator.executor import same_classes
+from dataset.labelmap import LabelClass, LabelMap
+
+LABEL_MAP = LabelMap(classes=(LabelClass(1, "kettle", None), LabelClass(2, "lamp", None)))
+
+
+def square(height: int, width: int, y: int, x: int, side: int) -> np.ndarray:
+    mask = np.zeros((height, width), np.uint8)
+    mask[y:y + side, x:x + side] = 1
+    return mask
+
+
+def ground_truth(image_id: int, masks: list[np.ndarray], classes: list[int]) -> GroundTruth:
+    boxes = []
+    for mask in masks:
+        ys, xs = np.nonzero(mask)
+        boxes.append([ys.min(), xs.min(), ys.max() + 1, xs.max() + 1])
+    height, width = masks[0].shape
+    return GroundTruth(image_id=image_id, filename=f"{image_id}.jpg", encoded=b"", height=height, width=width,
+                       boxes=np.array(boxes, np.float64), classes=np.array(classes), is_crowd=np.zeros(len(masks)),
+                       masks=masks)
+
+
+def as_predictions(image: GroundTruth, shift_x: int = 0, keep: slice = slice(None)) -> Predictions:
+    """The ground truth fed back as detections (score 0.9), optionally moved right by shift_x pixels."""
+    masks = np.array([np.roll(m, shift_x, axis=1) for m in image.masks])[keep]
+    boxes = (image.boxes + [0, shift_x, 0, shift_x])[keep]
+    return Predictions(boxes=boxes, classes=image.classes[keep], scores=np.full(len(boxes), 0.9), masks=masks)
+
+
+@pytest.fixture
+def images() -> list[GroundTruth]:
+    return [ground_truth(1, [square(60, 80, 5, 5, 20), square(60, 80, 30, 40, 20)], [1, 2]),
+            ground_truth(2, [square(60, 80, 10, 10, 20), square(60, 80, 30, 50, 20)], [1, 1])]
+
+
+def test_ground_truth_fed_back_scores_ap_one(images):
+    metrics = score(images, [as_predictions(i) for i in images], LABEL_MAP)
+    for kind in ("box", "mask"):
+        assert metrics[kind]["AP"] == metrics[kind]["AP50"] == metrics[kind]["AP75"] == pytest.approx(1.0)
+        assert metrics[kind]["per_class_AP"] == {"kettle": pytest.approx(1.0), "lamp": pytest.approx(1.0)}
+    assert metrics["num_images"] == 2 and metrics["num_detections"] == 4
+
+
+def test_a_known_shift_gives_its_iou_thresholds(images):
+    # 20x20 squares moved 4 px: IoU = 16*20 / (24*20) = 0.667, above the 0.50-0.65 thresholds (4 of the
+    # 10 COCO thresholds 0.50:0.05:0.95), below 0.70 and up.
+    metrics = score(images, [as_predictions(i, shift_x=4) for i in images], LABEL_MAP)
+    for kind in ("box", "mask"):
+        assert metrics[kind]["AP50"] == pytest.approx(1.0)
+        assert metrics[kind]["AP75"] == pytest.approx(0.0)
+        assert metrics[kind]["AP"] == pytest.approx(0.4)
+
+
+def test_missed_objects_lower_recall_and_ap(images):
+    # lamp: found; kettle: 1 of its 3 objects found (image 1's), with no false detection. COCO interpolates
+    # precision at 101 recall points: precision 1 for recall 0.00..0.33 (34 points), 0 above.
+    predictions = [as_predictions(images[0]), as_predictions(images[1], keep=slice(0, 0))]
+    metrics = score(images, predictions, LABEL_MAP)
+    kettle_ap = 34 / 101
+    for kind in ("box", "mask"):
+        assert metrics[kind]["per_class_AP"]["lamp"] == pytest.approx(1.0)
+        assert metrics[kind]["per_class_AP"]["kettle"] == pytest.approx(kettle_ap)
+        assert metrics[kind]["AP"] == pytest.approx((1.0 + kettle_ap) / 2)
+
+
+def test_nothing_detected_scores_zero(images):
+    empty = Predictions(np.zeros((0, 4)), np.zeros(0, np.int64), np.zeros(0), np.zeros((0, 60, 80), np.uint8))
+    metrics = score(images, [empty, empty], LABEL_MAP)
+    assert metrics["box"]["AP"] == metrics["mask"]["AP50"] == 0.0
+
+
+def test_model_outputs_are_scaled_back_to_the_photo_and_pasted():
+    """What the exported model returns: boxes in its resized input (scale 0.5 here), 28x28 mask probabilities."""
+    image = ground_truth(1, [square(60, 80, 10, 20, 30)], [2])
+    outputs = {
+        "num_detections": np.array([1]),
+        "image_info": np.array([[[60, 80], [30, 40], [0.5, 0.5], [0, 0]]], np.float32),
+        "detection_boxes": np.array([[[5, 10, 20, 25]]], np.float32),  # ymin, xmin, ymax, xmax at half size
+        "detection_classes": np.array([[2]]),
+        "detection_scores": np.array([[0.8]], np.float32),
+        "detection_masks": np.ones((1, 1, 28, 28), np.float32),
+    }
+    predictions = Predictions.from_model_outputs(outputs, 0, 60, 80)
+    np.testing.assert_allclose(predictions.boxes, [[10, 20, 40, 50]])
+    assert predictions.masks.shape == (1, 60, 80)
+    metrics = score([image], [predictions], LABEL_MAP)
+    assert metrics["box"]["AP"] == pytest.approx(1.0)
+    assert metrics["mask"]["AP50"] == pytest.approx(1.0)
+
+
+# --- blessing ------------------------------------------------------------------------------------
+def metrics(box_ap: float, mask_ap50: float) -> dict[str, float]:
+    return {"box_AP": box_ap, "box_AP50": 0.5, "box_AP75": 0.3, "mask_AP": 0.4, "mask_AP50": mask_ap50,
+            "mask_AP75": 0.2}
+
+
+def test_thresholds_alone_without_a_baseline():
+    assert blessing.judge(metrics(0.5, 0.6), {"mask_AP50": 0.5}, None, 0.02) == (
+        True, ["mask_AP50 0.600 >= threshold 0.500", "no blessed baseline yet: judged on thresholds alone"])
+    blessed, reasons = blessing.judge(metrics(0.5, 0.4), {"mask_AP50": 0.5}, None, 0.02)
+    assert not blessed and reasons[0] == "mask_AP50 0.400 < threshold 0.500"
+
+
+@pytest.mark.parametrize("baseline_mask_ap50, blessed", [(0.61, True), (0.62, True), (0.63, False)])
+def test_a_thresholded_metric_may_fall_at_most_max_regression_below_the_baseline(baseline_mask_ap50, blessed):
+    decision, reasons = blessing.judge(metrics(0.5, 0.6), {"mask_AP50": 0.5}, metrics(0.5, baseline_mask_ap50), 0.02)
+    assert decision is blessed
+    assert reasons[-1].startswith(f"mask_AP50 0.600 vs baseline {baseline_mask_ap50:.3f}: "
+                                  f"{'within' if blessed else 'worse than'} the allowed regression 0.020")
+
+
+def test_without_thresholds_the_baseline_is_still_compared_on_box_and_mask_ap():
+    blessed, reasons = blessing.judge(metrics(0.50, 0.6), {}, metrics(0.55, 0.6), 0.02)
+    assert not blessed
+    assert "box_AP 0.500 vs baseline 0.550: worse than the allowed regression 0.020" in reasons
+    assert any(r.startswith("mask_AP 0.400 vs baseline 0.400: within") for r in reasons)
+    assert blessing.judge(metrics(0.50, 0.6), {}, None, 0.02)[0] is True
+
+
+def test_an_unknown_metric_is_refused():
+    with pytest.raises(ValueError, match="unknown blessing metric 'mask_mAP'"):
+        blessing.judge(metrics(0.5, 0.5), {"mask_mAP": 0.5}, None, 0.0)
+
+
+def test_a_baseline_of_other_classes_is_not_comparable():
+    other = LabelMap(classes=(LabelClass(1, "kettle", 76), LabelClass(2, "cup", 150)))
+    same_names_other_pixels = LabelMap(classes=(LabelClass(1, "kettle", 20), LabelClass(2, "lamp", 30)))
+    assert same_classes(LABEL_MAP, same_names_other_pixels)
+    assert not same_classes(LABEL_MAP, other)
+    blessed, reasons = blessing.judge(metrics(0.5, 0.6), {"mask_AP50": 0.5}, None, 0.0,
+                                      no_baseline_reason="the blessed baseline X was trained on other classes")
+    assert blessed and reasons[-1] == ("the blessed baseline X was trained on other classes: judged on thresholds "
+                                       "alone")

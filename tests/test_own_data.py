@@ -1,0 +1,140 @@
+"""`maskrcnn-tfx run` on datasets unlike the sample: other class names, counts, colours, sizes, orientations
+and formats, each through the one command with no schema step. Asserts the flow, never how well a model learns."""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from dataset import sample
+from dataset.sample import SampleClass
+
+TRAIN_STEPS = 2
+DATASETS = {
+    "one class, VOC boxes, landscape and portrait": dict(
+        classes=(SampleClass("boombox", (200, 30, 30)),), sizes=((640, 480), (400, 300)), portrait_fraction=0.5,
+        voc_fraction=0.5, num_train=8, num_test=4, seed=21),
+    "three classes, masks only, large photos": dict(
+        classes=(SampleClass("tumbler", (0, 0, 230)), SampleClass("kettle", (250, 200, 0)),
+                 SampleClass("plant", (0, 160, 60))),
+        sizes=((1000, 750), (480, 360)), portrait_fraction=0.3, voc_fraction=0.0, num_train=10, num_test=6, seed=22),
+    "five classes, square to wide photos": dict(
+        classes=(SampleClass("vase", (255, 128, 0)), SampleClass("clock", (40, 40, 40)),
+                 SampleClass("lamp", (0, 200, 255)), SampleClass("book", (250, 250, 250)),
+                 SampleClass("cactus", (0, 100, 0))),
+        sizes=((300, 300), (800, 600), (1000, 562)), portrait_fraction=0.25, voc_fraction=0.4, num_train=14,
+        num_test=10, seed=23),
+}
+COCO_CATEGORIES = {3: "drill", 7: "hammer", 11: "wrench"}
+
+
+def seed_to_coco(seed_dir: Path, out: Path, classes: tuple[SampleClass, ...], category_ids: list[int]) -> Path:
+    """The generated photos as a COCO dataset (instances_train.json / instances_val.json, polygons)."""
+    out.mkdir(parents=True)
+    for role, folder in (("train", "train"), ("val", "test")):
+        (out / "images" / role).mkdir(parents=True)
+        entries, annotations = [], []
+        for mask_path in sorted((seed_dir / f"{folder}_masks").glob("*.png")):
+            photo = seed_dir / f"{folder}_images" / f"{mask_path.stem}.jpg"
+            (out / "images" / role / photo.name).write_bytes(photo.read_bytes())
+            gray = cv2.cvtColor(cv2.imread(str(mask_path)), cv2.COLOR_BGR2GRAY)
+            image_id = len(entries) + 1
+            entries.append({"id": image_id, "file_name": photo.name, "height": gray.shape[0], "width": gray.shape[1]})
+            for cls, category_id in zip(classes, category_ids):
+                n, labels = cv2.connectedComponents((gray == cls.pixel_value).astype(np.uint8), connectivity=8)
+                for k in range(1, n):
+                    contours, _ = cv2.findContours((labels == k).astype(np.uint8), cv2.RETR_EXTERNAL,
+                                                   cv2.CHAIN_APPROX_SIMPLE)
+                    annotations.append({"id": len(annotations) + 1, "image_id": image_id,
+                                        "category_id": category_id, "iscrowd": 0,
+                                        "segmentation": [c.ravel().astype(float).tolist() for c in contours]})
+        (out / "annotations").mkdir(exist_ok=True)
+        (out / "annotations" / f"instances_{role}.json").write_text(json.dumps({
+            "images": entries, "annotations": annotations,
+            "categories": [{"id": i, "name": n} for i, n in COCO_CATEGORIES.items()]}))
+    return out
+
+
+def run(dataset: Path, root: Path) -> dict:
+    """`maskrcnn-tfx run` in this process; its summary and what it printed."""
+    import contextlib
+    import io
+
+    from pipeline import cli, run_summary
+
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = cli.main(["run", "--dataset", str(dataset), "--config", "tiny", "--train-steps", str(TRAIN_STEPS),
+                         "--pipeline-root", str(root), "--serving-dir", str(root / "serving")])
+    assert code == 0, err.getvalue()[-3000:]
+    return {**run_summary.latest_run(str(root)), "printed": out.getvalue()}
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory) -> dict:
+    """Each dataset through `maskrcnn-tfx run` in its own pipeline root; the COCO one after the one-class run, in
+    its root, so that its baseline has other classes."""
+    results = {}
+    for name, options in DATASETS.items():
+        dataset = tmp_path_factory.mktemp("own") / "dataset"
+        sample.generate(dataset, num_unlabelled=1, **options)
+        root = tmp_path_factory.mktemp("root")
+        results[name] = {"options": options, "root": root, **run(dataset, root)}
+    coco_classes = tuple(SampleClass(n, c) for n, c in zip(COCO_CATEGORIES.values(),
+                                                            [(230, 0, 0), (0, 0, 230), (0, 210, 0)]))
+    seed_dir = tmp_path_factory.mktemp("coco-seed") / "dataset"
+    sample.generate(seed_dir, classes=coco_classes, sizes=((512, 384), (360, 640)), num_train=8, num_test=4,
+                    num_unlabelled=0, seed=24)
+    coco = seed_to_coco(seed_dir, tmp_path_factory.mktemp("coco") / "dataset", coco_classes, list(COCO_CATEGORIES))
+    first_root = results[next(iter(DATASETS))]["root"]
+    results["coco"] = {"root": first_root, **run(coco, first_root)}
+    return results
+
+
+def _schema_classes(summary) -> tuple[tuple[int, int], tuple[str, ...]]:
+    import tensorflow_data_validation as tfdv
+
+    from components.schema_gen.schema import stated_classes
+
+    schema_gen = next(c for c in summary["components"] if c["component"] == "LabelMapSchemaGen")
+    return stated_classes(tfdv.load_schema_text(os.path.join(schema_gen["outputs"]["Schema"], "schema.pbtxt")))
+
+
+def _check_flow(summary: dict, names: tuple[str, ...], num_train: int, num_test: int) -> None:
+    assert {c["state"] for c in summary["components"]} == {"COMPLETE"}
+    assert summary["examples"]["num_examples"] == {"train": num_train, "eval": num_test}
+    assert summary["examples"]["num_rejected"] == 0
+    assert _schema_classes(summary) == ((1, len(names)), tuple(sorted(names)))
+    assert summary["validation"].endswith("anomalies: none")
+    assert summary["training"]["end_step"] == TRAIN_STEPS
+    for kind in ("box", "mask"):
+        assert list(summary["evaluation"][kind]["per_class_AP"]) == list(names)
+    assert summary["evaluation"]["blessing"]["blessed"] is True  # tiny: mask_AP50 >= 0, met by any model
+    assert summary["pushed"]["pushed"] and os.path.isdir(summary["pushed"]["destination"])
+    label_map = json.loads(open(os.path.join(summary["pushed"]["destination"], "assets", "label_map.json")).read())
+    assert [c["name"] for c in label_map["classes"]] == list(names)
+    assert "[run] pipeline finished" in summary["printed"]
+
+
+@pytest.mark.parametrize("name", list(DATASETS))
+def test_a_generated_dataset_runs_with_no_schema_step(runs, name):
+    result = runs[name]
+    options = result["options"]
+    names = tuple(c.name for c in options["classes"])
+    _check_flow(result, names, options["num_train"], options["num_test"])
+    predictions = Path(result["root"]) / "reports" / f"predictions-{result['run_id']}"
+    assert sorted(p.name for p in predictions.glob("*.png")) == ["unlabelled_0000.png"]
+
+
+def test_a_coco_dataset_with_sparse_category_ids_runs_and_a_baseline_of_other_classes_is_not_comparable(runs):
+    result = runs["coco"]
+    _check_flow(result, tuple(COCO_CATEGORIES.values()), 8, 4)
+    label_map = json.loads(open(os.path.join(result["examples_uri"], "label_map.json")).read())
+    assert [(c["id"], c["source_id"]) for c in label_map["classes"]] == [(1, 3), (2, 7), (3, 11)]
+    reasons = result["evaluation"]["blessing"]["reasons"]
+    assert any("trained on other classes (boombox vs drill, hammer, wrench): not comparable" in r for r in reasons)
+    assert "baseline" not in result["evaluation"]
