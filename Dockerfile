@@ -37,10 +37,16 @@ ENV PATH=/opt/venv/bin:$PATH \
     TF_CPP_MIN_LOG_LEVEL=2 \
     HOME=/home/app
 RUN useradd --create-home --uid 1000 app && chmod 1777 /home/app
-# The project last, so that code changes rebuild only this layer.
-COPY . /opt/maskrcnn-tfx
-RUN uv pip install --no-deps --no-build-isolation --no-cache /opt/maskrcnn-tfx \
- && rm -rf /opt/maskrcnn-tfx/build
+# The project last: a source change rebuilds only these layers (seconds, not the dependency install).
+# Installed as a package (configs and the curated schema are package data); no source tree stays behind,
+# so the image runs exactly what a cluster runs.
+COPY setup.py /tmp/maskrcnn-tfx/
+COPY pipeline /tmp/maskrcnn-tfx/pipeline
+COPY components /tmp/maskrcnn-tfx/components
+COPY dataset /tmp/maskrcnn-tfx/dataset
+COPY kubeflow /tmp/maskrcnn-tfx/kubeflow
+RUN uv pip install --no-deps --no-build-isolation --no-cache /tmp/maskrcnn-tfx \
+ && rm -rf /tmp/maskrcnn-tfx
 USER app
 WORKDIR /home/app
 CMD ["maskrcnn-tfx", "--help"]

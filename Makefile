@@ -4,6 +4,8 @@ DATASET ?= outputs/sample-dataset
 PIPELINE_ROOT ?= outputs/pipeline
 PYTEST_ARGS ?=
 RUN_ARGS ?=
+# Test folders live on the host (one per checkout): the containers kfp.local starts for a step mount them.
+TEST_TMP ?= /tmp/maskrcnn-tfx-tests-$(shell pwd | sha256sum | cut -c1-8)
 
 .PHONY: run test image shell lock
 
@@ -11,8 +13,8 @@ run:  ## the local pipeline on the sample dataset (generated once into $(DATASET
 	test -d $(DATASET) || $(CONTAINER) maskrcnn-tfx sample-data --output $(DATASET)
 	$(CONTAINER) maskrcnn-tfx run --dataset $(DATASET) --pipeline-root $(PIPELINE_ROOT) $(RUN_ARGS)
 
-test:  ## the whole test suite
-	$(CONTAINER) python -m pytest tests $(PYTEST_ARGS)
+test:  ## the whole test suite (with the engine's API for the tests that start the image's containers)
+	MASKRCNN_TFX_ENGINE=1 $(CONTAINER) python -m pytest tests --basetemp=$(TEST_TMP) $(PYTEST_ARGS)
 
 image:  ## build the image (if the Dockerfile or the locks changed) and print its tag
 	$(CONTAINER) --image

@@ -6,8 +6,6 @@ setup(
     version="0.1.0",
     description="A containerized TFX pipeline for Mask R-CNN instance segmentation "
     "(TF Model Garden) from a folder of photos and masks or COCO annotations.",
-    long_description=open("README.md", encoding="utf-8").read(),
-    long_description_content_type="text/markdown",
     license="Apache-2.0",
     python_requires=">=3.10",
     packages=find_packages(include=["pipeline", "pipeline.*", "components", "components.*",

@@ -14,12 +14,13 @@ import os
 import re
 import socket
 import sys
+import time
 import urllib.parse
 
+from kubeflow import local_run
+from kubeflow.local_run import LocalRunError
 from pipeline import options
 
-# Where the Dockerfile copies the project: paths that must exist inside the image start here.
-IMAGE_PROJECT_DIR = "/opt/maskrcnn-tfx"
 # Runtime parameters: what a user changes per run without recompiling (`submit --arg NAME=VALUE`).
 DATASET_PARAMETER = "dataset_uri"
 TRAIN_ARGS_PARAMETER = "train_args"
@@ -155,7 +156,7 @@ def submit(host: str, package: str, experiment: str | None = None, run_name: str
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    sub = parser.add_subparsers(dest="kubeflow_command", metavar="{compile,submit}", required=True)
+    sub = parser.add_subparsers(dest="kubeflow_command", metavar="{compile,run-local,submit}", required=True)
     compile_parser = sub.add_parser("compile", help="compile the pipeline into a KFP v2 package (.yaml)")
     compile_parser.add_argument("--image", required=True,
                                 help="the project image in your registry (see README, Run on Kubeflow)")
@@ -169,6 +170,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     compile_parser.add_argument("--trainer-memory", type=float, default=32, metavar="GB",
                                 help="memory the Trainer requests, in GB (default: %(default)s)")
     options.add_pipeline_arguments(compile_parser, config="gpu-r50fpn")
+
+    local_parser = sub.add_parser("run-local", help="run a compiled package with KFP's local orchestrator "
+                                                    "(kfp.local, each step in the package's image)")
+    local_parser.add_argument("--package", required=True, help="the .yaml written by `kubeflow compile`")
+    local_parser.add_argument("--pipeline-root", default="outputs/kfp-local",
+                              help="kfp.local's pipeline root, where the steps' artifacts go (default: %(default)s)")
+    local_parser.add_argument("--arg", action="append", default=[], metavar="NAME=VALUE", dest="arguments",
+                              help="a runtime parameter, as for submit (repeatable)")
 
     submit_parser = sub.add_parser("submit", help="create a run of a compiled package on a KFP endpoint")
     submit_parser.add_argument("--host", required=True, help="the KFP API endpoint, e.g. http://localhost:8080")
@@ -190,14 +199,23 @@ def main(args: argparse.Namespace) -> int:
             path = compile_pipeline(compile_config(args), image=args.image, output=args.output,
                                     resources=step_resources(args.gpus, args.trainer_cpu, args.trainer_memory),
                                     gpu_type=args.gpu_type)
-            print(f"wrote {path}: submit with `maskrcnn-tfx kubeflow submit --host URL --package {path}`")
+            print(f"wrote {path}: check it with `maskrcnn-tfx kubeflow run-local --package {path}`, then submit "
+                  f"it with `maskrcnn-tfx kubeflow submit --host URL --package {path}`")
+        elif args.kubeflow_command == "run-local":
+            started = time.monotonic()
+            result = local_run.run_local(args.package, args.pipeline_root,
+                                         dict(item.partition("=")[::2] for item in args.arguments), DATASET_PARAMETER)
+            print(f"kfp.local ran {len(result.steps)} steps ({', '.join(result.steps)}) in "
+                  f"{time.monotonic() - started:.0f} s into {result.run_dir}; left out: {', '.join(result.left_out)} "
+                  f"(TFX resolver tasks: no baseline on a local run)")
+            print(f"pushed: {result.pushed.get('pushed_destination') or 'nothing (not blessed)'}")
         else:
             arguments = dict(item.partition("=")[::2] for item in args.arguments)
             run_id = submit(args.host, args.package, experiment=args.experiment, run_name=args.run_name,
                             arguments=arguments, namespace=args.namespace,
                             enable_caching=False if args.no_cache else None)
             print(f"submitted run {run_id} to {args.host}")
-    except KubeflowError as error:
+    except (KubeflowError, LocalRunError) as error:
         print(f"kubeflow {args.kubeflow_command}: {error}", file=sys.stderr)
         return 1
     return 0

@@ -1,0 +1,203 @@
+"""`maskrcnn-tfx kubeflow run-local`: a compiled package run by KFP's own local orchestrator (`kfp.local`).
+
+Every container step runs in the package's image through kfp.local's
+DockerRunner, with the executor input KFP builds, its artifacts under a local
+pipeline root. Nothing of the working tree is mounted into the steps: only the
+pipeline root (kfp.local's own mount), the dataset (read-only) and the serving
+folder the Pusher writes. It is the check to run before submitting a package.
+
+What kfp.local cannot run, and how that is handled:
+- TFX's resolver tasks (`latest_blessed_model-*-resolver`): kfp.local runs
+  container and importer steps only, and has no ML Metadata to resolve the
+  last blessed model from. The package runs as a first run: the resolver tasks
+  and the evaluator's optional baseline input are left out, and the evaluator
+  judges on thresholds alone, as on a cluster's first run. Nothing is faked.
+- TFX's artifact types: TFX's compiler declares them as instance schemas
+  (`title: tfx.Examples`), which kfp.local does not carry from a step's
+  outputs to the next step's inputs (they arrive as `system.Artifact`, which
+  TFX's entrypoint cannot import). The package is run with the same types as
+  schema titles (`tfx.Examples`), registered with kfp's artifact types, so
+  every step receives the types a cluster's launcher gives it.
+- A step's exit status: kfp.local removes the container as it ends and may
+  then report success without it. Every step must leave its executor output
+  file; the first step without one fails the run, named.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from typing import Any
+
+import yaml
+
+EXECUTOR_OUTPUT_FILE = "executor_output.json"  # kfp.local's name (executor_input_utils)
+
+
+class LocalRunError(RuntimeError):
+    """The package cannot run locally, or one of its steps failed; the message says which and why."""
+
+
+@dataclasses.dataclass
+class LocalRun:
+    run_dir: str
+    steps: list[str]
+    left_out: list[str]
+    pushed: dict[str, Any]
+
+
+def load_package(path: str) -> dict:
+    if not os.path.isfile(path):
+        raise LocalRunError(f"{path}: no such package (make one with `maskrcnn-tfx kubeflow compile`)")
+    with open(path) as f:
+        return yaml.safe_load(f)
+
+
+def without_resolvers(spec: dict) -> tuple[dict, list[str]]:
+    """The spec without TFX's resolver tasks and the inputs they feed; the tasks left out.
+
+    A resolver's output may be empty on a cluster too (the first run has no blessed model): its consumers take
+    an empty input, which is what they get here.
+    """
+    spec = json.loads(json.dumps(spec))
+    executors = spec["deploymentSpec"]["executors"]
+    tasks = spec["root"]["dag"]["tasks"]
+    resolver_components = {name for name, component in spec["components"].items()
+                           if "resolver" in executors.get(component.get("executorLabel", ""), {})}
+    removed = sorted(name for name, task in tasks.items() if task["componentRef"]["name"] in resolver_components)
+    for name in removed:
+        component = spec["components"].pop(tasks.pop(name)["componentRef"]["name"])
+        executors.pop(component["executorLabel"], None)
+    for name, task in tasks.items():
+        inputs = task.get("inputs", {}).get("artifacts", {})
+        definitions = spec["components"][task["componentRef"]["name"]].get("inputDefinitions", {}).get("artifacts", {})
+        for key, source in list(inputs.items()):
+            if source.get("taskOutputArtifact", {}).get("producerTask") in removed:
+                del inputs[key]
+                definitions.pop(key, None)
+        if "dependentTasks" in task:
+            task["dependentTasks"] = [t for t in task["dependentTasks"] if t not in removed]
+    return spec, removed
+
+
+def with_kfp_component_names(spec: dict) -> dict:
+    """Components named `comp-<task>` as KFP's compiler names them: kfp.local names a step's folder by cutting
+    5 characters ('comp-') off its component's name, which TFX's compiler does not prefix (Pusher -> 'r')."""
+    spec = json.loads(json.dumps(spec))
+    renamed = {name: name if name.startswith("comp-") else f"comp-{name}" for name in spec["components"]}
+    spec["components"] = {renamed[name]: component for name, component in spec["components"].items()}
+    for task in spec["root"]["dag"]["tasks"].values():
+        task["componentRef"]["name"] = renamed[task["componentRef"]["name"]]
+    return spec
+
+
+def with_schema_titles(spec: dict) -> tuple[dict, set[str]]:
+    """TFX's `instanceSchema` artifact types as `schemaTitle`s (`tfx.Examples`); the titles found."""
+    titles: set[str] = set()
+
+    def convert(node):
+        if isinstance(node, dict):
+            kind = node.get("artifactType")
+            if isinstance(kind, dict) and "instanceSchema" in kind:
+                title = yaml.safe_load(kind["instanceSchema"]).get("title", "")
+                if title.startswith("tfx."):
+                    node["artifactType"] = {"schemaTitle": title, "schemaVersion": "0.0.1"}
+                    titles.add(title)
+            for value in node.values():
+                convert(value)
+        elif isinstance(node, list):
+            for value in node:
+                convert(value)
+
+    spec = json.loads(json.dumps(spec))
+    convert(spec)
+    return spec, titles
+
+
+def register_artifact_types(titles: set[str]) -> None:
+    """kfp.local rebuilds a step's output artifacts from kfp's registry of schema titles: add TFX's."""
+    from kfp import dsl
+    from kfp.dsl.types import artifact_types
+
+    for title in titles:
+        artifact_types._SCHEMA_TITLE_TO_TYPE.setdefault(  # noqa: SLF001 - kfp has no public registry
+            title, type(title.replace(".", "_"), (dsl.Artifact,), {"schema_title": title}))
+
+
+def container_steps(spec: dict) -> list[str]:
+    executors = spec["deploymentSpec"]["executors"]
+    return sorted(name for name, task in spec["root"]["dag"]["tasks"].items()
+                  if "container" in executors[spec["components"][task["componentRef"]["name"]]["executorLabel"]])
+
+
+def _constant(spec: dict, task: str, parameter: str) -> str:
+    return spec["root"]["dag"]["tasks"][task]["inputs"]["parameters"][parameter]["runtimeValue"]["constant"]
+
+
+def host_paths(spec: dict, arguments: dict[str, str], dataset_parameter: str) -> tuple[str, str]:
+    """The dataset (the runtime parameter or its default) and the Pusher's serving folder, as local paths."""
+    dataset = arguments.get(dataset_parameter) or \
+        spec["root"]["inputDefinitions"]["parameters"][dataset_parameter]["defaultValue"]
+    serving = json.loads(_constant(spec, "Pusher", "push_destination"))["filesystem"]["base_directory"]
+    for what, path in (("dataset", dataset), ("serving folder", serving)):
+        if "://" in path or not os.path.isabs(path):
+            raise LocalRunError(f"the package's {what} is {path}: run-local needs absolute local paths (compile "
+                                f"with local --dataset and --serving-dir, or pass --arg dataset_uri=/path)")
+    if not os.path.isdir(dataset):
+        raise LocalRunError(f"the package's dataset {dataset} is not a folder on this machine")
+    return dataset, serving
+
+
+def run_local(package: str, pipeline_root: str, arguments: dict[str, str], dataset_parameter: str) -> LocalRun:
+    """Runs the package's steps with kfp.local's DockerRunner; raises LocalRunError naming a failed step."""
+    import docker
+    from kfp import components, local
+
+    spec, left_out = without_resolvers(load_package(package))
+    spec, titles = with_schema_titles(with_kfp_component_names(spec))
+    register_artifact_types(titles)
+    dataset, serving = host_paths(spec, arguments, dataset_parameter)
+    pipeline_root = os.path.abspath(pipeline_root)
+    os.makedirs(pipeline_root, exist_ok=True)
+    os.makedirs(serving, exist_ok=True)
+    mounts = [docker.types.Mount(target=dataset, source=dataset, type="bind", read_only=True),
+              docker.types.Mount(target=serving, source=serving, type="bind")]
+    local.init(runner=local.DockerRunner(user=f"{os.getuid()}:{os.getgid()}", mounts=mounts, shm_size="2g"),
+               pipeline_root=pipeline_root, raise_on_error=True)
+    before = set(os.listdir(pipeline_root))
+    pipeline = components.load_component_from_text(yaml.safe_dump(spec))
+    failure = None
+    try:
+        pipeline(**arguments)
+    except (RuntimeError, ValueError) as error:  # kfp.local's failure, or its error on a missing output
+        failure = error
+    new = sorted(set(os.listdir(pipeline_root)) - before)
+    run_dir = os.path.join(pipeline_root, new[-1]) if new else pipeline_root
+    steps = container_steps(spec)
+    missing = [s for s in _in_order(spec, steps) if not os.path.exists(_executor_output(run_dir, s))]
+    if missing or failure:
+        step = missing[0] if missing else "?"
+        raise LocalRunError(f"step {step} failed (its log is above; no {EXECUTOR_OUTPUT_FILE} in "
+                            f"{os.path.dirname(_executor_output(run_dir, step))}); kfp.local said: {failure or 'success'}")
+    with open(_executor_output(run_dir, "Pusher")) as f:
+        pushed = json.load(f)["artifacts"]["pushed_model"]["artifacts"][0].get("metadata", {})
+    return LocalRun(run_dir, steps, left_out, pushed)
+
+
+def _in_order(spec: dict, steps: list[str]) -> list[str]:
+    """Steps with their upstream steps first."""
+    tasks, ordered = spec["root"]["dag"]["tasks"], []
+
+    def visit(name):
+        if name not in ordered:
+            for upstream in tasks[name].get("dependentTasks", []):
+                visit(upstream)
+            ordered.append(name)
+
+    for name in sorted(tasks):
+        visit(name)
+    return [s for s in ordered if s in steps]
+
+
+def _executor_output(run_dir: str, step: str) -> str:
+    return os.path.join(run_dir, step, EXECUTOR_OUTPUT_FILE)

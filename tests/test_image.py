@@ -1,0 +1,112 @@
+"""The image as a cluster runs it: the installed package alone (nothing mounted, no PYTHONPATH, working
+directory /), and a compiled package run step by step in it by KFP's own local orchestrator.
+
+`make test` gives the tests the image built from the current sources (MASKRCNN_TFX_IMAGE), the engine's
+Docker API (DOCKER_HOST) and a temporary folder shared with the host, which the steps' containers mount.
+"""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+import yaml
+
+from dataset import sample
+from kubeflow import local_run, runner
+from pipeline import cli
+
+IMAGE = os.environ.get("MASKRCNN_TFX_IMAGE", "")
+
+IN_IMAGE = """
+import json, sys
+from tfx.utils import import_utils
+from components.schema_gen.schema import SCHEMA_PATH
+from components.trainer import experiment
+from dataset.labelmap import LabelClass, LabelMap
+from tfx.utils import io_utils
+
+executors, run_fns = json.loads(sys.argv[1]), json.loads(sys.argv[2])
+modules = {path: sys.modules[import_utils.import_class_by_path(path).__module__].__file__ for path in executors}
+modules.update({path: sys.modules[import_utils.import_func_from_module(*path.rsplit(".", 1)).__module__].__file__
+                for path in run_fns})
+label_map = LabelMap(classes=(LabelClass(1, "kettle", 40),))
+configs = {p.stem: experiment.build_experiment(p.stem, ["a.gz"], ["b.gz"], label_map, 4).task.model.num_classes
+           for p in sorted(experiment.CONFIG_DIR.glob("*.yaml"))}
+schema = io_utils.SchemaReader().read(str(SCHEMA_PATH))
+print(json.dumps({"modules": modules, "configs": configs, "schema_features": len(schema.feature),
+                  "schema_path": str(SCHEMA_PATH), "sys_path": sys.path}))
+"""
+
+
+@pytest.fixture(scope="module")
+def engine():
+    import docker
+
+    if not IMAGE or not os.environ.get("DOCKER_HOST"):
+        pytest.fail("these tests need the project image and its engine: run them with `make test`")
+    return docker.from_env()
+
+
+def _compile(tmp_path: Path, dataset: Path, *extra: str) -> Path:
+    package = tmp_path / "pipeline.yaml"
+    assert cli.main(["kubeflow", "compile", "--image", IMAGE, "--output", str(package), "--gpus", "0",
+                     "--config", "tiny", "--pipeline-root", str(tmp_path / "tfx-root"), "--dataset", str(dataset),
+                     "--serving-dir", str(tmp_path / "serving"), *extra]) == 0
+    return package
+
+
+def test_the_image_alone_imports_every_step_of_a_compiled_package(engine, sample_dataset, tmp_path):
+    spec = yaml.safe_load(_compile(tmp_path, sample_dataset).read_text())
+    executors = sorted({args[args.index("--executor_class_path") + 1]
+                        for e in spec["deploymentSpec"]["executors"].values() if "container" in e
+                        for args in [e["container"]["args"]]})
+    run_fns = [t["inputs"]["parameters"]["run_fn"]["runtimeValue"]["constant"]
+               for t in spec["root"]["dag"]["tasks"].values() if "run_fn" in t.get("inputs", {}).get("parameters", {})]
+    assert "components.trainer.trainer_module.run_fn" in run_fns and len(executors) == 8
+
+    printed = engine.containers.run(IMAGE, ["python", "-c", IN_IMAGE, json.dumps(executors), json.dumps(run_fns)],
+                                    working_dir="/", remove=True, environment={}).decode()
+    found = json.loads(printed.strip().splitlines()[-1])
+    site_packages = "/opt/venv/lib/python3.13/site-packages/"
+    for path, module_file in found["modules"].items():
+        assert module_file.startswith(site_packages), (path, module_file)
+    assert not [p for p in found["sys_path"] if "/work" in p]
+    assert found["configs"] == {"cpu-demo": 2, "gpu-r50fpn": 2, "tiny": 2}
+    assert found["schema_path"].startswith(site_packages) and found["schema_features"] >= 15
+
+
+@pytest.fixture(scope="module")
+def local_run_result(engine, tmp_path_factory):
+    """A package compiled for a generated dataset (tiny config, 2 steps), run by kfp.local's DockerRunner."""
+    root = tmp_path_factory.mktemp("kfp-local")
+    dataset = root / "dataset"
+    sample.generate(dataset, num_train=8, num_test=4, num_unlabelled=0, sizes=((320, 240),),
+                    classes=(sample.SampleClass("teapot", (0, 90, 200)), sample.SampleClass("lamp", (230, 40, 0))))
+    package = _compile(root, dataset, "--train-steps", "2")
+    return {"root": root, "package": package,
+            "run": local_run.run_local(str(package), str(root / "local-root"), {}, runner.DATASET_PARAMETER)}
+
+
+def test_kfp_local_runs_the_compiled_package_to_a_pushed_model(local_run_result):
+    run = local_run_result["run"]
+    assert run.steps == ["DataGate", "ExampleValidator", "ImageMaskExampleGen", "LabelMapSchemaGen", "MaskEvaluator",
+                         "Pusher", "StatisticsGen", "Trainer"]
+    assert run.left_out == ["latest_blessed_model-model-blessing-resolver", "latest_blessed_model-model-resolver"]
+    destination = run.pushed["pushed_destination"]
+    assert run.pushed["pushed"] == 1 and os.path.dirname(destination) == str(local_run_result["root"] / "serving")
+    assert os.path.exists(os.path.join(destination, "saved_model.pb"))
+    label_map = json.loads(Path(destination, "assets", "label_map.json").read_text())
+    assert [c["name"] for c in label_map["classes"]] == ["teapot", "lamp"]
+    evaluation = json.loads(next(Path(run.run_dir).glob("MaskEvaluator/evaluation/metrics.json")).read_text())
+    assert "no blessed baseline yet" in " ".join(evaluation["blessing"]["reasons"])
+
+
+def test_a_failing_step_fails_the_local_run_naming_it(engine, local_run_result, tmp_path):
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "README.txt").write_text("no images here")
+    with pytest.raises(local_run.LocalRunError, match="step ImageMaskExampleGen failed"):
+        local_run.run_local(str(local_run_result["package"]), str(tmp_path / "local-root"),
+                            {runner.DATASET_PARAMETER: str(broken)}, runner.DATASET_PARAMETER)
