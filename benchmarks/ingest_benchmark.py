@@ -4,7 +4,7 @@
 
 Generates the sample dataset at 512x384 (dataset/sample.py), then runs, each in
 its own process: the sequential reference (`dataset.ingest.run_sequential`: one
-process, file after file) and the Beam ingestion (`dataset.ingest.run_beam`) with
+process, file after file) and the Beam ingestion (`dataset.beam_ingest.run_beam`) with
 DirectRunner worker processes and with DirectRunner threads (what `maskrcnn-tfx
 ingest --workers N` uses), on `--images` and on `--large` images. All call the
 same per-file function (`convert_item`: read, split instances, encode) and
@@ -88,17 +88,17 @@ def _child(mode: str, dataset: str, output: str, workers: int) -> None:
 
     import resource
 
-    from dataset import ingest
+    from dataset import beam_ingest, ingest, output as output_folder, plan as planning
 
     usage = resource.getrusage(resource.RUSAGE_SELF)
     cpu_before = usage.ru_utime + usage.ru_stime  # the imports: not part of the ingestion
     started = time.monotonic()
-    plan = ingest.plan_ingest(dataset, ingest.IngestOptions())
-    ingest.prepare_output_dir(output, overwrite=True)
+    plan = planning.plan_ingest(dataset, planning.IngestOptions())
+    output_folder.prepare_output_dir(output, overwrite=True)
     if mode == "sequential":
         summary = ingest.run_sequential(plan, output)
     else:
-        summary = ingest.run_beam(plan, output, BEAM_MODES[mode](workers))
+        summary = beam_ingest.run_beam(plan, output, BEAM_MODES[mode](workers))
     seconds = time.monotonic() - started
     print(json.dumps({"mode": mode, "seconds": seconds, "cpu_seconds_before": cpu_before, "images": len(plan.items),
                       "examples": sum(summary["num_examples"].values()),

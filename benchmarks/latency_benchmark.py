@@ -51,12 +51,14 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=3, help="alternating rounds of (a) and (b)")
     args = parser.parse_args()
 
+    from tfx.utils import path_utils
+
     from components.evaluator import executor
     from dataset import layout
     from pipeline import run_summary
 
     summary = run_summary.latest_run(args.pipeline_root)
-    model_dir = executor.serving_dir(summary["model_uri"])
+    model_dir = path_utils.serving_model_dir(summary["model_uri"])
     images = executor.load_ground_truth(summary["examples_uri"])
     label_map = layout.read_label_map(summary["examples_uri"])
     print(f"model {model_dir}, {len(images)} eval images")

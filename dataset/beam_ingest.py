@@ -1,4 +1,5 @@
-"""The Beam transforms of the ingestion (see dataset/ingest.py for the plan and the per-file work).
+"""The Beam transforms of the ingestion: the plan's inputs converted (dataset/convert.py) into the output folder
+(dataset/output.py), and `run_beam` to run them with any Beam pipeline arguments.
 
 Memory stays bounded: the pipeline's only inputs are the planned work items
 (paths and annotations); each worker reads its files, converts them and streams
@@ -7,11 +8,15 @@ examples: only small per-input outcomes are combined into the report.
 """
 from __future__ import annotations
 
+from typing import Sequence
+
 import apache_beam as beam
 
-from dataset import colours, layout, seed
-from dataset.ingest import IngestPlan, Report, convert_item, write_report
+from dataset import colours, layout, seed_convert
+from dataset.convert import convert_item
 from dataset.labelmap import LabelMap
+from dataset.output import Report, write_report
+from dataset.plan import IngestPlan
 from dataset.records import Outcome, WorkItem
 
 OUTCOMES = "outcomes"
@@ -68,7 +73,7 @@ class ImagesToExamples(beam.PTransform):
 
     def expand(self, items):
         own_colours = (items
-                       | "MaskColours" >> beam.Map(seed.mask_colours)
+                       | "MaskColours" >> beam.Map(seed_convert.mask_colours)
                        | "TallyColours" >> beam.CombineGlobally(_ColourTallyFn())
                        | "OwnColours" >> beam.Map(colours.own_colours, self._label_map))
         results = items | "Convert" >> beam.ParDo(
@@ -120,3 +125,12 @@ class IngestDataset(beam.PTransform):
             | "Report" >> beam.CombineGlobally(_ReportFn())
             | "WriteReport" >> beam.Map(write_report, plan.summary_fields(), plan.label_map.to_json(), output_dir)
         )
+
+
+def run_beam(plan: IngestPlan, output_dir: str, beam_pipeline_args: Sequence[str] = ()) -> dict:
+    """Runs `IngestDataset` with the given Beam pipeline arguments; returns the summary."""
+    from apache_beam.options.pipeline_options import PipelineOptions
+
+    with beam.Pipeline(options=PipelineOptions(list(beam_pipeline_args))) as pipeline:
+        _ = pipeline | "Ingest" >> IngestDataset(plan, output_dir)
+    return layout.read_summary(output_dir)

@@ -8,7 +8,9 @@ by a hash of the image paths. Images are looked up relative to the JSON file's
 folder, the dataset folder and their ``images/`` subfolders.
 
 Categories become contiguous class ids 1..N in the order of the COCO ids; the
-COCO id is kept as ``source_id`` in the label map.
+COCO id is kept as ``source_id`` in the label map. Listing reads the JSON files
+and folder entries only; dataset/coco_convert.py reads the images and decodes
+the segmentations in the Beam workers.
 """
 from __future__ import annotations
 
@@ -17,12 +19,11 @@ import json
 import posixpath
 import re
 
-import numpy as np
 
 from dataset import fileio, records
 from dataset.images import EMPTY_FILE
 from dataset.labelmap import LABEL_MAP_FILE_NAMES, LabelMap, LabelMapError
-from dataset.records import Instance, RejectError, WorkItem
+from dataset.records import RejectError, WorkItem
 from dataset.seed import IMAGE_EXTENSIONS
 
 _TRAIN_ROLE = re.compile(r"train", re.IGNORECASE)
@@ -131,14 +132,8 @@ def _full(dataset_dir: str, rel: str) -> str:
     return fileio.join(dataset_dir, *rel.split("/"))
 
 
-def list_coco_inputs(dataset_dir: str, eval_fraction: float) -> CocoListing:
-    dataset_dir = str(dataset_dir)
-    rel_jsons = annotation_files(dataset_dir)
-    if not rel_jsons:
-        raise CocoLayoutError(f"{dataset_dir}: no COCO annotation file (annotations/*.json or *.json)")
-
-    rejects: list[tuple[str, str, str]] = []  # (full path, reason, split)
-    loaded: list[tuple[str, dict]] = []
+def _load_files(dataset_dir: str, rel_jsons: list[str], rejects: list) -> list[tuple[str, dict]]:
+    loaded = []
     for rel in rel_jsons:
         try:
             loaded.append((rel, _load(dataset_dir, rel)))
@@ -147,73 +142,69 @@ def list_coco_inputs(dataset_dir: str, eval_fraction: float) -> CocoListing:
     if not loaded:
         raise CocoLayoutError(f"{dataset_dir}: no usable COCO annotation file among {', '.join(rel_jsons)}: "
                               f"{rejects[0][1]}")
+    return loaded
 
+
+def _roles(dataset_dir: str, loaded: list[tuple[str, dict]]) -> tuple[dict[str, str], bool]:
+    """Each file's role ("train", "eval" or "") and whether the files make the splits themselves."""
     roles = {rel: _role(rel) for rel, _ in loaded}
     if len(loaded) > 1 and not all(roles.values()):
         unknown = [rel for rel, role in roles.items() if not role]
         raise CocoLayoutError(
             f"{dataset_dir}: several COCO files and no train/val role in the name of {', '.join(unknown)} "
             f"(name them e.g. instances_train.json and instances_val.json)")
-    if loaded and all(role == "eval" for role in roles.values()) and len(loaded) > 1:
+    if len(loaded) > 1 and all(role == "eval" for role in roles.values()):
         raise CocoLayoutError(f"{dataset_dir}: COCO files only for evaluation ({', '.join(roles)}), none for train")
-    has_eval_file = any(role == "eval" for role in roles.values()) and any(
-        role == "train" for role in roles.values())
+    return roles, "eval" in roles.values() and "train" in roles.values()
 
-    label_map = _label_map(dataset_dir, loaded)
-    items: list[WorkItem] = []
-    referenced: dict[str, str] = {}  # image rel path -> annotation file
-    roots: set[str] = set()
-    for rel_json, data in loaded:
-        json_path = _full(dataset_dir, rel_json)
-        role = roles[rel_json]
-        root = _image_root(dataset_dir, rel_json, data["images"])
-        roots.add(root)
-        by_image: dict[object, list[dict]] = {}
-        image_ids = set()
-        for image in data["images"]:
-            image_ids.add(image.get("id"))
-        for ann in data["annotations"]:
-            if ann.get("image_id") not in image_ids:
-                rejects.append((f"{json_path}#annotation={ann.get('id')}",
-                                f"annotation {ann.get('id')} points to image_id {ann.get('image_id')!r}, "
-                                f"which is not in 'images'", "train" if role != "eval" else "eval"))
-                continue
-            by_image.setdefault(ann.get("image_id"), []).append(
-                {k: ann.get(k) for k in ("id", "category_id", "segmentation", "iscrowd")})
-        seen_ids = set()
-        for image in data["images"]:
-            name = str(image.get("file_name") or "")
-            image_rel = _join_rel(root, name) if name else f"{rel_json}#image={image.get('id')}"
-            split = ("eval" if role == "eval" else "train") if has_eval_file else records.hash_split(
-                image_rel, eval_fraction)
-            reason = ""
-            if not name:
-                reason = f"image entry {image.get('id')!r} of {rel_json} has no file_name"
-            elif image.get("id") in seen_ids:
-                reason = f"duplicate image id {image.get('id')!r} in {rel_json}"
-            elif image_rel in referenced:
-                reason = f"listed in both {referenced[image_rel]} and {rel_json}"
-            seen_ids.add(image.get("id"))
-            referenced.setdefault(image_rel, rel_json)
-            size = None
-            try:
-                if image.get("width") and image.get("height"):
-                    size = (int(image["width"]), int(image["height"]))
-            except (TypeError, ValueError):
-                reason = reason or f"image entry {image.get('id')!r} has a non-numeric width/height"
-            items.append(WorkItem(
-                rel_path=image_rel, path=_full(dataset_dir, image_rel), split=split, format="coco",
-                coco_size=size, annotations=tuple(by_image.get(image.get("id"), ())), reject_reason=reason,
-            ))
 
-    # Files of the image folders that no annotation file lists.
+def _annotations_by_image(json_path: str, data: dict, split: str, rejects: list) -> dict[object, list[dict]]:
+    image_ids = {image.get("id") for image in data["images"]}
+    by_image: dict[object, list[dict]] = {}
+    for ann in data["annotations"]:
+        if ann.get("image_id") not in image_ids:
+            rejects.append((f"{json_path}#annotation={ann.get('id')}", f"annotation {ann.get('id')} points to "
+                            f"image_id {ann.get('image_id')!r}, which is not in 'images'", split))
+            continue
+        by_image.setdefault(ann.get("image_id"), []).append(
+            {k: ann.get(k) for k in ("id", "category_id", "segmentation", "iscrowd")})
+    return by_image
+
+
+def _image_item(dataset_dir: str, rel_json: str, root: str, image: dict, split_of, seen_ids: set,
+                referenced: dict[str, str], annotations: tuple) -> WorkItem:
+    """One image entry of an annotation file, with the reason it cannot be used, if any."""
+    name = str(image.get("file_name") or "")
+    image_rel = _join_rel(root, name) if name else f"{rel_json}#image={image.get('id')}"
+    reason = ""
+    if not name:
+        reason = f"image entry {image.get('id')!r} of {rel_json} has no file_name"
+    elif image.get("id") in seen_ids:
+        reason = f"duplicate image id {image.get('id')!r} in {rel_json}"
+    elif image_rel in referenced:
+        reason = f"listed in both {referenced[image_rel]} and {rel_json}"
+    seen_ids.add(image.get("id"))
+    referenced.setdefault(image_rel, rel_json)
+    size = None
+    try:
+        if image.get("width") and image.get("height"):
+            size = (int(image["width"]), int(image["height"]))
+    except (TypeError, ValueError):
+        reason = reason or f"image entry {image.get('id')!r} has a non-numeric width/height"
+    return WorkItem(rel_path=image_rel, path=_full(dataset_dir, image_rel), split=split_of(image_rel),
+                    format="coco", coco_size=size, annotations=annotations, reject_reason=reason)
+
+
+def _unlisted_files(dataset_dir: str, roots: set[str], listed: set[str], eval_fraction: float,
+                    rejects: list) -> tuple[list[str], list[str]]:
+    """(unlabelled images, ignored hidden files) of the image folders that no annotation file lists."""
     unlabelled, ignored = [], []
     for root in sorted(roots):
         if root == "" or not fileio.isdir(_full(dataset_dir, root)):
             continue  # the dataset folder itself holds other things (README, label maps)
         for name, is_dir in fileio.list_entries(_full(dataset_dir, root)):
             rel = _join_rel(root, name)
-            if is_dir or rel in referenced or rel in rel_jsons:
+            if is_dir or rel in listed:
                 continue
             if name.startswith("."):
                 ignored.append(_full(dataset_dir, rel))
@@ -222,12 +213,40 @@ def list_coco_inputs(dataset_dir: str, eval_fraction: float) -> CocoListing:
             else:
                 rejects.append((_full(dataset_dir, rel), "not an image file (non-image file in the image folder)",
                                 records.hash_split(rel, eval_fraction)))
+    return unlabelled, ignored
 
+
+def list_coco_inputs(dataset_dir: str, eval_fraction: float) -> CocoListing:
+    dataset_dir = str(dataset_dir)
+    rel_jsons = annotation_files(dataset_dir)
+    if not rel_jsons:
+        raise CocoLayoutError(f"{dataset_dir}: no COCO annotation file (annotations/*.json or *.json)")
+    rejects: list[tuple[str, str, str]] = []  # (full path, reason, split)
+    loaded = _load_files(dataset_dir, rel_jsons, rejects)
+    roles, files_split = _roles(dataset_dir, loaded)
+    label_map = _label_map(dataset_dir, loaded)
+    items: list[WorkItem] = []
+    referenced: dict[str, str] = {}  # image rel path -> annotation file
+    roots: set[str] = set()
+    for rel_json, data in loaded:
+        file_split = "eval" if roles[rel_json] == "eval" else "train"
+
+        def split_of(image_rel: str) -> str:
+            return file_split if files_split else records.hash_split(image_rel, eval_fraction)
+
+        root = _image_root(dataset_dir, rel_json, data["images"])
+        roots.add(root)
+        by_image = _annotations_by_image(_full(dataset_dir, rel_json), data, file_split, rejects)
+        seen_ids: set = set()
+        items += [_image_item(dataset_dir, rel_json, root, image, split_of, seen_ids, referenced,
+                              tuple(by_image.get(image.get("id"), ()))) for image in data["images"]]
+    unlabelled, ignored = _unlisted_files(dataset_dir, roots, set(referenced) | set(rel_jsons), eval_fraction,
+                                          rejects)
     items += [WorkItem(rel_path=path, path=path, split=split, format="coco", reject_reason=reason)
               for path, reason, split in rejects]
     items.sort(key=lambda item: item.rel_path)
     return CocoListing(label_map, tuple(items), tuple(sorted(unlabelled)), tuple(sorted(ignored)),
-                       "annotation_files" if has_eval_file else "hash_split")
+                       "annotation_files" if files_split else "hash_split")
 
 
 def _label_map(dataset_dir: str, loaded: list[tuple[str, dict]]) -> LabelMap:
@@ -238,65 +257,3 @@ def _label_map(dataset_dir: str, loaded: list[tuple[str, dict]]) -> LabelMap:
         if other != label_map:
             raise LabelMapError(f"{_full(dataset_dir, rel)}: its categories differ from those of {first_rel}")
     return label_map
-
-
-# --- conversion (runs in the Beam workers) -----------------------------------
-def segmentation_mask(segmentation, height: int, width: int) -> np.ndarray:
-    """A COCO segmentation (polygons, RLE or compressed RLE) as an HxW 0/1 uint8 array."""
-    from pycocotools import mask as mask_utils
-
-    if isinstance(segmentation, list):
-        polygons = [p for p in segmentation if isinstance(p, list)]
-        if not polygons or len(polygons) != len(segmentation):
-            raise ValueError("polygon segmentation must be a non-empty list of coordinate lists")
-        if any(len(p) < 6 or len(p) % 2 for p in polygons):
-            raise ValueError("a polygon needs at least 3 (x, y) points")
-        rle = mask_utils.merge(mask_utils.frPyObjects(polygons, height, width))
-    elif isinstance(segmentation, dict) and "counts" in segmentation and "size" in segmentation:
-        if [int(v) for v in segmentation["size"]] != [height, width]:
-            raise ValueError(f"RLE size {segmentation['size']} differs from the image's [{height}, {width}]")
-        if isinstance(segmentation["counts"], list):
-            rle = mask_utils.frPyObjects(segmentation, height, width)
-        else:
-            counts = segmentation["counts"]
-            rle = {"size": [height, width], "counts": counts.encode("ascii") if isinstance(counts, str) else counts}
-    else:
-        raise ValueError("segmentation is neither polygons nor RLE")
-    return np.ascontiguousarray(mask_utils.decode(rle), dtype=np.uint8)
-
-
-def convert_coco_item(item: WorkItem, label_map: LabelMap):
-    """Returns (EncodedImage, instances); raises RejectError."""
-    from dataset import images
-
-    try:
-        image = images.prepare_image(fileio.read_bytes(item.path))
-    except images.ImageDecodeError as e:
-        raise RejectError(str(e)) from e
-    except OSError as e:
-        if not fileio.exists(item.path):
-            raise RejectError("image file not found (listed in the COCO annotations)") from e
-        raise RejectError(f"cannot read the image: {e}") from e
-    if item.coco_size is not None and item.coco_size != (image.width, image.height):
-        hint = " (it matches the image before its EXIF rotation)" if item.coco_size == image.stored_size else ""
-        raise RejectError(f"the annotations give size {item.coco_size[0]}x{item.coco_size[1]} but the image is "
-                          f"{image.width}x{image.height}{hint}")
-    if not item.annotations:
-        raise RejectError("no annotation for this image")
-    by_source_id = label_map.by_source_id
-    instances = []
-    for ann in item.annotations:  # in the file's order
-        cls = by_source_id.get(ann.get("category_id"))
-        if cls is None:
-            raise RejectError(f"annotation {ann.get('id')} has category_id {ann.get('category_id')!r}, "
-                              f"which is not in 'categories'")
-        if not ann.get("segmentation"):
-            raise RejectError(f"annotation {ann.get('id')} has no segmentation (Mask R-CNN needs masks, not only boxes)")
-        try:
-            mask = segmentation_mask(ann["segmentation"], image.height, image.width)
-        except Exception as e:  # malformed segmentation data of any kind
-            raise RejectError(f"annotation {ann.get('id')}: bad segmentation ({e})") from e
-        if not mask.any():
-            raise RejectError(f"annotation {ann.get('id')}: its segmentation covers no pixel")
-        instances.append(Instance(cls.id, cls.name, mask, is_crowd=bool(ann.get("iscrowd") or 0)))
-    return image, instances

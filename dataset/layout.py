@@ -33,8 +33,12 @@ SUMMARY_FILE = "ingest_summary.json"
 TFRECORD_FILE_TYPE = "tfrecord_compressed"
 
 
+def split_dir_name(split: str) -> str:
+    return f"{SPLIT_DIR_PREFIX}{split}"
+
+
 def split_dir(uri: str, split: str) -> str:
-    return fileio.join(uri, f"{SPLIT_DIR_PREFIX}{split}")
+    return fileio.join(uri, split_dir_name(split))
 
 
 def record_prefix(uri: str, split: str) -> str:

@@ -37,6 +37,10 @@ class RejectError(Exception):
     """An input that cannot become an example; the message is the reason."""
 
 
+class IngestError(RuntimeError):
+    """The dataset cannot be ingested as a whole (layout, too many rejects, empty split, output folder)."""
+
+
 @dataclasses.dataclass(frozen=True)
 class WorkItem:
     rel_path: str  # the input's identity: its path relative to the dataset folder, '/'-separated

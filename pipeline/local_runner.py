@@ -7,13 +7,13 @@ import os
 import sys
 import time
 
-from pipeline import options
+from pipeline import options, settings
 
-METADATA_FILE = "metadata.sqlite"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    options.add_pipeline_arguments(parser, pipeline_root="outputs/pipeline", serving_dir="outputs/serving")
+    options.add_pipeline_arguments(parser, pipeline_root=settings.DEFAULT_PIPELINE_ROOT,
+                                   serving_dir=settings.DEFAULT_SERVING_DIR)
 
 
 class _ProgressPrinter(logging.Handler):
@@ -43,6 +43,7 @@ def run(config) -> str:
     from tfx import v1 as tfx
 
     from pipeline.pipeline import create_pipeline
+    from pipeline.run_summary import METADATA_FILE
 
     log_dir = os.path.join(config.pipeline_root, "logs")
     os.makedirs(log_dir, exist_ok=True)

@@ -8,12 +8,15 @@ import argparse
 import os
 import shlex
 
+from pipeline import settings
+
 
 def add_pipeline_arguments(parser: argparse.ArgumentParser, pipeline_root: str | None = None,
-                           serving_dir: str | None = None, config: str = "cpu-demo") -> None:
+                           serving_dir: str | None = None, config: str = settings.DEFAULT_CONFIG) -> None:
     """Dataset, training, validation and blessing options; a path without a default is required."""
     parser.add_argument("--dataset", required=True, help="dataset folder (seed layout or COCO JSON + images)")
-    parser.add_argument("--format", default="auto", choices=["auto", "seed", "coco"], dest="dataset_format")
+    parser.add_argument("--format", default=settings.DEFAULT_DATASET_FORMAT, choices=["auto", "seed", "coco"],
+                        dest="dataset_format")
     parser.add_argument("--config", default=config,
                         help=f"training config: a name in pipeline/configs/ (cpu-demo, gpu-r50fpn, tiny) or a YAML "
                              f"path (default: {config})")
@@ -35,10 +38,11 @@ def add_pipeline_arguments(parser: argparse.ArgumentParser, pipeline_root: str |
     parser.add_argument("--schema", help="a curated TFDV schema of structural rules (default: the project's, "
                                          "pipeline/schema/schema.pbtxt; draft one with `maskrcnn-tfx schema`); "
                                          "the classes always come from the dataset's label map")
-    parser.add_argument("--max-class-drift", type=float, default=0.25,
-                        help="largest L-infinity distance between the eval and train class distributions")
-    parser.add_argument("--eval-fraction", type=float, default=0.2)
-    parser.add_argument("--max-reject-fraction", type=float, default=0.05)
+    parser.add_argument("--max-class-drift", type=float, default=settings.DEFAULT_MAX_CLASS_DRIFT,
+                        help="largest L-infinity distance between the eval and train class distributions, "
+                             "or chance at the splits' sizes if larger (default %(default)s)")
+    parser.add_argument("--eval-fraction", type=float, default=settings.DEFAULT_EVAL_FRACTION)
+    parser.add_argument("--max-reject-fraction", type=float, default=settings.DEFAULT_MAX_REJECT_FRACTION)
     parser.add_argument("--beam-args", "--beam-arg", action="extend", type=shlex.split, default=[],
                         dest="beam_pipeline_args", metavar="ARGS",
                         help="Beam pipeline arguments, e.g. --beam-args='--runner=DataflowRunner --region=europe-west1' "
@@ -61,17 +65,14 @@ def thresholds(items: list[str]) -> dict[str, float] | None:
 
 def pipeline_config(args: argparse.Namespace, local: bool, **changes):
     """The PipelineConfig the options describe; `local` makes paths absolute (URIs are kept as given)."""
-    from components.trainer.trainer_module import TrainingSettings
-    from pipeline.pipeline import PipelineConfig
-
     path = os.path.abspath if local else str
-    return PipelineConfig(**{
+    return settings.PipelineConfig(**{
         "dataset": path(args.dataset),
         "pipeline_root": path(args.pipeline_root),
         "dataset_format": args.dataset_format,
         "eval_fraction": args.eval_fraction,
         "max_reject_fraction": args.max_reject_fraction,
-        "training": TrainingSettings(config=args.config, batch_size=args.batch_size,
+        "training": settings.TrainingSettings(config=args.config, batch_size=args.batch_size,
                                      params_override=args.params_override, init_checkpoint=args.init_checkpoint),
         "train_steps": args.train_steps,
         "serving_dir": path(args.serving_dir),

@@ -13,33 +13,10 @@ from components.evaluator.component import MaskEvaluator
 from components.example_gen.component import ImageMaskExampleGen
 from components.pusher.component import AtomicPusher
 from components.schema_gen.component import LabelMapSchemaGen
-from components.schema_gen.schema import DEFAULT_MAX_CLASS_DRIFT
 from components.trainer.experiment import blessing_rules
-from components.trainer.trainer_module import TrainingSettings
+from pipeline.settings import PipelineConfig
 
 TRAINER_RUN_FN = "components.trainer.trainer_module.run_fn"
-
-
-@dataclasses.dataclass
-class PipelineConfig:
-    """Everything a run needs; defaults are the local demo's."""
-    dataset: str | RuntimeParameter        # on Kubeflow a runtime parameter: the dataset URI per run
-    pipeline_root: str
-    pipeline_name: str = "maskrcnn-tfx"
-    dataset_format: str = "auto"           # auto | seed | coco
-    eval_fraction: float = 0.2             # used when the dataset has no labelled test split
-    max_reject_fraction: float = 0.05
-    schema: str | None = None              # a curated TFDV schema; None: the one in the package
-    max_class_drift: float = DEFAULT_MAX_CLASS_DRIFT
-    training: TrainingSettings = dataclasses.field(default_factory=TrainingSettings)
-    # None: the training config's own. On Kubeflow a runtime parameter holding TrainArgs JSON, '{"num_steps": N}'.
-    train_steps: int | RuntimeParameter | None = None
-    serving_dir: str = "outputs/serving"   # blessed models are pushed to <serving_dir>/<version>/
-    thresholds: dict[str, float] | None = None   # None: the training config's `blessing:` section
-    max_regression: float | None = None
-    latency_batch: int = 8
-    beam_pipeline_args: list[str] = dataclasses.field(default_factory=list)
-    enable_cache: bool = True
 
 
 def validation_components(examples: tfx.dsl.Channel, config: PipelineConfig) -> list:

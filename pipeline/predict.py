@@ -10,7 +10,6 @@ import sys
 
 import numpy as np
 
-SAVED_MODEL_FILE = "saved_model.pb"
 
 
 class PredictError(RuntimeError):
@@ -37,13 +36,14 @@ def find_saved_model(path: str) -> str:
     version), a Trainer `Model` artifact (its Format-Serving/) or an exported SavedModel."""
     import tensorflow as tf
 
-    from components.evaluator.executor import serving_dir
-    from components.pusher.executor import newest_version
+    from tfx.utils import path_utils
 
-    for candidate in (path, serving_dir(path), newest_version(path)):
+    from components.pusher.serving import SAVED_MODEL_FILE, newest_version
+
+    for candidate in (path, path_utils.serving_model_dir(path), newest_version(path)):
         if candidate and tf.io.gfile.exists(os.path.join(candidate, SAVED_MODEL_FILE)):
             return candidate
-    raise PredictError(f"{path}: no SavedModel here (expected {SAVED_MODEL_FILE}, Format-Serving/ or "
+    raise PredictError(f"{path}: no SavedModel here (expected saved_model.pb, Format-Serving/ or "
                        f"numbered versions of a serving folder)")
 
 
@@ -53,7 +53,7 @@ class Predictor:
     def __init__(self, model_path: str):
         import tensorflow as tf
 
-        from components.evaluator.executor import SIGNATURE
+        from components.evaluator.constants import SIGNATURE
         from dataset import layout
 
         self.model_dir = find_saved_model(model_path)

@@ -11,6 +11,8 @@ import json
 import os
 import sys
 
+from pipeline.settings import DEFAULT_PIPELINE_ROOT
+
 MISSING = "-"
 
 
@@ -173,8 +175,8 @@ def write(reports: list[dict], output_dir: str, compare: bool = False) -> tuple[
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--pipeline-root", default="outputs/pipeline",
-                        help="a pipeline root of `maskrcnn-tfx run` (default: outputs/pipeline)")
+    parser.add_argument("--pipeline-root", default=DEFAULT_PIPELINE_ROOT,
+                        help=f"a pipeline root of `maskrcnn-tfx run` (default: {DEFAULT_PIPELINE_ROOT})")
     parser.add_argument("--run", help="a run id (default: the newest run)")
     parser.add_argument("--compare", nargs="*", metavar="RUN",
                         help="several runs side by side: the ids given, or without ids the last five")

@@ -8,16 +8,17 @@ from ml_metadata.metadata_store import metadata_store
 from ml_metadata.proto import metadata_store_pb2
 from tfx import v1 as tfx
 
-from components.data_gate.component import DataValidationReport
-from components.trainer.trainer_module import TIMING_FILE
+from components.data_gate.constants import REPORT_FILE, REPORT_TYPE_NAME
+from components.evaluator.constants import METRICS_FILE
+from components.trainer.constants import TIMING_FILE
 from dataset import layout
+
+METADATA_FILE = "metadata.sqlite"  # the local runner's ML Metadata store, in the pipeline root
 
 _STATES = {v: k for k, v in metadata_store_pb2.Execution.State.items()}
 
 
 def _store(pipeline_root: str) -> metadata_store.MetadataStore:
-    from pipeline.local_runner import METADATA_FILE
-
     path = os.path.join(pipeline_root, METADATA_FILE)
     if not os.path.exists(path):
         raise FileNotFoundError(f"no metadata store at {path}: is {pipeline_root} a pipeline root of `maskrcnn-tfx run`?")
@@ -69,7 +70,7 @@ def latest_run(pipeline_root: str, run_id: str | None = None) -> dict:
                 examples_uri = artifact.uri
             if type_name == "Model":
                 model_uri = artifact.uri
-            if type_name == DataValidationReport.TYPE_NAME:
+            if type_name == REPORT_TYPE_NAME:
                 report_uri = artifact.uri
             if type_name == "ModelEvaluation":
                 evaluation_uri = artifact.uri
@@ -88,8 +89,6 @@ def latest_run(pipeline_root: str, run_id: str | None = None) -> dict:
         summary["examples"] = _read_json(os.path.join(examples_uri, layout.SUMMARY_FILE))
         summary["examples_uri"] = examples_uri
     if report_uri:
-        from components.data_gate.executor import REPORT_FILE
-
         import tensorflow as tf
 
         with tf.io.gfile.GFile(os.path.join(report_uri, REPORT_FILE)) as f:
@@ -98,7 +97,7 @@ def latest_run(pipeline_root: str, run_id: str | None = None) -> dict:
         summary["training"] = _read_json(os.path.join(model_uri, TIMING_FILE))
         summary["model_uri"] = model_uri
     if evaluation_uri:
-        summary["evaluation"] = _read_json(os.path.join(evaluation_uri, "metrics.json"))
+        summary["evaluation"] = _read_json(os.path.join(evaluation_uri, METRICS_FILE))
         summary["evaluation_uri"] = evaluation_uri
     if pushed is not None:
         props = pushed.custom_properties

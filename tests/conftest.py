@@ -97,14 +97,14 @@ def copy_dataset(src: Path, dst: Path) -> Path:
 
 def ingest_folder(dataset: Path, output: Path, check: bool = False, **options) -> dict:
     """Plans and runs the Beam ingestion in-process; returns the summary."""
-    from dataset import ingest
+    from dataset import beam_ingest, output as output_folder, plan as planning
 
-    opts = ingest.IngestOptions(**options)
-    plan = ingest.plan_ingest(str(dataset), opts)
-    ingest.prepare_output_dir(str(output))
-    summary = ingest.run_beam(plan, str(output), IN_MEMORY_BEAM_ARGS)
+    opts = planning.IngestOptions(**options)
+    plan = planning.plan_ingest(str(dataset), opts)
+    output_folder.prepare_output_dir(str(output))
+    summary = beam_ingest.run_beam(plan, str(output), IN_MEMORY_BEAM_ARGS)
     if check:
-        ingest.check_summary(summary, opts.max_reject_fraction, str(output))
+        output_folder.check_summary(summary, opts.max_reject_fraction, str(output))
     return summary
 
 
@@ -147,9 +147,8 @@ def pipeline_dataset(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def trained_pipeline(pipeline_dataset, tmp_path_factory) -> dict:
     """The local pipeline run once on the sample dataset with the tiny config; its run summary."""
-    from components.trainer.trainer_module import TrainingSettings
     from pipeline import local_runner, run_summary
-    from pipeline.pipeline import PipelineConfig
+    from pipeline.settings import PipelineConfig, TrainingSettings
 
     root = str(tmp_path_factory.mktemp("pipeline-root"))
     config = PipelineConfig(dataset=str(pipeline_dataset), pipeline_root=root, serving_dir=os.path.join(root, "serving"),

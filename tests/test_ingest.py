@@ -12,21 +12,25 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from dataset import coco, ingest, layout, records, sample
+from dataset import coco, coco_convert, layout, records, sample
+from dataset import plan as planning
+from dataset.convert import convert_item
 from dataset.labelmap import LabelMap, LabelMapError
-from tests.conftest import (LEGACY_LABELS, MUG, SAMPLE_NUM_TEST, SAMPLE_NUM_TRAIN, SAMPLE_NUM_UNLABELLED, SPEAKER,
+from tests.conftest import (MUG, SAMPLE_NUM_TEST, SAMPLE_NUM_TRAIN, SAMPLE_NUM_UNLABELLED, SPEAKER,
                             copy_dataset, feature, ingest_folder, mini_seed, photo, read_examples, write_gray_png,
                             write_image)
 
+
+# --- helpers -------------------------------------------------------------------
 def plan_items(root: Path, **options) -> dict[str, records.WorkItem]:
-    plan = ingest.plan_ingest(str(root), ingest.IngestOptions(**options))
+    plan = planning.plan_ingest(str(root), planning.IngestOptions(**options))
     return {item.rel_path: item for item in plan.items}
 
 
 def convert(root: Path, rel_path: str, min_instance_area: int = 16) -> records.Outcome:
-    plan = ingest.plan_ingest(str(root), ingest.IngestOptions(min_instance_area=min_instance_area))
+    plan = planning.plan_ingest(str(root), planning.IngestOptions(min_instance_area=min_instance_area))
     item = next(i for i in plan.items if i.rel_path == rel_path)
-    return ingest.convert_item(item, plan.label_map, min_instance_area, plan.dataset_dir)
+    return convert_item(item, plan.label_map, min_instance_area, plan.dataset_dir)
 
 
 def parse(outcome: records.Outcome):
@@ -394,7 +398,7 @@ def test_every_input_is_an_example_a_reject_or_unlabelled(bad_dataset, bad_inges
 
 def test_too_many_rejects_fail_with_counts_and_first_reasons(bad_dataset, tmp_path):
     out = tmp_path / "out"
-    with pytest.raises(ingest.IngestError) as error:
+    with pytest.raises(records.IngestError) as error:
         ingest_folder(bad_dataset, out, check=True)
     message = str(error.value)
     assert "17 of 29 inputs rejected (58.6%), more than max_reject_fraction 5.0%" in message
@@ -411,7 +415,7 @@ def test_malformed_label_map_fails_before_any_beam_work(sample_dataset, tmp_path
     root = copy_dataset(sample_dataset, tmp_path / "ds")
     (root / "label.pbtxt").write_text("item { id: 1 name: 'speaker' }\n")
     with pytest.raises(LabelMapError, match="label.pbtxt: item at line 1: name 'speaker' does not end in three"):
-        ingest.plan_ingest(str(root), ingest.IngestOptions())
+        planning.plan_ingest(str(root), planning.IngestOptions())
     out = tmp_path / "out"
     assert cli.main(["ingest", "--dataset", str(root), "--output", str(out)]) == 1
     assert "does not end in three digits" in capsys.readouterr().err
@@ -430,8 +434,8 @@ def test_hash_split_is_stable_and_close_to_the_fraction():
 def test_without_test_masks_eval_is_a_hash_split_of_train(sample_dataset, tmp_path):
     root = copy_dataset(sample_dataset, tmp_path / "ds")
     shutil.rmtree(root / "test_masks")
-    plan = ingest.plan_ingest(str(root), ingest.IngestOptions(eval_fraction=0.4))
-    again = ingest.plan_ingest(str(root), ingest.IngestOptions(eval_fraction=0.4))
+    plan = planning.plan_ingest(str(root), planning.IngestOptions(eval_fraction=0.4))
+    again = planning.plan_ingest(str(root), planning.IngestOptions(eval_fraction=0.4))
     assert plan.eval_source == "hash_split"
     assert [(i.rel_path, i.split) for i in plan.items] == [(i.rel_path, i.split) for i in again.items]
     assert all(i.rel_path.startswith("train_images/") for i in plan.items)
@@ -441,7 +445,7 @@ def test_without_test_masks_eval_is_a_hash_split_of_train(sample_dataset, tmp_pa
 
 
 def test_test_folder_with_masks_is_the_eval_split(sample_dataset):
-    plan = ingest.plan_ingest(str(sample_dataset), ingest.IngestOptions())
+    plan = planning.plan_ingest(str(sample_dataset), planning.IngestOptions())
     assert plan.eval_source == "test_folder"
     assert {i.rel_path for i in plan.items if i.split == "eval"} == {
         f"test_images/test_{i:04d}.jpg" for i in range(SAMPLE_NUM_TEST)}
@@ -554,7 +558,7 @@ def test_coco_single_file_is_hash_split(coco_dataset, tmp_path):
     root = copy_dataset(coco_dataset[0], tmp_path / "ds")
     (root / "annotations/instances_val.json").unlink()
     (root / "annotations/instances_train.json").rename(root / "annotations/instances_default.json")
-    plan = ingest.plan_ingest(str(root), ingest.IngestOptions(eval_fraction=0.5))
+    plan = planning.plan_ingest(str(root), planning.IngestOptions(eval_fraction=0.5))
     assert plan.eval_source == "hash_split"
     assert all(i.split == records.hash_split(i.rel_path, 0.5) for i in plan.items if not i.reject_reason)
 
@@ -562,28 +566,28 @@ def test_coco_single_file_is_hash_split(coco_dataset, tmp_path):
 def test_coco_segmentation_decoding():
     mask = np.zeros((20, 30), np.uint8)
     mask[5:15, 10:25] = 1
-    np.testing.assert_array_equal(coco.segmentation_mask(uncompressed_rle(mask), 20, 30), mask)
-    square = coco.segmentation_mask([[10, 5, 25, 5, 25, 15, 10, 15]], 20, 30)
+    np.testing.assert_array_equal(coco_convert.segmentation_mask(uncompressed_rle(mask), 20, 30), mask)
+    square = coco_convert.segmentation_mask([[10, 5, 25, 5, 25, 15, 10, 15]], 20, 30)
     assert square[6:14, 11:24].all() and not square[:4].any()
     with pytest.raises(ValueError, match="at least 3"):
-        coco.segmentation_mask([[1, 2, 3, 4]], 20, 30)
+        coco_convert.segmentation_mask([[1, 2, 3, 4]], 20, 30)
     with pytest.raises(ValueError, match="differs"):
-        coco.segmentation_mask({"size": [10, 10], "counts": [100]}, 20, 30)
+        coco_convert.segmentation_mask({"size": [10, 10], "counts": [100]}, 20, 30)
 
 
 # --- format detection ------------------------------------------------------------------------
 def test_format_auto_detection(sample_dataset, coco_dataset, tmp_path):
-    assert ingest.detect_format(str(sample_dataset)) == "seed"
-    assert ingest.detect_format(str(coco_dataset[0])) == "coco"
+    assert planning.detect_format(str(sample_dataset)) == "seed"
+    assert planning.detect_format(str(coco_dataset[0])) == "coco"
     both = copy_dataset(sample_dataset, tmp_path / "both")
     (both / "annotations").mkdir()
     shutil.copy(coco_dataset[0] / "annotations/instances_train.json", both / "annotations")
-    with pytest.raises(ingest.IngestError, match="both a seed layout .* pass --format"):
-        ingest.detect_format(str(both))
-    assert ingest.plan_ingest(str(both), ingest.IngestOptions(format="seed")).format == "seed"
+    with pytest.raises(records.IngestError, match="both a seed layout .* pass --format"):
+        planning.detect_format(str(both))
+    assert planning.plan_ingest(str(both), planning.IngestOptions(format="seed")).format == "seed"
     (tmp_path / "empty").mkdir()
-    with pytest.raises(ingest.IngestError, match="neither a seed layout"):
-        ingest.detect_format(str(tmp_path / "empty"))
+    with pytest.raises(records.IngestError, match="neither a seed layout"):
+        planning.detect_format(str(tmp_path / "empty"))
 
 
 # --- the command line --------------------------------------------------------------------------

@@ -9,7 +9,8 @@ import cv2
 import numpy as np
 import pytest
 
-from dataset import images, ingest, layout, records
+from dataset import images, ingest, layout, output, records
+from dataset import plan as planning
 from dataset.labelmap import LabelMap
 from tests.conftest import (feature, ingest_folder, mini_seed, photo, read_examples, write_gray_png,
                             write_image)
@@ -63,8 +64,8 @@ def test_a_colour_sharing_a_classs_grey_value_is_rejected_not_merged(painted_cup
 
 
 def test_the_sequential_reference_rejects_the_same_masks(painted_cups, tmp_path):
-    plan = ingest.plan_ingest(str(painted_cups), ingest.IngestOptions(eval_fraction=0.01))
-    ingest.prepare_output_dir(str(tmp_path / "out"))
+    plan = planning.plan_ingest(str(painted_cups), planning.IngestOptions(eval_fraction=0.01))
+    output.prepare_output_dir(str(tmp_path / "out"))
     ingest.run_sequential(plan, str(tmp_path / "out"))
     assert sorted(_rejects(tmp_path / "out")) == ["green_0.jpg", "green_1.jpg"]
 

@@ -4,13 +4,11 @@ import os
 
 import cv2
 import numpy as np
-import pytest
 import tensorflow as tf
 
-from components.trainer.trainer_module import TrainingSettings
 from conftest import PIPELINE_NUM_TEST, PIPELINE_NUM_TRAIN, TINY_TRAIN_STEPS
 from pipeline import local_runner, report, run_summary
-from pipeline.pipeline import PipelineConfig
+from pipeline.settings import PipelineConfig, TrainingSettings
 
 COMPONENTS = ["ImageMaskExampleGen", "LabelMapSchemaGen", "StatisticsGen", "ExampleValidator", "DataGate", "Trainer",
               "latest_blessed_model", "MaskEvaluator", "Pusher"]

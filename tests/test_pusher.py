@@ -14,8 +14,9 @@ from tfx.types import standard_artifacts, standard_component_specs
 from tfx.utils import proto_utils
 
 from components.pusher import executor as pusher
+from components.pusher import serving
 
-STAGING = pusher.STAGING_DIR
+STAGING = serving.STAGING_DIR
 
 
 def saved_model(path: Path, value: float) -> Path:
@@ -94,7 +95,7 @@ def test_pushes_at_the_same_time_get_their_own_versions(tmp_path):
 
 def test_staging_of_a_dead_push_is_removed_and_a_failed_push_leaves_none(tmp_path):
     base = tmp_path / "serving"
-    dead = base / STAGING / f"{int(time.time()) - 2 * pusher.STALE_STAGING_S}-dead"
+    dead = base / STAGING / f"{int(time.time()) - 2 * serving.STALE_STAGING_S}-dead"
     running = base / STAGING / f"{int(time.time())}-running"
     for folder in (dead, running):
         (folder / "123").mkdir(parents=True)

@@ -6,17 +6,17 @@ import pytest
 import tensorflow as tf
 from tfx import v1 as tfx
 
-from components.data_gate.component import DataValidationReport
+from components.data_gate.constants import REPORT_FILE, REPORT_TYPE_NAME
 from components.data_gate.executor import DataValidationError, check_example
-from components.trainer.trainer_module import TrainingSettings
 from dataset import layout, records
-from pipeline.pipeline import PipelineConfig, trainer_component, validation_components
+from pipeline.pipeline import trainer_component, validation_components
+from pipeline.settings import PipelineConfig, TrainingSettings
 from tests.conftest import ingest_folder
 
 
 def test_clean_sample_passes_the_gate(trained_pipeline):
     gate = next(c for c in trained_pipeline["components"] if c["component"] == "DataGate")
-    report = open(os.path.join(gate["outputs"][DataValidationReport.TYPE_NAME], "validation_report.txt")).read()
+    report = open(os.path.join(gate["outputs"][REPORT_TYPE_NAME], REPORT_FILE)).read()
     assert report.endswith("anomalies: none")
     assert trained_pipeline["validation"] == report  # shown in the run's summary
     statistics = next(c for c in trained_pipeline["components"] if c["component"] == "StatisticsGen")

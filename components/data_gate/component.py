@@ -14,25 +14,19 @@ from tfx.types import standard_artifacts
 from tfx.types.experimental import simple_artifacts
 from tfx.types.component_spec import ChannelParameter, ComponentSpec, ExecutionParameter
 
-from components.data_gate import executor
-from components.schema_gen.schema import DEFAULT_MAX_CLASS_DRIFT
-
-
-# The report (validation_report.txt: what was found, or 'anomalies: none'; the per-example problems) is a
-# standard `File` artifact: TFX's KFP v2 entrypoint imports a custom artifact type from its TYPE_NAME as a
-# class path, which a name KFP accepts (<namespace>.<Name>) cannot be here.
-DataValidationReport = simple_artifacts.File
+from components.data_gate import constants, executor
+from pipeline.settings import DEFAULT_MAX_CLASS_DRIFT
 
 
 class DataGateSpec(ComponentSpec):
-    PARAMETERS = {executor.MAX_CLASS_DRIFT_KEY: ExecutionParameter(type=float)}
+    PARAMETERS = {constants.MAX_CLASS_DRIFT_KEY: ExecutionParameter(type=float)}
     INPUTS = {
         "examples": ChannelParameter(type=standard_artifacts.Examples),
         "statistics": ChannelParameter(type=standard_artifacts.ExampleStatistics),
         "schema": ChannelParameter(type=standard_artifacts.Schema),
         "anomalies": ChannelParameter(type=standard_artifacts.ExampleAnomalies),
     }
-    OUTPUTS = {"report": ChannelParameter(type=DataValidationReport)}
+    OUTPUTS = {"report": ChannelParameter(type=simple_artifacts.File)}
 
 
 class DataGate(base_beam_component.BaseBeamComponent):
@@ -43,4 +37,4 @@ class DataGate(base_beam_component.BaseBeamComponent):
                  anomalies: types.BaseChannel, max_class_drift: float = DEFAULT_MAX_CLASS_DRIFT):
         super().__init__(spec=DataGateSpec(
             examples=examples, statistics=statistics, schema=schema, anomalies=anomalies,
-            max_class_drift=float(max_class_drift), report=types.Channel(type=DataValidationReport)))
+            max_class_drift=float(max_class_drift), report=types.Channel(type=simple_artifacts.File)))

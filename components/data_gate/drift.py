@@ -10,8 +10,6 @@ datasets that noise is small and `max_class_drift` rules.
 """
 from __future__ import annotations
 
-import os
-
 import numpy as np
 
 from dataset import layout, records
@@ -20,13 +18,15 @@ NOISE_QUANTILE = 0.95
 NOISE_SIMULATIONS = 4000
 
 
-def class_counts(statistics_uri: str, split: str) -> dict[str, float]:
-    """Instances per class id (as a string) in a split, from its TFDV statistics."""
-    import tensorflow_data_validation as tfdv
+def _statistics(statistics, split: str):
+    from tfx.components.statistics_gen import stats_artifact_utils
 
-    stats = tfdv.load_stats_binary(os.path.join(statistics_uri, f"{layout.SPLIT_DIR_PREFIX}{split}",
-                                                "FeatureStats.pb"))
-    for feature in stats.datasets[0].features:
+    return stats_artifact_utils.load_statistics(statistics, split).proto()
+
+
+def class_counts(statistics, split: str) -> dict[str, float]:
+    """Instances per class id (as a string) in a split, from its TFDV statistics (an ExampleStatistics artifact)."""
+    for feature in _statistics(statistics, split).datasets[0].features:
         if feature.path.step[:] == [records.CLASS_LABEL]:
             return {b.label: b.sample_count for b in feature.string_stats.rank_histogram.buckets}
     return {}
@@ -47,12 +47,12 @@ def sampling_noise(train: dict[str, float], eval_: dict[str, float], quantile: f
     return float(np.quantile(np.abs(a - b).max(axis=1), quantile))
 
 
-def drift_check(statistics_uri: str, schema, max_class_drift: float) -> tuple[list[str], str]:
+def drift_check(statistics, schema, max_class_drift: float) -> tuple[list[str], str]:
     """(anomaly lines, a note on the threshold used) of TFDV's drift comparator on the class labels."""
     import tensorflow_data_validation as tfdv
     from tensorflow_metadata.proto.v0 import anomalies_pb2
 
-    train, eval_ = (class_counts(statistics_uri, s) for s in (layout.TRAIN, layout.EVAL))
+    train, eval_ = (class_counts(statistics, s) for s in (layout.TRAIN, layout.EVAL))
     noise = sampling_noise(train, eval_)
     threshold = max(max_class_drift, round(noise, 3))
     note = (f"class drift threshold {threshold:.3f}: random splits of {int(sum(eval_.values()))} eval and "
@@ -60,13 +60,10 @@ def drift_check(statistics_uri: str, schema, max_class_drift: float) -> tuple[li
             f"{100 * (1 - NOISE_QUANTILE):.0f}% of cases, above max_class_drift {max_class_drift:.3f}"
             if noise > max_class_drift else f"class drift threshold {threshold:.3f} (max_class_drift)")
 
-    def load(split):
-        return tfdv.load_stats_binary(os.path.join(statistics_uri, f"{layout.SPLIT_DIR_PREFIX}{split}",
-                                                   "FeatureStats.pb"))
-
     schema = type(schema).FromString(schema.SerializeToString())
     tfdv.get_feature(schema, records.CLASS_LABEL).drift_comparator.infinity_norm.threshold = threshold
-    result = tfdv.validate_statistics(load(layout.EVAL), schema, previous_statistics=load(layout.TRAIN))
+    result = tfdv.validate_statistics(_statistics(statistics, layout.EVAL), schema,
+                                      previous_statistics=_statistics(statistics, layout.TRAIN))
     lines = [f"feature '{name}': eval vs train drift: {reason.description} ({note})"
              for name, info in sorted(result.anomaly_info.items()) for reason in info.reason
              if reason.type == anomalies_pb2.AnomalyInfo.COMPARATOR_L_INFTY_HIGH]

@@ -9,12 +9,12 @@ import tensorflow as tf
 from tfx import types
 from tfx.dsl.components.base import base_beam_executor
 from tfx.types import artifact_utils
+from tfx.utils import io_utils
 
+from components.data_gate.constants import MAX_CLASS_DRIFT_KEY, REPORT_FILE
 from components.data_gate.drift import drift_check
 from dataset import layout, records
 
-MAX_CLASS_DRIFT_KEY = "max_class_drift"
-REPORT_FILE = "validation_report.txt"
 MAX_EXAMPLES_SHOWN = 10
 
 
@@ -71,15 +71,17 @@ def _check_splits(pipeline, examples_uri: str, report_uri: str, label_ids: froze
     """Every problem of every example, one line each, in a file per split of the report."""
     for split in layout.SPLITS:
         _ = (pipeline
-             | f"Read{split}" >> beam.io.ReadFromTFRecord(os.path.join(layout.split_dir(examples_uri, split), "*"))
+             | f"Read{split}" >> beam.io.ReadFromTFRecord(layout.record_pattern(examples_uri, split))
              | f"Check{split}" >> beam.FlatMap(check_example, label_ids)
              | f"Write{split}" >> beam.io.WriteToText(_problems_file(report_uri, split), shard_name_template=""))
 
 
-def _anomaly_lines(anomalies_uri: str, split: str) -> list[str]:
+def _anomaly_lines(anomalies_artifact: types.Artifact, split: str) -> list[str]:
     from tensorflow_metadata.proto.v0 import anomalies_pb2
+    from tfx.components.example_validator.executor import DEFAULT_FILE_NAME
 
-    with tf.io.gfile.GFile(os.path.join(anomalies_uri, f"Split-{split}", "SchemaDiff.pb"), "rb") as f:
+    path = os.path.join(artifact_utils.get_split_uri([anomalies_artifact], split), DEFAULT_FILE_NAME)
+    with tf.io.gfile.GFile(path, "rb") as f:
         anomalies = anomalies_pb2.Anomalies.FromString(f.read())
     lines = [f"feature '{name}': {info.short_description}: {info.description}"
              for name, info in sorted(anomalies.anomaly_info.items())]
@@ -92,22 +94,20 @@ class Executor(base_beam_executor.BaseBeamExecutor):
 
     def Do(self, input_dict: dict[str, list[types.Artifact]], output_dict: dict[str, list[types.Artifact]],
            exec_properties: dict[str, Any]) -> None:
-        import tensorflow_data_validation as tfdv
-
         examples = artifact_utils.get_single_instance(input_dict["examples"])
         statistics = artifact_utils.get_single_instance(input_dict["statistics"])
         anomalies = artifact_utils.get_single_instance(input_dict["anomalies"])
-        schema_uri = artifact_utils.get_single_instance(input_dict["schema"]).uri
-        schema = tfdv.load_schema_text(os.path.join(schema_uri, "schema.pbtxt"))
+        schema = io_utils.SchemaReader().read(io_utils.get_only_uri_in_dir(
+            artifact_utils.get_single_uri(input_dict["schema"])))
         report_artifact = artifact_utils.get_single_instance(output_dict["report"])
         label_ids = frozenset(layout.read_label_map(examples.uri).ids)
 
         sections: dict[str, list[str]] = {}
         for split in layout.SPLITS:
-            lines = _anomaly_lines(anomalies.uri, split)
+            lines = _anomaly_lines(anomalies, split)
             if lines:
-                sections[f"TFDV anomalies in Split-{split}"] = lines
-        drift, drift_note = drift_check(statistics.uri, schema, float(exec_properties[MAX_CLASS_DRIFT_KEY]))
+                sections[f"TFDV anomalies in {layout.split_dir_name(split)}"] = lines
+        drift, drift_note = drift_check(statistics, schema, float(exec_properties[MAX_CLASS_DRIFT_KEY]))
         if drift:
             sections["class distribution"] = drift
 
@@ -121,7 +121,8 @@ class Executor(base_beam_executor.BaseBeamExecutor):
                 shown = problems[:MAX_EXAMPLES_SHOWN] + (
                     [f"... {len(problems) - MAX_EXAMPLES_SHOWN} more in {_problems_file(report_artifact.uri, split)}"]
                     if len(problems) > MAX_EXAMPLES_SHOWN else [])
-                sections[f"example checks in Split-{split} ({len(problems)} problems)"] = shown
+                sections[f"example checks in {layout.split_dir_name(split)} "
+                         f"({len(problems)} problems)"] = shown
 
         report = format_report(sections, statistics.uri, notes=[drift_note])
         with tf.io.gfile.GFile(os.path.join(report_artifact.uri, REPORT_FILE), "w") as f:

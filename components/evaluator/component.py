@@ -15,14 +15,15 @@ from tfx.dsl.components.base import base_component, executor_spec
 from tfx.types import standard_artifacts
 from tfx.types.component_spec import ChannelParameter, ComponentSpec, ExecutionParameter
 
-from components.evaluator import executor
+from components.evaluator import constants, executor
+from pipeline.settings import DEFAULT_LATENCY_BATCH
 
 
 class MaskEvaluatorSpec(ComponentSpec):
     PARAMETERS = {
-        executor.THRESHOLDS_KEY: ExecutionParameter(type=str),
-        executor.MAX_REGRESSION_KEY: ExecutionParameter(type=float),
-        executor.LATENCY_BATCH_KEY: ExecutionParameter(type=int),
+        constants.THRESHOLDS_KEY: ExecutionParameter(type=str),
+        constants.MAX_REGRESSION_KEY: ExecutionParameter(type=float),
+        constants.LATENCY_BATCH_KEY: ExecutionParameter(type=int),
     }
     INPUTS = {
         "examples": ChannelParameter(type=standard_artifacts.Examples),
@@ -44,7 +45,7 @@ class MaskEvaluator(base_component.BaseComponent):
 
     def __init__(self, examples: types.BaseChannel, model: types.BaseChannel,
                  baseline_model: types.BaseChannel | None = None, thresholds: dict[str, float] | None = None,
-                 max_regression: float = 0.0, latency_batch: int = 8):
+                 max_regression: float = 0.0, latency_batch: int = DEFAULT_LATENCY_BATCH):
         super().__init__(spec=MaskEvaluatorSpec(
             examples=examples, model=model, baseline_model=baseline_model,
             thresholds=json.dumps(thresholds or {}, sort_keys=True), max_regression=float(max_regression),

@@ -13,29 +13,22 @@ from tfx import types
 from tfx.components.evaluator import constants as evaluator_constants
 from tfx.dsl.components.base import base_executor
 from tfx.types import artifact_utils
+from tfx.utils import path_utils
 
 from components.evaluator import coco_metrics
+from components.evaluator.constants import (LATENCY_BATCH_KEY, MAX_REGRESSION_KEY, METRICS_FILE, SIGNATURE,
+                                            SUMMARY_FILE, THRESHOLDS_KEY)
 from components.evaluator.blessing import flat_metrics, judge
 from dataset import layout
 from dataset.labelmap import LabelMap
 
-THRESHOLDS_KEY = "thresholds"
-MAX_REGRESSION_KEY = "max_regression"
-LATENCY_BATCH_KEY = "latency_batch"
-METRICS_FILE = "metrics.json"
-SUMMARY_FILE = "summary.md"
-SIGNATURE = "serving_default"  # what a TF Serving client calls: encoded image bytes
 WARMUP_CALLS = 2
 LATENCY_CALLS = 50  # timed batch-1 calls at least: the p95 of a dozen calls is just their slowest
 
 
-def serving_dir(model_uri: str) -> str:
-    return os.path.join(model_uri, "Format-Serving")
-
-
 def model_label_map(model_uri: str) -> LabelMap:
     """The label map a Trainer Model artifact was trained with (its SavedModel's assets)."""
-    return layout.read_label_map(os.path.join(serving_dir(model_uri), "assets"))
+    return layout.read_label_map(os.path.join(path_utils.serving_model_dir(model_uri), "assets"))
 
 
 def same_classes(a: LabelMap, b: LabelMap) -> bool:
@@ -124,13 +117,13 @@ class Executor(base_executor.BaseExecutor):
 
         label_map = model_label_map(model.uri)
         images = load_ground_truth(examples.uri)
-        metrics = evaluate_model(serving_dir(model.uri), images, label_map,
+        metrics = evaluate_model(path_utils.serving_model_dir(model.uri), images, label_map,
                                  latency_batch=int(exec_properties[LATENCY_BATCH_KEY]))
         baseline, no_baseline_reason = None, "no blessed baseline yet"
         if baselines:
             baseline_label_map = model_label_map(baselines[0].uri)
             if same_classes(baseline_label_map, label_map):
-                baseline = flat_metrics(evaluate_model(serving_dir(baselines[0].uri), images, baseline_label_map))
+                baseline = flat_metrics(evaluate_model(path_utils.serving_model_dir(baselines[0].uri), images, baseline_label_map))
                 metrics["baseline"] = {"model_uri": baselines[0].uri, "model_id": baselines[0].id, **baseline}
             else:
                 no_baseline_reason = (

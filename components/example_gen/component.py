@@ -17,10 +17,11 @@ from tfx.types.component_spec import ChannelParameter, ComponentSpec, ExecutionP
 
 from components.example_gen import executor
 from components.example_gen.driver import DatasetDriver
-from components.example_gen.executor import (DATASET_FORMAT_KEY, EVAL_FRACTION_KEY, MAX_REJECT_FRACTION_KEY,
+from components.example_gen.constants import (DATASET_FORMAT_KEY, EVAL_FRACTION_KEY, MAX_REJECT_FRACTION_KEY,
                                              MIN_INSTANCE_AREA_KEY)
-from dataset.ingest import (DEFAULT_EVAL_FRACTION, DEFAULT_MAX_REJECT_FRACTION, DEFAULT_MIN_INSTANCE_AREA,
-                            IngestOptions)
+from dataset.plan import IngestOptions
+from pipeline.settings import (DEFAULT_DATASET_FORMAT, DEFAULT_EVAL_FRACTION, DEFAULT_MAX_REJECT_FRACTION,
+                               DEFAULT_MIN_INSTANCE_AREA)
 
 # Only read by TFX's span resolution in the driver (no {SPAN} here); the fingerprint covers every file
 # (components/example_gen/driver.py) and the executor lists the folder itself.
@@ -62,7 +63,7 @@ class ImageMaskExampleGen(base_beam_component.BaseBeamComponent):
     def __init__(
         self,
         input_base: str,
-        dataset_format: str = "auto",
+        dataset_format: str = DEFAULT_DATASET_FORMAT,
         eval_fraction: float = DEFAULT_EVAL_FRACTION,
         max_reject_fraction: float = DEFAULT_MAX_REJECT_FRACTION,
         min_instance_area: int = DEFAULT_MIN_INSTANCE_AREA,

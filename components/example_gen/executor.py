@@ -10,13 +10,12 @@ from tfx.dsl.components.base import base_beam_executor
 from tfx.proto import example_gen_pb2
 from tfx.types import artifact_utils, standard_component_specs
 
+from components.example_gen.constants import (DATASET_FORMAT_KEY, EVAL_FRACTION_KEY, MAX_REJECT_FRACTION_KEY,
+                                              MIN_INSTANCE_AREA_KEY)
 from dataset import layout
-from dataset.ingest import IngestOptions, check_summary, format_summary, plan_ingest, prepare_output_dir
+from dataset.output import check_summary, format_summary, prepare_output_dir
+from dataset.plan import IngestOptions, plan_ingest
 
-DATASET_FORMAT_KEY = "dataset_format"
-EVAL_FRACTION_KEY = "eval_fraction"
-MAX_REJECT_FRACTION_KEY = "max_reject_fraction"
-MIN_INSTANCE_AREA_KEY = "min_instance_area"
 
 
 class Executor(base_beam_executor.BaseBeamExecutor):

@@ -16,9 +16,9 @@ from pathlib import Path
 
 from dataset import records
 from dataset.labelmap import LabelMap
+from pipeline.settings import DEFAULT_MAX_CLASS_DRIFT
 
 SCHEMA_PATH = Path(__file__).resolve().parents[2] / "pipeline" / "schema" / "schema.pbtxt"
-DEFAULT_MAX_CLASS_DRIFT = 0.25
 
 PER_INSTANCE = (records.BBOX_XMIN, records.BBOX_YMIN, records.BBOX_XMAX, records.BBOX_YMAX, records.CLASS_LABEL,
                 records.CLASS_TEXT, records.OBJECT_AREA, records.OBJECT_IS_CROWD, records.OBJECT_MASK)

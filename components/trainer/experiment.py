@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import dataclasses
-import os
 from pathlib import Path
 
 import tensorflow as tf
@@ -12,6 +11,7 @@ from official.core import exp_factory
 from official.modeling import hyperparams
 from official.vision import registry_imports  # noqa: F401  (registers the vision experiments)
 
+from dataset import layout
 from dataset.labelmap import LabelMap
 
 CONFIG_DIR = Path(__file__).resolve().parents[2] / "pipeline" / "configs"
@@ -127,4 +127,4 @@ def build_experiment(
 
 
 def files_of_split(examples_uri: str, split: str) -> list[str]:
-    return sorted(tf.io.gfile.glob(os.path.join(examples_uri, f"Split-{split}", "*")))
+    return sorted(tf.io.gfile.glob(layout.record_pattern(examples_uri, split)))

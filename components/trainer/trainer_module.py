@@ -6,7 +6,6 @@ The Trainer's `custom_config` carries the settings (see `TrainingSettings`).
 """
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import json
 import logging
@@ -25,28 +24,11 @@ from official.modeling import performance
 from official.vision.serving import export_saved_model_lib
 
 from components.trainer import experiment as experiment_lib
+from components.trainer.constants import FINGERPRINT_FILE, SIGNATURES, TIMING_FILE
 from dataset import layout
 from dataset.labelmap import LabelMap
+from pipeline.settings import TrainingSettings
 
-TIMING_FILE = "training_timing.json"
-FINGERPRINT_FILE = "run_fingerprint.txt"
-# Signature name -> Model Garden export input type. `serving_default` takes
-# encoded image bytes: what a TF Serving client sends.
-SIGNATURES = {"image_bytes": "serving_default", "image_tensor": "image_tensor"}
-
-
-@dataclasses.dataclass
-class TrainingSettings:
-    """What the pipeline passes to the Trainer in `custom_config`."""
-    config: str = "cpu-demo"
-    batch_size: int | None = None
-    params_override: list[str] = dataclasses.field(default_factory=list)
-    init_checkpoint: str | None = None
-
-    @classmethod
-    def from_custom_config(cls, custom_config: dict | None) -> "TrainingSettings":
-        known = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{k: v for k, v in (custom_config or {}).items() if k in known})
 
 
 class _StepTimer:

@@ -1,0 +1,8 @@
+"""What MaskEvaluator reads and writes, for the modules that use its outputs (report, predict) without
+importing its executor."""
+THRESHOLDS_KEY = "thresholds"
+MAX_REGRESSION_KEY = "max_regression"
+LATENCY_BATCH_KEY = "latency_batch"
+METRICS_FILE = "metrics.json"
+SUMMARY_FILE = "summary.md"
+SIGNATURE = "serving_default"  # what a TF Serving client calls: encoded image bytes

@@ -1,0 +1,31 @@
+"""Ingestion, step 2: one input (an image with its mask, VOC boxes or COCO annotations) -> an `Outcome`, a
+serialized example or a reject reason. Runs in the Beam workers and in the sequential reference alike."""
+from __future__ import annotations
+
+from dataset import coco_convert, records, seed_convert
+from dataset.labelmap import LabelMap
+from dataset.records import Outcome, RejectError, WorkItem
+
+
+def convert_item(item: WorkItem, label_map: LabelMap, min_instance_area: int, dataset_dir: str = "",
+                 own_colours: dict | None = None) -> Outcome:
+    """One input -> an example or a reject. The same function runs in Beam and in the sequential reference.
+
+    own_colours: `colours.own_colours` of the dataset's mask colour tally (seed layout).
+    """
+    if item.reject_reason:
+        return Outcome(file=item.path, split=item.split, reason=item.reject_reason)
+    dropped = 0
+    try:
+        if item.format == "seed":
+            image, instances, dropped = seed_convert.convert_seed_item(item, label_map, min_instance_area,
+                                                                       dataset_dir, own_colours)
+        elif item.format == "coco":
+            image, instances = coco_convert.convert_coco_item(item, label_map)
+        else:
+            raise ValueError(f"unknown item format {item.format!r}")
+    except RejectError as e:
+        return Outcome(file=item.path, split=item.split, reason=str(e))
+    example = records.build_example(item.rel_path, image.data, image.format, image.width, image.height, instances)
+    return Outcome(file=item.path, split=item.split, example=example, num_instances=len(instances),
+                   num_small_components_dropped=dropped)

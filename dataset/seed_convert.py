@@ -1,0 +1,192 @@
+"""One input of the classic folder ("seed" layout) -> its image and instances; runs in the Beam workers.
+
+Instances: with a VOC file, each box is one instance (the class pixels inside
+the box); without one, each 8-connected component of a class with at least
+`min_instance_area` pixels is one instance. A mask colour that merely shares a
+class's grey value is rejected (dataset/colours.py).
+"""
+from __future__ import annotations
+
+import posixpath
+
+import numpy as np
+
+from dataset import colours, fileio
+from dataset.labelmap import LabelMap
+from dataset.records import Instance, RejectError, WorkItem
+from dataset.voc import parse_voc
+
+
+def _describe_values(counts: dict[int, int], limit: int = 6) -> str:
+    ordered = sorted(counts.items(), key=lambda kv: -kv[1])
+    text = ", ".join(f"{v} ({n} px)" for v, n in ordered[:limit])
+    return text + (f" and {len(ordered) - limit} more" if len(ordered) > limit else "")
+
+
+def _read_mask(item: WorkItem):
+    from dataset import images
+
+    try:
+        return images.decode_mask(fileio.read_bytes(item.mask_path))
+    except images.ImageDecodeError as e:
+        raise RejectError(f"mask {_mask_name(item)}: {e}") from e
+    except OSError as e:
+        raise RejectError(f"cannot read the mask {_mask_name(item)}: {e}") from e
+
+
+def _mask_name(item: WorkItem) -> str:
+    return posixpath.basename(item.mask_path.replace("\\", "/"))
+
+
+def mask_colours(item: WorkItem) -> dict[int, dict[colours.Colour, int]]:
+    """The colours behind each grey value of the item's colour mask ({} for grayscale or unreadable masks:
+    the conversion reports those)."""
+    if item.format != "seed" or not item.mask_path or item.reject_reason:
+        return {}
+    try:
+        mask = _read_mask(item)
+    except RejectError:
+        return {}
+    return {} if mask.colour is None else colours.colours_by_value(mask.colour, mask.gray)
+
+
+def convert_seed_item(item: WorkItem, label_map: LabelMap, min_instance_area: int, dataset_dir: str = "",
+                      own_colours: dict[int, colours.Colour] | None = None):
+    """Returns (EncodedImage, instances, number of small components dropped); raises RejectError.
+
+    own_colours: for grey values that several mask colours make, the class's own colour (dataset/colours.py).
+    """
+    from dataset import images
+
+    try:
+        image = images.prepare_image(fileio.read_bytes(item.path))
+    except images.ImageDecodeError as e:
+        raise RejectError(str(e)) from e
+    except OSError as e:
+        raise RejectError(f"cannot read the image: {e}") from e
+    mask_name = _mask_name(item)
+    mask = _read_mask(item)
+    gray = mask.gray
+    height, width = gray.shape
+    if (width, height) != (image.width, image.height):
+        hint = ""
+        if image.reencoded and (width, height) == image.stored_size:
+            hint = " (the mask matches the image before its EXIF rotation; draw masks on the upright photo)"
+        raise RejectError(f"mask {mask_name} is {width}x{height} but the image is {image.width}x{image.height}{hint}")
+
+    counts = images.value_counts(gray)
+    counts.pop(0, None)
+    by_pixel = label_map.by_pixel
+    unknown = {v: n for v, n in counts.items() if v not in by_pixel}
+    if unknown:
+        known = ", ".join(f"{c.pixel_value} ({c.name})" for c in label_map.classes)
+        where = f" --dataset {dataset_dir}" if dataset_dir else " --dataset DIR"
+        raise RejectError(
+            f"mask {mask_name} has pixel values that are not in the label map: {_describe_values(unknown)}; "
+            f"the label map has {known}. `maskrcnn-tfx labelmap{where}` lists the values of all masks"
+        )
+    if not counts:
+        raise RejectError(f"mask {mask_name} has no object (every pixel is 0, the background)")
+    if own_colours and mask.colour is not None:
+        _check_colours(mask, own_colours, label_map, mask_name, dataset_dir)
+
+    if item.voc_path:
+        try:
+            voc_data = fileio.read_bytes(item.voc_path)
+        except OSError as e:
+            raise RejectError(f"cannot read the VOC file: {e}") from e
+        instances, dropped = _instances_from_voc(voc_data, gray, label_map, min_instance_area, image,
+                                                 posixpath.basename(item.voc_path.replace("\\", "/")))
+    else:
+        instances, dropped = _instances_from_components(gray, counts, label_map, min_instance_area)
+    if not instances:
+        raise RejectError(
+            f"mask {mask_name} has no object of at least {min_instance_area} pixels (min_instance_area)")
+    return image, instances, dropped
+
+
+def _check_colours(mask, own: dict[int, colours.Colour], label_map: LabelMap, mask_name: str, dataset_dir: str):
+    foreign = colours.foreign_colours(colours.colours_by_value(mask.colour, mask.gray), own)
+    if foreign:
+        value, colour, pixels = foreign[0]
+        name = label_map.by_pixel[value].name
+        where = f" --dataset {dataset_dir}" if dataset_dir else " --dataset DIR"
+        raise RejectError(
+            f"mask {mask_name} paints {pixels} px in colour RGB{colour}, whose grey value {value} is the value of "
+            f"class '{name}', whose colour elsewhere is RGB{own[value]}: a mask pixel's class is its grey value, "
+            f"so both colours would be '{name}'. Repaint them in their class's colour, or state the class's "
+            f"colour in the label map; `maskrcnn-tfx labelmap{where}` lists the colours behind each value")
+
+
+def _components(binary: np.ndarray):
+    import cv2
+
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(binary, connectivity=8)
+    return n, labels, stats
+
+
+def _instances_from_components(gray, counts, label_map: LabelMap, min_area: int) -> tuple[list[Instance], int]:
+    import cv2
+
+    instances, dropped = [], 0
+    for cls in label_map.classes:  # ordered by class id
+        if cls.pixel_value not in counts:
+            continue
+        binary = (gray == cls.pixel_value).astype(np.uint8)
+        n, labels, stats = _components(binary)
+        for index in range(1, n):
+            if stats[index, cv2.CC_STAT_AREA] < min_area:
+                dropped += 1
+                continue
+            instances.append(Instance(cls.id, cls.name, (labels == index).astype(np.uint8)))
+    return instances, dropped
+
+
+def _instances_from_voc(data: bytes, gray, label_map: LabelMap, min_area: int, image, voc_name: str):
+    size, objects = parse_voc(data)
+    height, width = gray.shape
+    if size is not None and size != (width, height):
+        raise RejectError(f"{voc_name} declares size {size[0]}x{size[1]} but the image is {width}x{height}")
+    if not objects:
+        raise RejectError(f"{voc_name} has no <object>")
+    known = ", ".join(label_map.names)
+    instances: list[Instance] = []
+    boxes_by_class: dict[int, list[tuple[int, int, int, int]]] = {}
+    for index, obj in enumerate(objects, start=1):
+        cls = label_map.lookup_name(obj.name)
+        if cls is None:
+            raise RejectError(f"{voc_name}: object #{index} is named {obj.name!r}, which is not in the "
+                              f"label map (classes: {known})")
+        x0, y0, x1, y1 = obj.box
+        if x1 < x0 or y1 < y0:
+            raise RejectError(f"{voc_name}: object #{index} ({obj.name}) has an empty box {list(obj.box)}")
+        if x0 >= width or y0 >= height or x1 < 0 or y1 < 0:
+            raise RejectError(f"{voc_name}: object #{index} ({obj.name}) box {list(obj.box)} is outside "
+                              f"the {width}x{height} image")
+        x0, y0, x1, y1 = max(0, x0), max(0, y0), min(width - 1, x1), min(height - 1, y1)
+        mask = np.zeros_like(gray, dtype=np.uint8)
+        mask[y0:y1 + 1, x0:x1 + 1] = gray[y0:y1 + 1, x0:x1 + 1] == cls.pixel_value
+        if not mask.any():
+            raise RejectError(f"{voc_name}: object #{index} ({obj.name}) box {list(obj.box)} holds no pixel of "
+                              f"its class (value {cls.pixel_value}) in the mask")
+        instances.append(Instance(cls.id, cls.name, mask))
+        boxes_by_class.setdefault(cls.id, []).append((x0, y0, x1, y1))
+
+    # Every object of the mask needs a box, otherwise it would be silently lost.
+    dropped = 0
+    for cls in label_map.classes:
+        binary = (gray == cls.pixel_value).astype(np.uint8)
+        if not binary.any():
+            continue
+        n, labels, stats = _components(binary)
+        for index in range(1, n):
+            x, y, w, h, area = (int(v) for v in stats[index, :5])
+            if area < min_area:
+                dropped += 1
+                continue
+            if not any(x <= bx1 and bx0 <= x + w - 1 and y <= by1 and by0 <= y + h - 1
+                       for bx0, by0, bx1, by1 in boxes_by_class.get(cls.id, [])):
+                raise RejectError(
+                    f"{voc_name}: the mask has a '{cls.name}' object at x={x} y={y} ({w}x{h}, {area} px) "
+                    f"outside every '{cls.name}' box; add a box for it or remove it from the mask")
+    return instances, dropped
