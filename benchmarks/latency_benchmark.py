@@ -7,7 +7,9 @@ in one process and alternating so that both see the same machine:
 (a) the evaluator's own measurement (`components.evaluator.executor.evaluate_model`,
 what the MaskEvaluator component runs), and (b) a plain loop: load the
 SavedModel, call `serving_default` on each eval image's bytes at batch 1 after
-the same warm-up and number of calls, fetch the outputs. It also prints what the component
+the same warm-up and number of calls, fetch the outputs; written here, not taken
+from components/evaluator/latency.py, so that it is an independent reference).
+It also prints what the component
 recorded during the run (`metrics.json`). Target: (a) within 10% of (b).
 """
 from __future__ import annotations
@@ -53,22 +55,22 @@ def main() -> int:
 
     from tfx.utils import path_utils
 
-    from components.evaluator import executor
+    from components.evaluator import executor, latency
     from dataset import layout
     from pipeline import run_summary
 
     summary = run_summary.latest_run(args.pipeline_root)
     model_dir = path_utils.serving_model_dir(summary["model_uri"])
-    images = executor.load_ground_truth(summary["examples_uri"])
+    split = executor.load_eval_split(summary["examples_uri"])
     label_map = layout.read_label_map(summary["examples_uri"])
-    print(f"model {model_dir}, {len(images)} eval images")
+    print(f"model {model_dir}, {len(split.images)} eval images")
 
     evaluator, plain = [], []
     for round_ in range(args.rounds):
-        metrics = executor.evaluate_model(model_dir, images, label_map, latency_batch=1)
+        metrics = executor.evaluate_model(model_dir, split, label_map, latency_batch=1)
         evaluator.append((metrics["latency"]["median_ms"], metrics["latency"]["p95_ms"]))
-        figures = _figures(plain_loop(model_dir, [i.encoded for i in images], executor.WARMUP_CALLS,
-                                      executor.LATENCY_CALLS))
+        figures = _figures(plain_loop(model_dir, [i.encoded for i in split.images], latency.WARMUP_CALLS,
+                                      latency.LATENCY_CALLS))
         plain.append((figures["median_ms"], figures["p95_ms"]))
         print(f"  round {round_ + 1}: evaluator median {evaluator[-1][0]:.1f} ms p95 {evaluator[-1][1]:.1f}; "
               f"plain loop median {plain[-1][0]:.1f} ms p95 {plain[-1][1]:.1f}", flush=True)

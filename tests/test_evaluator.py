@@ -1,6 +1,7 @@
 """The evaluator's scoring on known answers, and the blessing rules on chosen metrics (no model learns here)."""
 from __future__ import annotations
 
+import cv2
 import numpy as np
 import pytest
 
@@ -18,20 +19,26 @@ def square(height: int, width: int, y: int, x: int, side: int) -> np.ndarray:
     return mask
 
 
-def ground_truth(image_id: int, masks: list[np.ndarray], classes: list[int]) -> GroundTruth:
+MASKS: dict[int, list[np.ndarray]] = {}  # source id -> the instance masks, to feed them back
+
+
+def ground_truth(source_id: int, masks: list[np.ndarray], classes: list[int]) -> GroundTruth:
+    """What Model Garden's ground-truth reader gives for an example with these instances."""
     boxes = []
     for mask in masks:
         ys, xs = np.nonzero(mask)
         boxes.append([ys.min(), xs.min(), ys.max() + 1, xs.max() + 1])
+    MASKS[source_id] = masks
     height, width = masks[0].shape
-    return GroundTruth(image_id=image_id, filename=f"{image_id}.jpg", encoded=b"", height=height, width=width,
-                       boxes=np.array(boxes, np.float64), classes=np.array(classes), is_crowd=np.zeros(len(masks)),
-                       masks=masks)
+    return GroundTruth(source_id=source_id, height=height, width=width, boxes=np.array(boxes, np.float32),
+                       classes=np.array(classes), is_crowd=np.zeros(len(masks), np.int64),
+                       areas=np.array([m.sum() for m in masks], np.float32),
+                       masks_png=[cv2.imencode(".png", m)[1].tobytes() for m in masks])
 
 
 def as_predictions(image: GroundTruth, shift_x: int = 0, keep: slice = slice(None)) -> Predictions:
     """The ground truth fed back as detections (score 0.9), optionally moved right by shift_x pixels."""
-    masks = np.array([np.roll(m, shift_x, axis=1) for m in image.masks])[keep]
+    masks = np.array([np.roll(m, shift_x, axis=1) for m in MASKS[image.source_id]])[keep]
     boxes = (image.boxes + [0, shift_x, 0, shift_x])[keep]
     return Predictions(boxes=boxes, classes=image.classes[keep], scores=np.full(len(boxes), 0.9), masks=masks)
 

@@ -1,17 +1,26 @@
-"""COCO box and mask AP of a SavedModel's detections, with pycocotools."""
+"""COCO box and mask AP, with Model Garden's COCO tools and pycocotools' COCOeval.
+
+The ground truth is what Model Garden's own evaluation reads: its
+`COCOGroundtruthGenerator` decodes the eval TFRecords with `TfExampleDecoder`,
+and `convert_groundtruths_to_coco_dataset` / `COCOWrapper` make the COCO
+dataset. Detections come as full-size masks (the evaluator pastes the model's
+28x28 masks itself, as `predict` does for its overlays) and are scored by
+COCOeval on every eval image, with per-class AP read from its precision table.
+(Model Garden's `COCOEvaluator` restricts COCOeval to the images that have
+detections and needs a patched COCOeval for per-class figures, so it is not
+used.)
+"""
 from __future__ import annotations
 
 import contextlib
 import dataclasses
 import io
 
-import cv2
 import numpy as np
 from pycocotools import mask as mask_utils
-from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
 
-from dataset import records
+from dataset import layout
 from dataset.labelmap import LabelMap
 
 SUMMARY_KEYS = ("AP", "AP50", "AP75")
@@ -19,37 +28,51 @@ SUMMARY_KEYS = ("AP", "AP50", "AP75")
 
 @dataclasses.dataclass
 class GroundTruth:
-    image_id: int
-    filename: str
-    encoded: bytes
+    """One eval image as Model Garden's COCOGroundtruthGenerator reads it."""
+    source_id: int
     height: int
     width: int
     boxes: np.ndarray       # [N, 4] ymin, xmin, ymax, xmax in pixels
     classes: np.ndarray     # [N]
     is_crowd: np.ndarray    # [N]
-    masks: list[np.ndarray]  # N x [H, W] uint8 0/1
+    areas: np.ndarray       # [N] pixels
+    masks_png: list[bytes]  # N PNGs holding 0/1
 
-    @classmethod
-    def from_example(cls, serialized: bytes, image_id: int) -> "GroundTruth":
-        import tensorflow as tf
 
-        feature = tf.train.Example.FromString(serialized).features.feature
+def read_ground_truth(examples_uri: str) -> list[GroundTruth]:
+    """The eval split's ground truth, decoded by Model Garden (TfExampleDecoder with masks)."""
+    from official.vision.evaluation import coco_utils
 
-        def values(key):
-            kind = feature[key].WhichOneof("kind")
-            return list(getattr(feature[key], kind).value) if kind else []
+    generator = coco_utils.COCOGroundtruthGenerator(
+        layout.record_pattern(examples_uri, layout.EVAL), layout.TFRECORD_FILE_TYPE, num_examples=-1,
+        include_mask=True)
+    images = []
+    for batch in generator():
+        gt = {key: value.numpy()[0] for key, value in batch.items()}
+        images.append(GroundTruth(int(gt["source_id"]), int(gt["height"]), int(gt["width"]), gt["boxes"],
+                                  gt["classes"], gt["is_crowds"].astype(np.int64), gt["areas"], list(gt["masks"])))
+    return sorted(images, key=lambda image: image.source_id)
 
-        height, width = values(records.IMAGE_HEIGHT)[0], values(records.IMAGE_WIDTH)[0]
-        boxes = np.array([values(k) for k in (records.BBOX_YMIN, records.BBOX_XMIN, records.BBOX_YMAX,
-                                                records.BBOX_XMAX)], np.float64).T.reshape(-1, 4)
-        boxes *= [height, width, height, width]
-        masks = [cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_GRAYSCALE)
-                 for png in values(records.OBJECT_MASK)]
-        return cls(image_id=image_id, filename=values(records.IMAGE_FILENAME)[0].decode(),
-                   encoded=values(records.IMAGE_ENCODED)[0], height=height, width=width, boxes=boxes,
-                   classes=np.array(values(records.CLASS_LABEL), np.int64),
-                   is_crowd=np.array(values(records.OBJECT_IS_CROWD) or [0] * len(boxes), np.int64),
-                   masks=masks)
+
+def coco_ground_truth(images: list[GroundTruth], label_map: LabelMap):
+    """Model Garden's COCO dataset of the ground truth, wrapped for mask (and box) evaluation."""
+    from official.vision.evaluation import coco_utils
+
+    groundtruths = {
+        "source_id": [np.array([i.source_id]) for i in images],
+        "height": [np.array([i.height]) for i in images],
+        "width": [np.array([i.width]) for i in images],
+        "num_detections": [np.array([len(i.classes)]) for i in images],
+        "boxes": [i.boxes[None] for i in images],
+        "classes": [i.classes[None] for i in images],
+        "is_crowds": [i.is_crowd[None] for i in images],
+        "areas": [i.areas[None] for i in images],
+        "masks": [np.array([i.masks_png], dtype=object) for i in images],
+    }
+    with contextlib.redirect_stdout(io.StringIO()):
+        dataset = coco_utils.convert_groundtruths_to_coco_dataset(
+            groundtruths, label_map={c.id: c.name for c in label_map.classes})
+        return coco_utils.COCOWrapper(eval_type="mask", gt_dataset=dataset)
 
 
 def rle(mask: np.ndarray) -> dict:
@@ -61,24 +84,6 @@ def rle(mask: np.ndarray) -> dict:
 def _xywh(box_yxyx) -> list[float]:
     ymin, xmin, ymax, xmax = (float(v) for v in box_yxyx)
     return [xmin, ymin, xmax - xmin, ymax - ymin]
-
-
-def coco_ground_truth(images: list[GroundTruth], label_map: LabelMap) -> COCO:
-    annotations = []
-    for image in images:
-        for box, cls, crowd, mask in zip(image.boxes, image.classes, image.is_crowd, image.masks):
-            annotations.append({
-                "id": len(annotations) + 1, "image_id": image.image_id, "category_id": int(cls),
-                "bbox": _xywh(box), "area": float(mask.sum()), "iscrowd": int(crowd), "segmentation": rle(mask)})
-    coco = COCO()
-    coco.dataset = {
-        "images": [{"id": i.image_id, "height": i.height, "width": i.width, "file_name": i.filename} for i in images],
-        "annotations": annotations,
-        "categories": [{"id": c.id, "name": c.name} for c in label_map.classes],
-    }
-    with contextlib.redirect_stdout(io.StringIO()):
-        coco.createIndex()
-    return coco
 
 
 @dataclasses.dataclass
@@ -112,36 +117,32 @@ def paste_masks(masks: np.ndarray, boxes_yxyx: np.ndarray, height: int, width: i
     return (mask_ops.paste_instance_masks(masks, boxes_xywh, height, width) > 0.5).astype(np.uint8)
 
 
-def coco_results(image: GroundTruth, predictions: Predictions) -> tuple[list[dict], list[dict]]:
-    box_results, mask_results = [], []
-    for box, cls, score, mask in zip(predictions.boxes, predictions.classes, predictions.scores, predictions.masks):
-        common = {"image_id": image.image_id, "category_id": int(cls), "score": float(score)}
-        box_results.append({**common, "bbox": _xywh(box)})
-        mask_results.append({**common, "segmentation": rle(mask)})
-    return box_results, mask_results
+def coco_results(image_id: int, predictions: Predictions) -> list[dict]:
+    """COCO result entries, each with its box and its mask (one list serves both evaluations)."""
+    return [{"image_id": image_id, "category_id": int(cls), "score": float(score), "bbox": _xywh(box),
+             "segmentation": rle(mask)}
+            for box, cls, score, mask in zip(predictions.boxes, predictions.classes, predictions.scores,
+                                             predictions.masks)]
 
 
 def score(images: list[GroundTruth], predictions: list[Predictions], label_map: LabelMap) -> dict:
     """COCO box and mask metrics of one Predictions per ground-truth image."""
-    box_results, mask_results = [], []
-    for image, predicted in zip(images, predictions, strict=True):
-        boxes, masks = coco_results(image, predicted)
-        box_results += boxes
-        mask_results += masks
+    results = [r for image, predicted in zip(images, predictions, strict=True)
+               for r in coco_results(image.source_id, predicted)]
     ground_truth = coco_ground_truth(images, label_map)
-    return {"num_images": len(images), "num_detections": len(box_results),
-            "box": evaluate(ground_truth, box_results, "bbox", label_map),
-            "mask": evaluate(ground_truth, mask_results, "segm", label_map)}
+    return {"num_images": len(images), "num_detections": len(results),
+            "box": evaluate(ground_truth, results, "bbox", label_map),
+            "mask": evaluate(ground_truth, results, "segm", label_map)}
 
 
-def evaluate(ground_truth: COCO, results: list[dict], iou_type: str, label_map: LabelMap) -> dict:
+def evaluate(ground_truth, results: list[dict], iou_type: str, label_map: LabelMap) -> dict:
     """AP, AP50, AP75 and per-class AP (COCO's definitions; 0 where nothing was detected)."""
     metrics = {key: 0.0 for key in SUMMARY_KEYS}
     metrics["per_class_AP"] = {c.name: 0.0 for c in label_map.classes}
     if not results:
         return metrics
     with contextlib.redirect_stdout(io.StringIO()):
-        detections = ground_truth.loadRes(results)
+        detections = ground_truth.loadRes([dict(r, id=i) for i, r in enumerate(results, start=1)])
         coco_eval = COCOeval(ground_truth, detections, iou_type)
         coco_eval.evaluate()
         coco_eval.accumulate()

@@ -1,13 +1,11 @@
 """MaskEvaluator's executor: COCO AP and latency of the served signature, then bless or refuse."""
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
-import statistics
-import time
 from typing import Any
 
-import numpy as np
 import tensorflow as tf
 from tfx import types
 from tfx.components.evaluator import constants as evaluator_constants
@@ -15,15 +13,26 @@ from tfx.dsl.components.base import base_executor
 from tfx.types import artifact_utils
 from tfx.utils import path_utils
 
-from components.evaluator import coco_metrics
+from components.evaluator import coco_metrics, latency
 from components.evaluator.constants import (LATENCY_BATCH_KEY, MAX_REGRESSION_KEY, METRICS_FILE, SIGNATURE,
                                             SUMMARY_FILE, THRESHOLDS_KEY)
 from components.evaluator.blessing import flat_metrics, judge
-from dataset import layout
+from dataset import layout, records
 from dataset.labelmap import LabelMap
 
-WARMUP_CALLS = 2
-LATENCY_CALLS = 50  # timed batch-1 calls at least: the p95 of a dozen calls is just their slowest
+@dataclasses.dataclass
+class EvalImage:
+    """What the model is called with: the encoded photo, as a TF Serving client sends it."""
+    source_id: int
+    encoded: bytes
+    height: int
+    width: int
+
+
+@dataclasses.dataclass
+class EvalSplit:
+    ground_truth: list[coco_metrics.GroundTruth]
+    images: list[EvalImage]  # in the ground truth's order
 
 
 def model_label_map(model_uri: str) -> LabelMap:
@@ -36,58 +45,39 @@ def same_classes(a: LabelMap, b: LabelMap) -> bool:
     return [(c.id, c.name) for c in a.classes] == [(c.id, c.name) for c in b.classes]
 
 
-def load_ground_truth(examples_uri: str) -> list[coco_metrics.GroundTruth]:
-    files = sorted(tf.io.gfile.glob(os.path.join(layout.split_dir(examples_uri, layout.EVAL), "*")))
-    if not files:
-        raise ValueError(f"{examples_uri}: Split-eval has no files to evaluate on")
-    return [coco_metrics.GroundTruth.from_example(record.numpy(), image_id=i + 1)
-            for i, record in enumerate(tf.data.TFRecordDataset(files, compression_type="GZIP"))]
+def load_eval_split(examples_uri: str) -> EvalSplit:
+    """The eval split's ground truth (as Model Garden decodes it) and its encoded photos."""
+    ground_truth = coco_metrics.read_ground_truth(examples_uri)
+    if not ground_truth:
+        raise ValueError(f"{examples_uri}: {layout.split_dir_name(layout.EVAL)} has no example to evaluate on")
+    spec = {records.IMAGE_ENCODED: tf.io.FixedLenFeature((), tf.string),
+            records.IMAGE_SOURCE_ID: tf.io.FixedLenFeature((), tf.string)}
+    encoded = {}
+    for record in tf.data.TFRecordDataset(tf.io.gfile.glob(layout.record_pattern(examples_uri, layout.EVAL)),
+                                          compression_type="GZIP"):
+        parsed = tf.io.parse_single_example(record, spec)
+        encoded[int(parsed[records.IMAGE_SOURCE_ID].numpy())] = parsed[records.IMAGE_ENCODED].numpy()
+    return EvalSplit(ground_truth, [EvalImage(g.source_id, encoded[g.source_id], g.height, g.width)
+                                    for g in ground_truth])
 
 
-def _numpy(outputs) -> dict[str, np.ndarray]:
-    return {key: value.numpy() for key, value in outputs.items()}
-
-
-def evaluate_model(model_dir: str, images: list[coco_metrics.GroundTruth], label_map: LabelMap,
-                   latency_batch: int = 0) -> dict:
+def evaluate_model(model_dir: str, split: EvalSplit, label_map: LabelMap, latency_batch: int = 0) -> dict:
     """COCO metrics of the model's detections; with latency_batch, also latency and throughput."""
     predict = tf.saved_model.load(model_dir).signatures[SIGNATURE]
-    for _ in range(WARMUP_CALLS):
-        predict(tf.constant([images[0].encoded]))
-    predictions, latencies = [], []
-    for image in images:
-        started = time.perf_counter()
-        outputs = _numpy(predict(tf.constant([image.encoded])))
-        latencies.append(time.perf_counter() - started)
+    for _ in range(latency.WARMUP_CALLS):
+        latency.call(predict, [split.images[0].encoded])
+    predictions, seconds = [], []
+    for image in split.images:
+        outputs = latency.timed_call(predict, image.encoded, seconds)
         predictions.append(coco_metrics.Predictions.from_model_outputs(outputs, 0, image.height, image.width))
-    metrics = coco_metrics.score(images, predictions, label_map)
+    metrics = coco_metrics.score(split.ground_truth, predictions, label_map)
     if latency_batch:
-        for i in range(len(images), LATENCY_CALLS):  # more timed calls where the eval split is small
-            started = time.perf_counter()
-            _numpy(predict(tf.constant([images[i % len(images)].encoded])))
-            latencies.append(time.perf_counter() - started)
-        metrics["latency"] = {
-            "batch_size": 1,
-            "median_ms": round(1000 * statistics.median(latencies), 2),
-            "p95_ms": round(1000 * float(np.percentile(latencies, 95)), 2),
-            "images_per_s": round(1 / statistics.median(latencies), 2),
-        }
-        metrics["throughput"] = _throughput(predict, images, latency_batch)
+        for i in range(len(split.images), latency.LATENCY_CALLS):  # more timed calls where the split is small
+            latency.timed_call(predict, split.images[i % len(split.images)].encoded, seconds)
+        metrics["latency"] = latency.latency(seconds)
+        metrics["throughput"] = latency.throughput(
+            predict, [(i.encoded, (i.height, i.width)) for i in split.images], latency_batch)
     return metrics
-
-
-def _throughput(predict, images: list[coco_metrics.GroundTruth], batch_size: int, calls: int = 3) -> dict:
-    """Images/s at a larger batch of same-sized images (the bytes signature stacks them)."""
-    by_size: dict[tuple[int, int], list[bytes]] = {}
-    for image in images:
-        by_size.setdefault((image.height, image.width), []).append(image.encoded)
-    group = max(by_size.values(), key=len)
-    batch = tf.constant([group[i % len(group)] for i in range(batch_size)])
-    predict(batch)
-    started = time.perf_counter()
-    for _ in range(calls):
-        predict(batch)
-    return {"batch_size": batch_size, "images_per_s": round(batch_size * calls / (time.perf_counter() - started), 2)}
 
 
 def summary_markdown(metrics: dict, blessed: bool, reasons: list[str]) -> str:
@@ -116,14 +106,14 @@ class Executor(base_executor.BaseExecutor):
         max_regression = float(exec_properties[MAX_REGRESSION_KEY])
 
         label_map = model_label_map(model.uri)
-        images = load_ground_truth(examples.uri)
-        metrics = evaluate_model(path_utils.serving_model_dir(model.uri), images, label_map,
+        split = load_eval_split(examples.uri)
+        metrics = evaluate_model(path_utils.serving_model_dir(model.uri), split, label_map,
                                  latency_batch=int(exec_properties[LATENCY_BATCH_KEY]))
         baseline, no_baseline_reason = None, "no blessed baseline yet"
         if baselines:
             baseline_label_map = model_label_map(baselines[0].uri)
             if same_classes(baseline_label_map, label_map):
-                baseline = flat_metrics(evaluate_model(path_utils.serving_model_dir(baselines[0].uri), images, baseline_label_map))
+                baseline = flat_metrics(evaluate_model(path_utils.serving_model_dir(baselines[0].uri), split, baseline_label_map))
                 metrics["baseline"] = {"model_uri": baselines[0].uri, "model_id": baselines[0].id, **baseline}
             else:
                 no_baseline_reason = (
