@@ -2,13 +2,15 @@
 
 Three forms are read:
 
-- ``label.pbtxt`` / ``label_map.pbtxt``, the classic tutorial form::
+- ``label.pbtxt`` / ``label_map.pbtxt``, the classic tutorial form in protobuf
+  text format (dataset/labelmap_pbtxt.py)::
 
       item { id: 1 name: 'speaker076' }
 
   The last three digits of ``name`` are the grayscale value of the class in the
   mask PNGs (76) and the rest is the class name (``speaker``). An item may also
-  give ``pixel_value: 76`` explicitly, in which case ``name`` is taken as is.
+  give ``pixel_value: 76`` explicitly, in which case ``name`` is taken as is;
+  ``display_name`` is accepted and not used.
 - ``label_map.yaml`` / ``.yml`` / ``.json``, the explicit form::
 
       classes:
@@ -31,7 +33,7 @@ import re
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
-from dataset import fileio
+from dataset import fileio, labelmap_pbtxt
 
 # Looked for in a dataset folder, in this order; more than one present is an error.
 LABEL_MAP_FILE_NAMES = (
@@ -190,79 +192,12 @@ class LabelMap:
 
 
 # --- parsing ---------------------------------------------------------------
-_PBTXT_TOKEN = re.compile(
-    r"""\s*(?:
-        (?P<comment>\#[^\n]*)
-      | (?P<item>item)\s*\{
-      | (?P<close>\})
-      | (?P<key>[A-Za-z_]\w*)\s*:\s*(?:
-            '(?P<sq>[^'\n]*)' | "(?P<dq>[^"\n]*)" | (?P<num>-?\d+)\b
-        )
-    )""",
-    re.VERBOSE,
-)
-_LEGACY_NAME = re.compile(r"^(?P<name>.*?)(?P<digits>\d{3})$")
-
-
 def _parse_pbtxt(text: str, path: str) -> list[LabelClass]:
-    items: list[dict[str, Any]] = []
-    current: dict[str, Any] | None = None
-    pos = 0
-    while pos < len(text):
-        if text[pos:].strip() == "":
-            break
-        m = _PBTXT_TOKEN.match(text, pos)
-        if not m:
-            line = text.count("\n", 0, pos) + 1
-            raise LabelMapError(f"{path}: parse error at line {line}: {text[pos:].strip().splitlines()[0][:60]!r}")
-        line = text.count("\n", 0, m.start()) + 1
-        if m.group("comment"):
-            pass
-        elif m.group("item"):
-            if current is not None:
-                raise LabelMapError(f"{path}: parse error at line {line}: 'item {{' inside an item")
-            current = {"_line": line}
-        elif m.group("close"):
-            if current is None:
-                raise LabelMapError(f"{path}: parse error at line {line}: '}}' without 'item {{'")
-            items.append(current)
-            current = None
-        else:
-            if current is None:
-                raise LabelMapError(f"{path}: parse error at line {line}: {m.group('key')!r} outside an item")
-            key = m.group("key")
-            value = m.group("num") if m.group("num") is not None else (
-                m.group("sq") if m.group("sq") is not None else m.group("dq"))
-            if key in current:
-                raise LabelMapError(f"{path}: line {line}: {key!r} given twice in one item")
-            current[key] = value
-        pos = m.end()
-    if current is not None:
-        raise LabelMapError(f"{path}: parse error: item starting at line {current['_line']} is not closed")
-    if not items:
-        raise LabelMapError(f"{path}: no 'item {{ id: ... name: ... }}' entries")
-
-    classes = []
-    for item in items:
-        where = f"{path}: item at line {item['_line']}"
-        if "id" not in item or "name" not in item:
-            raise LabelMapError(f"{where}: needs both 'id' and 'name'")
-        class_id = _as_int(item["id"], f"{where}: id")
-        name = str(item["name"]).strip()
-        if "pixel_value" in item:
-            pixel = _as_int(item["pixel_value"], f"{where}: pixel_value")
-        else:
-            m = _LEGACY_NAME.match(name)
-            if not m:
-                raise LabelMapError(
-                    f"{where}: name {name!r} does not end in three digits; the legacy convention is "
-                    f"<class name><3-digit mask pixel value> (e.g. 'speaker076'), or give 'pixel_value'"
-                )
-            name, pixel = m.group("name").rstrip("_- "), int(m.group("digits"))
-            if not name:
-                raise LabelMapError(f"{where}: name {item['name']!r} has digits but no class name before them")
-        classes.append(LabelClass(id=class_id, name=name, pixel_value=pixel))
-    return classes
+    try:
+        parsed = labelmap_pbtxt.parse(text)
+    except labelmap_pbtxt.PbtxtError as e:
+        raise LabelMapError(f"{path}: {e}") from e
+    return [LabelClass(id=c.id, name=c.name, pixel_value=c.pixel_value) for c in parsed]
 
 
 def _parse_explicit(text: str, path: str, suffix: str) -> list[LabelClass]:

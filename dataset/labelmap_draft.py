@@ -3,7 +3,7 @@
 Replaces the tutorial's pixel-value notebook: for every value found in
 train_masks/ and test_masks/ it prints the number of pixels and files and the
 mask colours with that luma (flagging values that several colours make), then writes a YAML label map to be
-completed (class names) by the user. Values already in the dataset's label map
+completed (class names) by the user, with that table as comments. Values already in the dataset's label map
 keep their id and name.
 """
 from __future__ import annotations
@@ -11,10 +11,19 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import sys
+from typing import Any, Mapping
+
+import yaml
 
 from dataset import colours, fileio
+from dataset.labelmap import LabelClass, LabelMap, LabelMapError
 
 DRAFT_FILE_NAME = "label_map.draft.yaml"
+_DRAFT_HEADER = [
+    "# Draft label map written by `maskrcnn-tfx labelmap`.",
+    "# Name each class, delete values that are not classes (e.g. anti-aliased edges),",
+    "# then save it as label_map.yaml in the dataset folder (and remove label.pbtxt).",
+]
 
 
 @dataclasses.dataclass
@@ -67,28 +76,43 @@ def describe_colours(found: MaskValues, value: int) -> str:
     return "; ".join(f"RGB{c} in {files[c]} files" for c in found.colours_of(value))
 
 
-def draft_yaml(found: MaskValues, existing=None) -> str:
-    """A label map in the explicit YAML form; unknown values get placeholder names."""
+def value_rows(found: MaskValues, known: Mapping[int, LabelClass] | None = None) -> list[str]:
+    """A table of the values: value, pixels, files, the label map's class (when `known` is given), mask colours."""
+    label_header = "" if known is None else f"{'label map':<24} "
+    rows = [f"{'value':>5}  {'pixels':>10}  {'files':>5}  {label_header}mask colours"]
+    for value, stats in found.values.items():
+        row = f"{value:5d}  {stats.pixels:10d}  {stats.files:5d}  "
+        if known is not None:
+            name = known[value].name if value in known else "-- not in the label map"
+            row += f"{name:<24} "
+        rows.append(row + describe_colours(found, value))
+    return rows
+
+
+def draft_classes(found: MaskValues, existing: LabelMap | None = None) -> list[dict[str, Any]]:
+    """One class per value: the label map's id and name when it has the value, else the next id and a placeholder."""
     known = existing.by_pixel if existing is not None else {}
     next_id = max(existing.ids) + 1 if existing is not None else 1
-    lines = [
-        "# Draft label map written by `maskrcnn-tfx labelmap`.",
-        "# Name each class, delete values that are not classes (e.g. anti-aliased edges),",
-        "# then save it as label_map.yaml in the dataset folder (and remove label.pbtxt).",
-        "classes:",
-    ]
-    for value, stats in found.values.items():
+    classes = []
+    for value in found.values:
         if value in known:
-            class_id, name = known[value].id, known[value].name
+            entry: dict[str, Any] = {"id": known[value].id, "name": known[value].name}
         else:
-            class_id, name = next_id, f"class_{value:03d}"
+            entry = {"id": next_id, "name": f"class_{value:03d}"}
             next_id += 1
-        own = found.colours_of(value)
-        colour = f", colour: [{', '.join(map(str, own[0]))}]" if own else ""
-        note = f"; other colours with this value: {', '.join(f'RGB{c}' for c in own[1:])}" if len(own) > 1 else ""
-        lines.append(f"  - {{id: {class_id}, name: {name}, pixel_value: {value}{colour}}}"
-                     f"  # {stats.pixels} px in {stats.files} files{note}")
-    return "\n".join(lines) + "\n"
+        entry["pixel_value"] = value
+        if own := found.colours_of(value):
+            entry["colour"] = list(own[0])
+        classes.append(entry)
+    return classes
+
+
+def draft_yaml(found: MaskValues, existing: LabelMap | None = None) -> str:
+    """A label map in the explicit YAML form, after comments with each value's statistics."""
+    table = [f"# {row}".rstrip() for row in value_rows(found)]
+    data = yaml.safe_dump({"classes": draft_classes(found, existing)}, sort_keys=False, allow_unicode=True,
+                          default_flow_style=None)  # None: flow style for the colours only
+    return "\n".join(_DRAFT_HEADER + ["#"] + table) + "\n" + data
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -98,7 +122,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def main(args: argparse.Namespace) -> int:
     from dataset import seed
-    from dataset.labelmap import LabelMap, LabelMapError
 
     paths = list(seed.mask_files(args.dataset))
     if not paths:
@@ -110,12 +133,8 @@ def main(args: argparse.Namespace) -> int:
     except LabelMapError as e:
         print(f"(no usable label map: {e})")
     found = scan_masks(paths)
-    known = existing.by_pixel if existing is not None else {}
     print(f"grayscale values of {found.num_files} mask files (0, the background, not listed):")
-    print(f"{'value':>5}  {'pixels':>10}  {'files':>5}  {'label map':<24} mask colours")
-    for value, stats in found.values.items():
-        label = known[value].name if value in known else "-- not in the label map"
-        print(f"{value:5d}  {stats.pixels:10d}  {stats.files:5d}  {label:<24} {describe_colours(found, value)}")
+    print("\n".join(value_rows(found, existing.by_pixel if existing is not None else {})))
     for value, shared in found.colours.shared_values().items():
         print(f"value {value} comes from {len(shared)} colours ({', '.join(f'RGB{c}' for c in shared)}): one class "
               f"per grey value, so ingestion takes RGB{shared[0]} (the most used, or the label map's 'colour') "

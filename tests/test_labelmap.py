@@ -37,6 +37,45 @@ def test_pbtxt_item_may_give_pixel_value_explicitly(tmp_path):
     assert LabelMap.load(path).classes == (LabelClass(1, "cup", 38),)
 
 
+def test_pbtxt_is_protobuf_text_format(tmp_path):
+    text = """# label map
+item: {  # the colon form
+  id: 1
+  name: "o\\'brien076"  # an escaped quote
+  display_name: "O'Brien"
+}
+item < id: 2 name: 'caf\\303\\251150' >  # octal escapes: UTF-8 bytes
+item: [{id: 3 name: "no # comment 200"}, {id: 4 name: "cup" pixel_value: 38}]
+"""
+    label_map = LabelMap.load(write(tmp_path, "label.pbtxt", text))
+    assert label_map.classes == (LabelClass(1, "o'brien", 76), LabelClass(2, "café", 150),
+                                 LabelClass(3, "no # comment", 200), LabelClass(4, "cup", 38))
+
+
+def test_pbtxt_errors_name_the_line_of_the_item(tmp_path):
+    path = write(tmp_path, "label.pbtxt", "item {\n  id: 1\n  name: 'speaker076'\n}\n\nitem {\n  id: 2\n}\n")
+    with pytest.raises(LabelMapError, match=r"label.pbtxt: item at line 6: needs both 'id' and 'name'"):
+        LabelMap.load(path)
+
+
+@pytest.mark.parametrize("text, reason", [
+    ("item {\n  id: 1\n  colour_name: 'x'\n}", 'parse error at line 3: an item has no field named "colour_name"'),
+    ("item {\n  id: 1\n  item { id: 2 }\n}", 'parse error at line 3: an item has no field named "item"'),
+    ("id: 1", 'parse error at line 1: the label map has no field named "id"'),
+    ("item { id: 1 name: 'a001' }\n}", "parse error at line 2: Expected identifier or number, got }"),
+    ("item { id: 1 id: 2 name: 'a001' }", 'parse error at line 1: an item should not have multiple "id" fields'),
+    ("item { id: 1 name: 'a001' }\n\nitem {\n  id: 2\n", "parse error at line 4: item starting at line 3 is not closed"),
+    ("item { id: 1 name: 'a001 }", "parse error at line 1: String missing ending quote"),
+    ("item { id: 1.5 name: 'a001' }", "parse error at line 1: Couldn't parse integer: 1.5"),
+    ("item { id: 1 name:", "parse error at line 1: unexpected end of the file: Expected string"),
+])
+def test_pbtxt_parse_errors_name_file_line_and_reason(tmp_path, text, reason):
+    path = write(tmp_path, "label.pbtxt", text)
+    with pytest.raises(LabelMapError) as error:
+        LabelMap.load(path)
+    assert str(error.value).startswith(f"{path}: {reason}")
+
+
 @pytest.mark.parametrize("suffix", [".yaml", ".yml", ".json"])
 def test_explicit_form(tmp_path, suffix):
     data = {"classes": [{"id": 2, "name": "mug", "pixel_value": 150}, {"id": 1, "name": "speaker", "pixel_value": 76}]}
