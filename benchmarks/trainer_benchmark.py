@@ -9,7 +9,6 @@ process (for its peak memory). Step time is read the same way for both: Orbit's
 from __future__ import annotations
 
 import argparse
-import glob
 import os
 import statistics
 import subprocess
@@ -19,18 +18,6 @@ import time
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
-
-
-def _steps_per_second(model_dir: str) -> list[float]:
-    import tensorflow as tf
-
-    values = []
-    for path in sorted(glob.glob(os.path.join(model_dir, "train", "events.out.tfevents.*"))):
-        for event in tf.compat.v1.train.summary_iterator(path):
-            for value in event.summary.value:
-                if value.tag == "steps_per_second":
-                    values.append(float(tf.make_ndarray(value.tensor)))
-    return values
 
 
 def _run(command: list[str]) -> tuple[float, float]:
@@ -45,11 +32,8 @@ def _run(command: list[str]) -> tuple[float, float]:
 
 
 def direct(examples_uri: str, model_dir: str, config: str, steps: int) -> None:
-    """Model Garden alone: the same ExperimentConfig, train_lib.run_experiment, nothing of TFX."""
-    from official.common import distribute_utils
-    from official.core import task_factory, train_lib
-    from official.modeling import performance
-
+    """Model Garden alone: the same ExperimentConfig and training function as the Trainer's run_fn, no TFX."""
+    from components.trainer import training
     from components.trainer.experiment import build_experiment, files_of_split
     from dataset import layout
 
@@ -57,13 +41,7 @@ def direct(examples_uri: str, model_dir: str, config: str, steps: int) -> None:
         config, files_of_split(examples_uri, "train"), files_of_split(examples_uri, "eval"),
         layout.read_label_map(examples_uri),
         num_eval_examples=layout.read_summary(examples_uri)["num_examples"]["eval"], train_steps=steps)
-    performance.set_mixed_precision_policy(params.runtime.mixed_precision_dtype)
-    strategy = distribute_utils.get_distribution_strategy(
-        distribution_strategy=params.runtime.distribution_strategy, num_gpus=params.runtime.num_gpus)
-    with strategy.scope():
-        task = task_factory.get_task(params.task, logging_dir=model_dir)
-    train_lib.run_experiment(distribution_strategy=strategy, task=task, mode="train", params=params,
-                             model_dir=model_dir)
+    training.train(params, model_dir)
 
 
 def main() -> None:
@@ -77,6 +55,7 @@ def main() -> None:
         direct(args.direct[0], args.direct[1], args.config, args.steps)
         return
 
+    from components.trainer.summaries import scalars
     from dataset import sample
     from pipeline import run_summary
 
@@ -96,7 +75,7 @@ def main() -> None:
     for name, model_dir, wall, rss in (
             ("TFX Trainer", trainer["outputs"]["ModelRun"], trainer["seconds"], tfx_rss),
             ("Model Garden direct", direct_dir, direct_wall, direct_rss)):
-        rates = _steps_per_second(model_dir)[1:]
+        rates = [v for _, v in scalars(model_dir, "steps_per_second")][1:]
         step = 1 / statistics.median(rates)
         batch = summary["training"]["global_batch_size"]
         rows.append((name, step, batch / step, wall - step * args.steps, rss))

@@ -78,26 +78,13 @@ def main(args: argparse.Namespace) -> int:
               file=sys.stderr)
         return 1
     print(f"[run] pipeline finished in {time.monotonic() - started:.0f} s")
-    report_run(config.pipeline_root)
+    show_results(config.pipeline_root)
     return 0
 
 
-def report_run(pipeline_root: str, max_predictions: int = 20) -> None:
-    """The newest run's report (table, JSON, chart) and, when the dataset has unlabelled images, the
-    overlays of what the trained model finds in them."""
-    from pipeline import predict, report, run_summary
+def show_results(pipeline_root: str) -> None:
+    """After a run: its report, and overlays of what its model finds in the dataset's unlabelled images."""
+    from pipeline import predict, report
 
-    summary = run_summary.latest_run(pipeline_root)
-    run_report = report.build(summary)
-    print(report.format_table([run_report]))
-    reports_dir = os.path.join(pipeline_root, "reports")
-    json_path, png_path = report.write([run_report], reports_dir)
-    print(f"[run] report: {json_path}, {png_path}")
-    unlabelled = (summary.get("examples") or {}).get("unlabelled_images") or []
-    if unlabelled and summary.get("model_uri"):
-        output = os.path.join(reports_dir, f"predictions-{summary['run_id']}")
-        predictor = predict.Predictor(summary["model_uri"])
-        for path in unlabelled[:max_predictions]:
-            predict.predict_file(predictor, path, output, min_score=0.5)
-        print(f"[run] predictions on {min(len(unlabelled), max_predictions)} of {len(unlabelled)} unlabelled "
-              f"images: {output}")
+    summary = report.report_run(pipeline_root)
+    predict.predict_unlabelled(summary, report.reports_dir(pipeline_root))

@@ -134,6 +134,18 @@ def predict_file(predictor: Predictor, path: str, output_dir: str, min_score: fl
     return result
 
 
+def predict_unlabelled(summary: dict, reports_dir: str, max_images: int = 20) -> None:
+    """Overlays of what a run's model finds in its dataset's unlabelled images (test images without masks)."""
+    unlabelled = (summary.get("examples") or {}).get("unlabelled_images") or []
+    if not unlabelled or not summary.get("model_uri"):
+        return
+    output = os.path.join(reports_dir, f"predictions-{summary['run_id']}")
+    predictor = Predictor(summary["model_uri"])
+    for path in unlabelled[:max_images]:
+        predict_file(predictor, path, output, min_score=0.5)
+    print(f"[run] predictions on {min(len(unlabelled), max_images)} of {len(unlabelled)} unlabelled images: {output}")
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", required=True,
                         help="a pushed version (SERVING_DIR/<version>), the serving folder (its newest version), "

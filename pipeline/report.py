@@ -17,18 +17,10 @@ MISSING = "-"
 
 
 def loss_curve(model_run_uri: str | None, tag: str = "total_loss") -> dict[str, list]:
-    """Step and value of a training scalar from the Trainer's TensorBoard summaries (`<model_run>/train`)."""
-    import tensorflow as tf
-    from tensorboard.backend.event_processing import event_accumulator
+    """Step and value of a training scalar from the Trainer's TensorBoard summaries."""
+    from components.trainer.summaries import scalars
 
-    train_dir = os.path.join(model_run_uri or "", "train")
-    if not model_run_uri or not tf.io.gfile.isdir(train_dir):
-        return {"tag": tag, "step": [], "value": []}
-    events = event_accumulator.EventAccumulator(train_dir, size_guidance={event_accumulator.TENSORS: 0})
-    events.Reload()
-    if tag not in events.Tags()["tensors"]:
-        return {"tag": tag, "step": [], "value": []}
-    points = sorted((e.step, float(tf.make_ndarray(e.tensor_proto))) for e in events.Tensors(tag))
+    points = scalars(model_run_uri, tag)
     return {"tag": tag, "step": [s for s, _ in points], "value": [round(v, 5) for _, v in points]}
 
 
@@ -174,6 +166,22 @@ def write(reports: list[dict], output_dir: str, compare: bool = False) -> tuple[
     return json_path, write_chart(reports, os.path.join(output_dir, f"report-{name}.png"))
 
 
+def reports_dir(pipeline_root: str) -> str:
+    return os.path.join(pipeline_root, "reports")
+
+
+def report_run(pipeline_root: str) -> dict:
+    """The newest run's report, printed and written as JSON and PNG; returns the run's summary."""
+    from pipeline import run_summary
+
+    summary = run_summary.latest_run(pipeline_root)
+    run_report = build(summary)
+    print(format_table([run_report]))
+    json_path, png_path = write([run_report], reports_dir(pipeline_root))
+    print(f"[run] report: {json_path}, {png_path}")
+    return summary
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--pipeline-root", default=DEFAULT_PIPELINE_ROOT,
                         help=f"a pipeline root of `maskrcnn-tfx run` (default: {DEFAULT_PIPELINE_ROOT})")
@@ -196,7 +204,7 @@ def main(args: argparse.Namespace) -> int:
         print(f"report: {error}", file=sys.stderr)
         return 1
     print(format_table(reports))
-    json_path, png_path = write(reports, args.output or os.path.join(args.pipeline_root, "reports"),
+    json_path, png_path = write(reports, args.output or reports_dir(args.pipeline_root),
                                 compare=args.compare is not None)
     print(f"wrote {json_path} and {png_path}")
     return 0

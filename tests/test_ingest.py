@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from dataset import coco, coco_convert, layout, records, sample
+from dataset import coco_convert, layout, records, sample
 from dataset import plan as planning
 from dataset.convert import convert_item
 from dataset.labelmap import LabelMap, LabelMapError

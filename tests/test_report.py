@@ -165,7 +165,7 @@ def test_predict_without_a_model_says_where_it_looked(tmp_path, images, capsys):
 
 def test_a_local_run_ends_with_its_report_and_overlays_of_the_unlabelled_images(trained_pipeline, capsys):
     root = trained_pipeline["pipeline_root"]
-    local_runner.report_run(root)
+    local_runner.show_results(root)
     printed = capsys.readouterr().out
     from pipeline import run_summary
 

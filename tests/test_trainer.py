@@ -13,23 +13,13 @@ import pytest
 import tensorflow as tf
 
 from components.trainer import experiment as experiment_lib
+from components.trainer.summaries import scalars
 from dataset.labelmap import LabelClass, LabelMap
 from conftest import TINY_TRAIN_STEPS
 from pipeline import run_summary
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TWO_CLASSES = LabelMap(classes=(LabelClass(1, "speaker", 76), LabelClass(2, "mug", 150)))
-
-
-def _scalar_values(event_dir: str, tag: str) -> list[float]:
-    values = []
-    for path in glob.glob(os.path.join(event_dir, "events.out.tfevents.*")):
-        for event in tf.compat.v1.train.summary_iterator(path):
-            for value in event.summary.value:
-                if value.tag == tag:
-                    values.append(float(tf.make_ndarray(value.tensor)) if value.HasField("tensor")
-                                  else value.simple_value)
-    return values
 
 
 def test_tiny_config_trains_through_the_tfx_trainer(trained_pipeline):
@@ -40,9 +30,9 @@ def test_tiny_config_trains_through_the_tfx_trainer(trained_pipeline):
 
     trainer = next(c for c in trained_pipeline["components"] if c["component"] == "Trainer")
     model_run = trainer["outputs"]["ModelRun"]
-    losses = _scalar_values(os.path.join(model_run, "train"), "total_loss")
+    losses = [v for _, v in scalars(model_run, "total_loss")]
     assert losses and all(math.isfinite(v) for v in losses)
-    assert _scalar_values(os.path.join(model_run, "train"), "learning_rate")
+    assert scalars(model_run, "learning_rate")
     assert tf.train.latest_checkpoint(model_run).endswith(f"ckpt-{TINY_TRAIN_STEPS}")
 
 
