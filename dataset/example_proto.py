@@ -1,11 +1,15 @@
 """tf.train.Example built without importing TensorFlow.
 
-Importing TensorFlow costs each Beam worker process 10-25 s, more than
-converting a thousand images; the workers only need to serialize Examples. This
-declares the same messages as tensorflow/core/example/{example,feature}.proto
+Importing TensorFlow costs each Beam worker process 8-9 s warm (measured
+2026-11-28 in the image: `import tensorflow` 8.3-8.9 s, this module 0.03 s),
+as long as converting 700 images here (85 images/s); the workers only need to serialize
+Examples. Model Garden's own writer, `official.vision.data.tf_example_builder`,
+imports TensorFlow and, on the image's Python 3.13, does not import at all (its
+`image_utils` imports `imghdr`, removed in Python 3.13: ModuleNotFoundError).
+This declares the same messages as tensorflow/core/example/{example,feature}.proto
 (same package, names and field numbers, so the bytes are tf.train.Example's) in
 a private descriptor pool, which cannot clash with TensorFlow's own when both
-are loaded.
+are loaded; `tests/test_ingest.py` checks the bytes against TensorFlow's.
 """
 from __future__ import annotations
 

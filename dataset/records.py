@@ -33,6 +33,16 @@ OBJECT_IS_CROWD = "image/object/is_crowd"
 OBJECT_MASK = "image/object/mask"
 
 
+def feature_values(example, key: str) -> list:
+    """The values of a tf.train.Example's feature, whatever its kind ([] when absent). For checks that must
+    read malformed examples too; Model Garden's TfExampleDecoder reads well-formed ones."""
+    if key not in example.features.feature:
+        return []
+    feature = example.features.feature[key]
+    kind = feature.WhichOneof("kind")
+    return list(getattr(feature, kind).value) if kind else []
+
+
 class RejectError(Exception):
     """An input that cannot become an example; the message is the reason."""
 

@@ -9,6 +9,10 @@ import cv2
 import numpy as np
 import pytest
 
+from dataset import plan as planning, records
+from dataset.convert import convert_item
+from dataset.records import feature_values as feature  # noqa: F401 - the tests' way to read a feature
+
 REPO = Path(__file__).resolve().parents[1]
 
 
@@ -90,6 +94,40 @@ def mini_seed(root: Path, labels: str = LEGACY_LABELS) -> Path:
     return root
 
 
+def plan_items(root: Path, **options) -> dict[str, records.WorkItem]:
+    plan = planning.plan_ingest(str(root), planning.IngestOptions(**options))
+    return {item.rel_path: item for item in plan.items}
+
+
+def convert(root: Path, rel_path: str, min_instance_area: int = 16) -> records.Outcome:
+    plan = planning.plan_ingest(str(root), planning.IngestOptions(min_instance_area=min_instance_area))
+    item = next(i for i in plan.items if i.rel_path == rel_path)
+    return convert_item(item, plan.label_map, min_instance_area, plan.dataset_dir)
+
+
+def parse(outcome: records.Outcome):
+    import tensorflow as tf
+
+    assert outcome.example is not None, outcome.reason
+    return tf.train.Example.FromString(outcome.example)
+
+
+def decoded_masks(example) -> list[np.ndarray]:
+    return [cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_UNCHANGED)
+            for png in feature(example, records.OBJECT_MASK)]
+
+
+VOC = """<annotation><filename>a.jpg</filename><size><width>{width}</width><height>{height}</height></size>
+{objects}</annotation>"""
+VOC_OBJECT = ("<object><name>{name}</name><bndbox><xmin>{0}</xmin><ymin>{1}</ymin><xmax>{2}</xmax><ymax>{3}</ymax>"
+              "</bndbox></object>")
+
+
+def voc(*objects, size=(96, 64)) -> str:
+    return VOC.format(objects="".join(VOC_OBJECT.format(*box, name=name) for name, box in objects),
+                      width=size[0], height=size[1])
+
+
 def copy_dataset(src: Path, dst: Path) -> Path:
     shutil.copytree(src, dst)
     return dst
@@ -97,7 +135,9 @@ def copy_dataset(src: Path, dst: Path) -> Path:
 
 def ingest_folder(dataset: Path, output: Path, check: bool = False, **options) -> dict:
     """Plans and runs the Beam ingestion in-process; returns the summary."""
-    from dataset import beam_ingest, output as output_folder, plan as planning
+    from dataset import beam_ingest
+    from dataset import output as output_folder
+    from dataset import plan as planning
 
     opts = planning.IngestOptions(**options)
     plan = planning.plan_ingest(str(dataset), opts)
@@ -119,11 +159,6 @@ def read_examples(output: Path, split: str) -> list:
     for record in tf.data.TFRecordDataset(files, compression_type="GZIP"):
         examples.append(tf.train.Example.FromString(record.numpy()))
     return examples
-
-
-def feature(example, key: str) -> list:
-    f = example.features.feature[key]
-    return list(getattr(f, f.WhichOneof("kind")).value) if f.WhichOneof("kind") else []
 
 
 # --- pipeline ----------------------------------------------------------------
@@ -151,7 +186,8 @@ def trained_pipeline(pipeline_dataset, tmp_path_factory) -> dict:
     from pipeline.settings import PipelineConfig, TrainingSettings
 
     root = str(tmp_path_factory.mktemp("pipeline-root"))
-    config = PipelineConfig(dataset=str(pipeline_dataset), pipeline_root=root, serving_dir=os.path.join(root, "serving"),
-                            training=TrainingSettings(config="tiny"), train_steps=TINY_TRAIN_STEPS)
+    config = PipelineConfig(dataset=str(pipeline_dataset), pipeline_root=root,
+                            serving_dir=os.path.join(root, "serving"), training=TrainingSettings(config="tiny"),
+                            train_steps=TINY_TRAIN_STEPS)
     local_runner.run(config)
     return run_summary.latest_run(root)

@@ -28,12 +28,10 @@ def check_example(serialized: bytes, label_ids: frozenset[int]) -> list[str]:
     import numpy as np
 
     example = tf.train.Example.FromString(serialized)
-    feature = example.features.feature
-    name = feature[records.IMAGE_FILENAME].bytes_list.value[0].decode() if records.IMAGE_FILENAME in feature else "?"
+    name = (records.feature_values(example, records.IMAGE_FILENAME) or [b"?"])[0].decode()
 
     def values(key):
-        f = feature[key] if key in feature else None
-        return [] if f is None else list(getattr(f, f.WhichOneof("kind")).value) if f.WhichOneof("kind") else []
+        return records.feature_values(example, key)
 
     problems = []
     labels = values(records.CLASS_LABEL)
