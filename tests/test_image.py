@@ -46,7 +46,7 @@ def engine():
 
     if not IMAGE or not os.environ.get("DOCKER_HOST"):
         pytest.fail("these tests need the project image and its engine: run them with `make test`")
-    return docker.from_env()
+    return docker.from_env(timeout=600)  # a cold container imports TensorFlow and Model Garden for a minute
 
 
 def _compile(tmp_path: Path, dataset: Path, *extra: str) -> Path:

@@ -1,5 +1,9 @@
 """DataGate: stops the pipeline before training when the examples are not fit for it.
 
+In:  examples (Examples), statistics (ExampleStatistics), schema (Schema), anomalies (ExampleAnomalies),
+     max_class_drift.
+Out: report (File: validation_report.txt and the per-example problems); the run fails when it is not empty.
+
 It reads what ExampleValidator found against the curated schema, adds what TFDV
 cannot express (per-example list lengths, box order, mask sizes, class ids of
 the label map) and the train/eval class drift, writes a report, and fails the

@@ -1,5 +1,9 @@
 """MaskEvaluator: COCO box/mask AP and latency of the exported model, and the blessing.
 
+In:  examples (Examples: Split-eval), model (Model), baseline_model (Model, optional: the last blessed one),
+     thresholds, max_regression, latency_batch.
+Out: evaluation (ModelEvaluation: metrics.json, summary.md), blessing (ModelBlessing: BLESSED or NOT_BLESSED).
+
 TFMA cannot score instance masks, so this evaluator runs the SavedModel's
 `serving_default` signature (what TF Serving calls) over Split-eval, pastes the
 per-box masks into full-size masks and scores them with pycocotools. Its

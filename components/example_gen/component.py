@@ -1,5 +1,9 @@
 """ImageMaskExampleGen: a file-based ExampleGen for photos with mask PNGs or COCO annotations.
 
+In:  input_base (the dataset folder, local or a URI), dataset_format, eval_fraction, max_reject_fraction,
+     min_instance_area.
+Out: examples (Examples: Split-train/, Split-eval/, label_map.json, rejects.jsonl, ingest_summary.json).
+
 Modelled on TFX's FileBasedExampleGen: its driver (fingerprinting every file
 under `input_base`, so a changed dataset is not served from the cache, see
 driver.py; it sets span/version), an `Examples` output laid out as ExampleGen's

@@ -1,4 +1,8 @@
-"""AtomicPusher: TFX's Pusher (same spec, same blessing rules) with the atomic filesystem executor."""
+"""AtomicPusher: TFX's Pusher (same spec, same blessing rules) with the atomic filesystem executor.
+
+In:  model (Model), model_blessing (ModelBlessing), push_destination (a filesystem base directory).
+Out: pushed_model (PushedModel: pushed, pushed_version, pushed_destination = <base>/<version>/).
+"""
 from __future__ import annotations
 
 from tfx import v1 as tfx
