@@ -56,12 +56,13 @@ def main() -> int:
     from tfx.utils import path_utils
 
     from components.evaluator import executor, latency
+    from components.evaluator.eval_split import load_eval_split
     from dataset import layout
     from pipeline import run_summary
 
     summary = run_summary.latest_run(args.pipeline_root)
     model_dir = path_utils.serving_model_dir(summary["model_uri"])
-    split = executor.load_eval_split(summary["examples_uri"])
+    split = load_eval_split(summary["examples_uri"])
     label_map = layout.read_label_map(summary["examples_uri"])
     print(f"model {model_dir}, {len(split.images)} eval images")
 

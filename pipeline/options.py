@@ -8,6 +8,7 @@ import argparse
 import os
 import shlex
 
+from components.trainer.constants import ACCURACY_METRICS
 from pipeline import settings
 
 
@@ -24,7 +25,18 @@ def add_pipeline_arguments(parser: argparse.ArgumentParser, pipeline_root: str |
     parser.add_argument("--batch-size", type=int, help="override the config's global training batch size")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="params_override",
                         help="Model Garden params_override, e.g. task.model.input_size=[256,320,3] (repeatable)")
-    parser.add_argument("--init-checkpoint", help="warm start: a checkpoint path or gs:// URI")
+    parser.add_argument("--init-checkpoint", metavar="PATH",
+                        help="fine-tune from a pretrained checkpoint (a prefix, or a folder: its latest; local or "
+                             "gs://): what fits the model is restored, the rest (class layers) re-initialised")
+    parser.add_argument("--init-modules", metavar="MODULES",
+                        help="what to take from --init-checkpoint: all, backbone, decoder or backbone,decoder "
+                             "(default: the config's, else all)")
+    parser.add_argument("--eval-interval", type=int, metavar="STEPS",
+                        help="evaluate on the eval split every STEPS training steps: accuracy over training time "
+                             "(default: the config's; 0: never)")
+    parser.add_argument("--stop-at", action="append", default=[], metavar="METRIC=VALUE",
+                        help=f"end training at the first evaluation meeting every target, e.g. mask_AP50=0.8 "
+                             f"(repeatable; {', '.join(ACCURACY_METRICS)})")
     parser.add_argument("--pipeline-root", default=pipeline_root, required=pipeline_root is None,
                         help="artifacts (and, locally, the SQLite metadata store)"
                              + (f" (default: {pipeline_root})" if pipeline_root else ""))
@@ -50,16 +62,17 @@ def add_pipeline_arguments(parser: argparse.ArgumentParser, pipeline_root: str |
     parser.add_argument("--no-cache", action="store_true", help="rerun every component even if unchanged")
 
 
-def thresholds(items: list[str]) -> dict[str, float] | None:
-    if not items:
-        return None
+def metric_values(items: list[str], option: str, known: tuple[str, ...] | None = None) -> dict[str, float]:
+    """METRIC=VALUE items of a repeatable option."""
     parsed = {}
     for item in items:
         name, _, value = item.partition("=")
         try:
             parsed[name.strip()] = float(value)
         except ValueError:
-            raise SystemExit(f"--threshold {item!r}: expected METRIC=MIN, e.g. mask_AP50=0.5") from None
+            raise SystemExit(f"{option} {item!r}: expected METRIC=VALUE, e.g. mask_AP50=0.5") from None
+        if known is not None and name.strip() not in known:
+            raise SystemExit(f"{option} {item!r}: {name.strip()} is not one of {', '.join(known)}")
     return parsed
 
 
@@ -73,10 +86,12 @@ def pipeline_config(args: argparse.Namespace, local: bool, **changes):
         "eval_fraction": args.eval_fraction,
         "max_reject_fraction": args.max_reject_fraction,
         "training": settings.TrainingSettings(config=args.config, batch_size=args.batch_size,
-                                     params_override=args.params_override, init_checkpoint=args.init_checkpoint),
+                                     params_override=args.params_override, init_checkpoint=args.init_checkpoint,
+                                     init_modules=args.init_modules, eval_interval=args.eval_interval,
+                                     stop_at=metric_values(args.stop_at, "--stop-at", ACCURACY_METRICS)),
         "train_steps": args.train_steps,
         "serving_dir": path(args.serving_dir),
-        "thresholds": thresholds(args.threshold),
+        "thresholds": metric_values(args.threshold, "--threshold") or None,
         "max_regression": args.max_regression,
         "max_class_drift": args.max_class_drift,
         **({"schema": path(args.schema)} if args.schema else {}),

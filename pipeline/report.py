@@ -46,11 +46,23 @@ def build(summary: dict) -> dict:
         "pushed": summary.get("pushed"),
         "model_uri": summary.get("model_uri"),
         "loss_curve": loss_curve((trainer or {}).get("outputs", {}).get("ModelRun")),
+        "accuracy_over_time": (summary.get("training") or {}).get("accuracy_over_time") or [],
     }
+    report["time_to_threshold_s"], report["steps_to_threshold"] = time_to_threshold(
+        report["accuracy_over_time"], (evaluation.get("blessing") or {}).get("thresholds") or {})
     for kind in ("box", "mask"):  # per-class AP stays in the evaluator's metrics.json
         if report["evaluation"] and report["evaluation"].get(kind):
             report["evaluation"][kind] = {k: v for k, v in report["evaluation"][kind].items() if k != "per_class_AP"}
     return report
+
+
+def time_to_threshold(points: list[dict], thresholds: dict[str, float]) -> tuple[float | None, int | None]:
+    """Seconds and steps of training until the first evaluation meeting every blessing threshold; (None, None)
+    when none did, or a threshold names a metric not measured during training."""
+    if not thresholds or not points or any(name not in points[0] for name in thresholds):
+        return None, None
+    first = next((p for p in points if all(p[name] >= minimum for name, minimum in thresholds.items())), None)
+    return (first["seconds"], first["step"]) if first else (None, None)
 
 
 def _split_pair(counts: dict | None) -> str:
@@ -67,7 +79,8 @@ def metric_rows(report: dict) -> list[tuple[str, str]]:
     evaluation, blessing, pushed = report["evaluation"] or {}, report["blessing"], report["pushed"]
     latency, throughput = evaluation.get("latency"), evaluation.get("throughput")
     validation = report["validation"]
-    return [
+    init, points = training.get("init"), report["accuracy_over_time"]
+    rows = [
         ("examples (train / eval)", _split_pair(examples.get("num_examples"))),
         ("instances (train / eval)", _split_pair(examples.get("num_instances"))),
         ("rejected inputs", str(examples["num_rejected"]) if examples else MISSING),
@@ -78,6 +91,12 @@ def metric_rows(report: dict) -> list[tuple[str, str]]:
         ("training images/s", f"{training['images_per_s']:.2f}" if training else MISSING),
         ("device", f"{training['device_count']} {training['device_kind']} {training['precision']}"
          if training else MISSING),
+        *([("fine-tuned from", "resumed" if "skipped" in init else
+            f"{init['restored']} variables, {len(init['reinitialised'])} re-initialised")] if init else []),
+        *([("evaluations in training", f"{len(points)}, every {training['eval_interval']} steps"),
+           ("last mask AP50 in training", f"{points[-1]['mask_AP50']:.3f} at step {points[-1]['step']}"),
+           ("time to threshold s", MISSING if report["time_to_threshold_s"] is None else
+            f"{report['time_to_threshold_s']:.0f} (step {report['steps_to_threshold']})")] if points else []),
         ("final loss", f"{report['loss_curve']['value'][-1]:.3f}" if report["loss_curve"]["value"] else MISSING),
         ("box AP / AP50 / AP75", _ap(evaluation.get("box"))),
         ("mask AP / AP50 / AP75", _ap(evaluation.get("mask"))),
@@ -87,6 +106,7 @@ def metric_rows(report: dict) -> list[tuple[str, str]]:
         ("blessed", ("yes" if blessing["blessed"] else "no") if blessing else MISSING),
         ("pushed version", (pushed["version"] if pushed["pushed"] else "none") if pushed else MISSING),
     ]
+    return rows
 
 
 def _table(header: list[str], rows: list[list[str]]) -> str:
@@ -104,8 +124,9 @@ def format_table(reports: list[dict]) -> str:
                       if name in s else MISSING for s in seconds] for name in names]
     rows.append(["pipeline wall time"] + [f"{r['wall_seconds']:.1f}" if r["wall_seconds"] is not None else MISSING
                                           for r in reports])
-    per_run = [metric_rows(r) for r in reports]
-    rows += [[label] + [rows_of_run[i][1] for rows_of_run in per_run] for i, (label, _) in enumerate(per_run[0])]
+    per_run = [dict(metric_rows(r)) for r in reports]  # runs may have different rows (fine-tuning, evaluations)
+    labels = list(dict.fromkeys(label for rows_of_run in per_run for label in rows_of_run))
+    rows += [[label] + [rows_of_run.get(label, MISSING) for rows_of_run in per_run] for label in labels]
     header = ["step / seconds"] + [r["run_id"] for r in reports]
     text = [f"Pipeline root: {reports[0]['pipeline_root']}", _table(header, rows)]
     if len(reports) == 1 and reports[0]["validation"]:
@@ -113,45 +134,11 @@ def format_table(reports: list[dict]) -> str:
     if len(reports) == 1 and reports[0]["blessing"]:
         blessing = reports[0]["blessing"]
         text.append(f"{'BLESSED' if blessing['blessed'] else 'NOT BLESSED'}: " + "; ".join(blessing["reasons"]))
+    if len(reports) == 1 and (reports[0]["training"] or {}).get("end_reason"):
+        text.append(f"Training: {reports[0]['training']['end_reason']}")
     if len(reports) == 1 and reports[0]["pushed"] and reports[0]["pushed"]["pushed"]:
         text.append(f"Pushed: {reports[0]['pushed']['destination']}")
     return "\n".join(text)
-
-
-def write_chart(reports: list[dict], path: str) -> str:
-    """Seconds per component (bars, one colour per run) and the training loss curves."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    import numpy as np
-
-    names = list(dict.fromkeys(c["component"] for r in reports for c in r["components"]))
-    figure, (bars, curve) = plt.subplots(1, 2, figsize=(13, 0.45 * len(names) + 2.5),
-                                         gridspec_kw={"width_ratios": [1.1, 1]})
-    height = 0.8 / len(reports)
-    for i, report in enumerate(reports):
-        seconds = {c["component"]: c["seconds"] for c in report["components"]}
-        y = np.arange(len(names)) + i * height
-        bars.barh(y, [seconds.get(n, 0) for n in names], height=height, label=report["run_id"])
-        loss = report["loss_curve"]
-        if loss["step"]:
-            curve.plot(loss["step"], loss["value"], label=report["run_id"], linewidth=1.2)
-    bars.set_yticks(np.arange(len(names)) + 0.4 - height / 2, names)
-    bars.invert_yaxis()
-    bars.set_xlabel("seconds")
-    bars.set_title("time per component")
-    curve.set_xlabel("step")
-    curve.set_ylabel(reports[0]["loss_curve"]["tag"])
-    curve.set_title("training loss")
-    curve.grid(alpha=0.3)
-    if len(reports) > 1:
-        bars.legend(fontsize=7)
-        curve.legend(fontsize=7)
-    figure.tight_layout()
-    figure.savefig(path, dpi=100)
-    plt.close(figure)
-    return path
 
 
 def write(reports: list[dict], output_dir: str, compare: bool = False) -> tuple[str, str]:
@@ -163,6 +150,8 @@ def write(reports: list[dict], output_dir: str, compare: bool = False) -> tuple[
     json_path = os.path.join(output_dir, f"report-{name}.json")
     with tf.io.gfile.GFile(json_path, "w") as f:
         json.dump(reports if compare else reports[0], f, indent=1)
+    from pipeline.report_chart import write_chart
+
     return json_path, write_chart(reports, os.path.join(output_dir, f"report-{name}.png"))
 
 

@@ -59,7 +59,7 @@ def seed_to_coco(seed_dir: Path, out: Path, classes: tuple[SampleClass, ...], ca
     return out
 
 
-def run(dataset: Path, root: Path) -> dict:
+def run(dataset: Path, root: Path, *extra: str) -> dict:
     """`maskrcnn-tfx run` in this process; its summary and what it printed."""
     import contextlib
     import io
@@ -69,7 +69,7 @@ def run(dataset: Path, root: Path) -> dict:
     out, err = io.StringIO(), io.StringIO()
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
         code = cli.main(["run", "--dataset", str(dataset), "--config", "tiny", "--train-steps", str(TRAIN_STEPS),
-                         "--pipeline-root", str(root), "--serving-dir", str(root / "serving")])
+                         "--pipeline-root", str(root), "--serving-dir", str(root / "serving"), *extra])
     assert code == 0, err.getvalue()[-3000:]
     return {**run_summary.latest_run(str(root)), "printed": out.getvalue()}
 
@@ -77,7 +77,7 @@ def run(dataset: Path, root: Path) -> dict:
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory) -> dict:
     """Each dataset through `maskrcnn-tfx run` in its own pipeline root; the COCO one after the one-class run, in
-    its root, so that its baseline has other classes."""
+    its root, so that its baseline has other classes, and fine-tuned from the one-class model."""
     results = {}
     for name, options in DATASETS.items():
         dataset = tmp_path_factory.mktemp("own") / "dataset"
@@ -90,8 +90,10 @@ def runs(tmp_path_factory) -> dict:
     sample.generate(seed_dir, classes=coco_classes, sizes=((512, 384), (360, 640)), num_train=8, num_test=4,
                     num_unlabelled=0, seed=24)
     coco = seed_to_coco(seed_dir, tmp_path_factory.mktemp("coco") / "dataset", coco_classes, list(COCO_CATEGORIES))
-    first_root = results[next(iter(DATASETS))]["root"]
-    results["coco"] = {"root": first_root, **run(coco, first_root)}
+    first = results[next(iter(DATASETS))]
+    one_class_model = next(c for c in first["components"] if c["component"] == "Trainer")["outputs"]["ModelRun"]
+    results["coco"] = {"root": first["root"], "init_from": one_class_model,
+                       **run(coco, first["root"], "--init-checkpoint", one_class_model, "--init-modules", "all")}
     return results
 
 
@@ -133,6 +135,13 @@ def test_a_generated_dataset_runs_with_no_schema_step(runs, name):
 def test_a_coco_dataset_with_sparse_category_ids_runs_and_a_baseline_of_other_classes_is_not_comparable(runs):
     result = runs["coco"]
     _check_flow(result, tuple(COCO_CATEGORIES.values()), 8, 4)
+    # fine-tuned from the one-class model: everything but the class layers (2 outputs there, 4 here) restored
+    init = result["training"]["init"]
+    assert init["checkpoint"].startswith(result["init_from"]) and init["restored"] > 300
+    assert init["reinitialised"] == ["detection_head/0/_box_regressor/bias", "detection_head/0/_box_regressor/kernel",
+                                     "detection_head/0/_classifier/bias", "detection_head/0/_classifier/kernel",
+                                     "mask_head/_mask_regressor/bias", "mask_head/_mask_regressor/pointwise_kernel"]
+    assert "fine-tuned from" in result["printed"]
     label_map = json.loads(open(os.path.join(result["examples_uri"], "label_map.json")).read())
     assert [(c["id"], c["source_id"]) for c in label_map["classes"]] == [(1, 3), (2, 7), (3, 11)]
     reasons = result["evaluation"]["blessing"]["reasons"]

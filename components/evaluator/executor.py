@@ -1,7 +1,6 @@
 """MaskEvaluator's executor: COCO AP and latency of the served signature, then bless or refuse."""
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 from typing import Any
@@ -14,26 +13,12 @@ from tfx.types import artifact_utils
 from tfx.utils import path_utils
 
 from components.evaluator import coco_metrics, latency
+from components.evaluator.eval_split import EvalSplit, load_eval_split
 from components.evaluator.constants import (LATENCY_BATCH_KEY, MAX_REGRESSION_KEY, METRICS_FILE, SIGNATURE,
                                             SUMMARY_FILE, THRESHOLDS_KEY)
 from components.evaluator.blessing import flat_metrics, judge
-from dataset import layout, records
+from dataset import layout
 from dataset.labelmap import LabelMap
-
-@dataclasses.dataclass
-class EvalImage:
-    """What the model is called with: the encoded photo, as a TF Serving client sends it."""
-    source_id: int
-    encoded: bytes
-    height: int
-    width: int
-
-
-@dataclasses.dataclass
-class EvalSplit:
-    ground_truth: list[coco_metrics.GroundTruth]
-    images: list[EvalImage]  # in the ground truth's order
-
 
 def model_label_map(model_uri: str) -> LabelMap:
     """The label map a Trainer Model artifact was trained with (its SavedModel's assets)."""
@@ -43,22 +28,6 @@ def model_label_map(model_uri: str) -> LabelMap:
 def same_classes(a: LabelMap, b: LabelMap) -> bool:
     """Whether two models predict the same classes (ids and names; pixel values are the masks' business)."""
     return [(c.id, c.name) for c in a.classes] == [(c.id, c.name) for c in b.classes]
-
-
-def load_eval_split(examples_uri: str) -> EvalSplit:
-    """The eval split's ground truth (as Model Garden decodes it) and its encoded photos."""
-    ground_truth = coco_metrics.read_ground_truth(examples_uri)
-    if not ground_truth:
-        raise ValueError(f"{examples_uri}: {layout.split_dir_name(layout.EVAL)} has no example to evaluate on")
-    spec = {records.IMAGE_ENCODED: tf.io.FixedLenFeature((), tf.string),
-            records.IMAGE_SOURCE_ID: tf.io.FixedLenFeature((), tf.string)}
-    encoded = {}
-    for record in tf.data.TFRecordDataset(tf.io.gfile.glob(layout.record_pattern(examples_uri, layout.EVAL)),
-                                          compression_type="GZIP"):
-        parsed = tf.io.parse_single_example(record, spec)
-        encoded[int(parsed[records.IMAGE_SOURCE_ID].numpy())] = parsed[records.IMAGE_ENCODED].numpy()
-    return EvalSplit(ground_truth, [EvalImage(g.source_id, encoded[g.source_id], g.height, g.width)
-                                    for g in ground_truth])
 
 
 def evaluate_model(model_dir: str, split: EvalSplit, label_map: LabelMap, latency_batch: int = 0) -> dict:

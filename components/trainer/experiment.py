@@ -16,7 +16,8 @@ from dataset.labelmap import LabelMap
 
 CONFIG_DIR = Path(__file__).resolve().parents[2] / "pipeline" / "configs"
 # Keys of our YAML files that are not part of Model Garden's ExperimentConfig.
-_OWN_KEYS = ("experiment", "scale_with_replicas", "blessing")
+_OWN_KEYS = ("experiment", "scale_with_replicas", "blessing", "eval_interval")
+BASE_KEY = "base"  # a config may start from another of pipeline/configs/ and change what it lists
 
 
 class TrainingDataError(ValueError):
@@ -35,6 +36,21 @@ def config_path(name_or_path: str) -> Path:
     return path
 
 
+def _merged(base: dict, changes: dict) -> dict:
+    merged = dict(base)
+    for key, value in changes.items():
+        merged[key] = _merged(base[key], value) if isinstance(value, dict) and isinstance(base.get(key), dict) \
+            else value
+    return merged
+
+
+def load_config(config: str) -> dict:
+    """A config's YAML, on top of its `base:` config's (recursively)."""
+    data = yaml.safe_load(config_path(config).read_text()) or {}
+    base = data.pop(BASE_KEY, None)
+    return _merged(load_config(base), data) if base else data
+
+
 @dataclasses.dataclass(frozen=True)
 class BlessingRules:
     """When the evaluator blesses a model: every threshold met, no more than max_regression below the baseline."""
@@ -44,9 +60,14 @@ class BlessingRules:
 
 def blessing_rules(config: str) -> BlessingRules:
     """The `blessing:` section of a training config (metric names as in the evaluator: mask_AP50, box_AP, ...)."""
-    section = (yaml.safe_load(config_path(config).read_text()) or {}).get("blessing") or {}
+    section = load_config(config).get("blessing") or {}
     return BlessingRules(thresholds={k: float(v) for k, v in (section.get("thresholds") or {}).items()},
                          max_regression=float(section.get("max_regression", 0.0)))
+
+
+def config_eval_interval(config: str) -> int:
+    """The config's `eval_interval:` (steps between evaluations while training; 0: none)."""
+    return int(load_config(config).get("eval_interval") or 0)
 
 
 def visible_replicas(config: cfg.ExperimentConfig) -> int:
@@ -78,13 +99,13 @@ def build_experiment(
     batch_size: int | None = None,
     params_override: str | list[str] | None = None,
     init_checkpoint: str | None = None,
+    init_modules: str | None = None,
 ) -> cfg.ExperimentConfig:
     """The full ExperimentConfig: named YAML, then data, then CLI overrides (last wins)."""
-    path = config_path(config)
-    overrides = yaml.safe_load(path.read_text()) or {}
+    overrides = load_config(config)
     own = {key: overrides.pop(key, None) for key in _OWN_KEYS}
     if not own["experiment"]:
-        raise ValueError(f"{path}: missing 'experiment: <Model Garden experiment name>'")
+        raise ValueError(f"{config_path(config)}: missing 'experiment: <Model Garden experiment name>'")
     experiment = exp_factory.get_exp_config(own["experiment"])
     experiment = hyperparams.override_params_dict(experiment, overrides, is_strict=True)
 
@@ -95,7 +116,10 @@ def build_experiment(
     task.annotation_file = None  # ground truth for COCO metrics comes from the eval TFRecords
     task.use_coco_metrics = True
     task.per_category_metrics = True
-    task.init_checkpoint = init_checkpoint or None
+    if init_checkpoint:  # else the config's own, if it names one
+        task.init_checkpoint = init_checkpoint
+    if init_modules:
+        task.init_checkpoint_modules = init_modules
     for data, files in ((task.train_data, train_files), (task.validation_data, eval_files)):
         data.input_path = ",".join(files)
         data.file_type = "tfrecord_compressed" if files and files[0].endswith(".gz") else "tfrecord"

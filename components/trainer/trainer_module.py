@@ -24,7 +24,7 @@ from pipeline.settings import TrainingSettings
 
 
 
-def _fingerprint(params: cfg.ExperimentConfig) -> str:
+def config_fingerprint(params: cfg.ExperimentConfig) -> str:
     return hashlib.sha256(json.dumps(params.as_dict(), sort_keys=True, default=str).encode()).hexdigest()
 
 
@@ -75,6 +75,18 @@ def export(params: cfg.ExperimentConfig, model_dir: str, serving_model_dir: str,
     label_map.write(os.path.join(assets, layout.LABEL_MAP_FILE))
 
 
+def _evaluation(settings: TrainingSettings, examples_uri: str, label_map: LabelMap) -> training.Evaluation | None:
+    """Evaluations during training, when the settings or the config ask for them."""
+    from components.evaluator.eval_split import load_eval_split
+
+    interval = settings.eval_interval if settings.eval_interval is not None else \
+        experiment_lib.config_eval_interval(settings.config)
+    if settings.stop_at and not interval:
+        raise ValueError("--stop-at needs evaluations during training: give --eval-interval STEPS")
+    return training.Evaluation(load_eval_split(examples_uri), label_map, interval, dict(settings.stop_at)) \
+        if interval else None
+
+
 def run_fn(fn_args) -> None:
     """TFX Trainer entry point."""
     settings = TrainingSettings.from_custom_config(fn_args.custom_config)
@@ -91,15 +103,17 @@ def run_fn(fn_args) -> None:
         batch_size=settings.batch_size,
         params_override=settings.params_override,
         init_checkpoint=settings.init_checkpoint,
+        init_modules=settings.init_modules,
     )
     model_dir = fn_args.model_run_dir
     tf.io.gfile.makedirs(model_dir)
-    fingerprint = _fingerprint(params)
+    fingerprint = config_fingerprint(params)
     with tf.io.gfile.GFile(os.path.join(model_dir, FINGERPRINT_FILE), "w") as f:
         f.write(fingerprint)
     resume_from_previous_attempt(model_dir, fingerprint)
 
-    timing = {"config_fingerprint": fingerprint, **training.train(params, model_dir)}
+    timing = {"config_fingerprint": fingerprint,
+              **training.train(params, model_dir, _evaluation(settings, examples_uri, label_map))}
     export(params, model_dir, fn_args.serving_model_dir, label_map)
     model_uri = os.path.dirname(fn_args.serving_model_dir.rstrip("/"))
     with tf.io.gfile.GFile(os.path.join(model_uri, TIMING_FILE), "w") as f:

@@ -1,18 +1,36 @@
-"""Model Garden's Mask R-CNN trained with its own loop (`train_lib.run_experiment`), timed; no TFX here.
+"""Model Garden's Mask R-CNN trained with its own loop (Orbit, through `train_lib.OrbitExperimentRunner`),
+timed, optionally from a pretrained checkpoint and scored every `eval_interval` steps; no TFX here.
 
 The TFX Trainer's run_fn (trainer_module.py) and the trainer benchmark both train through `train`.
 """
 from __future__ import annotations
 
+import dataclasses
+import logging
+import os
 import platform
 import statistics
 import time
+from typing import TextIO
 
 import tensorflow as tf
 from official.common import distribute_utils
 from official.core import config_definitions as cfg
 from official.core import task_factory, train_lib, train_utils
 from official.modeling import performance
+
+from components.trainer import accuracy, init_checkpoint, progress
+
+ACCURACY_SUMMARIES = "accuracy"  # TensorBoard folder of the in-training evaluations, in the model dir
+
+
+@dataclasses.dataclass
+class Evaluation:
+    """What to score during training, how often, and when to stop."""
+    split: object  # components.evaluator.eval_split.EvalSplit
+    label_map: object
+    interval: int
+    stop_at: dict[str, float] = dataclasses.field(default_factory=dict)
 
 
 def latest_step(model_dir: str) -> int:
@@ -35,8 +53,32 @@ class _StepTimer:
         return [(t1 - t0) / (s1 - s0) for (t0, s0), (t1, s1) in zip(self.marks, self.marks[1:]) if s1 > s0]
 
 
-def train(params: cfg.ExperimentConfig, model_dir: str) -> dict:
-    """Trains with Model Garden's own loop; returns the timing record."""
+def _strategy(params: cfg.ExperimentConfig) -> tf.distribute.Strategy:
+    return distribute_utils.get_distribution_strategy(
+        distribution_strategy=params.runtime.distribution_strategy, all_reduce_alg=params.runtime.all_reduce_alg,
+        num_gpus=params.runtime.num_gpus, tpu_address=params.runtime.tpu)
+
+
+def _task(params: cfg.ExperimentConfig, model_dir: str, init: dict):
+    """Model Garden's task; with an init checkpoint, its `initialize` (called only when the model dir has no
+    checkpoint of its own) restores what fits and records what it did in `init`."""
+    task = task_factory.get_task(params.task, logging_dir=model_dir)
+    if params.task.init_checkpoint:
+        def initialize(model):
+            record = init_checkpoint.initialize(model, params.task.init_checkpoint,
+                                                params.task.init_checkpoint_modules)
+            logging.info("Initialised from %s (%s): %d variables restored, re-initialised %s, unused %s",
+                         record.checkpoint, ", ".join(record.modules), record.restored, record.reinitialised,
+                         record.unused)
+            init.update(record.as_dict())
+
+        task.initialize = initialize
+    return task
+
+
+def train(params: cfg.ExperimentConfig, model_dir: str, evaluation: Evaluation | None = None,
+          out: TextIO | None = None) -> dict:
+    """Trains with Model Garden's own loop; returns the training record (timing, init, accuracy points)."""
     tf.io.gfile.makedirs(model_dir)
     train_utils.serialize_config(params, model_dir)
     if params.task.train_data.seed is not None:
@@ -44,21 +86,55 @@ def train(params: cfg.ExperimentConfig, model_dir: str) -> dict:
         tf.keras.utils.set_random_seed(params.task.train_data.seed)
     if params.runtime.mixed_precision_dtype:
         performance.set_mixed_precision_policy(params.runtime.mixed_precision_dtype)
-    strategy = distribute_utils.get_distribution_strategy(
-        distribution_strategy=params.runtime.distribution_strategy,
-        all_reduce_alg=params.runtime.all_reduce_alg,
-        num_gpus=params.runtime.num_gpus,
-        tpu_address=params.runtime.tpu)
+    strategy = _strategy(params)
+    init: dict = {}
     with strategy.scope():
-        task = task_factory.get_task(params.task, logging_dir=model_dir)
-        trainer = train_utils.create_trainer(
-            params, task, train=True, evaluate=False)
-    timer = _StepTimer(trainer.global_step, start_step=latest_step(model_dir))
-    started = time.perf_counter()
-    train_lib.run_experiment(
-        distribution_strategy=strategy, task=task, mode="train", params=params,
-        model_dir=model_dir, trainer=trainer, train_actions=[timer])
+        task = _task(params, model_dir, init)
+        trainer = train_utils.create_trainer(params, task, train=True, evaluate=False)
+    start_step, total = latest_step(model_dir), params.trainer.train_steps
+    batch = params.task.train_data.global_batch_size
+    points: list[accuracy.AccuracyPoint] = []
+    end = f"train_steps {total} reached"
+    with progress.prints_to_log() as terminal:
+        line = progress.ProgressLine(out or terminal, trainer.global_step, total, batch)
+        timer = _StepTimer(trainer.global_step, start_step=start_step)
+        started = time.perf_counter()
+        runner = train_lib.OrbitExperimentRunner(strategy, task, "train", params, model_dir, trainer=trainer,
+                                                 train_actions=[timer, line])  # restores, or initialises
+        scorer = accuracy.InTrainingEvaluator(params, trainer.model, evaluation.split, evaluation.label_map) \
+            if evaluation else None
+        writer = tf.summary.create_file_writer(os.path.join(model_dir, ACCURACY_SUMMARIES)) if scorer else None
+        for target in accuracy.schedule(start_step, total, evaluation.interval if evaluation else None):
+            with strategy.scope():
+                runner.controller.train(steps=target)
+            if scorer is None:
+                continue
+            point = scorer.point(int(trainer.global_step.numpy()), started)
+            points.append(point)
+            line.restart(point.mask_AP50)
+            timer(None)  # the evaluation is not a training step's time
+            print(f"[train] evaluation at step {point.step}: " + ", ".join(
+                f"{k} {getattr(point, k):.3f}" for k in accuracy.POINT_METRICS), file=out or terminal, flush=True)
+            with writer.as_default():
+                for name in accuracy.POINT_METRICS:
+                    tf.summary.scalar(name, getattr(point, name), step=point.step)
+            if accuracy.targets_met(point, evaluation.stop_at):
+                end = f"stopped at step {point.step}: " + ", ".join(
+                    f"{k} {getattr(point, k):.3f} >= {v}" for k, v in evaluation.stop_at.items())
+                break
     wall = time.perf_counter() - started
+    record = _timing(timer, wall, params, strategy)
+    record["end_reason"] = end
+    record["init"] = init or ({"checkpoint": params.task.init_checkpoint,
+                               "skipped": f"resumed from step {start_step}: the run's own checkpoint"}
+                              if params.task.init_checkpoint and start_step else None)
+    if evaluation:
+        record.update(eval_interval=evaluation.interval, stop_at=evaluation.stop_at,
+                      accuracy_over_time=[p.as_dict() for p in points])
+    return record
+
+
+def _timing(timer: _StepTimer, wall: float, params: cfg.ExperimentConfig, strategy) -> dict:
     step_times = timer.step_times()
     # The first loop includes tracing; steady state is what follows.
     steady = step_times[1:] or step_times

@@ -1,0 +1,67 @@
+"""The report's chart (matplotlib, Agg): time per component, training loss, accuracy over training time."""
+from __future__ import annotations
+
+
+def _accuracy_panel(axes, reports: list[dict]) -> None:
+    """Mask AP50 (solid) and mask AP (dashed) of the evaluations during training, against training minutes;
+    one colour per run, so that `report --compare` shows which config reaches a level first."""
+    for index, report in enumerate(reports):
+        points = report["accuracy_over_time"]
+        if not points:
+            continue
+        minutes = [p["seconds"] / 60 for p in points]
+        colour = f"C{index}"
+        axes.plot(minutes, [p["mask_AP50"] for p in points], color=colour, marker="o", markersize=3,
+                  label=f"{report['run_id']} mask AP50")
+        axes.plot(minutes, [p["mask_AP"] for p in points], color=colour, linestyle="--",
+                  label=f"{report['run_id']} mask AP")
+        if report["time_to_threshold_s"] is not None:
+            axes.axvline(report["time_to_threshold_s"] / 60, color=colour, linewidth=0.8, alpha=0.6)
+    axes.set_xlabel("training minutes")
+    axes.set_ylabel("AP on the eval split")
+    axes.set_ylim(0, 1)
+    axes.set_title("accuracy over training time (vertical line: blessing thresholds met)")
+    axes.grid(alpha=0.3)
+    axes.legend(fontsize=7)
+
+
+def write_chart(reports: list[dict], path: str) -> str:
+    """Seconds per component (bars, one colour per run), the training loss curves and, when there were
+    evaluations during training, mask AP50 and mask AP against training minutes."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    names = list(dict.fromkeys(c["component"] for r in reports for c in r["components"]))
+    with_accuracy = any(r["accuracy_over_time"] for r in reports)
+    figure, panels = plt.subplots(1, 3 if with_accuracy else 2, figsize=(19 if with_accuracy else 13,
+                                                                         0.45 * len(names) + 2.5),
+                                  gridspec_kw={"width_ratios": [1.1, 1, 1] if with_accuracy else [1.1, 1]})
+    bars, curve = panels[0], panels[1]
+    height = 0.8 / len(reports)
+    for i, report in enumerate(reports):
+        seconds = {c["component"]: c["seconds"] for c in report["components"]}
+        y = np.arange(len(names)) + i * height
+        bars.barh(y, [seconds.get(n, 0) for n in names], height=height, label=report["run_id"])
+        loss = report["loss_curve"]
+        if loss["step"]:
+            curve.plot(loss["step"], loss["value"], label=report["run_id"], linewidth=1.2)
+    bars.set_yticks(np.arange(len(names)) + 0.4 - height / 2, names)
+    bars.invert_yaxis()
+    bars.set_xlabel("seconds")
+    bars.set_title("time per component")
+    curve.set_xlabel("step")
+    curve.set_ylabel(reports[0]["loss_curve"]["tag"])
+    curve.set_title("training loss")
+    curve.grid(alpha=0.3)
+    if with_accuracy:
+        _accuracy_panel(panels[2], reports)
+    if len(reports) > 1:
+        bars.legend(fontsize=7)
+        curve.legend(fontsize=7)
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+    return path

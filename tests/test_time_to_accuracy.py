@@ -1,0 +1,90 @@
+"""Accuracy over training time: evaluations while training, a run that stops at its target, the curve and the
+time to the blessing thresholds in the report, one progress line per train loop. No test depends on how well
+a model learns: the flow is checked on thresholds any model meets."""
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+
+import cv2
+import pytest
+import tensorflow as tf
+
+from components.evaluator.eval_split import load_eval_split
+from components.trainer import experiment, training
+from dataset import layout
+from pipeline import report
+
+
+def test_stop_at_ends_training_at_the_first_evaluation_meeting_it(sample_ingested, tmp_path):
+    examples = str(sample_ingested)
+    params = experiment.build_experiment(
+        "tiny", experiment.files_of_split(examples, layout.TRAIN), experiment.files_of_split(examples, layout.EVAL),
+        layout.read_label_map(examples), num_eval_examples=3, train_steps=6)
+    evaluation = training.Evaluation(load_eval_split(examples), layout.read_label_map(examples), interval=2,
+                                     stop_at={"mask_AP50": 0.0})
+    out = io.StringIO()
+    record = training.train(params, str(tmp_path / "run"), evaluation, out=out)
+    assert record["end_step"] == 2
+    assert record["end_reason"].startswith("stopped at step 2: mask_AP50 ")
+    assert [p["step"] for p in record["accuracy_over_time"]] == [2]
+    assert tf.train.latest_checkpoint(str(tmp_path / "run")).endswith("ckpt-2")  # what the Trainer exports
+    printed = out.getvalue()
+    assert "[train] step 1/6 | " in printed and "[train] evaluation at step 2: box_AP " in printed
+    assert "train | step:" not in printed  # Orbit's loss dictionaries go to the log, not the terminal
+
+
+@pytest.fixture(scope="module")
+def evaluated_run(trained_pipeline, pipeline_dataset, tmp_path_factory) -> dict:
+    """`maskrcnn-tfx run` fine-tuning the end-to-end run's model (its classes: all restored) for 4 more steps,
+    scored every 2: a model good enough for the in-training and the final evaluations to be compared."""
+    from pipeline import cli, run_summary
+
+    trainer = next(c for c in trained_pipeline["components"] if c["component"] == "Trainer")
+    root = tmp_path_factory.mktemp("evaluated")
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        code = cli.main(["run", "--dataset", str(pipeline_dataset), "--config", "tiny", "--train-steps", "4",
+                         "--eval-interval", "2", "--init-checkpoint", trainer["outputs"]["ModelRun"],
+                         "--pipeline-root", str(root), "--serving-dir", str(root / "serving")])
+    assert code == 0, out.getvalue()[-3000:]
+    return {**run_summary.latest_run(str(root)), "printed": out.getvalue()}
+
+
+def test_points_at_the_interval_agree_with_the_final_evaluation(evaluated_run):
+    points = evaluated_run["training"]["accuracy_over_time"]
+    assert [p["step"] for p in points] == [2, 4]
+    assert all(0.0 <= p[k] <= 1.0 for p in points for k in ("box_AP", "box_AP50", "mask_AP", "mask_AP50"))
+    assert points[0]["seconds"] < points[1]["seconds"] <= evaluated_run["training"]["wall_time_s"] + 0.01
+    assert evaluated_run["training"]["init"]["restored"] > 300
+    final = evaluated_run["evaluation"]
+    # The last point scores the final checkpoint through the serving preprocessing, as MaskEvaluator scores the
+    # SavedModel exported from it: the same AP up to float rounding in the two graphs (tolerance 0.02).
+    for kind in ("box", "mask"):
+        for key in ("AP", "AP50"):
+            assert points[-1][f"{kind}_{key}"] == pytest.approx(final[kind][key], abs=0.02), (kind, key)
+
+
+def test_the_report_has_the_curve_and_the_time_to_threshold(evaluated_run, tmp_path):
+    built = report.build(evaluated_run)
+    assert built["accuracy_over_time"] == evaluated_run["training"]["accuracy_over_time"]
+    # tiny's threshold (mask AP50 >= 0) is met at the first evaluation
+    assert built["steps_to_threshold"] == 2
+    assert built["time_to_threshold_s"] == evaluated_run["training"]["accuracy_over_time"][0]["seconds"]
+    table = report.format_table([built])
+    assert "evaluations in training" in table and "2, every 2 steps" in table and "time to threshold s" in table
+    assert "fine-tuned from" in table
+    json_path, png_path = report.write([built], str(tmp_path))
+    assert json.load(open(json_path))["steps_to_threshold"] == 2
+    assert cv2.imread(png_path).shape[1] == 1900  # three panels: times, loss, accuracy over training time
+    assert report.time_to_threshold(built["accuracy_over_time"], {"mask_AP50": 1.01}) == (None, None)
+    assert report.time_to_threshold(built["accuracy_over_time"], {"mask_AP75": 0.0}) == (None, None)
+
+
+def test_the_terminal_shows_one_line_per_train_loop(evaluated_run):
+    lines = [line for line in evaluated_run["printed"].splitlines() if line.startswith("[train] step ")]
+    assert [line.split(" | ")[0] for line in lines] == [f"[train] step {i}/4" for i in range(1, 5)]
+    assert all("steps/s" in line and "images/s" in line and "loss " in line for line in lines)
+    assert "mask AP50" in lines[-1]
+    assert "train | step:" not in evaluated_run["printed"]
