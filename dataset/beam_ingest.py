@@ -17,6 +17,7 @@ from dataset.convert import convert_item
 from dataset.labelmap import LabelMap
 from dataset.output import Report, write_report
 from dataset.plan import IngestPlan
+from dataset.progress import Progress
 from dataset.records import Outcome, WorkItem
 
 OUTCOMES = "outcomes"
@@ -24,8 +25,9 @@ _METRICS_NAMESPACE = "maskrcnn_tfx.ingest"
 
 
 class _ConvertItems(beam.DoFn):
-    def __init__(self, label_map: LabelMap, min_instance_area: int, dataset_dir: str):
+    def __init__(self, label_map: LabelMap, min_instance_area: int, dataset_dir: str, total: int):
         self._label_map = label_map
+        self._total = total
         self._min_instance_area = min_instance_area
         self._dataset_dir = dataset_dir
         self._examples = beam.metrics.Metrics.counter(_METRICS_NAMESPACE, "examples")
@@ -33,6 +35,7 @@ class _ConvertItems(beam.DoFn):
 
     def process(self, item: WorkItem, own_colours: dict):
         outcome = convert_item(item, self._label_map, self._min_instance_area, self._dataset_dir, own_colours)
+        Progress.shared("[ingest] inputs converted (this worker)", self._total).add()
         if outcome.example is not None:
             self._examples.inc()
             yield beam.pvalue.TaggedOutput(outcome.split, outcome.example)
@@ -66,10 +69,10 @@ class ImagesToExamples(beam.PTransform):
     value is rejected instead of merged into that class (dataset/colours.py).
     """
 
-    def __init__(self, label_map: LabelMap, min_instance_area: int, dataset_dir: str = ""):
+    def __init__(self, label_map: LabelMap, min_instance_area: int, dataset_dir: str = "", total: int = 0):
         super().__init__()
         self._label_map = label_map
-        self._convert = _ConvertItems(label_map, min_instance_area, dataset_dir)
+        self._convert = _ConvertItems(label_map, min_instance_area, dataset_dir, total)
 
     def expand(self, items):
         own_colours = (items
@@ -114,7 +117,7 @@ class IngestDataset(beam.PTransform):
         plan, output_dir = self._plan, self._output_dir
         items = pbegin | "ListInputs" >> beam.Create(plan.items, reshuffle=True)
         converted = items | "ImagesToExamples" >> ImagesToExamples(
-            plan.label_map, plan.options.min_instance_area, plan.dataset_dir)
+            plan.label_map, plan.options.min_instance_area, plan.dataset_dir, len(plan.items))
         for split in layout.SPLITS:
             # No shuffle before writing: it would hold every encoded example in the runner's
             # memory; the trainer shuffles.

@@ -18,6 +18,7 @@ from components.evaluator.constants import (LATENCY_BATCH_KEY, MAX_REGRESSION_KE
                                             SUMMARY_FILE, THRESHOLDS_KEY)
 from components.evaluator.blessing import flat_metrics, judge
 from dataset import layout
+from dataset.progress import Progress
 from dataset.labelmap import LabelMap
 
 def model_label_map(model_uri: str) -> LabelMap:
@@ -36,9 +37,11 @@ def evaluate_model(model_dir: str, split: EvalSplit, label_map: LabelMap, latenc
     for _ in range(latency.WARMUP_CALLS):
         latency.call(predict, [split.images[0].encoded])
     predictions, seconds = [], []
+    progress = Progress("[evaluate] eval images scored", len(split.images))
     for image in split.images:
         outputs = latency.timed_call(predict, image.encoded, seconds)
         predictions.append(coco_metrics.Predictions.from_model_outputs(outputs, 0, image.height, image.width))
+        progress.add()
     metrics = coco_metrics.score(split.ground_truth, predictions, label_map)
     if latency_batch:
         for i in range(len(split.images), latency.LATENCY_CALLS):  # more timed calls where the split is small
@@ -82,7 +85,8 @@ class Executor(base_executor.BaseExecutor):
         if baselines:
             baseline_label_map = model_label_map(baselines[0].uri)
             if same_classes(baseline_label_map, label_map):
-                baseline = flat_metrics(evaluate_model(path_utils.serving_model_dir(baselines[0].uri), split, baseline_label_map))
+                baseline = flat_metrics(evaluate_model(path_utils.serving_model_dir(baselines[0].uri), split,
+                                                       baseline_label_map))
                 metrics["baseline"] = {"model_uri": baselines[0].uri, "model_id": baselines[0].id, **baseline}
             else:
                 no_baseline_reason = (

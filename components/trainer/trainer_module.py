@@ -10,6 +10,7 @@ import hashlib
 import json
 import logging
 import os
+import time
 
 import tensorflow as tf
 from official.core import config_definitions as cfg
@@ -62,6 +63,8 @@ def resume_from_previous_attempt(model_run_dir: str, fingerprint: str) -> int:
 
 def export(params: cfg.ExperimentConfig, model_dir: str, serving_model_dir: str, label_map: LabelMap) -> None:
     """Model Garden's export: one SavedModel, signatures for bytes, tensors and tf.Examples."""
+    started = time.monotonic()
+    print(f"[train] exporting the SavedModel of {tf.train.latest_checkpoint(model_dir)} ...", flush=True)
     export_saved_model_lib.export_inference_graph(
         input_type="image_bytes",
         batch_size=None,
@@ -73,6 +76,7 @@ def export(params: cfg.ExperimentConfig, model_dir: str, serving_model_dir: str,
     assets = os.path.join(serving_model_dir, "assets")
     tf.io.gfile.makedirs(assets)
     label_map.write(os.path.join(assets, layout.LABEL_MAP_FILE))
+    print(f"[train] exported in {time.monotonic() - started:.0f} s: {serving_model_dir}", flush=True)
 
 
 def _evaluation(settings: TrainingSettings, examples_uri: str, label_map: LabelMap) -> training.Evaluation | None:
