@@ -24,13 +24,14 @@ from pathlib import Path
 import numpy as np
 
 from dataset.images import luma
-from dataset.scene import render_scene
+from dataset.scene import KINDS, render_scene
 
 
 @dataclasses.dataclass(frozen=True)
 class SampleClass:
     name: str
     mask_rgb: tuple[int, int, int]  # the class's colour in the masks
+    kind: str = ""  # how its objects look: one of scene.KINDS; "" takes the kind of the class's position
 
     @property
     def pixel_value(self) -> int:
@@ -57,6 +58,9 @@ def check_classes(classes: tuple[SampleClass, ...]) -> None:
     """Names unique, colours not black, and no two colours with one grayscale value (they would be one class)."""
     if not classes:
         raise ValueError("at least one class is needed")
+    unknown = [c.kind for c in classes if c.kind and c.kind not in KINDS]
+    if unknown:
+        raise ValueError(f"unknown object kinds {', '.join(unknown)}; known: {', '.join(KINDS)}")
     names = [c.name for c in classes]
     if len(set(names)) != len(names):
         raise ValueError(f"class names must be unique: {', '.join(names)}")
@@ -140,7 +144,8 @@ class _ImageTask:
         width, height = self.sizes[int(rng.integers(len(self.sizes)))] if len(self.sizes) > 1 else self.sizes[0]
         if rng.random() < self.portrait_fraction:
             width, height = height, width
-        photo, label, objects = render_scene(rng, width, height, len(self.classes))
+        kinds = tuple(KINDS.index(c.kind) if c.kind else i % len(KINDS) for i, c in enumerate(self.classes))
+        photo, label, objects = render_scene(rng, width, height, kinds)
 
         out = Path(self.output_dir)
         folder = "train" if split == "train" else "test"
@@ -206,14 +211,16 @@ def _size(text: str) -> tuple[int, int]:
 
 
 def _class(text: str) -> SampleClass:
-    name, _, colour = text.partition(":")
+    name, _, rest = text.partition(":")
+    colour, _, kind = rest.partition(":")
     try:
         rgb = tuple(int(v) for v in colour.split(","))
     except ValueError:
         rgb = ()
     if not name.strip() or len(rgb) != 3 or not all(0 <= v <= 255 for v in rgb):
-        raise argparse.ArgumentTypeError(f"expected NAME:R,G,B with values 0-255, e.g. boombox:255,0,0; got {text!r}")
-    return SampleClass(name.strip(), rgb)
+        raise argparse.ArgumentTypeError(f"expected NAME:R,G,B[:KIND] with values 0-255, e.g. boombox:255,0,0; "
+                                         f"got {text!r}")
+    return SampleClass(name.strip(), rgb, kind.strip())
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -226,8 +233,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="photo size, repeatable: each photo takes one at random (default 512x384)")
     parser.add_argument("--portrait-fraction", type=float, default=0.15,
                         help="share of photos turned to portrait (default 0.15)")
-    parser.add_argument("--class", type=_class, action="append", dest="classes", metavar="NAME:R,G,B",
-                        help="a class and its mask colour, repeatable (default: speaker:255,0,0 mug:0,255,0)")
+    parser.add_argument("--class", type=_class, action="append", dest="classes", metavar="NAME:R,G,B[:KIND]",
+                        help="a class, its mask colour and, optionally, how its objects look (one of "
+                             f"{', '.join(KINDS)}; default: by position), repeatable "
+                             "(default: speaker:255,0,0 mug:0,255,0)")
     parser.add_argument("--voc-fraction", type=float, default=0.3,
                         help="share of training images with labelImg VOC boxes (default 0.3; 0: none)")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")

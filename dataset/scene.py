@@ -2,9 +2,8 @@
 
 `render_scene` draws a textured background (wall, table edge, lighting, grain)
 and 1-3 objects that never touch, each with shading, a soft edge and a shadow.
-Object kinds are drawn by the functions in `DRAWERS`; class i of a dataset
-uses kind `DRAWERS[(i - 1) % len(DRAWERS)]`, so up to five classes have five
-different shapes.
+Object kinds are drawn by the functions in `DRAWERS` (named in `KINDS`); each
+class of a dataset is drawn as one kind.
 """
 from __future__ import annotations
 
@@ -21,8 +20,10 @@ class DrawnObject:
     box: tuple[int, int, int, int]
 
 
-def render_scene(rng: np.random.Generator, width: int, height: int, num_classes: int):
-    """Returns (photo RGB uint8, label map uint8 of class indices, objects)."""
+def render_scene(rng: np.random.Generator, width: int, height: int, kinds: tuple[int, ...]):
+    """Returns (photo RGB uint8, label map uint8 of class indices, objects); class i (1-based) is drawn as
+    DRAWERS[kinds[i - 1]]."""
+    num_classes = len(kinds)
     import cv2
 
     photo = _background(rng, width, height)
@@ -37,7 +38,7 @@ def render_scene(rng: np.random.Generator, width: int, height: int, num_classes:
         plan = [int(rng.integers(1, num_classes + 1)) for _ in range(int(rng.integers(1, 4)))]
     margin = max(6, base // 40)
     for class_index in plan:
-        shape, layer = DRAWERS[(class_index - 1) % len(DRAWERS)](rng, base)
+        shape, layer = DRAWERS[kinds[class_index - 1]](rng, base)
         h, w = shape.shape
         if w + 2 * margin >= width or h + 2 * margin >= height:
             continue
@@ -230,5 +231,6 @@ def _draw_book(rng, base):
     return shape, layer
 
 
-# Object kinds, in the order classes take them.
+# Object kinds; a dataset's classes take them in this order unless a class names its kind.
 DRAWERS: tuple[Callable, ...] = (_draw_speaker, _draw_mug, _draw_ball, _draw_bottle, _draw_book)
+KINDS = ("speaker", "mug", "ball", "bottle", "book")
