@@ -1,12 +1,14 @@
-"""Ingestion throughput and memory: Beam (DirectRunner, processes or threads) vs a sequential reference.
+"""Ingestion throughput and memory: Beam (DirectRunner processes or threads, Dask) vs a sequential reference.
 
     scripts/container python benchmarks/ingest_benchmark.py [--images 1000] [--large 4000] [--workers 2]
 
 Generates the sample dataset at 512x384 (dataset/sample.py), then runs, each in
 its own process: the sequential reference (`dataset.ingest.run_sequential`: one
 process, file after file) and the Beam ingestion (`dataset.beam_ingest.run_beam`) with
-DirectRunner worker processes and with DirectRunner threads (what `maskrcnn-tfx
-ingest --workers N` uses), on `--images` and on `--large` images. All call the
+DirectRunner worker processes, with DirectRunner threads (what `maskrcnn-tfx
+ingest --workers N` uses) and with the project's DaskRunner on a local Dask
+cluster of N single-threaded worker processes (started before the clock starts,
+as a cluster is already up), on `--images` and on `--large` images. All call the
 same per-file function (`convert_item`: read, split instances, encode) and
 write the same GZIP TFRecords.
 
@@ -89,7 +91,13 @@ def _child(mode: str, dataset: str, output: str, workers: int) -> None:
     import resource
 
     from dataset import beam_ingest, ingest, output as output_folder, plan as planning
+    from dataset.dask_runner_args import dask_runner_args
 
+    cluster = None
+    if mode == "dask":
+        from dask.distributed import LocalCluster
+
+        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None)
     usage = resource.getrusage(resource.RUSAGE_SELF)
     cpu_before = usage.ru_utime + usage.ru_stime  # the imports: not part of the ingestion
     started = time.monotonic()
@@ -97,9 +105,14 @@ def _child(mode: str, dataset: str, output: str, workers: int) -> None:
     output_folder.prepare_output_dir(output, overwrite=True)
     if mode == "sequential":
         summary = ingest.run_sequential(plan, output)
+    elif mode == "dask":
+        summary = beam_ingest.run_beam(plan, output, dask_runner_args(
+            ["--runner=DaskRunner", f"--dask_client_address={cluster.scheduler_address}"]))
     else:
         summary = beam_ingest.run_beam(plan, output, BEAM_MODES[mode](workers))
     seconds = time.monotonic() - started
+    if cluster:
+        cluster.close()
     print(json.dumps({"mode": mode, "seconds": seconds, "cpu_seconds_before": cpu_before, "images": len(plan.items),
                       "examples": sum(summary["num_examples"].values()),
                       "instances": sum(summary["num_instances"].values()), "rejected": summary["num_rejected"]}))
@@ -110,10 +123,12 @@ def _child(mode: str, dataset: str, output: str, workers: int) -> None:
 BEAM_MODES = {
     "beam": lambda workers: ["--direct_running_mode=multi_processing", f"--direct_num_workers={workers}"],
     "beam-threads": lambda workers: ["--direct_running_mode=multi_threading", f"--direct_num_workers={workers}"],
+    "dask": None,  # dataset/dask_runner.py on a local cluster (see _child)
 }
 MODE_LABELS = {"sequential": "sequential reference, 1 process",
                "beam": "Beam DirectRunner multi_processing, {workers} workers",
-               "beam-threads": "Beam DirectRunner multi_threading, {workers} threads"}
+               "beam-threads": "Beam DirectRunner multi_threading, {workers} threads",
+               "dask": "Beam DaskRunner (project's), {workers} Dask worker processes"}
 
 
 def _subset(source: str, target: str, count: int) -> None:

@@ -16,6 +16,7 @@ from typing import Sequence
 
 from dataset import layout
 from dataset.convert import convert_item
+from dataset.dask_runner_args import dask_runner_args
 from dataset.labelmap import LabelMapError
 from dataset.output import (
     Report,
@@ -116,7 +117,7 @@ def main(args: argparse.Namespace) -> int:
     except ValueError as e:
         print(f"maskrcnn-tfx ingest: {e}", file=sys.stderr)
         return 2
-    beam_args = args.beam_arg or default_beam_args(args.workers)
+    beam_args = dask_runner_args(args.beam_arg) or default_beam_args(args.workers)
     try:
         summary = ingest(args.dataset, args.output, options, beam_args, overwrite=args.overwrite)
     except (LabelMapError, IngestError) as e:

@@ -11,6 +11,8 @@ from __future__ import annotations
 import dataclasses
 from typing import TYPE_CHECKING
 
+from dataset.dask_runner_args import dask_runner_args
+
 if TYPE_CHECKING:
     from tfx.orchestration.data_types import RuntimeParameter
 
@@ -62,3 +64,6 @@ class PipelineConfig:
     latency_batch: int = DEFAULT_LATENCY_BATCH
     beam_pipeline_args: list[str] = dataclasses.field(default_factory=list)
     enable_cache: bool = True
+
+    def __post_init__(self):  # `--runner=DaskRunner` means the project's (dataset/dask_runner.py)
+        self.beam_pipeline_args = dask_runner_args(self.beam_pipeline_args)

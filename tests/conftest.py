@@ -9,7 +9,7 @@ import cv2
 import numpy as np
 import pytest
 
-from dataset import plan as planning, records
+from dataset import layout, plan as planning, records
 from dataset.convert import convert_item
 from dataset.records import feature_values as feature  # noqa: F401 - the tests' way to read a feature
 
@@ -152,8 +152,6 @@ def read_examples(output: Path, split: str) -> list:
     """The split's tf.train.Example protos."""
     import tensorflow as tf
 
-    from dataset import layout
-
     files = tf.io.gfile.glob(layout.record_pattern(str(output), split))
     examples = []
     for record in tf.data.TFRecordDataset(files, compression_type="GZIP"):
@@ -191,3 +189,85 @@ def trained_pipeline(pipeline_dataset, tmp_path_factory) -> dict:
                             train_steps=TINY_TRAIN_STEPS)
     local_runner.run(config)
     return run_summary.latest_run(root)
+
+
+# --- bad inputs: one dataset holding them all -----------------------------------------
+@pytest.fixture(scope="session")
+def bad_dataset(sample_dataset, tmp_path_factory) -> Path:
+    root = copy_dataset(sample_dataset, tmp_path_factory.mktemp("bad") / "dataset")
+    images, masks, boxes = root / "train_images", root / "train_masks", root / "train_bboxes"
+    good_jpeg = (images / "train_0000.jpg").read_bytes()
+    good_mask = masks / "train_0000.png"
+    height, width = cv2.imread(str(good_mask)).shape[:2]
+
+    (images / "corrupt.jpg").write_bytes(b"\xff\xd8\xff\xe0 this is not really a JPEG")
+    shutil.copy(good_mask, masks / "corrupt.png")
+    (images / "truncated.jpg").write_bytes(good_jpeg[: len(good_jpeg) // 2])
+    shutil.copy(good_mask, masks / "truncated.png")
+    (images / "nomask.jpg").write_bytes(good_jpeg)
+    shutil.copy(good_mask, masks / "orphan.png")
+    (images / "small.jpg").write_bytes(good_jpeg)
+    write_gray_png(masks / "small.png", np.full((height // 2, width // 2), SPEAKER, np.uint8))
+    unknown = np.zeros((height, width), np.uint8)
+    unknown[10:40, 10:40] = SPEAKER
+    unknown[50:60, 50:60] = 77
+    unknown[70:72, 70:72] = 200
+    (images / "unknown.jpg").write_bytes(good_jpeg)
+    write_gray_png(masks / "unknown.png", unknown)
+    (images / "empty.jpg").write_bytes(good_jpeg)
+    write_gray_png(masks / "empty.png", np.zeros((height, width), np.uint8))
+
+    one_object = np.zeros((height, width), np.uint8)
+    one_object[20:60, 20:60] = MUG
+    for stem, xml in (
+        ("voc_outside", voc(("mug", (20, 20, 59, 59)), ("mug", (width + 10, 5, width + 40, 30)), size=(width, height))),
+        ("voc_nopixels", voc(("mug", (20, 20, 59, 59)), ("mug", (100, 100, 120, 120)), size=(width, height))),
+        ("voc_unknown_name", voc(("cat", (20, 20, 59, 59)), size=(width, height))),
+        ("voc_malformed", "<annotation><object><name>mug</name><bndbox><xmin>1</xmin>"),
+    ):
+        (images / f"{stem}.jpg").write_bytes(good_jpeg)
+        write_gray_png(masks / f"{stem}.png", one_object)
+        (boxes / f"{stem}.xml").write_text(xml)
+    (boxes / "voc_orphan.xml").write_text(voc(("mug", (20, 20, 59, 59)), size=(width, height)))
+
+    (images / "notes.txt").write_text("shot on a sunny day")
+    (masks / "readme.md").write_text("masks")
+    (images / "scan.bmp").write_bytes(b"BM")
+    (images / ".DS_Store").write_bytes(b"\0\0\0\1Bud1")
+    (images / "more").mkdir()
+    (root / "test_masks" / "orphan_test.png").write_bytes(good_mask.read_bytes())
+    return root
+
+
+# --- validation -------------------------------------------------------------
+def rewrite_examples(examples_dir, split, mutate, which=lambda index: index == 0):
+    """Rewrites the split's GZIP TFRecords with `mutate(example)` applied to the chosen examples."""
+    import tensorflow as tf
+
+    for path in tf.io.gfile.glob(os.path.join(layout.split_dir(str(examples_dir), split), "*")):
+        serialized = [r.numpy() for r in tf.data.TFRecordDataset(path, compression_type="GZIP")]
+        with tf.io.TFRecordWriter(path, options="GZIP") as writer:
+            for index, data in enumerate(serialized):
+                example = tf.train.Example.FromString(data)
+                if which(index):
+                    mutate(example.features.feature)
+                writer.write(example.SerializeToString())
+
+
+def run_until_gate(examples_dir: Path, root: Path, train: bool = True, **config_changes) -> None:
+    """Runs the validation components (and a 2-step Trainer after the gate) on an ingested folder."""
+    from tfx import v1 as tfx
+
+    from pipeline.pipeline import trainer_component, validation_components
+    from pipeline.settings import PipelineConfig, TrainingSettings
+
+    config = PipelineConfig(dataset="unused", pipeline_root=str(root), training=TrainingSettings(config="tiny"),
+                            train_steps=2, **config_changes)
+    importer = tfx.dsl.Importer(source_uri=str(examples_dir), artifact_type=tfx.types.standard_artifacts.Examples,
+                                properties={"split_names": '["train", "eval"]'}).with_id("examples")
+    validation = validation_components(importer.outputs["result"], config)
+    trainer = [trainer_component(importer.outputs["result"], config, after=[validation[-1]])] if train else []
+    metadata = tfx.orchestration.metadata.sqlite_metadata_connection_config(os.path.join(root, "metadata.sqlite"))
+    tfx.orchestration.LocalDagRunner().run(tfx.dsl.Pipeline(
+        pipeline_name="gate-test", pipeline_root=str(root), components=[importer, *validation, *trainer],
+        metadata_connection_config=metadata, beam_pipeline_args=config.beam_pipeline_args))

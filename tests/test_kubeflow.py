@@ -89,6 +89,15 @@ def test_beam_args_reach_the_beam_steps(package):
         assert args[-len(BEAM_ARGS):] == BEAM_ARGS, name
 
 
+def test_dask_as_the_beam_runner_means_the_projects_dask_runner(tmp_path):
+    path = tmp_path / "pipeline.yaml"
+    dask = ["--runner=DaskRunner", "--dask_client_address=tcp://dask-scheduler.dask:8786"]
+    assert cli.main([*compile_args(path)[:-1], "--beam-args=" + " ".join(dask)]) == 0
+    containers = _containers(kfp_client._extract_pipeline_yaml(str(path)).pipeline_spec)
+    for name in ("ImageMaskExampleGen", "StatisticsGen", "DataGate"):
+        assert containers[name]["args"][-2:] == ["--runner=dataset.dask_runner.DaskRunner", dask[1]], name
+
+
 def test_dataset_and_train_steps_are_runtime_parameters_with_defaults(package):
     spec = package["spec"]
     parameters = spec.root.input_definitions.parameters

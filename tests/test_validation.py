@@ -4,14 +4,11 @@ import shutil
 
 import pytest
 import tensorflow as tf
-from tfx import v1 as tfx
 
 from components.data_gate.constants import REPORT_FILE, REPORT_TYPE_NAME
 from components.data_gate.executor import DataValidationError, check_example
 from dataset import layout, records
-from pipeline.pipeline import trainer_component, validation_components
-from pipeline.settings import PipelineConfig, TrainingSettings
-from tests.conftest import ingest_folder
+from tests.conftest import ingest_folder, rewrite_examples, run_until_gate
 
 
 def test_clean_sample_passes_the_gate(trained_pipeline):
@@ -22,18 +19,6 @@ def test_clean_sample_passes_the_gate(trained_pipeline):
     statistics = next(c for c in trained_pipeline["components"] if c["component"] == "StatisticsGen")
     assert os.path.exists(os.path.join(statistics["outputs"]["ExampleStatistics"], "Split-train", "FeatureStats.pb"))
     assert any(c["component"] == "Trainer" and c["state"] == "COMPLETE" for c in trained_pipeline["components"])
-
-
-def _rewrite(examples_dir, split, mutate, which=lambda index: index == 0):
-    """Rewrites the split's GZIP TFRecords with `mutate(example)` applied to the chosen examples."""
-    for path in tf.io.gfile.glob(os.path.join(layout.split_dir(str(examples_dir), split), "*")):
-        serialized = [r.numpy() for r in tf.data.TFRecordDataset(path, compression_type="GZIP")]
-        with tf.io.TFRecordWriter(path, options="GZIP") as writer:
-            for index, data in enumerate(serialized):
-                example = tf.train.Example.FromString(data)
-                if which(index):
-                    mutate(example.features.feature)
-                writer.write(example.SerializeToString())
 
 
 def _set(key, values):
@@ -67,19 +52,6 @@ BAD_DATA = {
 }
 
 
-def _run_until_gate(examples_dir, root, train=True, **config_changes):
-    config = PipelineConfig(dataset="unused", pipeline_root=str(root), training=TrainingSettings(config="tiny"),
-                            train_steps=2, **config_changes)
-    importer = tfx.dsl.Importer(source_uri=str(examples_dir), artifact_type=tfx.types.standard_artifacts.Examples,
-                                properties={"split_names": '["train", "eval"]'}).with_id("examples")
-    validation = validation_components(importer.outputs["result"], config)
-    trainer = [trainer_component(importer.outputs["result"], config, after=[validation[-1]])] if train else []
-    metadata = tfx.orchestration.metadata.sqlite_metadata_connection_config(os.path.join(root, "metadata.sqlite"))
-    tfx.orchestration.LocalDagRunner().run(tfx.dsl.Pipeline(
-        pipeline_name="gate-test", pipeline_root=str(root), components=[importer, *validation, *trainer],
-        metadata_connection_config=metadata))
-
-
 def _gate_report_dir(root) -> str:
     [folder] = [d for d, _, files in os.walk(os.path.join(root, "DataGate")) if "validation_report.txt" in files]
     return folder
@@ -93,10 +65,10 @@ def _trainer_ran(root) -> bool:
 def test_bad_examples_stop_the_pipeline_before_training(case, sample_ingested, tmp_path):
     split, mutate, expected = BAD_DATA[case]
     examples = shutil.copytree(sample_ingested, tmp_path / "examples")
-    _rewrite(examples, split, mutate)
+    rewrite_examples(examples, split, mutate)
     root = tmp_path / "root"
     with pytest.raises(DataValidationError) as error:
-        _run_until_gate(examples, root)
+        run_until_gate(examples, root)
     report = str(error.value)
     assert "the data is not fit for training" in report
     for text in expected:
@@ -106,7 +78,7 @@ def test_bad_examples_stop_the_pipeline_before_training(case, sample_ingested, t
 
 def _only_speakers_in_eval(examples):
     only_speakers = _set(records.CLASS_LABEL, lambda v: [1] * len(v))
-    _rewrite(examples, "eval", lambda f: (only_speakers(f), _set(records.CLASS_TEXT, lambda v: [b"speaker"] * len(v))(f)),
+    rewrite_examples(examples, "eval", lambda f: (only_speakers(f), _set(records.CLASS_TEXT, lambda v: [b"speaker"] * len(v))(f)),
              which=lambda index: True)
 
 
@@ -117,7 +89,7 @@ def test_class_distribution_drift_between_splits_stops_the_pipeline(pipeline_dat
     _only_speakers_in_eval(examples)
     root = tmp_path / "root"
     with pytest.raises(DataValidationError, match="eval vs train drift") as error:
-        _run_until_gate(examples, root)
+        run_until_gate(examples, root)
     assert "image/object/class/label" in str(error.value)
     assert "class drift threshold 0.250 (max_class_drift)" in str(error.value)
     assert not _trainer_ran(root)
@@ -128,7 +100,7 @@ def test_drift_that_chance_explains_on_a_small_eval_split_does_not_stop_the_run(
     examples = shutil.copytree(sample_ingested, tmp_path / "examples")
     _only_speakers_in_eval(examples)
     root = tmp_path / "root"
-    _run_until_gate(examples, root, train=False)
+    run_until_gate(examples, root, train=False)
     report = open(os.path.join(_gate_report_dir(root), "validation_report.txt")).read()
     assert "random splits of 4 eval and 21 train instances differ by more than" in report
     assert report.endswith("anomalies: none")
@@ -180,7 +152,7 @@ def test_a_curated_schema_stating_other_classes_fails_naming_both_and_the_fix(sa
     tfdv.get_feature(stale, records.CLASS_TEXT).string_domain.value[:] = ["cup", "speaker"]
     tfdv.write_schema_text(stale, str(tmp_path / "stale.pbtxt"))
     with pytest.raises(schema_lib.SchemaClassesError) as error:
-        _run_until_gate(sample_ingested, tmp_path / "root", schema=str(tmp_path / "stale.pbtxt"))
+        run_until_gate(sample_ingested, tmp_path / "root", schema=str(tmp_path / "stale.pbtxt"))
     message = str(error.value)
     assert f"{tmp_path / 'stale.pbtxt'} states the classes (names cup, speaker)" in message
     assert "label map" in message and "names mug, speaker" in message
@@ -193,6 +165,6 @@ def test_a_schema_drafted_by_the_schema_command_passes_the_gate(sample_ingested,
 
     assert cli.main(["schema", "--examples", str(sample_ingested), "--output", str(tmp_path / "mine.pbtxt")]) == 0
     root = tmp_path / "root"
-    _run_until_gate(sample_ingested, root, train=False, schema=str(tmp_path / "mine.pbtxt"))
+    run_until_gate(sample_ingested, root, train=False, schema=str(tmp_path / "mine.pbtxt"))
     report = open(os.path.join(_gate_report_dir(root), "validation_report.txt")).read()
     assert report.endswith("anomalies: none")
