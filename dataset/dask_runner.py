@@ -19,7 +19,7 @@ transform_evaluator.py):
 This runner keeps the tags and routes each consumer to its output's, computes
 every terminal bag, reads bounded sources (split on the client, read in the
 workers), keeps what finish_bundle emits, computes each side input once
-(persisted on the cluster), and refuses a pipeline holding any other transform
+(in the run's one graph), and refuses a pipeline holding any other transform
 it cannot translate, naming it.
 Beam 2.77 does not know the name `DaskRunner`; this project's commands take
 `--runner=DaskRunner` for this class (dataset/dask_runner_args.py).
@@ -45,12 +45,15 @@ class UnsupportedOnDask(RuntimeError):
     """The pipeline holds a transform the Dask runner cannot run; the message names it."""
 
 
-def _apply_keeping_tags(items, invoker_args, invoker_kwargs, receivers):
-    """Upstream's apply_dofn_to_bundle, but the outputs keep their TaggedOutput wrapper, and what finish_bundle
-    emits is kept (upstream collects the outputs before it: a file sink's written shards are lost)."""
+def _apply_keeping_tags(items, invoker_args, invoker_kwargs, receivers, side_views, *side_values):
+    """Upstream's apply_dofn_to_bundle, but the outputs keep their TaggedOutput wrapper, what finish_bundle
+    emits is kept (upstream collects the outputs before it: a file sink's written shards are lost), and the side
+    inputs come as values the graph computed once (`side_values`, one list per view)."""
     from apache_beam.runners.common import DoFnInvoker
 
-    invoker = DoFnInvoker.create_invoker(*invoker_args, **invoker_kwargs)
+    side_inputs = [SideInputMap(view_class, view_options, [ops.get_windowed_value(v, window_fn) for v in values])
+                   for (view_class, view_options, window_fn), values in zip(side_views, side_values)]
+    invoker = DoFnInvoker.create_invoker(*invoker_args, **invoker_kwargs, side_inputs=side_inputs)
     invoker.invoke_setup()
     invoker.invoke_start_bundle()
     for item in items:
@@ -61,7 +64,8 @@ def _apply_keeping_tags(items, invoker_args, invoker_kwargs, receivers):
 
 
 class _ParDo(ops.ParDo):
-    """Upstream's ParDo translation with the tags kept (see _apply_keeping_tags)."""
+    """Upstream's ParDo translation with the tags kept and the side inputs computed once (see
+    _apply_keeping_tags); `side_inputs` is a list of (AsSideInput, its values as one dask Delayed)."""
 
     def apply(self, input_bag, side_inputs=None):
         from apache_beam.runners.common import DoFnContext, DoFnSignature, _OutputHandler
@@ -74,11 +78,14 @@ class _ParDo(ops.ParDo):
             window_fn=window_fn, main_receivers=receivers[None], tagged_receivers=receivers,
             per_element_output_counter=None, output_batch_converter=None, process_yields_batches=False,
             process_batch_yields_elements=False)]
-        invoker_kwargs = dict(context=DoFnContext(self.transform.label, state=None), side_inputs=side_inputs,
+        invoker_kwargs = dict(context=DoFnContext(self.transform.label, state=None),
                               input_args=list(args), input_kwargs=kwargs, user_state_context=None,
                               bundle_finalizer_param=beam.DoFn.BundleFinalizerParam())
+        side_views = [(type(si), si._view_options(), si._window_mapping_fn) for si, _ in side_inputs or []]
+        # Delayed arguments of map_partitions are computed once and given to every partition's task.
         return input_bag.map(ops.get_windowed_value, window_fn).map_partitions(
-            _apply_keeping_tags, invoker_args, invoker_kwargs, receivers)
+            _apply_keeping_tags, invoker_args, invoker_kwargs, receivers, side_views,
+            *[values for _, values in side_inputs or []])
 
 
 def _read_bundles(bundles):
@@ -97,6 +104,10 @@ class _Read(ops.DaskBagOp):
         return db.from_sequence(bundles, npartitions=max(1, len(bundles))).map_partitions(_read_bundles)
 
 
+def _concatenate(partitions: list) -> list:
+    return [item for partition in partitions for item in partition]
+
+
 def _value(item):
     return item.value if isinstance(item, WindowedValue) else item
 
@@ -111,11 +122,11 @@ def _tagged(bag, tag: str | None):
 
 class _BagVisitor(PipelineVisitor):
 
-    def __init__(self, bag_kwargs: dict, client):
-        self.bag_kwargs, self.client = bag_kwargs, client
+    def __init__(self, bag_kwargs: dict):
+        self.bag_kwargs = bag_kwargs
         self.bags = collections.OrderedDict()
         self.consumed: set = set()
-        self._persisted: dict = {}
+        self._side_values: dict = {}
 
     def _input(self, value):
         if isinstance(value, pvalue.PBegin):
@@ -125,12 +136,14 @@ class _BagVisitor(PipelineVisitor):
         return _tagged(bag, value.tag) if isinstance(value.producer.transform, beam.ParDo) else bag
 
     def _side_input(self, value):
-        """A side input's bag, computed once on the cluster: upstream lets every consumer compute it again in its
-        task, which runs side effects again (Beam's file sinks make a new temporary folder each time)."""
-        key = (value.producer, value.tag)
-        if key not in self._persisted:
-            self._persisted[key] = self.client.persist(self._input(value))
-        return self._persisted[key]
+        """A side input's values as one Delayed: part of the run's graph, so computed once for all the tasks
+        that read it (upstream lets each task compute it again, running its side effects again: Beam's file
+        sinks make a new temporary folder each time)."""
+        import dask
+
+        if value not in self._side_values:
+            self._side_values[value] = dask.delayed(_concatenate)(self._input(value).to_delayed())
+        return self._side_values[value]
 
     def visit_transform(self, node) -> None:
         op_class = {**ops.TRANSLATIONS, beam.ParDo: _ParDo, overrides._Read: _Read}.get(type(node.transform))
@@ -147,14 +160,8 @@ class _BagVisitor(PipelineVisitor):
         kwargs = {"input_bag": (inputs if isinstance(node.transform, overrides._Flatten) or len(inputs) != 1
                                 else inputs[0]) if inputs else None, "side_inputs": None}
         if node.side_inputs:
-            kwargs["side_inputs"] = [
-                SideInputMap(type(si), si._view_options(),
-                             ops.DaskBagWindowedIterator(self._side_input(si.pvalue), si._window_mapping_fn))
-                for si in node.side_inputs]
+            kwargs["side_inputs"] = [(si, self._side_input(si.pvalue)) for si in node.side_inputs]
         self.bags[node] = op_class(node, bag_kwargs=self.bag_kwargs).apply(**kwargs)
-
-    def persisted(self) -> list:
-        return list(self._persisted.values())
 
     def terminals(self) -> list:
         return [bag for node, bag in self.bags.items() if node not in self.consumed]
@@ -179,13 +186,12 @@ class DaskRunner(dask_runner.DaskRunner):
                                                                                  current_only=True)
         bag_kwargs = dask_runner.DaskOptions._extract_bag_kwargs(dask_options)
         pipeline.replace_all(overrides.dask_overrides())
+        visitor = _BagVisitor(bag_kwargs)
+        pipeline.visit(visitor)  # refuses before anything runs
         client = ddist.Client(**dask_options)
-        visitor = _BagVisitor(bag_kwargs, client)
         try:
-            pipeline.visit(visitor)  # refuses before the main graph runs
             futures = client.compute(list(dask.optimize(*visitor.terminals())))
         except BaseException:
             client.close()
             raise
-        # The persisted side inputs' futures live as long as the run: released, the scheduler drops their data.
-        return _Result(client, futures + [f for bag in visitor.persisted() for f in ddist.futures_of(bag)])
+        return _Result(client, futures)
