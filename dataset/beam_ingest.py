@@ -8,6 +8,7 @@ examples: only small per-input outcomes are combined into the report.
 """
 from __future__ import annotations
 
+import uuid
 from typing import Sequence
 
 import apache_beam as beam
@@ -28,6 +29,7 @@ class _ConvertItems(beam.DoFn):
     def __init__(self, label_map: LabelMap, min_instance_area: int, dataset_dir: str, total: int):
         self._label_map = label_map
         self._total = total
+        self._run = uuid.uuid4().hex
         self._min_instance_area = min_instance_area
         self._dataset_dir = dataset_dir
         self._examples = beam.metrics.Metrics.counter(_METRICS_NAMESPACE, "examples")
@@ -35,7 +37,7 @@ class _ConvertItems(beam.DoFn):
 
     def process(self, item: WorkItem, own_colours: dict):
         outcome = convert_item(item, self._label_map, self._min_instance_area, self._dataset_dir, own_colours)
-        Progress.shared("[ingest] inputs converted (this worker)", self._total).add()
+        Progress.shared("[ingest] inputs converted (this worker)", self._total, self._run).add()
         if outcome.example is not None:
             self._examples.inc()
             yield beam.pvalue.TaggedOutput(outcome.split, outcome.example)

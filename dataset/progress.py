@@ -6,7 +6,7 @@ import sys
 import threading
 import time
 
-_shared: dict[tuple[str, int], "Progress"] = {}
+_shared: dict[tuple[str, int, str], "Progress"] = {}
 _lock = threading.Lock()
 
 
@@ -18,10 +18,11 @@ class Progress:
         self._lock = threading.Lock()
 
     @classmethod
-    def shared(cls, what: str, total: int) -> Progress:
-        """One counter per process for this work, whichever Beam worker thread counts."""
+    def shared(cls, what: str, total: int, run: str) -> Progress:
+        """One counter per process for this run of the work (`run`: a token the work's DoFn carries), whichever
+        Beam worker thread counts; a second run in the same process counts from zero."""
         with _lock:
-            return _shared.setdefault((what, total), cls(what, total))
+            return _shared.setdefault((what, total, run), cls(what, total))
 
     def add(self, count: int = 1) -> None:
         with self._lock:

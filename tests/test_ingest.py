@@ -1,6 +1,7 @@
 """Ingestion as a whole: every bad input a reject with its reason, nothing lost, splits, the commands."""
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 
@@ -144,6 +145,17 @@ def test_ingest_command_prints_counts_and_rejects(bad_dataset, tmp_path, capsys)
     assert "rejected: 17 of 30 inputs" in printed
     assert "corrupt.jpg: cannot decode the image" in printed
     assert layout.read_summary(str(out))["num_rejected"] == 17
+
+
+def test_each_ingestion_in_a_process_counts_its_progress_from_zero(sample_dataset, tmp_path, capsys):
+    from pipeline import cli
+
+    for name in ("first", "second"):
+        assert cli.main(["ingest", "--dataset", str(sample_dataset), "--output", str(tmp_path / name)]) == 0
+    counts = [tuple(int(n) for n in re.search(r": (\d+) of (\d+) ", line).groups())
+              for line in capsys.readouterr().out.splitlines() if line.startswith("[ingest] inputs converted")]
+    assert counts and all(done <= total for done, total in counts), counts
+    assert len([done for done, total in counts if done == total]) == 2, counts
 
 
 def test_labelmap_command_lists_values_and_drafts_a_loadable_map(bad_dataset, tmp_path, capsys):
