@@ -1,20 +1,25 @@
-"""Model Garden's stock Mask R-CNN heads against lean ones in the ResNet-50 FPN config, side by side in one run.
+"""Model Garden's stock Mask R-CNN heads against lean ones, side by side in one run.
 
-    scripts/container python benchmarks/heads_benchmark.py [--rounds 2] [--timed-steps 8] [--ap-steps 0]
+    scripts/container python benchmarks/heads_benchmark.py [--config gpu-r50fpn] [--rounds 2] [--timed-steps 8]
+                                                           [--ap-steps 0]
 
-Step time and memory: every variant of `gpu-r50fpn` trains on the CPU in its own process (for its peak
-memory) at 384x512, batch 2, float32, from random weights, one step per loop: the first step (tracing) is
-left out and the median of the others is the step time. Rounds alternate the variants so that all see the
-same machine. Variants: the stock heads (box head 4 convolutions of 256 + 1 FC of 1024 over 512 sampled RoIs
-per image, mask head trained on 128 RoIs per image), and lean heads (box head 2 FC of 1024 and no
+Step time and memory: every variant trains on the CPU in its own process (for its peak memory), batch 2,
+float32, from random weights, one step per loop: the first step (tracing) is left out and the median of the
+others is the step time. Rounds alternate the variants so that all see the same machine.
+`gpu-r50fpn` (at 384x512): the stock heads (box head 4 convolutions of 256 + 1 FC of 1024 over 512 sampled
+RoIs per image, mask head trained on 128 RoIs per image), and lean heads (box head 2 FC of 1024 and no
 convolutions, as Detectron2 and torchvision; fewer sampled masks), the lean ones also with XLA
 (TensorFlow's auto-clustering: Model Garden's `enable_xla` applies to GPUs only).
-Accuracy (`--ap-steps N`, hours on a CPU): stock and lean each trained N steps twice on the sample (the two
-runs show the run-to-run noise), then scored on its eval split.
+`cpu-demo` (at its 192x256): its own small heads against smaller and larger RoI and mask samples and Model
+Garden's default heads.
+Accuracy (`--ap-steps N`; hours on a CPU for gpu-r50fpn, minutes for cpu-demo at 800): the scored variants
+each trained N steps twice on the sample (the two runs show the run-to-run noise), then scored on its eval
+split.
 """
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import statistics
@@ -27,15 +32,6 @@ sys.path.insert(0, REPO)
 
 from benchmarks.accuracy_benchmark import ingested_sample, params_for  # noqa: E402
 
-CONFIG = "gpu-r50fpn"
-CPU = {"runtime": {"distribution_strategy": "one_device", "num_gpus": 0, "mixed_precision_dtype": "float32",
-                   "enable_xla": False},
-       "task": {"model": {"input_size": [384, 512, 3]}, "init_checkpoint": "",
-                "train_data": {"global_batch_size": 2, "dtype": "float32"},
-                "validation_data": {"global_batch_size": 2, "dtype": "float32"}}}
-STOCK: dict = {}
-
-
 # Model Garden compiles the train step with XLA only when runtime.num_gpus > 0 (core/base_trainer.py), so
 # `enable_xla` changes nothing on the CPU; TensorFlow's auto-clustering compiles what it can there instead.
 XLA_ON_CPU = {"TF_XLA_FLAGS": "--tf_xla_auto_jit=2 --tf_xla_cpu_global_jit"}
@@ -46,37 +42,80 @@ def lean(masks: int) -> dict:
                                "mask_sampler": {"num_sampled_masks": masks}}}}
 
 
-VARIANTS = {  # name: (overrides of gpu-r50fpn, environment)
-    "stock heads": (STOCK, {}),
-    "lean, 32 masks per image": (lean(32), {}),
-    "lean, 12 masks per image": (lean(12), {}),
-    "lean, 32 masks per image, XLA auto-clustering": (lean(32), XLA_ON_CPU),
+def samplers(rois: int, masks: int) -> dict:
+    return {"task": {"model": {"roi_sampler": {"num_sampled_rois": rois},
+                               "mask_sampler": {"num_sampled_masks": masks}}}}
+
+
+# Model Garden's own defaults (configs/maskrcnn.py): heads, samplers and the proposals they sample from.
+STOCK_HEADS = {"task": {"model": {
+    "detection_head": {"num_convs": 4, "num_filters": 256, "use_separable_conv": False, "num_fcs": 1,
+                       "fc_dims": 1024},
+    "mask_head": {"num_convs": 4, "num_filters": 256, "use_separable_conv": False},
+    "roi_generator": {"pre_nms_top_k": 2000, "num_proposals": 1000, "test_pre_nms_top_k": 1000,
+                      "test_num_proposals": 1000},
+    "roi_sampler": {"num_sampled_rois": 512}, "mask_sampler": {"num_sampled_masks": 128}}}}
+SMALLER_HEADS = {"task": {"model": {"detection_head": {"fc_dims": 32}, "mask_head": {"num_filters": 16}}}}
+
+
+@dataclasses.dataclass(frozen=True)
+class Setup:
+    """A config's comparison: CPU overrides, its variants (name: (overrides, environment)), which are scored."""
+    cpu: dict
+    shape: str
+    variants: dict
+    scored: tuple
+
+
+SETUPS = {
+    "gpu-r50fpn": Setup(
+        cpu={"runtime": {"distribution_strategy": "one_device", "num_gpus": 0, "mixed_precision_dtype": "float32",
+                         "enable_xla": False},
+             "task": {"model": {"input_size": [384, 512, 3]}, "init_checkpoint": "",
+                      "train_data": {"global_batch_size": 2, "dtype": "float32"},
+                      "validation_data": {"global_batch_size": 2, "dtype": "float32"}}},
+        shape="384x512",
+        variants={"stock heads": ({}, {}),
+                  "lean, 32 masks per image": (lean(32), {}),
+                  "lean, 12 masks per image": (lean(12), {}),
+                  "lean, 32 masks per image, XLA auto-clustering": (lean(32), XLA_ON_CPU)},
+        scored=("stock heads", "lean, 32 masks per image")),
+    "cpu-demo": Setup(
+        cpu={}, shape="192x256",
+        variants={"cpu-demo (box 1 FC of 64, 32 RoIs, 8 masks)": ({}, {}),
+                  "smaller samples (16 RoIs, 4 masks)": (samplers(16, 4), {}),
+                  "smaller heads (box 1 FC of 32, mask head 16 filters)": (SMALLER_HEADS, {}),
+                  "larger samples (64 RoIs, 16 masks)": (samplers(64, 16), {}),
+                  "Model Garden's default heads and samples": (STOCK_HEADS, {})},
+        scored=("cpu-demo (box 1 FC of 64, 32 RoIs, 8 masks)", "smaller samples (16 RoIs, 4 masks)",
+                "smaller heads (box 1 FC of 32, mask head 16 filters)", "larger samples (64 RoIs, 16 masks)")),
 }
-ACCURACY_VARIANTS = ("stock heads", "lean, 32 masks per image")
 
 
-def train(examples: str, model_dir: str, variant: str, steps: int, score: bool) -> dict:
+def train(config: str, examples: str, model_dir: str, variant: str, steps: int, score: bool) -> dict:
     """One variant's training in this process; its training record (with the final accuracy when `score`)."""
     from components.evaluator.eval_split import load_eval_split
     from components.trainer import training
     from dataset import layout
 
-    overrides = [json.dumps(CPU), json.dumps(VARIANTS[variant][0])]
+    setup = SETUPS[config]
+    overrides = [json.dumps(setup.cpu), json.dumps(setup.variants[variant][0])]
     if not score:
         overrides.append(json.dumps({"trainer": {"steps_per_loop": 1, "summary_interval": 1}}))
-    params = params_for(examples, CONFIG, steps, params_override=overrides)
+    params = params_for(examples, config, steps, params_override=overrides)
     evaluation = training.Evaluation(load_eval_split(examples), layout.read_label_map(examples), steps) \
         if score else None
     return training.train(params, model_dir, evaluation)
 
 
-def _child(examples: str, work: str, variant: str, steps: int, score: bool) -> tuple[dict, float]:
+def _child(config: str, examples: str, work: str, variant: str, steps: int, score: bool) -> tuple[dict, float]:
     """A variant trained in a child process: its record and the child's peak RSS in GB."""
     model_dir = tempfile.mkdtemp(dir=work)
-    command = [sys.executable, __file__, "--child", examples, model_dir, variant, str(steps)] + \
+    command = [sys.executable, __file__, "--child", config, examples, model_dir, variant, str(steps)] + \
         (["--score"] if score else [])
     process = subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                               env=dict(os.environ, PYTHONPATH=REPO, **VARIANTS[variant][1]), text=True)
+                               env=dict(os.environ, PYTHONPATH=REPO, **SETUPS[config].variants[variant][1]),
+                               text=True)
     output = process.stdout.read()
     _, status, usage = os.wait4(process.pid, 0)
     if status != 0:
@@ -86,52 +125,55 @@ def _child(examples: str, work: str, variant: str, steps: int, score: bool) -> t
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--config", choices=sorted(SETUPS), default="gpu-r50fpn")
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--timed-steps", type=int, default=8)
     parser.add_argument("--ap-steps", type=int, default=0)
-    parser.add_argument("--child", nargs=4, metavar=("EXAMPLES", "MODEL_DIR", "VARIANT", "STEPS"),
+    parser.add_argument("--child", nargs=5, metavar=("CONFIG", "EXAMPLES", "MODEL_DIR", "VARIANT", "STEPS"),
                         help=argparse.SUPPRESS)
     parser.add_argument("--score", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        examples, model_dir, variant, steps = args.child
-        print(json.dumps(train(examples, model_dir, variant, int(steps), args.score)))
+        config, examples, model_dir, variant, steps = args.child
+        print(json.dumps(train(config, examples, model_dir, variant, int(steps), args.score)))
         return 0
 
+    setup = SETUPS[args.config]
     work = tempfile.mkdtemp(prefix="heads-bench-")
     examples = ingested_sample(work)
-    steps: dict = {v: [] for v in VARIANTS}
-    memory: dict = {v: [] for v in VARIANTS}
+    steps: dict = {v: [] for v in setup.variants}
+    memory: dict = {v: [] for v in setup.variants}
     for round_ in range(args.rounds):
-        for variant in VARIANTS:
-            record, rss = _child(examples, work, variant, 1 + args.timed_steps, score=False)
+        for variant in setup.variants:
+            record, rss = _child(args.config, examples, work, variant, 1 + args.timed_steps, score=False)
             steps[variant].append(record["median_step_s"])
             memory[variant].append(rss)
-            print(f"round {round_ + 1}: {variant}: {record['median_step_s']:.2f} s/step, peak {rss:.2f} GB",
+            print(f"round {round_ + 1}: {variant}: {record['median_step_s']:.3f} s/step, peak {rss:.2f} GB",
                   flush=True)
 
-    print(f"\n{CONFIG} on the CPU ({os.cpu_count()} cores), 384x512, batch 2, float32, random weights, "
+    print(f"\n{args.config} on the CPU ({os.cpu_count()} cores), {setup.shape}, batch 2, float32, random weights, "
           f"median of {args.timed_steps} steps after tracing, {args.rounds} alternating rounds\n")
     print("| heads | s/step (per round) | images/s | peak RSS GB |")
     print("|---|---|---|---|")
-    for variant in VARIANTS:
+    for variant in setup.variants:
         median = statistics.median(steps[variant])
-        print(f"| {variant} | {median:.2f} ({', '.join(f'{s:.2f}' for s in steps[variant])}) | "
+        print(f"| {variant} | {median:.3f} ({', '.join(f'{s:.3f}' for s in steps[variant])}) | "
               f"{2 / median:.2f} | {max(memory[variant]):.2f} |")
-    stock = statistics.median(steps["stock heads"])
-    for variant in list(VARIANTS)[1:]:
-        print(f"stock / {variant}: {stock / statistics.median(steps[variant]):.2f}x the step time")
+    first = list(setup.variants)[0]
+    for variant in list(setup.variants)[1:]:
+        ratio = statistics.median(steps[variant]) / statistics.median(steps[first])
+        print(f"{variant}: {ratio:.2f}x the step time of {first}")
 
     if args.ap_steps:
         print(f"\naccuracy after {args.ap_steps} steps on the sample, each trained twice\n")
-        print("| heads | run | mask AP50 | mask AP | box AP50 |")
-        print("|---|---|---|---|---|")
+        print("| heads | run | mask AP50 | mask AP | box AP50 | s/step |")
+        print("|---|---|---|---|---|---|")
         for run in (1, 2):
-            for variant in ACCURACY_VARIANTS:
-                record, _ = _child(examples, work, variant, args.ap_steps, score=True)
+            for variant in setup.scored:
+                record, _ = _child(args.config, examples, work, variant, args.ap_steps, score=True)
                 point = record["accuracy_over_time"][-1]
                 print(f"| {variant} | {run} | {point['mask_AP50']:.3f} | {point['mask_AP']:.3f} | "
-                      f"{point['box_AP50']:.3f} |", flush=True)
+                      f"{point['box_AP50']:.3f} | {record['median_step_s']:.3f} |", flush=True)
     return 0
 
 
