@@ -7,18 +7,15 @@ no PYTHONPATH), as a cluster's would.
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import pytest
-import tensorflow_data_validation as tfdv
 
-from components.data_gate.executor import DataValidationError
-from dataset import layout, records
-from tests.conftest import ingest_folder, read_examples, rewrite_examples, run_until_gate
+from dataset import layout
+from tests.conftest import ingest_folder, read_examples, run_until_gate
 
 NUM_WORKERS = 2
 
@@ -93,48 +90,14 @@ def test_without_an_address_ingestion_runs_on_a_local_dask_cluster(sample_datase
     assert _records(on_dask) == _records(direct)
 
 
-def _statistics(root: Path) -> dict[str, dict]:
-    """Per split: the number of examples and, per feature path, how many examples hold it."""
-    found = {}
-    for folder, _, files in os.walk(root / "StatisticsGen"):
-        if "FeatureStats.pb" in files:
-            [dataset] = tfdv.load_stats_binary(os.path.join(folder, "FeatureStats.pb")).datasets
-            found[os.path.basename(folder)] = {
-                "num_examples": dataset.num_examples,
-                "features": {f.path.step[0]: (f.num_stats.common_stats if f.HasField("num_stats")
-                                              else f.string_stats.common_stats if f.HasField("string_stats")
-                                              else f.bytes_stats.common_stats).num_non_missing
-                             for f in dataset.features}}
-    return found
+def test_statistics_on_dask_are_refused_before_anything_runs(sample_ingested, dask_address, tmp_path):
+    # TFDV's statistics on this cluster came out empty or wrong in some runs (README, Dask): refused, not trusted.
+    from dataset.dask_runner import UnsupportedOnDask
 
-
-def _gate_report(root: Path) -> str:
-    [folder] = [d for d, _, files in os.walk(root / "DataGate") if "validation_report.txt" in files]
-    return (Path(folder) / "validation_report.txt").read_text()
-
-
-def test_validation_on_dask_computes_the_direct_runners_statistics_and_passes_the_gate(
-        sample_ingested, dask_address, tmp_path):
-    run_until_gate(sample_ingested, tmp_path / "direct", train=False)
-    run_until_gate(sample_ingested, tmp_path / "dask", train=False, beam_pipeline_args=dask_args(dask_address))
-
-    on_dask = _statistics(tmp_path / "dask")
-    assert on_dask == _statistics(tmp_path / "direct")
-    assert on_dask["Split-train"]["num_examples"] > 0 and records.OBJECT_MASK in on_dask["Split-train"]["features"]
-    assert _gate_report(tmp_path / "dask").endswith("anomalies: none")
-
-
-def test_bad_examples_stop_the_pipeline_on_dask_too(sample_ingested, dask_address, tmp_path):
-    # The gate reads every example: upstream's DaskRunner turned that read into nothing, and passed.
-    examples = shutil.copytree(sample_ingested, tmp_path / "examples")
-
-    def unknown_class(feature):
-        feature[records.CLASS_LABEL].int64_list.value[0] = 7
-
-    rewrite_examples(examples, "train", unknown_class)
-    with pytest.raises(DataValidationError, match=r"class ids \[7\] are not in the label map"):
-        run_until_gate(examples, tmp_path / "root", beam_pipeline_args=dask_args(dask_address))
-    assert not (tmp_path / "root" / "Trainer").exists()
+    with pytest.raises(UnsupportedOnDask, match=r"does not compute TFDV's statistics .*run this step on another"):
+        run_until_gate(sample_ingested, tmp_path / "dask", train=False, beam_pipeline_args=dask_args(dask_address))
+    assert not list((tmp_path / "dask").rglob("FeatureStats.pb"))
+    assert not (tmp_path / "dask" / "DataGate").exists()
 
 
 def test_a_step_the_dask_runner_cannot_run_is_refused_by_name(dask_address):
