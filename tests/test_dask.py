@@ -1,4 +1,4 @@
-"""The Beam steps on a Dask cluster (dataset/dask_runner.py) give what the DirectRunner gives.
+"""The Beam steps on a Dask cluster (dataset/dask_runner.py) give what the DirectRunner gives, or are refused.
 
 A scheduler and two single-threaded worker processes on this machine (`dask scheduler`, `dask worker` on loopback)
 stand in for a cluster, started and stopped by each test; the workers run the installed package (no working tree,
