@@ -1,7 +1,7 @@
 """Model Garden's stock Mask R-CNN heads against lean ones, side by side in one run.
 
     scripts/container python benchmarks/heads_benchmark.py [--config gpu-r50fpn] [--rounds 2] [--timed-steps 8]
-                                                           [--ap-steps 0]
+                                                           [--ap-steps 0] [--ap-runs 2] [--ap-variants NAME ...]
 
 Step time and memory: every variant trains on the CPU in its own process (for its peak memory), batch 2,
 float32, from random weights, one step per loop: the first step (tracing) is left out and the median of the
@@ -13,8 +13,9 @@ convolutions, as Detectron2 and torchvision; fewer sampled masks), the lean ones
 `cpu-demo` (at its 192x256): its own small heads against smaller and larger RoI and mask samples and Model
 Garden's default heads.
 Accuracy (`--ap-steps N`; hours on a CPU for gpu-r50fpn, minutes for cpu-demo at 800): the scored variants
-each trained N steps twice on the sample (the two runs show the run-to-run noise), then scored on its eval
-split.
+(or `--ap-variants`) each trained N steps `--ap-runs` times on the sample (the runs show the run-to-run noise),
+scored on its eval split at every quarter of N. `--rounds 0 --ap-variants stock --ap-runs 1` runs one training,
+so that the hours of the R50 comparison can be spread over several sittings.
 """
 from __future__ import annotations
 
@@ -59,36 +60,47 @@ SMALLER_HEADS = {"task": {"model": {"detection_head": {"fc_dims": 32}, "mask_hea
 
 
 @dataclasses.dataclass(frozen=True)
+class Variant:
+    description: str
+    overrides: dict
+    environment: dict = dataclasses.field(default_factory=dict)
+
+
+@dataclasses.dataclass(frozen=True)
 class Setup:
-    """A config's comparison: CPU overrides, its variants (name: (overrides, environment)), which are scored."""
+    """A config's comparison: CPU overrides and its variants by name, the first the reference, and which are scored."""
     cpu: dict
     shape: str
-    variants: dict
-    scored: tuple
+    variants: dict[str, Variant]
+    scored: tuple[str, ...]
 
 
 SETUPS = {
     "gpu-r50fpn": Setup(
         cpu={"runtime": {"distribution_strategy": "one_device", "num_gpus": 0, "mixed_precision_dtype": "float32",
                          "enable_xla": False},
+             # The config's schedule is for 20,000 steps (500 of warm-up); a short run needs cpu-demo's.
+             "trainer": {"optimizer_config": {
+                 "optimizer": {"type": "sgd", "sgd": {"momentum": 0.9, "global_clipnorm": 10.0}},
+                 "learning_rate": {"type": "constant", "constant": {"learning_rate": 0.01}},
+                 "warmup": {"type": "linear", "linear": {"warmup_steps": 30, "warmup_learning_rate": 0.001}}}},
              "task": {"model": {"input_size": [384, 512, 3]}, "init_checkpoint": "",
                       "train_data": {"global_batch_size": 2, "dtype": "float32"},
                       "validation_data": {"global_batch_size": 2, "dtype": "float32"}}},
         shape="384x512",
-        variants={"stock heads": ({}, {}),
-                  "lean, 32 masks per image": (lean(32), {}),
-                  "lean, 12 masks per image": (lean(12), {}),
-                  "lean, 32 masks per image, XLA auto-clustering": (lean(32), XLA_ON_CPU)},
-        scored=("stock heads", "lean, 32 masks per image")),
+        variants={"stock": Variant("stock heads (box 4 conv + 1 FC, 128 masks per image)", {}),
+                  "lean-32": Variant("lean: box 2 FC x 1024, 32 masks per image", lean(32)),
+                  "lean-12": Variant("lean: box 2 FC x 1024, 12 masks per image", lean(12)),
+                  "lean-32-xla": Variant("lean, 32 masks, XLA auto-clustering", lean(32), XLA_ON_CPU)},
+        scored=("stock", "lean-32", "lean-12")),
     "cpu-demo": Setup(
         cpu={}, shape="192x256",
-        variants={"cpu-demo (box 1 FC of 64, 32 RoIs, 8 masks)": ({}, {}),
-                  "smaller samples (16 RoIs, 4 masks)": (samplers(16, 4), {}),
-                  "smaller heads (box 1 FC of 32, mask head 16 filters)": (SMALLER_HEADS, {}),
-                  "larger samples (64 RoIs, 16 masks)": (samplers(64, 16), {}),
-                  "Model Garden's default heads and samples": (STOCK_HEADS, {})},
-        scored=("cpu-demo (box 1 FC of 64, 32 RoIs, 8 masks)", "smaller samples (16 RoIs, 4 masks)",
-                "smaller heads (box 1 FC of 32, mask head 16 filters)", "larger samples (64 RoIs, 16 masks)")),
+        variants={"cpu-demo": Variant("cpu-demo (box 1 FC of 64, 32 RoIs, 8 masks)", {}),
+                  "smaller-samples": Variant("smaller samples (16 RoIs, 4 masks)", samplers(16, 4)),
+                  "smaller-heads": Variant("smaller heads (box 1 FC of 32, mask head 16 filters)", SMALLER_HEADS),
+                  "larger-samples": Variant("larger samples (64 RoIs, 16 masks)", samplers(64, 16)),
+                  "stock": Variant("Model Garden's default heads and samples", STOCK_HEADS)},
+        scored=("cpu-demo", "smaller-samples", "smaller-heads", "larger-samples")),
 }
 
 
@@ -99,12 +111,12 @@ def train(config: str, examples: str, model_dir: str, variant: str, steps: int, 
     from dataset import layout
 
     setup = SETUPS[config]
-    overrides = [json.dumps(setup.cpu), json.dumps(setup.variants[variant][0])]
+    overrides = [json.dumps(setup.cpu), json.dumps(setup.variants[variant].overrides)]
     if not score:
         overrides.append(json.dumps({"trainer": {"steps_per_loop": 1, "summary_interval": 1}}))
     params = params_for(examples, config, steps, params_override=overrides)
-    evaluation = training.Evaluation(load_eval_split(examples), layout.read_label_map(examples), steps) \
-        if score else None
+    evaluation = training.Evaluation(load_eval_split(examples), layout.read_label_map(examples),
+                                     max(1, steps // 4)) if score else None
     return training.train(params, model_dir, evaluation)
 
 
@@ -114,7 +126,7 @@ def _child(config: str, examples: str, work: str, variant: str, steps: int, scor
     command = [sys.executable, __file__, "--child", config, examples, model_dir, variant, str(steps)] + \
         (["--score"] if score else [])
     process = subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                               env=dict(os.environ, PYTHONPATH=REPO, **SETUPS[config].variants[variant][1]),
+                               env=dict(os.environ, PYTHONPATH=REPO, **SETUPS[config].variants[variant].environment),
                                text=True)
     output = process.stdout.read()
     _, status, usage = os.wait4(process.pid, 0)
@@ -126,9 +138,11 @@ def _child(config: str, examples: str, work: str, variant: str, steps: int, scor
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--config", choices=sorted(SETUPS), default="gpu-r50fpn")
-    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--rounds", type=int, default=2, help="timing rounds (0: none)")
     parser.add_argument("--timed-steps", type=int, default=8)
-    parser.add_argument("--ap-steps", type=int, default=0)
+    parser.add_argument("--ap-steps", type=int, default=0, help="steps of each accuracy run (0: none)")
+    parser.add_argument("--ap-runs", type=int, default=2)
+    parser.add_argument("--ap-variants", nargs="+", metavar="NAME", help="default: the config's scored variants")
     parser.add_argument("--child", nargs=5, metavar=("CONFIG", "EXAMPLES", "MODEL_DIR", "VARIANT", "STEPS"),
                         help=argparse.SUPPRESS)
     parser.add_argument("--score", action="store_true", help=argparse.SUPPRESS)
@@ -139,8 +153,31 @@ def main() -> int:
         return 0
 
     setup = SETUPS[args.config]
+    scored = args.ap_variants or setup.scored
+    unknown = sorted(set(scored) - set(setup.variants))
+    if unknown:
+        parser.error(f"{args.config} has no variant {', '.join(unknown)}; its variants: {', '.join(setup.variants)}")
     work = tempfile.mkdtemp(prefix="heads-bench-")
     examples = ingested_sample(work)
+    if args.rounds:
+        timing(args, setup, examples, work)
+    if args.ap_steps:
+        print(f"\naccuracy on the sample's eval split after {args.ap_steps} steps (and at each quarter), "
+              f"each variant trained {args.ap_runs} times\n")
+        print("| heads | run | mask AP50 | mask AP | box AP50 | mask AP50 / mask AP by step | s/step |")
+        print("|---|---|---|---|---|---|---|")
+        for run in range(1, args.ap_runs + 1):
+            for variant in scored:
+                record, _ = _child(args.config, examples, work, variant, args.ap_steps, score=True)
+                points = record["accuracy_over_time"]
+                curve = ", ".join(f"{p['step']}: {p['mask_AP50']:.3f} / {p['mask_AP']:.3f}" for p in points)
+                print(f"| {setup.variants[variant].description} | {run} | {points[-1]['mask_AP50']:.3f} | "
+                      f"{points[-1]['mask_AP']:.3f} | {points[-1]['box_AP50']:.3f} | {curve} | "
+                      f"{record['median_step_s']:.3f} |", flush=True)
+    return 0
+
+
+def timing(args: argparse.Namespace, setup: Setup, examples: str, work: str) -> None:
     steps: dict = {v: [] for v in setup.variants}
     memory: dict = {v: [] for v in setup.variants}
     for round_ in range(args.rounds):
@@ -157,24 +194,12 @@ def main() -> int:
     print("|---|---|---|---|")
     for variant in setup.variants:
         median = statistics.median(steps[variant])
-        print(f"| {variant} | {median:.3f} ({', '.join(f'{s:.3f}' for s in steps[variant])}) | "
-              f"{2 / median:.2f} | {max(memory[variant]):.2f} |")
+        print(f"| {setup.variants[variant].description} | {median:.3f} "
+              f"({', '.join(f'{s:.3f}' for s in steps[variant])}) | {2 / median:.2f} | {max(memory[variant]):.2f} |")
     first = list(setup.variants)[0]
     for variant in list(setup.variants)[1:]:
         ratio = statistics.median(steps[variant]) / statistics.median(steps[first])
         print(f"{variant}: {ratio:.2f}x the step time of {first}")
-
-    if args.ap_steps:
-        print(f"\naccuracy after {args.ap_steps} steps on the sample, each trained twice\n")
-        print("| heads | run | mask AP50 | mask AP | box AP50 | s/step |")
-        print("|---|---|---|---|---|---|")
-        for run in (1, 2):
-            for variant in setup.scored:
-                record, _ = _child(args.config, examples, work, variant, args.ap_steps, score=True)
-                point = record["accuracy_over_time"][-1]
-                print(f"| {variant} | {run} | {point['mask_AP50']:.3f} | {point['mask_AP']:.3f} | "
-                      f"{point['box_AP50']:.3f} | {record['median_step_s']:.3f} |", flush=True)
-    return 0
 
 
 if __name__ == "__main__":
