@@ -6,10 +6,11 @@
 Step time and memory: every variant trains on the CPU in its own process (for its peak memory), batch 2,
 float32, from random weights, one step per loop: the first step (tracing) is left out and the median of the
 others is the step time. Rounds alternate the variants so that all see the same machine.
-`gpu-r50fpn` (at 384x512): the stock heads (box head 4 convolutions of 256 + 1 FC of 1024 over 512 sampled
-RoIs per image, mask head trained on 128 RoIs per image), and lean heads (box head 2 FC of 1024 and no
-convolutions, as Detectron2 and torchvision; fewer sampled masks), the lean ones also with XLA
-(TensorFlow's auto-clustering: Model Garden's `enable_xla` applies to GPUs only).
+`gpu-r50fpn` (at 384x512): its lean heads (box head 2 FC of 1024 and no convolutions, as Detectron2 and
+torchvision; 12 sampled masks per image), the same with 32 masks, and Model Garden's stock heads (the config
+`gpu-r50fpn-stock-heads`: box head 4 convolutions of 256 + 1 FC of 1024 over 512 sampled RoIs per image, mask
+head trained on 128 RoIs per image); the lean ones also with XLA (TensorFlow's auto-clustering: Model Garden's
+`enable_xla` applies to GPUs only).
 `cpu-demo` (at its 192x256): its own small heads against smaller and larger RoI and mask samples and Model
 Garden's default heads.
 Accuracy (`--ap-steps N`; hours on a CPU for gpu-r50fpn, minutes for cpu-demo at 800): the scored variants
@@ -38,9 +39,8 @@ from benchmarks.accuracy_benchmark import ingested_sample, params_for  # noqa: E
 XLA_ON_CPU = {"TF_XLA_FLAGS": "--tf_xla_auto_jit=2 --tf_xla_cpu_global_jit"}
 
 
-def lean(masks: int) -> dict:
-    return {"task": {"model": {"detection_head": {"num_convs": 0, "num_fcs": 2, "fc_dims": 1024},
-                               "mask_sampler": {"num_sampled_masks": masks}}}}
+def sampled_masks(count: int) -> dict:
+    return {"task": {"model": {"mask_sampler": {"num_sampled_masks": count}}}}
 
 
 def samplers(rois: int, masks: int) -> dict:
@@ -64,6 +64,7 @@ class Variant:
     description: str
     overrides: dict
     environment: dict = dataclasses.field(default_factory=dict)
+    config: str = ""  # the config it trains, when not the setup's
 
 
 @dataclasses.dataclass(frozen=True)
@@ -84,10 +85,11 @@ SETUPS = {
                       "train_data": {"global_batch_size": 2, "dtype": "float32"},
                       "validation_data": {"global_batch_size": 2, "dtype": "float32"}}},
         shape="384x512",
-        variants={"stock": Variant("stock heads (box 4 conv + 1 FC, 128 masks per image)", {}),
-                  "lean-32": Variant("lean: box 2 FC x 1024, 32 masks per image", lean(32)),
-                  "lean-12": Variant("lean: box 2 FC x 1024, 12 masks per image", lean(12)),
-                  "lean-32-xla": Variant("lean, 32 masks, XLA auto-clustering", lean(32), XLA_ON_CPU)},
+        variants={"stock": Variant("stock heads (box 4 conv + 1 FC, 128 masks per image)", {},
+                                   config="gpu-r50fpn-stock-heads"),
+                  "lean-32": Variant("lean: box 2 FC x 1024, 32 masks per image", sampled_masks(32)),
+                  "lean-12": Variant("lean: box 2 FC x 1024, 12 masks per image (gpu-r50fpn)", {}),
+                  "lean-32-xla": Variant("lean, 32 masks, XLA auto-clustering", sampled_masks(32), XLA_ON_CPU)},
         scored=("stock", "lean-32", "lean-12"),
         schedule_of="cpu-demo"),  # gpu-r50fpn's is for 20,000 steps, 500 of them warm-up
     "cpu-demo": Setup(
@@ -114,7 +116,7 @@ def train(config: str, examples: str, model_dir: str, variant: str, steps: int, 
         overrides.append(json.dumps({"trainer": {"optimizer_config": schedule}}))
     if not score:
         overrides.append(json.dumps({"trainer": {"steps_per_loop": 1, "summary_interval": 1}}))
-    params = params_for(examples, config, steps, params_override=overrides)
+    params = params_for(examples, setup.variants[variant].config or config, steps, params_override=overrides)
     evaluation = training.Evaluation(load_eval_split(examples), layout.read_label_map(examples),
                                      max(1, steps // 4)) if score else None
     return training.train(params, model_dir, evaluation)

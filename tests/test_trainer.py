@@ -86,6 +86,24 @@ def test_gpu_config_scales_batch_and_learning_rate_with_replicas(tmp_path):
     assert eight.trainer.optimizer_config.warmup.linear.warmup_learning_rate == pytest.approx(0.00067 * 8)
 
 
+def test_r50_configs_have_lean_heads_and_the_stock_heads_config_model_gardens():
+    from official.core import exp_factory
+
+    def heads(config: str) -> tuple:
+        model = experiment_lib.build_experiment(config, ["a.gz"], ["b.gz"], TWO_CLASSES, 4).task.model
+        return model.detection_head.as_dict(), model.mask_head.as_dict(), model.mask_sampler.num_sampled_masks
+
+    model_gardens = exp_factory.get_exp_config("maskrcnn_resnetfpn_coco").task.model
+    assert heads("gpu-r50fpn-stock-heads") == (model_gardens.detection_head.as_dict(),
+                                               model_gardens.mask_head.as_dict(),
+                                               model_gardens.mask_sampler.num_sampled_masks)
+    for config in ("gpu-r50fpn", "finetune-r50fpn", "finetune-retinanet-r50fpn"):
+        box, mask, masks = heads(config)
+        assert (box["num_convs"], box["num_fcs"], box["fc_dims"]) == (0, 2, 1024), config
+        assert mask == model_gardens.mask_head.as_dict() and masks == 12, config
+    assert model_gardens.detection_head.num_convs == 4 and model_gardens.mask_sampler.num_sampled_masks == 128
+
+
 def test_no_training_examples_is_a_clear_error():
     with pytest.raises(experiment_lib.TrainingDataError, match="no training examples"):
         experiment_lib.build_experiment("tiny", [], ["b.gz"], TWO_CLASSES, num_eval_examples=1)
