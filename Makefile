@@ -1,6 +1,7 @@
 # The project's commands; each runs inside the project image (scripts/container).
 CONTAINER := scripts/container
-DATASET ?= outputs/sample-dataset
+SAMPLE_DATASET := outputs/sample-dataset
+DATASET ?= $(SAMPLE_DATASET)
 PIPELINE_ROOT ?= outputs/pipeline
 PYTEST_ARGS ?=
 RUN_ARGS ?=
@@ -9,8 +10,9 @@ TEST_TMP ?= /tmp/maskrcnn-tfx-tests-$(shell pwd | sha256sum | cut -c1-8)
 
 .PHONY: run test image shell lock
 
-run:  ## the local pipeline on the sample dataset (generated once into $(DATASET))
-	test -d $(DATASET) || $(CONTAINER) maskrcnn-tfx sample-data --output $(DATASET)
+run:  ## the local pipeline on DATASET (default: the sample, generated once; another path must exist)
+	test "$(DATASET)" != "$(SAMPLE_DATASET)" || test -d $(DATASET) || \
+		$(CONTAINER) maskrcnn-tfx sample-data --output $(DATASET)
 	$(CONTAINER) maskrcnn-tfx run --dataset $(DATASET) --pipeline-root $(PIPELINE_ROOT) $(RUN_ARGS)
 
 test:  ## the whole test suite (with the engine's API for the tests that start the image's containers)

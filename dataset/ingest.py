@@ -26,9 +26,11 @@ from dataset.output import (
     prepare_output_dir,
     write_report,
 )
-from dataset.plan import FORMATS, IngestOptions, IngestPlan, absolute, plan_ingest
+from dataset.plan import IngestOptions, IngestPlan, absolute, plan_ingest
 from dataset.records import IngestError
 from pipeline.settings import (
+    DATASET_FORMATS,
+    DEFAULT_DATASET_FORMAT,
     DEFAULT_EVAL_FRACTION,
     DEFAULT_MAX_REJECT_FRACTION,
     DEFAULT_MIN_INSTANCE_AREA,
@@ -92,7 +94,8 @@ def default_beam_args(workers: int) -> list[str]:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dataset", required=True, help="the dataset folder (seed layout or COCO)")
     parser.add_argument("--output", required=True, help="output folder (the layout of a TFX Examples artifact)")
-    parser.add_argument("--format", choices=FORMATS, default="auto", help="dataset layout (default: auto)")
+    parser.add_argument("--format", choices=DATASET_FORMATS, default=DEFAULT_DATASET_FORMAT,
+                        help="dataset layout (default: %(default)s)")
     parser.add_argument("--eval-fraction", type=float, default=DEFAULT_EVAL_FRACTION,
                         help="share of train images hashed into eval when the test folder has no masks "
                              f"(default {DEFAULT_EVAL_FRACTION})")

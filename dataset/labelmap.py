@@ -36,13 +36,7 @@ from typing import Any, Iterable, Mapping
 from dataset import fileio, labelmap_pbtxt
 
 # Looked for in a dataset folder, in this order; more than one present is an error.
-LABEL_MAP_FILE_NAMES = (
-    "label.pbtxt",
-    "label_map.pbtxt",
-    "label_map.yaml",
-    "label_map.yml",
-    "label_map.json",
-)
+LABEL_MAP_FILE_NAMES = ("label.pbtxt", "label_map.pbtxt", "label_map.yaml", "label_map.yml", "label_map.json")
 
 
 class LabelMapError(ValueError):
@@ -99,7 +93,8 @@ class LabelMap:
     def find(dataset_dir: str | Path) -> Path:
         """The label map file of a dataset folder (one of LABEL_MAP_FILE_NAMES); a str for URIs."""
         dataset_dir = str(dataset_dir)
-        found = [fileio.join(dataset_dir, n) for n in LABEL_MAP_FILE_NAMES if fileio.exists(fileio.join(dataset_dir, n))]
+        found = [fileio.join(dataset_dir, n) for n in LABEL_MAP_FILE_NAMES
+                 if fileio.exists(fileio.join(dataset_dir, n))]
         if not found:
             raise LabelMapError(
                 f"{dataset_dir}: no label map (expected one of {', '.join(LABEL_MAP_FILE_NAMES)}); "
@@ -127,17 +122,21 @@ class LabelMap:
         return cls.from_dict(data, source)
 
     @classmethod
-    def from_coco_categories(cls, categories: Iterable[Mapping[str, Any]], source: str = "") -> LabelMap:
+    def from_coco_categories(cls, categories: list[Mapping[str, Any]], source: str = "") -> LabelMap:
         """Contiguous ids 1..N in the order of the COCO category ids."""
         where = source or "<COCO categories>"
-        try:
-            ordered = sorted(categories, key=lambda c: int(c["id"]))
-            classes = tuple(
-                LabelClass(id=i, name=str(c["name"]), pixel_value=None, source_id=int(c["id"]))
-                for i, c in enumerate(ordered, start=1)
-            )
-        except (KeyError, TypeError, ValueError) as e:
-            raise LabelMapError(f"{where}: bad category list ({e!r}); each needs an integer 'id' and a 'name'") from e
+        found = []
+        for n, c in enumerate(categories, start=1):
+            try:
+                name, source_id = str(c["name"] if c["name"] is not None else ""), int(c["id"])
+            except (KeyError, TypeError, ValueError):
+                name = ""
+            if not name.strip():
+                raise LabelMapError(f"{where}: category {n} of {len(categories)} ({json.dumps(c)[:80]}) needs an "
+                                    f"integer 'id' and a non-empty 'name'")
+            found.append((source_id, name))
+        classes = tuple(LabelClass(id=i, name=name, pixel_value=None, source_id=source_id)
+                        for i, (source_id, name) in enumerate(sorted(found), start=1))
         source_ids = [c.source_id for c in classes]
         if len(set(source_ids)) != len(source_ids):
             raise LabelMapError(f"{where}: duplicate category ids {_duplicates(source_ids)}")

@@ -12,13 +12,12 @@ from dataset import fileio
 from dataset.labelmap import LabelMap
 from dataset.records import IngestError, WorkItem
 from pipeline.settings import (
+    DATASET_FORMATS,
     DEFAULT_DATASET_FORMAT,
     DEFAULT_EVAL_FRACTION,
     DEFAULT_MAX_REJECT_FRACTION,
     DEFAULT_MIN_INSTANCE_AREA,
 )
-
-FORMATS = ("auto", "seed", "coco")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -29,8 +28,8 @@ class IngestOptions:
     min_instance_area: int = DEFAULT_MIN_INSTANCE_AREA
 
     def __post_init__(self):
-        if self.format not in FORMATS:
-            raise ValueError(f"format must be one of {FORMATS}, got {self.format!r}")
+        if self.format not in DATASET_FORMATS:
+            raise ValueError(f"format must be one of {', '.join(DATASET_FORMATS)}, not {self.format}")
         if not 0.0 < self.eval_fraction < 1.0:
             raise ValueError(f"eval_fraction must be between 0 and 1 (exclusive), got {self.eval_fraction}")
         if not 0.0 <= self.max_reject_fraction <= 1.0:

@@ -110,9 +110,9 @@ def compile_config(args: argparse.Namespace):
     if CONFIG_DIR not in config_path(args.config).resolve().parents:
         raise KubeflowError(f"--config {args.config}: on Kubeflow the Trainer reads its config from the image; "
                             f"add the YAML to pipeline/configs/, rebuild the image and pass its name")
-    for name in ("dataset", "pipeline_root", "serving_dir"):
+    for name in ("dataset", "pipeline_root", "serving_dir", "schema", "init_checkpoint"):
         value = getattr(args, name)
-        if not urllib.parse.urlparse(value).scheme and not value.startswith("/"):
+        if value and not urllib.parse.urlparse(value).scheme and not value.startswith("/"):
             raise KubeflowError(f"--{name.replace('_', '-')} {value}: the cluster cannot see a relative path; "
                                 f"give a URI (gs://, s3://) or a path on a volume the pods mount")
     train_args = {"num_steps": args.train_steps} if args.train_steps else {}
@@ -121,6 +121,23 @@ def compile_config(args: argparse.Namespace):
         dataset=RuntimeParameter(name=DATASET_PARAMETER, ptype=str, default=args.dataset),
         train_steps=RuntimeParameter(name=TRAIN_ARGS_PARAMETER, ptype=str, default=json.dumps(train_args)),
         pipeline_name=args.pipeline_name)
+
+
+def runtime_arguments(items: list[str], package: str) -> dict[str, str]:
+    """`--arg NAME=VALUE` items, each naming one of the package's runtime parameters."""
+    if not items:
+        return {}
+    known = sorted(local_run.load_package(package)["root"].get("inputDefinitions", {}).get("parameters", {}))
+    arguments = {}
+    for item in items:
+        name, equals, value = item.partition("=")
+        if not equals or not name:
+            raise KubeflowError(f"--arg {item}: expected NAME=VALUE, e.g. {DATASET_PARAMETER}=gs://bucket/dataset")
+        if name not in known:
+            raise KubeflowError(f"--arg {item}: {package} has no runtime parameter {name}; it has "
+                                f"{', '.join(known) or 'none'}")
+        arguments[name] = value
+    return arguments
 
 
 def check_reachable(host: str, timeout_s: float = 10.0) -> None:
@@ -204,15 +221,14 @@ def main(args: argparse.Namespace) -> int:
         elif args.kubeflow_command == "run-local":
             started = time.monotonic()
             result = local_run.run_local(args.package, args.pipeline_root,
-                                         dict(item.partition("=")[::2] for item in args.arguments), DATASET_PARAMETER)
+                                         runtime_arguments(args.arguments, args.package), DATASET_PARAMETER)
             print(f"kfp.local ran {len(result.steps)} steps ({', '.join(result.steps)}) in "
                   f"{time.monotonic() - started:.0f} s into {result.run_dir}; left out: {', '.join(result.left_out)} "
                   f"(TFX resolver tasks: no baseline on a local run)")
             print(f"pushed: {result.pushed.get('pushed_destination') or 'nothing (not blessed)'}")
         else:
-            arguments = dict(item.partition("=")[::2] for item in args.arguments)
             run_id = submit(args.host, args.package, experiment=args.experiment, run_name=args.run_name,
-                            arguments=arguments, namespace=args.namespace,
+                            arguments=runtime_arguments(args.arguments, args.package), namespace=args.namespace,
                             enable_caching=False if args.no_cache else None)
             print(f"submitted run {run_id} to {args.host}")
     except (KubeflowError, LocalRunError) as error:

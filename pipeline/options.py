@@ -8,6 +8,7 @@ import argparse
 import os
 import shlex
 
+from components.evaluator.constants import BLESSING_METRICS
 from components.trainer.constants import ACCURACY_METRICS
 from pipeline import settings
 
@@ -16,13 +17,15 @@ def add_pipeline_arguments(parser: argparse.ArgumentParser, pipeline_root: str |
                            serving_dir: str | None = None, config: str = settings.DEFAULT_CONFIG) -> None:
     """Dataset, training, validation and blessing options; a path without a default is required."""
     parser.add_argument("--dataset", required=True, help="dataset folder (seed layout or COCO JSON + images)")
-    parser.add_argument("--format", default=settings.DEFAULT_DATASET_FORMAT, choices=["auto", "seed", "coco"],
+    parser.add_argument("--format", default=settings.DEFAULT_DATASET_FORMAT, choices=settings.DATASET_FORMATS,
                         dest="dataset_format")
     parser.add_argument("--config", default=config,
                         help=f"training config: a name in pipeline/configs/ (cpu-demo, gpu-r50fpn, tiny) or a YAML "
                              f"path (default: {config})")
     parser.add_argument("--train-steps", type=int, help="override the config's trainer.train_steps")
-    parser.add_argument("--batch-size", type=int, help="override the config's global training batch size")
+    parser.add_argument("--batch-size", type=int,
+                        help="override the config's training batch size (per GPU where the config scales with "
+                             "the GPU count, as gpu-r50fpn does)")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="params_override",
                         help="Model Garden params_override, e.g. task.model.input_size=[256,320,3] (repeatable)")
     parser.add_argument("--init-checkpoint", metavar="PATH",
@@ -44,7 +47,8 @@ def add_pipeline_arguments(parser: argparse.ArgumentParser, pipeline_root: str |
                         help="blessed models are pushed to SERVING_DIR/<version>/"
                              + (f" (default: {serving_dir})" if serving_dir else ""))
     parser.add_argument("--threshold", action="append", default=[], metavar="METRIC=MIN",
-                        help="blessing threshold, replacing the config's, e.g. mask_AP50=0.5 (repeatable)")
+                        help=f"blessing threshold, replacing the config's, e.g. mask_AP50=0.5 (repeatable; "
+                             f"{', '.join(BLESSING_METRICS)})")
     parser.add_argument("--max-regression", type=float,
                         help="how far a thresholded metric may fall below the last blessed model's")
     parser.add_argument("--schema", help="a curated TFDV schema of structural rules (default: the project's, "
@@ -91,7 +95,7 @@ def pipeline_config(args: argparse.Namespace, local: bool, **changes):
                                      stop_at=metric_values(args.stop_at, "--stop-at", ACCURACY_METRICS)),
         "train_steps": args.train_steps,
         "serving_dir": path(args.serving_dir),
-        "thresholds": metric_values(args.threshold, "--threshold") or None,
+        "thresholds": metric_values(args.threshold, "--threshold", BLESSING_METRICS) or None,
         "max_regression": args.max_regression,
         "max_class_drift": args.max_class_drift,
         **({"schema": path(args.schema)} if args.schema else {}),

@@ -10,6 +10,7 @@ import sys
 
 import numpy as np
 
+DEFAULT_MIN_SCORE = 0.5  # detections below this score are not drawn nor written
 
 
 class PredictError(RuntimeError):
@@ -141,9 +142,16 @@ def predict_unlabelled(summary: dict, reports_dir: str, max_images: int = 20) ->
         return
     output = os.path.join(reports_dir, f"predictions-{summary['run_id']}")
     predictor = Predictor(summary["model_uri"])
+    failed = 0
     for path in unlabelled[:max_images]:
-        predict_file(predictor, path, output, min_score=0.5)
-    print(f"[run] predictions on {min(len(unlabelled), max_images)} of {len(unlabelled)} unlabelled images: {output}")
+        try:  # ingestion lists unlabelled images without reading them: one may not be an image at all
+            predict_file(predictor, path, output, DEFAULT_MIN_SCORE)
+        except PredictError as error:
+            print(f"[run] no prediction: {error}")
+            failed += 1
+    tried = min(len(unlabelled), max_images)
+    print(f"[run] predictions on {tried - failed} of {len(unlabelled)} unlabelled images: {output}"
+          + (f" ({failed} could not be read)" if failed else ""))
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -152,7 +160,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "a Trainer model artifact or an exported SavedModel")
     parser.add_argument("images", nargs="+", metavar="IMAGE", help="JPEG or PNG files")
     parser.add_argument("--output", required=True, help="folder for <image>.png overlays and <image>.json")
-    parser.add_argument("--min-score", type=float, default=0.5, help="drop detections below this score (0.5)")
+    parser.add_argument("--min-score", type=float, default=DEFAULT_MIN_SCORE,
+                        help="drop detections below this score (default %(default)s)")
 
 
 def main(args: argparse.Namespace) -> int:

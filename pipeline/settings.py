@@ -19,7 +19,8 @@ if TYPE_CHECKING:
 DEFAULT_CONFIG = "cpu-demo"                # a training config of pipeline/configs/
 DEFAULT_PIPELINE_ROOT = "outputs/pipeline"
 DEFAULT_SERVING_DIR = "outputs/serving"
-DEFAULT_DATASET_FORMAT = "auto"            # auto | seed | coco
+DATASET_FORMATS = ("auto", "seed", "coco")  # auto: seed if train_images/ or test_images/, else COCO JSON
+DEFAULT_DATASET_FORMAT = "auto"
 DEFAULT_EVAL_FRACTION = 0.2                # hash split of train when the dataset has no labelled test split
 DEFAULT_MAX_REJECT_FRACTION = 0.05         # ingestion fails above this share of rejected inputs
 DEFAULT_MIN_INSTANCE_AREA = 16             # pixels: smaller connected components of a mask are specks

@@ -1,14 +1,20 @@
 """The evaluator's scoring on known answers, and the blessing rules on chosen metrics (no model learns here)."""
 from __future__ import annotations
 
+import argparse
+
 import cv2
 import numpy as np
 import pytest
+from tfx.types import Channel, standard_artifacts
 
 from components.evaluator import blessing
+from components.evaluator.component import MaskEvaluator
 from components.evaluator.coco_metrics import GroundTruth, Predictions, score
 from components.evaluator.executor import same_classes
+from components.trainer.experiment import blessing_rules
 from dataset.labelmap import LabelClass, LabelMap
+from pipeline import options
 
 LABEL_MAP = LabelMap(classes=(LabelClass(1, "kettle", None), LabelClass(2, "lamp", None)))
 
@@ -133,9 +139,25 @@ def test_without_thresholds_the_baseline_is_still_compared_on_box_and_mask_ap():
     assert blessing.judge(metrics(0.50, 0.6), {}, None, 0.02)[0] is True
 
 
-def test_an_unknown_metric_is_refused():
-    with pytest.raises(ValueError, match="unknown blessing metric 'mask_mAP'"):
-        blessing.judge(metrics(0.5, 0.5), {"mask_mAP": 0.5}, None, 0.0)
+def test_a_threshold_on_a_metric_the_evaluator_does_not_score_is_refused_before_anything_runs(tmp_path):
+    parser = argparse.ArgumentParser()
+    options.add_pipeline_arguments(parser, pipeline_root=str(tmp_path), serving_dir=str(tmp_path))
+    args = parser.parse_args(["--dataset", str(tmp_path), "--threshold", "mask_AP50=0.5",
+                              "--threshold", "mask_mAP=0.5"])
+    with pytest.raises(SystemExit, match="--threshold 'mask_mAP=0.5': mask_mAP is not one of box_AP, box_AP50"):
+        options.pipeline_config(args, local=True)
+
+    config = tmp_path / "mine.yaml"
+    config.write_text("base: tiny\nblessing:\n  thresholds: {mask_AP50: 0.5, box_mAP: 0.3}\n")
+    with pytest.raises(ValueError, match=f"{config}: blessing.thresholds: the evaluator scores no box_mAP; "):
+        blessing_rules(str(config))
+
+    channels = dict(examples=Channel(type=standard_artifacts.Examples), model=Channel(type=standard_artifacts.Model))
+    refusal = ("MaskEvaluator: the evaluator scores no mask_AP90, mask_mAP; blessing thresholds may name box_AP, "
+               "box_AP50, box_AP75, mask_AP, mask_AP50, mask_AP75")
+    with pytest.raises(ValueError, match=refusal):
+        MaskEvaluator(**channels, thresholds={"mask_mAP": 0.5, "mask_AP90": 0.1, "box_AP": 0.2})
+    assert MaskEvaluator(**channels, thresholds={"mask_AP75": 0.5}) is not None
 
 
 def test_a_baseline_of_other_classes_is_not_comparable():

@@ -129,6 +129,8 @@ def test_without_gpus_nothing_requests_an_accelerator(tmp_path):
 @pytest.mark.parametrize("change, message", [
     (["--output", "pipeline.json"], "must be .yaml"),
     (["--dataset", "data/speakers"], "cannot see a relative path"),
+    (["--schema", "my-schema.pbtxt"], "--schema my-schema.pbtxt: the cluster cannot see a relative path"),
+    (["--init-checkpoint", "ckpt/ckpt-100"], "--init-checkpoint ckpt/ckpt-100: the cluster cannot see a relative"),
     (["--config", "/tmp/my-config.yaml"], "reads its config from the image"),
 ])
 def test_compile_refuses_what_cannot_run_on_a_cluster(tmp_path, capsys, change, message):
@@ -145,6 +147,18 @@ def test_submit_to_an_unreachable_host_fails_fast_naming_it(package, capsys, hos
     assert time.monotonic() - started < 30  # the kfp client alone keeps retrying its health check
     err = capsys.readouterr().err
     assert f"Kubeflow Pipelines at {host} is not reachable" in err
+
+
+@pytest.mark.parametrize("command", [["submit", "--host", "http://127.0.0.1:9"], ["run-local"]])
+@pytest.mark.parametrize("argument, message", [
+    ("dataset_uri", "--arg dataset_uri: expected NAME=VALUE"),
+    ("datset_uri=/data", "has no runtime parameter datset_uri; it has dataset_uri, train_args"),
+])
+def test_a_runtime_argument_the_package_does_not_have_is_refused_naming_the_ones_it_has(package, capsys, command,
+                                                                                       argument, message):
+    argv = ["kubeflow", *command, "--package", str(package["path"]), "--arg", argument]
+    assert cli.main(argv) == 1
+    assert message in capsys.readouterr().err
 
 
 def test_submit_names_a_missing_package(tmp_path, capsys):

@@ -117,6 +117,15 @@ def test_coco_categories_get_contiguous_ids_and_keep_source_ids():
     assert LabelMap.from_json(label_map.to_json()) == label_map
 
 
+@pytest.mark.parametrize("category", [{"id": 3}, {"id": 3, "name": ""}, {"id": 3, "name": None}, {"name": "cup"},
+                                      {"id": "three", "name": "cup"}, {"id": None, "name": "cup"}, "cup"])
+def test_a_coco_category_without_an_integer_id_or_a_name_is_named_in_words(category):
+    with pytest.raises(LabelMapError) as error:
+        LabelMap.from_coco_categories([{"id": 1, "name": "mug"}, category], source="instances_train.json")
+    assert str(error.value) == (f"instances_train.json: category 2 of 2 ({json.dumps(category)}) needs an integer "
+                                f"'id' and a non-empty 'name'")
+
+
 @pytest.mark.parametrize("name, text, reason", [
     ("label.pbtxt", "item { id: 1 name: 'speaker076' }\nitem { id: 1 name: 'mug150' }", "duplicate class ids [1]"),
     ("label.pbtxt", "item { id: 0 name: 'speaker076' }", "must be positive"),

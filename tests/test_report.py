@@ -173,3 +173,19 @@ def test_a_local_run_ends_with_its_report_and_overlays_of_the_unlabelled_images(
     assert f"report-{newest}.json" in printed
     predictions = os.path.join(root, "reports", f"predictions-{newest}")
     assert sorted(os.listdir(predictions)) == ["unlabelled_0000.json", "unlabelled_0000.png"]
+
+
+def test_an_unreadable_unlabelled_image_is_named_and_the_others_still_get_overlays(trained_pipeline, images,
+                                                                                 tmp_path, capsys):
+    from pipeline import predict
+
+    empty = tmp_path / "empty.jpg"
+    empty.write_bytes(b"")
+    summary = {"examples": {"unlabelled_images": [str(empty), images[0]]},
+               "model_uri": trained_pipeline["model_uri"], "run_id": "7"}
+    predict.predict_unlabelled(summary, str(tmp_path / "reports"))
+    printed = capsys.readouterr().out
+    assert f"[run] no prediction: {empty}: not an image this model can read" in printed
+    assert "predictions on 1 of 2 unlabelled images" in printed and "(1 could not be read)" in printed
+    stem = os.path.splitext(os.path.basename(images[0]))[0]
+    assert sorted(os.listdir(tmp_path / "reports" / "predictions-7")) == [f"{stem}.json", f"{stem}.png"]

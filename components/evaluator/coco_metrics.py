@@ -20,10 +20,9 @@ import numpy as np
 from pycocotools import mask as mask_utils
 from pycocotools.cocoeval import COCOeval
 
+from components.evaluator.constants import SUMMARY_KEYS
 from dataset import layout
 from dataset.labelmap import LabelMap
-
-SUMMARY_KEYS = ("AP", "AP50", "AP75")
 
 
 @dataclasses.dataclass

@@ -20,6 +20,7 @@ from tfx.types import standard_artifacts
 from tfx.types.component_spec import ChannelParameter, ComponentSpec, ExecutionParameter
 
 from components.evaluator import constants, executor
+from components.evaluator.blessing import check_thresholds
 from pipeline.settings import DEFAULT_LATENCY_BATCH
 
 
@@ -50,6 +51,7 @@ class MaskEvaluator(base_component.BaseComponent):
     def __init__(self, examples: types.BaseChannel, model: types.BaseChannel,
                  baseline_model: types.BaseChannel | None = None, thresholds: dict[str, float] | None = None,
                  max_regression: float = 0.0, latency_batch: int = DEFAULT_LATENCY_BATCH):
+        check_thresholds(thresholds or {}, "MaskEvaluator")
         super().__init__(spec=MaskEvaluatorSpec(
             examples=examples, model=model, baseline_model=baseline_model,
             thresholds=json.dumps(thresholds or {}, sort_keys=True), max_regression=float(max_regression),

@@ -6,3 +6,6 @@ LATENCY_BATCH_KEY = "latency_batch"
 METRICS_FILE = "metrics.json"
 SUMMARY_FILE = "summary.md"
 SIGNATURE = "serving_default"  # what a TF Serving client calls: encoded image bytes
+SUMMARY_KEYS = ("AP", "AP50", "AP75")  # the COCO summary figures kept for boxes and masks
+# The names blessing thresholds (--threshold, a config's `blessing:`) may use.
+BLESSING_METRICS = tuple(f"{kind}_{key}" for kind in ("box", "mask") for key in SUMMARY_KEYS)

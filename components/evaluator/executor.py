@@ -15,7 +15,7 @@ from tfx.utils import path_utils
 from components.evaluator import coco_metrics, latency
 from components.evaluator.eval_split import EvalSplit, load_eval_split
 from components.evaluator.constants import (LATENCY_BATCH_KEY, MAX_REGRESSION_KEY, METRICS_FILE, SIGNATURE,
-                                            SUMMARY_FILE, THRESHOLDS_KEY)
+                                            SUMMARY_FILE, SUMMARY_KEYS, THRESHOLDS_KEY)
 from components.evaluator.blessing import flat_metrics, judge
 from dataset import layout
 from dataset.progress import Progress
@@ -54,7 +54,7 @@ def evaluate_model(model_dir: str, split: EvalSplit, label_map: LabelMap, latenc
 
 def summary_markdown(metrics: dict, blessed: bool, reasons: list[str]) -> str:
     lines = ["| metric | box | mask |", "|---|---|---|"]
-    lines += [f"| {key} | {metrics['box'][key]:.3f} | {metrics['mask'][key]:.3f} |" for key in coco_metrics.SUMMARY_KEYS]
+    lines += [f"| {key} | {metrics['box'][key]:.3f} | {metrics['mask'][key]:.3f} |" for key in SUMMARY_KEYS]
     lines += [f"| AP {name} | {metrics['box']['per_class_AP'][name]:.3f} | {ap:.3f} |"
               for name, ap in metrics["mask"]["per_class_AP"].items()]
     if "latency" in metrics:

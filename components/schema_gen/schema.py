@@ -16,7 +16,6 @@ from pathlib import Path
 
 from dataset import records
 from dataset.labelmap import LabelMap
-from pipeline.settings import DEFAULT_MAX_CLASS_DRIFT
 
 SCHEMA_PATH = Path(__file__).resolve().parents[2] / "pipeline" / "schema" / "schema.pbtxt"
 
@@ -68,7 +67,7 @@ def with_classes(schema, label_map: LabelMap, schema_source: str = "the schema")
     return schema
 
 
-def curate(schema, max_class_drift: float = DEFAULT_MAX_CLASS_DRIFT):
+def curate(schema):
     """Turns TFDV's inferred schema into the structural rules every dataset's examples must follow."""
     schema.ClearField("string_domain")
     for feature in schema.feature:
@@ -91,12 +90,11 @@ def curate(schema, max_class_drift: float = DEFAULT_MAX_CLASS_DRIFT):
     is_crowd.min, is_crowd.max, is_crowd.is_categorical = 0, 1, True
     label = _feature(schema, records.CLASS_LABEL)
     label.int_domain.is_categorical = True  # the range comes from the label map (with_classes)
-    label.drift_comparator.infinity_norm.threshold = max_class_drift
     _feature(schema, records.IMAGE_FORMAT).string_domain.value[:] = ["jpeg", "png"]
     return schema
 
 
-def draft_schema(examples_uri: str, max_class_drift: float = DEFAULT_MAX_CLASS_DRIFT):
+def draft_schema(examples_uri: str):
     """Statistics of an ingestion output's train split -> inferred schema -> curated structural rules."""
     import tensorflow_data_validation as tfdv
 
@@ -105,21 +103,19 @@ def draft_schema(examples_uri: str, max_class_drift: float = DEFAULT_MAX_CLASS_D
     stats = tfdv.generate_statistics_from_tfrecord(
         layout.record_pattern(examples_uri, layout.TRAIN),
         stats_options=tfdv.StatsOptions(enable_semantic_domain_stats=True))
-    return curate(tfdv.infer_schema(stats, infer_feature_shape=True), max_class_drift)
+    return curate(tfdv.infer_schema(stats, infer_feature_shape=True))
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--examples", required=True,
                         help="an ingestion output folder (`maskrcnn-tfx ingest --output`, or an Examples artifact)")
     parser.add_argument("--output", required=True, help="schema file to write")
-    parser.add_argument("--max-class-drift", type=float, default=DEFAULT_MAX_CLASS_DRIFT,
-                        help="L-infinity threshold between the train and eval class distributions")
 
 
 def main(args: argparse.Namespace) -> int:
     import tensorflow_data_validation as tfdv
 
-    schema = draft_schema(args.examples, args.max_class_drift)
+    schema = draft_schema(args.examples)
     os.makedirs(os.path.dirname(os.path.abspath(args.output)), exist_ok=True)
     tfdv.write_schema_text(schema, args.output)
     print(f"wrote {args.output} ({len(schema.feature)} features; the classes come from each run's label map); "

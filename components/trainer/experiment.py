@@ -11,6 +11,7 @@ from official.core import exp_factory
 from official.modeling import hyperparams
 from official.vision import registry_imports  # noqa: F401  (registers the vision experiments)
 
+from components.evaluator.blessing import check_thresholds
 from dataset import layout
 from dataset.labelmap import LabelMap
 
@@ -61,8 +62,9 @@ class BlessingRules:
 def blessing_rules(config: str) -> BlessingRules:
     """The `blessing:` section of a training config (metric names as in the evaluator: mask_AP50, box_AP, ...)."""
     section = load_config(config).get("blessing") or {}
-    return BlessingRules(thresholds={k: float(v) for k, v in (section.get("thresholds") or {}).items()},
-                         max_regression=float(section.get("max_regression", 0.0)))
+    thresholds = {k: float(v) for k, v in (section.get("thresholds") or {}).items()}
+    check_thresholds(thresholds, f"{config_path(config)}: blessing.thresholds")
+    return BlessingRules(thresholds=thresholds, max_regression=float(section.get("max_regression", 0.0)))
 
 
 def config_eval_interval(config: str) -> int:
