@@ -6,12 +6,7 @@ pipeline root. Nothing of the working tree is mounted into the steps: only the
 pipeline root (kfp.local's own mount), the dataset (read-only) and the serving
 folder the Pusher writes. It is the check to run before submitting a package.
 
-What kfp.local cannot run, and how that is handled:
-- TFX's resolver tasks (`latest_blessed_model-*-resolver`): kfp.local runs
-  container and importer steps only, and has no ML Metadata to resolve the
-  last blessed model from. The package runs as a first run: the resolver tasks
-  and the evaluator's optional baseline input are left out, and the evaluator
-  judges on thresholds alone, as on a cluster's first run. Nothing is faked.
+What kfp.local does otherwise than a cluster, and how that is handled:
 - TFX's artifact types: TFX's compiler declares them as instance schemas
   (`title: tfx.Examples`), which kfp.local does not carry from a step's
   outputs to the next step's inputs (they arrive as `system.Artifact`, which
@@ -42,7 +37,6 @@ class LocalRunError(RuntimeError):
 class LocalRun:
     run_dir: str
     steps: list[str]
-    left_out: list[str]
     pushed: dict[str, Any]
 
 
@@ -50,34 +44,7 @@ def load_package(path: str) -> dict:
     if not os.path.isfile(path):
         raise LocalRunError(f"{path}: no such package (make one with `maskrcnn-tfx kubeflow compile`)")
     with open(path) as f:
-        return yaml.safe_load(f)
-
-
-def without_resolvers(spec: dict) -> tuple[dict, list[str]]:
-    """The spec without TFX's resolver tasks and the inputs they feed; the tasks left out.
-
-    A resolver's output may be empty on a cluster too (the first run has no blessed model): its consumers take
-    an empty input, which is what they get here.
-    """
-    spec = json.loads(json.dumps(spec))
-    executors = spec["deploymentSpec"]["executors"]
-    tasks = spec["root"]["dag"]["tasks"]
-    resolver_components = {name for name, component in spec["components"].items()
-                           if "resolver" in executors.get(component.get("executorLabel", ""), {})}
-    removed = sorted(name for name, task in tasks.items() if task["componentRef"]["name"] in resolver_components)
-    for name in removed:
-        component = spec["components"].pop(tasks.pop(name)["componentRef"]["name"])
-        executors.pop(component["executorLabel"], None)
-    for name, task in tasks.items():
-        inputs = task.get("inputs", {}).get("artifacts", {})
-        definitions = spec["components"][task["componentRef"]["name"]].get("inputDefinitions", {}).get("artifacts", {})
-        for key, source in list(inputs.items()):
-            if source.get("taskOutputArtifact", {}).get("producerTask") in removed:
-                del inputs[key]
-                definitions.pop(key, None)
-        if "dependentTasks" in task:
-            task["dependentTasks"] = [t for t in task["dependentTasks"] if t not in removed]
-    return spec, removed
+        return next(yaml.safe_load_all(f))  # the PipelineSpec; a platform spec may follow
 
 
 def with_kfp_component_names(spec: dict) -> dict:
@@ -153,8 +120,7 @@ def run_local(package: str, pipeline_root: str, arguments: dict[str, str], datas
     import docker
     from kfp import components, local
 
-    spec, left_out = without_resolvers(load_package(package))
-    spec, titles = with_schema_titles(with_kfp_component_names(spec))
+    spec, titles = with_schema_titles(with_kfp_component_names(load_package(package)))
     register_artifact_types(titles)
     dataset, serving = host_paths(spec, arguments, dataset_parameter)
     pipeline_root = os.path.abspath(pipeline_root)
@@ -181,7 +147,7 @@ def run_local(package: str, pipeline_root: str, arguments: dict[str, str], datas
                             f"{os.path.dirname(_executor_output(run_dir, step))}); kfp.local said: {failure or 'success'}")
     with open(_executor_output(run_dir, "Pusher")) as f:
         pushed = json.load(f)["artifacts"]["pushed_model"]["artifacts"][0].get("metadata", {})
-    return LocalRun(run_dir, steps, left_out, pushed)
+    return LocalRun(run_dir, steps, pushed)
 
 
 def _in_order(spec: dict, steps: list[str]) -> list[str]:

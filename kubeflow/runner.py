@@ -10,14 +10,14 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import os
 import re
-import socket
 import sys
 import time
 import urllib.parse
 
-from kubeflow import local_run
+from dataset import fileio
+from kubeflow import local_run, package, submission
+from kubeflow.submission import KubeflowError
 from kubeflow.local_run import LocalRunError
 from pipeline import options
 
@@ -26,9 +26,6 @@ DATASET_PARAMETER = "dataset_uri"
 TRAIN_ARGS_PARAMETER = "train_args"
 PIPELINE_NAME = re.compile(r"[a-z0-9][a-z0-9-]{0,127}")
 
-
-class KubeflowError(RuntimeError):
-    """A compile or submit request that cannot work; the message says why."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -64,14 +61,13 @@ def resource_spec(resources: Resources, gpu_type: str):
 
 
 def compile_pipeline(config, image: str, output: str, resources: dict[str, Resources],
-                     gpu_type: str = "nvidia.com/gpu") -> str:
+                     gpu_type: str = "nvidia.com/gpu", s3: package.S3Access | None = None) -> str:
     """Writes the KFP v2 package of `config` to `output` (.yaml); returns its path."""
     import yaml
     from tfx import v1 as tfx
-    from tfx.dsl.io import fileio
     from tfx.orchestration.data_types import RuntimeParameter
 
-    from pipeline.pipeline import create_pipeline
+    from pipeline.pipeline import UNCACHED_STEPS, create_pipeline
 
     if not output.endswith((".yaml", ".yml")):
         raise KubeflowError(f"{output}: the package must be .yaml (the PipelineSpec the kfp client submits)")
@@ -95,10 +91,26 @@ def compile_pipeline(config, image: str, output: str, resources: dict[str, Resou
     defaults = {p.name: p.default for p in (config.dataset, config.train_steps) if isinstance(p, RuntimeParameter)}
     for name, parameter in spec["root"].get("inputDefinitions", {}).get("parameters", {}).items():
         parameter["defaultValue"] = defaults[name]
-    with fileio.open(output, "w") as f:
+    spec, platform_spec = package.for_backend(spec, config.pipeline_root, UNCACHED_STEPS, s3)
+    with open(output, "w") as f:
         f.write(f"# {config.pipeline_name}: maskrcnn-tfx compiled for Kubeflow Pipelines v2 by {spec['sdkVersion']}\n")
-        yaml.safe_dump(spec, f, sort_keys=True)
+        yaml.safe_dump_all([spec, platform_spec] if platform_spec else [spec], f, sort_keys=True)
     return output
+
+
+def s3_access(args: argparse.Namespace) -> package.S3Access | None:
+    """The object store the steps reach, when a path of the package is on S3 or MinIO."""
+    paths = [getattr(args, name) for name in ("dataset", "pipeline_root", "serving_dir", "schema", "init_checkpoint")]
+    if not any(path and fileio.is_s3(path) for path in paths):
+        return None
+    if not args.s3_endpoint and any(path and fileio.scheme(path) == "minio" for path in paths):
+        raise KubeflowError("minio:// paths need --s3-endpoint, the object store's S3 endpoint as the pods reach "
+                            "it (Kubeflow's bundled store: http://minio-service.kubeflow:9000, or "
+                            "http://seaweedfs.kubeflow:9000 on recent releases)")
+    try:
+        return package.S3Access(endpoint=args.s3_endpoint, secret=package.parse_s3_secret(args.s3_secret))
+    except ValueError as error:
+        raise KubeflowError(str(error)) from None
 
 
 def compile_config(args: argparse.Namespace):
@@ -140,38 +152,6 @@ def runtime_arguments(items: list[str], package: str) -> dict[str, str]:
     return arguments
 
 
-def check_reachable(host: str, timeout_s: float = 10.0) -> None:
-    """Fails in seconds, naming the host, where the kfp client would keep retrying (5 health checks, 5 s apart)."""
-    url = urllib.parse.urlparse(host if "://" in host else f"http://{host}")
-    if not url.hostname:
-        raise KubeflowError(f"--host {host!r}: expected a URL such as http://localhost:8080")
-    port = url.port or (443 if url.scheme == "https" else 80)
-    try:
-        socket.create_connection((url.hostname, port), timeout=timeout_s).close()
-    except OSError as error:
-        reason = "timed out" if isinstance(error, TimeoutError) else (error.strerror or str(error))
-        raise KubeflowError(f"Kubeflow Pipelines at {host} is not reachable ({url.hostname}:{port}: {reason})") \
-            from None
-
-
-def submit(host: str, package: str, experiment: str | None = None, run_name: str | None = None,
-           arguments: dict[str, str] | None = None, namespace: str | None = None,
-           enable_caching: bool | None = None) -> str:
-    """Creates a run of `package` on the KFP endpoint `host`; returns the run id."""
-    if not os.path.isfile(package):
-        raise KubeflowError(f"{package}: no such package (make one with `maskrcnn-tfx kubeflow compile`)")
-    if not package.endswith((".yaml", ".yml")):
-        raise KubeflowError(f"{package}: the kfp client submits .yaml packages (compile with --output NAME.yaml)")
-    check_reachable(host)
-    import kfp
-
-    client = kfp.Client(host=host, namespace=namespace or "kubeflow")
-    result = client.create_run_from_pipeline_package(
-        package, arguments=arguments or {}, run_name=run_name, experiment_name=experiment, namespace=namespace,
-        enable_caching=enable_caching)
-    return result.run_id
-
-
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="kubeflow_command", metavar="{compile,run-local,submit}", required=True)
     compile_parser = sub.add_parser("compile", help="compile the pipeline into a KFP v2 package (.yaml)")
@@ -186,6 +166,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     compile_parser.add_argument("--trainer-cpu", type=float, default=8, help="CPUs the Trainer requests")
     compile_parser.add_argument("--trainer-memory", type=float, default=32, metavar="GB",
                                 help="memory the Trainer requests, in GB (default: %(default)s)")
+    compile_parser.add_argument("--s3-endpoint", metavar="URL",
+                                help="the S3 endpoint the pods reach for s3:// and minio:// paths (MinIO or "
+                                     "SeaweedFS in the cluster; none for AWS S3)")
+    compile_parser.add_argument("--s3-secret", default=package.DEFAULT_S3_SECRET,
+                                metavar="NAME[:ACCESS_KEY_KEY:SECRET_KEY_KEY]",
+                                help="the Kubernetes secret in the run's namespace holding the store's credentials "
+                                     "(default: Kubeflow's, %(default)s; '' for the pods' own, e.g. IAM roles)")
     options.add_pipeline_arguments(compile_parser, config="gpu-r50fpn")
 
     local_parser = sub.add_parser("run-local", help="run a compiled package with KFP's local orchestrator "
@@ -202,6 +189,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     submit_parser.add_argument("--experiment", help="experiment name (default: KFP's Default)")
     submit_parser.add_argument("--run-name")
     submit_parser.add_argument("--namespace", help="the profile namespace on multi-user Kubeflow")
+    submit_parser.add_argument("--token", help="a bearer token (Dex, or `kubectl create token` for a service "
+                                               "account with access to the namespace)")
+    submit_parser.add_argument("--token-file", metavar="PATH", help="a file holding the bearer token")
+    submit_parser.add_argument("--cookie", metavar="NAME=VALUE",
+                               help="a session cookie: oauth2_proxy_kubeflow=... (Kubeflow 1.9+) or "
+                                    "authservice_session=... (up to 1.8)")
+    submit_parser.add_argument("--ca-cert", metavar="PEM", help="the CA that signed the endpoint's TLS certificate")
+    submit_parser.add_argument("--insecure", action="store_true", help="do not verify the endpoint's TLS certificate")
     submit_parser.add_argument("--no-cache", action="store_true", help="run every step, even if cached")
     submit_parser.add_argument("--arg", action="append", default=[], metavar="NAME=VALUE", dest="arguments",
                                help=f"a runtime parameter: {DATASET_PARAMETER}=gs://... or "
@@ -215,7 +210,7 @@ def main(args: argparse.Namespace) -> int:
                 raise KubeflowError("--gpus must be 0 or more")
             path = compile_pipeline(compile_config(args), image=args.image, output=args.output,
                                     resources=step_resources(args.gpus, args.trainer_cpu, args.trainer_memory),
-                                    gpu_type=args.gpu_type)
+                                    gpu_type=args.gpu_type, s3=s3_access(args))
             print(f"wrote {path}: check it with `maskrcnn-tfx kubeflow run-local --package {path}`, then submit "
                   f"it with `maskrcnn-tfx kubeflow submit --host URL --package {path}`")
         elif args.kubeflow_command == "run-local":
@@ -223,13 +218,12 @@ def main(args: argparse.Namespace) -> int:
             result = local_run.run_local(args.package, args.pipeline_root,
                                          runtime_arguments(args.arguments, args.package), DATASET_PARAMETER)
             print(f"kfp.local ran {len(result.steps)} steps ({', '.join(result.steps)}) in "
-                  f"{time.monotonic() - started:.0f} s into {result.run_dir}; left out: {', '.join(result.left_out)} "
-                  f"(TFX resolver tasks: no baseline on a local run)")
+                  f"{time.monotonic() - started:.0f} s into {result.run_dir}")
             print(f"pushed: {result.pushed.get('pushed_destination') or 'nothing (not blessed)'}")
         else:
-            run_id = submit(args.host, args.package, experiment=args.experiment, run_name=args.run_name,
+            run_id = submission.submit(args.host, args.package, experiment=args.experiment, run_name=args.run_name,
                             arguments=runtime_arguments(args.arguments, args.package), namespace=args.namespace,
-                            enable_caching=False if args.no_cache else None)
+                            enable_caching=False if args.no_cache else None, auth=submission.credentials(args))
             print(f"submitted run {run_id} to {args.host}")
     except (KubeflowError, LocalRunError) as error:
         print(f"kubeflow {args.kubeflow_command}: {error}", file=sys.stderr)

@@ -42,7 +42,6 @@ def run(config) -> str:
     from absl import logging as absl_logging
     from tfx import v1 as tfx
 
-    from pipeline.pipeline import create_pipeline
     from pipeline.run_summary import METADATA_FILE
 
     log_dir = os.path.join(config.pipeline_root, "logs")
@@ -59,13 +58,26 @@ def run(config) -> str:
         lg.handlers, lg.propagate = [file_handler, _ProgressPrinter()], False
     print(f"[run] logs: {log_path}", flush=True)
     try:
-        tfx.orchestration.LocalDagRunner().run(create_pipeline(config, metadata))
+        tfx.orchestration.LocalDagRunner().run_with_ir(compile_pipeline(config, metadata))
     finally:
         for lg, (handlers, propagate) in zip(loggers, saved):
             lg.handlers, lg.propagate = handlers, propagate
         absl_logging.set_verbosity(absl_logging.WARNING)
         file_handler.close()
     return log_path
+
+
+def compile_pipeline(config, metadata):
+    """The pipeline's IR, with the steps of UNCACHED_STEPS always run."""
+    from tfx.dsl.compiler import compiler
+
+    from pipeline.pipeline import UNCACHED_STEPS, create_pipeline
+
+    ir = compiler.Compiler().compile(create_pipeline(config, metadata))
+    for node in ir.nodes:
+        if node.pipeline_node.node_info.id in UNCACHED_STEPS:
+            node.pipeline_node.execution_options.caching_options.enable_cache = False
+    return ir
 
 
 def main(args: argparse.Namespace) -> int:

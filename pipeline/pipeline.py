@@ -17,6 +17,9 @@ from components.trainer.experiment import blessing_rules
 from pipeline.settings import PipelineConfig
 
 TRAINER_RUN_FN = "components.trainer.trainer_module.run_fn"
+# Steps never served from the cache: the evaluator's baseline is the served model, which is not one of its
+# inputs, so an evaluation from the cache could judge against a model no longer served.
+UNCACHED_STEPS = ("MaskEvaluator",)
 
 
 def validation_components(examples: tfx.dsl.Channel, config: PipelineConfig) -> list:
@@ -60,14 +63,9 @@ def create_components(config: PipelineConfig) -> list:
     examples = example_gen.outputs["examples"]
     validation = validation_components(examples, config)
     trainer = trainer_component(examples, config, after=[validation[-1]])
-    baseline = tfx.dsl.Resolver(
-        strategy_class=tfx.dsl.experimental.LatestBlessedModelStrategy,
-        model=tfx.dsl.Channel(type=tfx.types.standard_artifacts.Model),
-        model_blessing=tfx.dsl.Channel(type=tfx.types.standard_artifacts.ModelBlessing),
-    ).with_id("latest_blessed_model")
     rules = blessing_rules(config.training.config)
     evaluator = MaskEvaluator(
-        examples=examples, model=trainer.outputs["model"], baseline_model=baseline.outputs["model"],
+        examples=examples, model=trainer.outputs["model"], serving_dir=config.serving_dir,
         thresholds=rules.thresholds if config.thresholds is None else config.thresholds,
         max_regression=rules.max_regression if config.max_regression is None else config.max_regression,
         latency_batch=config.latency_batch)
@@ -77,7 +75,7 @@ def create_components(config: PipelineConfig) -> list:
         push_destination=tfx.proto.PushDestination(
             filesystem=tfx.proto.PushDestination.Filesystem(base_directory=config.serving_dir)),
     ).with_id("Pusher")
-    return [example_gen, *validation, trainer, baseline, evaluator, pusher]
+    return [example_gen, *validation, trainer, evaluator, pusher]
 
 
 def create_pipeline(config: PipelineConfig, metadata_connection_config=None) -> tfx.dsl.Pipeline:

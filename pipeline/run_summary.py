@@ -52,7 +52,7 @@ def latest_run(pipeline_root: str, run_id: str | None = None) -> dict:
     run = next((c for c in runs if c.name == run_id), None) if run_id else runs[-1]
     if run is None:
         raise LookupError(f"no run {run_id!r}; known: {', '.join(c.name for c in runs)}")
-    node_of = {}  # execution id -> the pipeline node's id ("Trainer", "latest_blessed_model", ...)
+    node_of = {}  # execution id -> the pipeline node's id ("Trainer", "Pusher", ...)
     for node in store.get_contexts_by_type("node"):
         for execution in store.get_executions_by_context(node.id):
             node_of[execution.id] = node.name.split(".", 1)[-1]

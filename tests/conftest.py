@@ -14,6 +14,18 @@ from dataset.convert import convert_item
 from dataset.records import feature_values as feature  # noqa: F401 - the tests' way to read a feature
 
 REPO = Path(__file__).resolve().parents[1]
+# `make test` gives the tests the image built from the current sources and the engine's Docker API (DOCKER_HOST).
+IMAGE = os.environ.get("MASKRCNN_TFX_IMAGE", "")
+
+
+@pytest.fixture(scope="session")
+def engine():
+    """The container engine's Docker API, for the tests that start containers of the project image."""
+    import docker
+
+    if not IMAGE or not os.environ.get("DOCKER_HOST"):
+        pytest.fail("these tests need the project image and its engine: run them with `make test`")
+    return docker.from_env(timeout=600)  # a cold container imports TensorFlow and Model Garden for a minute
 
 
 def _tree(root: Path) -> dict[str, int]:

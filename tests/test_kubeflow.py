@@ -1,27 +1,22 @@
 """Kubeflow Pipelines v2: the compiled package, read back with the kfp client's own loader."""
 import json
-import os
-import subprocess
 import time
-from pathlib import Path
 
 import pytest
 from google.protobuf import json_format
-import tensorflow as tf
 from kfp.client import client as kfp_client
 
-from conftest import IN_MEMORY_BEAM_ARGS, SAMPLE_NUM_TEST, SAMPLE_NUM_TRAIN
+import kfp_backend
 
 from kubeflow import runner
 from pipeline import cli
 
 IMAGE = "registry.example.com/ml/maskrcnn-tfx:gpu-abc123"
 BEAM_ARGS = ["--runner=DataflowRunner", "--project=my-project", "--region=europe-west1"]
-# The pipeline's steps in dependency order (the resolver compiles to one task per resolved channel).
+# The pipeline's steps in dependency order: every one a container (no resolver: the baseline is the served model).
 STEPS = ["ImageMaskExampleGen", "LabelMapSchemaGen", "StatisticsGen", "ExampleValidator", "DataGate", "Trainer",
-         "latest_blessed_model-model-resolver", "latest_blessed_model-model-blessing-resolver", "MaskEvaluator",
-         "Pusher"]
-CONTAINER_STEPS = [s for s in STEPS if "resolver" not in s]
+         "MaskEvaluator", "Pusher"]
+CONTAINER_STEPS = STEPS
 
 
 def compile_args(output, *extra) -> list[str]:
@@ -55,16 +50,26 @@ def test_every_step_is_in_the_graph_in_dependency_order(package):
     assert package["spec"].pipeline_info.name == "maskrcnn-tfx"
 
 
-def test_every_step_runs_the_project_image_with_the_tfx_entrypoint(package):
+def test_every_step_runs_the_project_image_with_the_projects_entrypoint(package):
     for name, container in _containers(package["spec"]).items():
         assert container["image"] == IMAGE, name
-        assert container["command"] == ["python", "-m",
-                                              "tfx.orchestration.kubeflow.v2.container.kubeflow_v2_run_executor"]
+        assert container["command"] == ["python", "-m", "kubeflow.entrypoint"]
     executors = {name: c["args"][c["args"].index("--executor_class_path") + 1]
                  for name, c in _containers(package["spec"]).items()}
     assert executors["ImageMaskExampleGen"] == "components.example_gen.executor.Executor"
     assert executors["MaskEvaluator"] == "components.evaluator.executor.Executor"
     assert executors["Pusher"] == "components.pusher.executor.Executor"
+
+
+def test_the_package_meets_the_backend_compilers_rules_and_its_pods_get_their_resources(package):
+    spec = json_format.MessageToDict(package["spec"])
+    assert kfp_backend.compiler_violations(spec) == []
+    containers = _containers(package["spec"])
+    assert kfp_backend.pod_resources(containers["Trainer"]) == {
+        "requests": {"cpu": "8", "memory": "32G"}, "limits": {"nvidia.com/gpu": "2"}}
+    assert kfp_backend.pod_resources(containers["MaskEvaluator"])["limits"] == {"nvidia.com/gpu": "1"}
+    assert kfp_backend.pod_resources(containers["DataGate"]) == {"requests": {}, "limits": {}}
+    assert spec["defaultPipelineRoot"] == "gs://bucket/pipeline-root"
 
 
 def test_the_trainer_requests_gpus_and_ingestion_does_not(package):
@@ -165,43 +170,3 @@ def test_submit_names_a_missing_package(tmp_path, capsys):
     assert cli.main(["kubeflow", "submit", "--host", "http://127.0.0.1:9", "--package",
                      str(tmp_path / "nope.yaml")]) == 1
     assert "nope.yaml: no such package" in capsys.readouterr().err
-
-
-def launcher_input(spec, task: str, output_root: Path) -> dict:
-    """The ExecutorInput KFP's launcher hands a step: parameters resolved, outputs placed under output_root."""
-    task_spec = spec.root.dag.tasks[task]
-    component = spec.components[task_spec.component_ref.name]
-    defaults = spec.root.input_definitions.parameters
-    parameters = {}
-    for name, value in task_spec.inputs.parameters.items():
-        source = defaults[value.component_input_parameter].default_value if value.component_input_parameter \
-            else value.runtime_value.constant
-        parameters[name] = json_format.MessageToDict(source)
-    outputs = {name: {"artifacts": [{"name": f"{task}-{name}", "uri": str(output_root / task / name),
-                                     "type": json_format.MessageToDict(definition.artifact_type), "metadata": {}}]}
-               for name, definition in component.output_definitions.artifacts.items()}
-    return {"inputs": {"parameterValues": parameters},
-            "outputs": {"artifacts": outputs, "outputFile": str(output_root / task / "executor_output.json")}}
-
-
-def test_the_compiled_ingestion_step_runs_in_the_image_as_kfp_launches_it(sample_dataset, tmp_path):
-    """No cluster here: the step's own command and args from the package, with the input KFP's launcher builds."""
-    path = tmp_path / "pipeline.yaml"
-    assert cli.main(["kubeflow", "compile", "--image", IMAGE, "--output", str(path), "--gpus", "0",
-                     "--pipeline-root", str(tmp_path / "root"), "--dataset", str(sample_dataset),
-                     "--serving-dir", str(tmp_path / "serving"),
-                     "--beam-args=" + " ".join(IN_MEMORY_BEAM_ARGS)]) == 0
-    spec = kfp_client._extract_pipeline_yaml(str(path)).pipeline_spec
-    container = _containers(spec)["ImageMaskExampleGen"]
-    executor_input = launcher_input(spec, "ImageMaskExampleGen", tmp_path / "root")
-    argv = container["command"] + [json.dumps(executor_input) if a == "{{$}}" else a for a in container["args"]]
-    done = subprocess.run(argv, capture_output=True, text=True, timeout=600)
-    assert done.returncode == 0, done.stderr[-3000:]
-
-    output = json.loads((tmp_path / "root" / "ImageMaskExampleGen" / "executor_output.json").read_text())
-    examples = output["artifacts"]["examples"]["artifacts"][0]
-    properties = examples["metadata"]
-    assert int(properties["num_examples_train"]) == SAMPLE_NUM_TRAIN
-    assert int(properties["num_examples_eval"]) == SAMPLE_NUM_TEST
-    assert int(properties["num_rejected"]) == 0
-    assert tf.io.gfile.glob(os.path.join(examples["uri"], "Split-train", "*.gz"))

@@ -1,14 +1,16 @@
 """MaskEvaluator: COCO box/mask AP and latency of the exported model, and the blessing.
 
-In:  examples (Examples: Split-eval), model (Model), baseline_model (Model, optional: the last blessed one),
-     thresholds, max_regression, latency_batch.
+In:  examples (Examples: Split-eval), model (Model), serving_dir (the baseline is the newest version served
+     from it, scored with its own label map), thresholds, max_regression, latency_batch.
 Out: evaluation (ModelEvaluation: metrics.json, summary.md), blessing (ModelBlessing: BLESSED or NOT_BLESSED).
 
 TFMA cannot score instance masks, so this evaluator runs the SavedModel's
 `serving_default` signature (what TF Serving calls) over Split-eval, pastes the
 per-box masks into full-size masks and scores them with pycocotools. Its
 `blessing` is a standard ModelBlessing (`blessed`, `current_model_id`), so TFX's
-Pusher and LatestBlessedModelStrategy work with it unchanged.
+Pusher works with it unchanged. The baseline is what serving has now, read from
+the serving folder rather than resolved from ML Metadata: the same rule locally,
+on an open-source Kubeflow backend (which runs no resolver tasks) and on Vertex.
 """
 from __future__ import annotations
 
@@ -29,11 +31,11 @@ class MaskEvaluatorSpec(ComponentSpec):
         constants.THRESHOLDS_KEY: ExecutionParameter(type=str),
         constants.MAX_REGRESSION_KEY: ExecutionParameter(type=float),
         constants.LATENCY_BATCH_KEY: ExecutionParameter(type=int),
+        constants.SERVING_DIR_KEY: ExecutionParameter(type=str),
     }
     INPUTS = {
         "examples": ChannelParameter(type=standard_artifacts.Examples),
         "model": ChannelParameter(type=standard_artifacts.Model),
-        "baseline_model": ChannelParameter(type=standard_artifacts.Model, optional=True),
     }
     OUTPUTS = {
         "evaluation": ChannelParameter(type=standard_artifacts.ModelEvaluation),
@@ -42,18 +44,19 @@ class MaskEvaluatorSpec(ComponentSpec):
 
 
 class MaskEvaluator(base_component.BaseComponent):
-    """Args: thresholds ({'mask_AP50': 0.5, ...}: all must be met), max_regression (how much a
-    thresholded metric may fall below the baseline's), latency_batch (the throughput batch size)."""
+    """Args: serving_dir (where blessed models are pushed; its newest version is the baseline), thresholds
+    ({'mask_AP50': 0.5, ...}: all must be met), max_regression (how much a thresholded metric may fall below the
+    baseline's), latency_batch (the throughput batch size)."""
 
     SPEC_CLASS = MaskEvaluatorSpec
     EXECUTOR_SPEC = executor_spec.ExecutorClassSpec(executor.Executor)
 
-    def __init__(self, examples: types.BaseChannel, model: types.BaseChannel,
-                 baseline_model: types.BaseChannel | None = None, thresholds: dict[str, float] | None = None,
+    def __init__(self, examples: types.BaseChannel, model: types.BaseChannel, serving_dir: str = "",
+                 thresholds: dict[str, float] | None = None,
                  max_regression: float = 0.0, latency_batch: int = DEFAULT_LATENCY_BATCH):
         check_thresholds(thresholds or {}, "MaskEvaluator")
         super().__init__(spec=MaskEvaluatorSpec(
-            examples=examples, model=model, baseline_model=baseline_model,
+            examples=examples, model=model, serving_dir=serving_dir,
             thresholds=json.dumps(thresholds or {}, sort_keys=True), max_regression=float(max_regression),
             latency_batch=int(latency_batch),
             evaluation=types.Channel(type=standard_artifacts.ModelEvaluation),

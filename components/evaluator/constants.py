@@ -3,6 +3,7 @@ importing its executor."""
 THRESHOLDS_KEY = "thresholds"
 MAX_REGRESSION_KEY = "max_regression"
 LATENCY_BATCH_KEY = "latency_batch"
+SERVING_DIR_KEY = "serving_dir"  # the baseline: the newest version served from it
 METRICS_FILE = "metrics.json"
 SUMMARY_FILE = "summary.md"
 SIGNATURE = "serving_default"  # what a TF Serving client calls: encoded image bytes

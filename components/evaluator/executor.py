@@ -14,12 +14,16 @@ from tfx.utils import path_utils
 
 from components.evaluator import coco_metrics, latency
 from components.evaluator.eval_split import EvalSplit, load_eval_split
-from components.evaluator.constants import (LATENCY_BATCH_KEY, MAX_REGRESSION_KEY, METRICS_FILE, SIGNATURE,
-                                            SUMMARY_FILE, SUMMARY_KEYS, THRESHOLDS_KEY)
+from components.evaluator.constants import (LATENCY_BATCH_KEY, MAX_REGRESSION_KEY, METRICS_FILE, SERVING_DIR_KEY,
+                                            SIGNATURE, SUMMARY_FILE, SUMMARY_KEYS, THRESHOLDS_KEY)
 from components.evaluator.blessing import flat_metrics, judge
-from dataset import layout
+from components.pusher import serving
+from dataset import fileio, layout
 from dataset.progress import Progress
 from dataset.labelmap import LabelMap
+
+BASELINE_MODEL_URI_PROPERTY = "baseline_model_uri"
+
 
 def model_label_map(model_uri: str) -> LabelMap:
     """The label map a Trainer Model artifact was trained with (its SavedModel's assets)."""
@@ -71,46 +75,46 @@ class Executor(base_executor.BaseExecutor):
            exec_properties: dict[str, Any]) -> None:
         examples = artifact_utils.get_single_instance(input_dict["examples"])
         model = artifact_utils.get_single_instance(input_dict["model"])
-        baselines = [b for b in input_dict.get("baseline_model", []) if b.id != model.id]
         evaluation = artifact_utils.get_single_instance(output_dict["evaluation"])
         blessing = artifact_utils.get_single_instance(output_dict["blessing"])
         thresholds = json.loads(exec_properties[THRESHOLDS_KEY] or "{}")
         max_regression = float(exec_properties[MAX_REGRESSION_KEY])
 
         label_map = model_label_map(model.uri)
+        model_dir = path_utils.serving_model_dir(model.uri)
         split = load_eval_split(examples.uri)
-        metrics = evaluate_model(path_utils.serving_model_dir(model.uri), split, label_map,
+        metrics = evaluate_model(model_dir, split, label_map,
                                  latency_batch=int(exec_properties[LATENCY_BATCH_KEY]))
-        baseline, no_baseline_reason = None, "no blessed baseline yet"
-        if baselines:
-            baseline_label_map = model_label_map(baselines[0].uri)
-            if same_classes(baseline_label_map, label_map):
-                baseline = flat_metrics(evaluate_model(path_utils.serving_model_dir(baselines[0].uri), split,
-                                                       baseline_label_map))
-                metrics["baseline"] = {"model_uri": baselines[0].uri, "model_id": baselines[0].id, **baseline}
+        served = serving.newest_version(exec_properties.get(SERVING_DIR_KEY) or "")
+        baseline, no_baseline_reason = None, "no blessed baseline yet (no model served)"
+        if served:
+            served_label_map = layout.read_label_map(fileio.join(served, "assets"))
+            if serving.same_saved_model(model_dir, served):  # a rerun of the served model: scored once
+                baseline = flat_metrics(metrics)
+            elif same_classes(served_label_map, label_map):
+                with serving.readable_copy(served) as local:
+                    baseline = flat_metrics(evaluate_model(local, split, served_label_map))
+            if baseline is not None:
+                metrics["baseline"] = {"model_uri": served, **baseline}
             else:
                 no_baseline_reason = (
-                    f"the blessed baseline {baselines[0].uri} was trained on other classes "
-                    f"({', '.join(baseline_label_map.names)} vs {', '.join(label_map.names)}): not comparable")
+                    f"the served model {served} was trained on other classes "
+                    f"({', '.join(served_label_map.names)} vs {', '.join(label_map.names)}): not comparable")
         blessed, reasons = judge(flat_metrics(metrics), thresholds, baseline, max_regression, no_baseline_reason)
         metrics["blessing"] = {"blessed": blessed, "reasons": reasons, "thresholds": thresholds,
                                "max_regression": max_regression}
 
-        tf.io.gfile.makedirs(evaluation.uri)
-        with tf.io.gfile.GFile(os.path.join(evaluation.uri, METRICS_FILE), "w") as f:
-            json.dump(metrics, f, indent=2)
-        with tf.io.gfile.GFile(os.path.join(evaluation.uri, SUMMARY_FILE), "w") as f:
-            f.write(summary_markdown(metrics, blessed, reasons))
+        fileio.makedirs(evaluation.uri)
+        fileio.write_text(fileio.join(evaluation.uri, METRICS_FILE), json.dumps(metrics, indent=2))
+        fileio.write_text(fileio.join(evaluation.uri, SUMMARY_FILE), summary_markdown(metrics, blessed, reasons))
 
-        # What TFX's Pusher and LatestBlessedModelStrategy read.
+        # What TFX's Pusher reads.
         blessing.set_int_custom_property(evaluator_constants.ARTIFACT_PROPERTY_BLESSED_KEY, int(blessed))
         blessing.set_int_custom_property(evaluator_constants.ARTIFACT_PROPERTY_CURRENT_MODEL_ID_KEY, model.id)
         blessing.set_string_custom_property(evaluator_constants.ARTIFACT_PROPERTY_CURRENT_MODEL_URI_KEY, model.uri)
-        if baselines:
-            blessing.set_int_custom_property(evaluator_constants.ARTIFACT_PROPERTY_BASELINE_MODEL_ID_KEY,
-                                             baselines[0].id)
+        if baseline is not None:
+            blessing.set_string_custom_property(BASELINE_MODEL_URI_PROPERTY, served)
         blessing.set_string_custom_property("reason", "; ".join(reasons))
-        tf.io.gfile.makedirs(blessing.uri)
+        fileio.makedirs(blessing.uri)
         name = evaluator_constants.BLESSED_FILE_NAME if blessed else evaluator_constants.NOT_BLESSED_FILE_NAME
-        with tf.io.gfile.GFile(os.path.join(blessing.uri, name), "w") as f:
-            f.write("\n".join(reasons) + "\n")
+        fileio.write_text(fileio.join(blessing.uri, name), "\n".join(reasons) + "\n")

@@ -8,15 +8,17 @@ one rename on a local or POSIX filesystem. The version folder is claimed
 before the rename (an empty folder made with mkdir, which fails when another
 push made it first), so two pushes in the same second get two versions and no
 version is ever overwritten. Staging folders of pushes that died are removed
-once they are an hour old. A model that is already the newest served version
-(same SavedModel fingerprint, as after a cached rerun) is not pushed again.
+once they are an hour old. On S3 the version is staged on local disk and
+uploaded with its `saved_model.pb` last (serving.py). A model that is already
+the newest served version (same SavedModel fingerprint, as after a cached
+rerun) is not pushed again.
 """
 from __future__ import annotations
 
 import os
+import tempfile
 from typing import Any
 
-import tensorflow as tf
 from absl import logging
 from tfx import types
 from tfx.components.pusher import executor as pusher_executor
@@ -25,6 +27,7 @@ from tfx.types import artifact_utils, standard_component_specs
 from tfx.utils import proto_utils
 
 from components.pusher import serving
+from dataset import fileio
 
 
 class Executor(pusher_executor.Executor):
@@ -39,7 +42,7 @@ class Executor(pusher_executor.Executor):
             self._MarkNotPushed(pushed)
             return
         model_path = self.GetModelPath(input_dict)
-        if not tf.io.gfile.exists(os.path.join(model_path, serving.SAVED_MODEL_FILE)):
+        if not fileio.exists(fileio.join(model_path, serving.SAVED_MODEL_FILE)):
             raise FileNotFoundError(f"{model_path}: no {serving.SAVED_MODEL_FILE}; a version without a model is "
                                     f"not pushed")
         served = serving.newest_version(base)
@@ -48,18 +51,20 @@ class Executor(pusher_executor.Executor):
             self._MarkPushed(pushed, pushed_destination=served, pushed_version=os.path.basename(served))
             return
         serving.remove_stale_staging(base)
-        staging = serving.staging_dir(base)
-        destination.filesystem.base_directory = staging
-        try:
-            super().Do(input_dict, output_dict, {
-                **exec_properties,
-                standard_component_specs.PUSH_DESTINATION_KEY: proto_utils.proto_to_json(destination)})
-            if not pushed.get_int_custom_property("pushed"):
-                return
-            staged = os.path.join(staging, pushed.get_string_custom_property("pushed_version"))
-            final = serving.publish(staged, base, int(pushed.get_string_custom_property("pushed_version")))
-        finally:
-            if tf.io.gfile.exists(staging):
-                tf.io.gfile.rmtree(staging)
+        # TFX's copy writes through tf.io.gfile, which has no S3: there the version is staged on local disk.
+        with tempfile.TemporaryDirectory(prefix="push-") as local:
+            staging = os.path.join(local, "version") if fileio.is_s3(base) else serving.staging_dir(base)
+            destination.filesystem.base_directory = staging
+            try:
+                super().Do(input_dict, output_dict, {
+                    **exec_properties,
+                    standard_component_specs.PUSH_DESTINATION_KEY: proto_utils.proto_to_json(destination)})
+                if not pushed.get_int_custom_property("pushed"):
+                    return
+                version = pushed.get_string_custom_property("pushed_version")
+                final = serving.publish(fileio.join(staging, version), base, int(version))
+            finally:
+                if fileio.exists(staging):
+                    fileio.remove_tree(staging)
         pushed.set_string_custom_property("pushed_destination", final)
         pushed.set_string_custom_property("pushed_version", os.path.basename(final))

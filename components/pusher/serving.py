@@ -1,11 +1,22 @@
-"""The TF Serving layout the Pusher writes: `<base>/<version>/`, each version claimed before it is renamed
-into place, staging in `<base>/.staging/<time>-<random>/` (TF Serving ignores non-numeric names)."""
+"""The TF Serving layout the Pusher writes and the evaluator reads its baseline from: `<base>/<version>/`.
+
+On a filesystem each version is claimed (mkdir) before a finished copy is
+renamed into place, staging in `<base>/.staging/<time>-<random>/` (TF Serving
+ignores non-numeric names). An S3 store has no rename and no folders: a version
+is uploaded under `<base>/<version>/` with `saved_model.pb` last, so a server
+that lists the version before the upload ends cannot load it yet (S3 reads and
+lists are strongly consistent after a write); versions are not claimed
+atomically there. Other URIs (gs://) stage and rename through tf.io.gfile, which
+copies each object.
+"""
 from __future__ import annotations
 
+import contextlib
 import os
+import tempfile
 import time
+from typing import Iterator
 
-import tensorflow as tf
 from absl import logging
 
 from dataset import fileio
@@ -13,20 +24,28 @@ from dataset import fileio
 STAGING_DIR = ".staging"
 STALE_STAGING_S = 3600
 SAVED_MODEL_FILE = "saved_model.pb"
+FINGERPRINT_FILE = "fingerprint.pb"
 
 
 def staging_dir(base: str) -> str:
     """A staging folder of its own for one push (its name starts with the time, for remove_stale_staging)."""
     import uuid
 
-    return os.path.join(base, STAGING_DIR, f"{int(time.time())}-{uuid.uuid4().hex}")
+    return fileio.join(base, STAGING_DIR, f"{int(time.time())}-{uuid.uuid4().hex}")
 
 
 def publish(staged: str, base: str, version: int) -> str:
-    """Renames a finished version folder to `<base>/<version>`, or the next free version; returns its path."""
+    """Moves a finished version folder (local when `base` is on S3) to `<base>/<version>`, or the next free
+    version; returns its path."""
+    import tensorflow as tf
+
     while True:
-        final = os.path.join(base, str(version))
-        if fileio.is_uri(base):  # object stores: no atomic claim, a rename is a copy of each object
+        final = fileio.join(base, str(version))
+        if fileio.is_s3(base):
+            if not fileio.exists(final):
+                fileio.upload(staged, final, last=(SAVED_MODEL_FILE,))
+                return final
+        elif fileio.is_uri(base):  # a rename is a copy of each object
             if not tf.io.gfile.exists(final):
                 tf.io.gfile.rename(staged, final)
                 return final
@@ -43,32 +62,43 @@ def publish(staged: str, base: str, version: int) -> str:
 
 def remove_stale_staging(base: str, max_age_s: float = STALE_STAGING_S) -> list[str]:
     """Removes staging folders left by pushes that died more than max_age_s ago; returns them."""
-    staging_root = os.path.join(base, STAGING_DIR)
-    if not tf.io.gfile.isdir(staging_root):
+    staging_root = fileio.join(base, STAGING_DIR)
+    if not fileio.isdir(staging_root):
         return []
     removed = []
-    for name in tf.io.gfile.listdir(staging_root):
-        started = name.rstrip("/").split("-", 1)[0]
+    for name in fileio.listdir(staging_root):
+        started = name.split("-", 1)[0]
         if started.isdigit() and time.time() - int(started) > max_age_s:
-            path = os.path.join(staging_root, name.rstrip("/"))
-            tf.io.gfile.rmtree(path)
+            path = fileio.join(staging_root, name)
+            fileio.remove_tree(path)
             removed.append(path)
             logging.info("Removed %s, left by a push that did not finish.", path)
     return removed
 
 
 def newest_version(base: str) -> str | None:
-    """The highest numbered version folder of a TF Serving base directory."""
-    if not tf.io.gfile.isdir(base):
+    """The highest numbered version folder of a TF Serving base directory that holds a whole model (what TF
+    Serving serves)."""
+    if not base or not fileio.isdir(base):
         return None
-    versions = [v.rstrip("/") for v in tf.io.gfile.listdir(base) if v.rstrip("/").isdigit()]
-    return os.path.join(base, max(versions, key=int)) if versions else None
+    versions = sorted((int(v) for v in fileio.listdir(base) if v.isdigit()), reverse=True)
+    return next((fileio.join(base, str(v)) for v in versions
+                 if fileio.exists(fileio.join(base, str(v), SAVED_MODEL_FILE))), None)
 
 
 def same_saved_model(a: str, b: str) -> bool:
     """SavedModels carry a fingerprint.pb of their graph and variables' checksums."""
-    paths = [os.path.join(d, "fingerprint.pb") for d in (a, b)]
-    if not all(tf.io.gfile.exists(p) for p in paths):
+    paths = [fileio.join(d, FINGERPRINT_FILE) for d in (a, b)]
+    if not all(fileio.exists(p) for p in paths):
         return False
-    with tf.io.gfile.GFile(paths[0], "rb") as fa, tf.io.gfile.GFile(paths[1], "rb") as fb:
-        return fa.read() == fb.read()
+    return fileio.read_bytes(paths[0]) == fileio.read_bytes(paths[1])
+
+
+@contextlib.contextmanager
+def readable_copy(model_dir: str) -> Iterator[str]:
+    """A path TensorFlow can load the SavedModel from: a local copy of one on S3, else the folder itself."""
+    if not fileio.is_s3(model_dir):
+        yield model_dir
+        return
+    with tempfile.TemporaryDirectory(prefix="served-model-") as local:
+        yield fileio.download(model_dir, local)

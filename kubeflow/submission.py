@@ -1,0 +1,112 @@
+"""`maskrcnn-tfx kubeflow submit`: a compiled package sent to a Kubeflow Pipelines endpoint with the kfp client,
+authenticated as a multi-user Kubeflow expects (a bearer token, a session cookie, or inside the cluster the
+pod's service-account token), in the package's pipeline root."""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+import socket
+import urllib.parse
+
+from kubeflow import local_run
+
+# Inside a cluster: the token the kfp client reads (kfp 2.16 kfp/client/set_volume_credentials.py).
+SA_TOKEN_ENV = "KF_PIPELINES_SA_TOKEN_PATH"
+SA_TOKEN_PATH = "/var/run/secrets/kubeflow/pipelines/token"
+
+
+class KubeflowError(RuntimeError):
+    """A compile or submit request that cannot work; the message says why."""
+
+
+def check_reachable(host: str, timeout_s: float = 10.0) -> None:
+    """Fails in seconds, naming the host, where the kfp client would keep retrying (5 health checks, 5 s apart)."""
+    url = urllib.parse.urlparse(host if "://" in host else f"http://{host}")
+    if not url.hostname:
+        raise KubeflowError(f"--host {host!r}: expected a URL such as http://localhost:8080")
+    port = url.port or (443 if url.scheme == "https" else 80)
+    try:
+        socket.create_connection((url.hostname, port), timeout=timeout_s).close()
+    except OSError as error:
+        reason = "timed out" if isinstance(error, TimeoutError) else (error.strerror or str(error))
+        raise KubeflowError(f"Kubeflow Pipelines at {host} is not reachable ({url.hostname}:{port}: {reason})") \
+            from None
+
+
+@dataclasses.dataclass(frozen=True)
+class Credentials:
+    """How `submit` authenticates: a bearer token, a session cookie (NAME=VALUE), TLS settings."""
+    token: str | None = None
+    cookie: str | None = None
+    ca_cert: str | None = None
+    insecure: bool = False
+
+
+def credentials(args: argparse.Namespace) -> Credentials:
+    """--token, --token-file, --cookie; with none of them, the pod's service-account token when there is one."""
+    token = args.token
+    if args.token_file:
+        token = read_token(args.token_file, "--token-file")
+    elif not token and not args.cookie and os.path.isfile(os.environ.get(SA_TOKEN_ENV, SA_TOKEN_PATH)):
+        token = read_token(os.environ.get(SA_TOKEN_ENV, SA_TOKEN_PATH), SA_TOKEN_ENV)
+    if args.cookie and "=" not in args.cookie:
+        raise KubeflowError(f"--cookie {args.cookie}: expected NAME=VALUE, e.g. oauth2_proxy_kubeflow=... "
+                            f"(Kubeflow 1.9+) or authservice_session=... (up to 1.8), from the browser's session")
+    if args.ca_cert and not os.path.isfile(args.ca_cert):
+        raise KubeflowError(f"--ca-cert {args.ca_cert}: no such file")
+    return Credentials(token=token, cookie=args.cookie, ca_cert=args.ca_cert, insecure=args.insecure)
+
+
+def read_token(path: str, what: str) -> str:
+    try:
+        with open(path) as f:
+            token = f.read().strip()
+    except OSError as error:
+        raise KubeflowError(f"{what} {path}: {error.strerror}") from None
+    if not token:
+        raise KubeflowError(f"{what} {path} is empty")
+    return token
+
+
+def refusal(host: str, error: Exception) -> KubeflowError:
+    """A KFP API error in words: which credential was refused, or what the server said."""
+    status, reason = getattr(error, "status", None), getattr(error, "reason", "") or ""
+    if status in (401, 403):
+        return KubeflowError(f"Kubeflow Pipelines at {host} refused the credentials ({status} {reason}): give a "
+                             f"valid --token/--token-file or --cookie, and --namespace of a profile you may use")
+    if status in (301, 302, 303, 307):
+        return KubeflowError(f"Kubeflow Pipelines at {host} redirected the request to a login page ({status}): "
+                             f"it sits behind an authenticating proxy; give --token/--token-file or --cookie")
+    body = (getattr(error, "body", "") or "").strip()
+    return KubeflowError(f"Kubeflow Pipelines at {host} refused the run"
+                         f"{f' ({status} {reason})' if status else ''}: {body[:500] or error}")
+
+
+def package_pipeline_root(path: str) -> str | None:
+    return local_run.load_package(path).get("defaultPipelineRoot")
+
+
+def submit(host: str, package_path: str, experiment: str | None = None, run_name: str | None = None,
+           arguments: dict[str, str] | None = None, namespace: str | None = None,
+           enable_caching: bool | None = None, auth: Credentials = Credentials()) -> str:
+    """Creates a run of the package on the KFP endpoint `host`, in the package's pipeline root; returns the
+    run id."""
+    if not os.path.isfile(package_path):
+        raise KubeflowError(f"{package_path}: no such package (make one with `maskrcnn-tfx kubeflow compile`)")
+    if not package_path.endswith((".yaml", ".yml")):
+        raise KubeflowError(f"{package_path}: the kfp client submits .yaml packages (compile with --output NAME.yaml)")
+    check_reachable(host)
+    import kfp
+    from kfp_server_api.exceptions import ApiException
+
+    try:
+        client = kfp.Client(host=host, namespace=namespace or "kubeflow", existing_token=auth.token,
+                            cookies=auth.cookie, ssl_ca_cert=auth.ca_cert,
+                            verify_ssl=False if auth.insecure else None)
+        result = client.create_run_from_pipeline_package(
+            package_path, arguments=arguments or {}, run_name=run_name, experiment_name=experiment,
+            namespace=namespace, pipeline_root=package_pipeline_root(package_path), enable_caching=enable_caching)
+    except ApiException as error:
+        raise refusal(host, error) from None
+    return result.run_id
