@@ -7,12 +7,10 @@ pipeline root (kfp.local's own mount), the dataset (read-only) and the serving
 folder the Pusher writes. It is the check to run before submitting a package.
 
 What kfp.local does otherwise than a cluster, and how that is handled:
-- TFX's artifact types: TFX's compiler declares them as instance schemas
-  (`title: tfx.Examples`), which kfp.local does not carry from a step's
-  outputs to the next step's inputs (they arrive as `system.Artifact`, which
-  TFX's entrypoint cannot import). The package is run with the same types as
-  schema titles (`tfx.Examples`), registered with kfp's artifact types, so
-  every step receives the types a cluster's launcher gives it.
+- TFX's artifact types: kfp.local does not carry TFX's instance schemas from
+  a step's outputs to the next step's inputs (they arrive as
+  `system.Artifact`), as a cluster's driver does not (an empty schema): the
+  project's entrypoint types every artifact as its component declares it.
 - A step's exit status: kfp.local removes the container as it ends and may
   then report success without it. Every step must leave its executor output
   file; the first step without one fails the run, named.
@@ -58,39 +56,6 @@ def with_kfp_component_names(spec: dict) -> dict:
     return spec
 
 
-def with_schema_titles(spec: dict) -> tuple[dict, set[str]]:
-    """TFX's `instanceSchema` artifact types as `schemaTitle`s (`tfx.Examples`); the titles found."""
-    titles: set[str] = set()
-
-    def convert(node):
-        if isinstance(node, dict):
-            kind = node.get("artifactType")
-            if isinstance(kind, dict) and "instanceSchema" in kind:
-                title = yaml.safe_load(kind["instanceSchema"]).get("title", "")
-                if title.startswith("tfx."):
-                    node["artifactType"] = {"schemaTitle": title, "schemaVersion": "0.0.1"}
-                    titles.add(title)
-            for value in node.values():
-                convert(value)
-        elif isinstance(node, list):
-            for value in node:
-                convert(value)
-
-    spec = json.loads(json.dumps(spec))
-    convert(spec)
-    return spec, titles
-
-
-def register_artifact_types(titles: set[str]) -> None:
-    """kfp.local rebuilds a step's output artifacts from kfp's registry of schema titles: add TFX's."""
-    from kfp import dsl
-    from kfp.dsl.types import artifact_types
-
-    for title in titles:
-        artifact_types._SCHEMA_TITLE_TO_TYPE.setdefault(  # noqa: SLF001 - kfp has no public registry
-            title, type(title.replace(".", "_"), (dsl.Artifact,), {"schema_title": title}))
-
-
 def container_steps(spec: dict) -> list[str]:
     executors = spec["deploymentSpec"]["executors"]
     return sorted(name for name, task in spec["root"]["dag"]["tasks"].items()
@@ -120,8 +85,7 @@ def run_local(package: str, pipeline_root: str, arguments: dict[str, str], datas
     import docker
     from kfp import components, local
 
-    spec, titles = with_schema_titles(with_kfp_component_names(load_package(package)))
-    register_artifact_types(titles)
+    spec = with_kfp_component_names(load_package(package))
     dataset, serving = host_paths(spec, arguments, dataset_parameter)
     pipeline_root = os.path.abspath(pipeline_root)
     os.makedirs(pipeline_root, exist_ok=True)

@@ -7,13 +7,16 @@ import argparse
 import dataclasses
 import os
 import socket
+import urllib.error
 import urllib.parse
+import urllib.request
 
 from kubeflow import local_run
 
 # Inside a cluster: the token the kfp client reads (kfp 2.16 kfp/client/set_volume_credentials.py).
 SA_TOKEN_ENV = "KF_PIPELINES_SA_TOKEN_PATH"
 SA_TOKEN_PATH = "/var/run/secrets/kubeflow/pipelines/token"
+HEALTHZ_PATH = "apis/v2beta1/healthz"
 
 
 class KubeflowError(RuntimeError):
@@ -71,16 +74,49 @@ def read_token(path: str, what: str) -> str:
 
 def refusal(host: str, error: Exception) -> KubeflowError:
     """A KFP API error in words: which credential was refused, or what the server said."""
-    status, reason = getattr(error, "status", None), getattr(error, "reason", "") or ""
+    status = getattr(error, "status", None) or getattr(error, "code", None)
+    reason = getattr(error, "reason", "") or ""
     if status in (401, 403):
         return KubeflowError(f"Kubeflow Pipelines at {host} refused the credentials ({status} {reason}): give a "
                              f"valid --token/--token-file or --cookie, and --namespace of a profile you may use")
-    if status in (301, 302, 303, 307):
+    if status and 300 <= status < 400:
         return KubeflowError(f"Kubeflow Pipelines at {host} redirected the request to a login page ({status}): "
                              f"it sits behind an authenticating proxy; give --token/--token-file or --cookie")
     body = (getattr(error, "body", "") or "").strip()
     return KubeflowError(f"Kubeflow Pipelines at {host} refused the run"
                          f"{f' ({status} {reason})' if status else ''}: {body[:500] or error}")
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args, **kwargs):
+        return None
+
+
+def check_credentials(host: str, auth: Credentials, timeout_s: float = 30.0) -> None:
+    """Asks KFP's health endpoint with the credentials, following no redirect: an authenticating proxy's
+    refusal or login page is named here, where the kfp client would follow it and read a web page as an
+    answer."""
+    import ssl
+
+    request = urllib.request.Request(f"{host.rstrip('/')}/{HEALTHZ_PATH}", headers={
+        **({"Authorization": f"Bearer {auth.token}"} if auth.token else {}),
+        **({"Cookie": auth.cookie} if auth.cookie else {})})
+    context = ssl.create_default_context(cafile=auth.ca_cert)
+    if auth.insecure:
+        context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
+    opener = urllib.request.build_opener(_NoRedirect, urllib.request.HTTPSHandler(context=context))
+    try:
+        with opener.open(request, timeout=timeout_s) as response:
+            kind = response.headers.get("Content-Type", "")
+    except urllib.error.HTTPError as error:
+        if error.code in (401, 403) or 300 <= error.code < 400:
+            raise refusal(host, error) from None
+        return  # another answer (an older backend without this endpoint): the kfp client says what it means
+    except urllib.error.URLError as error:
+        raise KubeflowError(f"Kubeflow Pipelines at {host}: {error.reason}") from None
+    if "json" not in kind:
+        raise KubeflowError(f"{host} answered {HEALTHZ_PATH} with {kind or 'no content type'}, not Kubeflow "
+                            f"Pipelines' API: is --host the KFP endpoint (e.g. http://HOST/pipeline)?")
 
 
 def package_pipeline_root(path: str) -> str | None:
@@ -97,6 +133,7 @@ def submit(host: str, package_path: str, experiment: str | None = None, run_name
     if not package_path.endswith((".yaml", ".yml")):
         raise KubeflowError(f"{package_path}: the kfp client submits .yaml packages (compile with --output NAME.yaml)")
     check_reachable(host)
+    check_credentials(host, auth)
     import kfp
     from kfp_server_api.exceptions import ApiException
 
