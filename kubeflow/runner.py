@@ -127,6 +127,13 @@ def compile_config(args: argparse.Namespace):
         if value and not urllib.parse.urlparse(value).scheme and not value.startswith("/"):
             raise KubeflowError(f"--{name.replace('_', '-')} {value}: the cluster cannot see a relative path; "
                                 f"give a URI (gs://, s3://) or a path on a volume the pods mount")
+    runner = next((a.split("=", 1)[1] for a in args.beam_pipeline_args if a.startswith("--runner=")), "")
+    if runner and "DirectRunner" not in runner and fileio.is_uri(args.pipeline_root):
+        raise KubeflowError(f"--beam-args --runner={runner} with --pipeline-root {args.pipeline_root}: a step "
+                            f"reads and writes its artifacts at the local copies KFP's launcher makes in its pod, "
+                            f"which Beam's workers elsewhere cannot see: on a cluster the Beam steps run on the "
+                            f"DirectRunner in their pods (e.g. --beam-args='--direct_running_mode=multi_processing "
+                            f"--direct_num_workers=4')")
     train_args = {"num_steps": args.train_steps} if args.train_steps else {}
     return options.pipeline_config(
         args, local=False,

@@ -1,6 +1,7 @@
 """Kubeflow Pipelines v2: the compiled package, read back with the kfp client's own loader."""
 import json
 import time
+from pathlib import Path
 
 import pytest
 from google.protobuf import json_format
@@ -12,7 +13,7 @@ from kubeflow import runner
 from pipeline import cli
 
 IMAGE = "registry.example.com/ml/maskrcnn-tfx:gpu-abc123"
-BEAM_ARGS = ["--runner=DataflowRunner", "--project=my-project", "--region=europe-west1"]
+BEAM_ARGS = ["--direct_running_mode=multi_processing", "--direct_num_workers=4"]
 # The pipeline's steps in dependency order: every one a container (no resolver: the baseline is the served model).
 STEPS = ["ImageMaskExampleGen", "LabelMapSchemaGen", "StatisticsGen", "ExampleValidator", "DataGate", "Trainer",
          "MaskEvaluator", "Pusher"]
@@ -97,10 +98,18 @@ def test_beam_args_reach_the_beam_steps(package):
 def test_dask_as_the_beam_runner_means_the_projects_dask_runner(tmp_path):
     path = tmp_path / "pipeline.yaml"
     dask = ["--runner=DaskRunner", "--dask_client_address=tcp://dask-scheduler.dask:8786"]
-    assert cli.main([*compile_args(path)[:-1], "--beam-args=" + " ".join(dask)]) == 0
+    argv = [*compile_args(path)[:-1], "--beam-args=" + " ".join(dask), "--pipeline-root", "/mnt/shared/root"]
+    assert cli.main(argv) == 0
     containers = _containers(kfp_client._extract_pipeline_yaml(str(path)).pipeline_spec)
     for name in ("ImageMaskExampleGen", "StatisticsGen", "DataGate"):
         assert containers[name]["args"][-2:] == ["--runner=dataset.dask_runner.DaskRunner", dask[1]], name
+
+
+def test_a_remote_beam_runner_is_refused_where_the_launcher_stages_artifacts_in_the_pod(tmp_path, capsys):
+    argv = [*compile_args(tmp_path / "pipeline.yaml")[:-1], "--beam-args=--runner=DataflowRunner --project=p"]
+    assert cli.main(argv) == 1
+    assert "--runner=DataflowRunner with --pipeline-root gs://bucket/pipeline-root: a step reads and writes its " \
+           "artifacts at the local copies KFP's launcher makes in its pod" in capsys.readouterr().err
 
 
 def test_dataset_and_train_steps_are_runtime_parameters_with_defaults(package):
@@ -170,3 +179,51 @@ def test_submit_names_a_missing_package(tmp_path, capsys):
     assert cli.main(["kubeflow", "submit", "--host", "http://127.0.0.1:9", "--package",
                      str(tmp_path / "nope.yaml")]) == 1
     assert "nope.yaml: no such package" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("given", [{"instanceSchema": ""}, {"schemaTitle": "system.Dataset"},
+                                   {"schemaTitle": "system.Artifact"}, {"schemaTitle": "tfx.Examples"}])
+def test_the_entrypoint_types_artifacts_as_declared_and_gives_executors_the_launchers_local_copies(package, tmp_path,
+                                                                                                given):
+    """Types as KFP 2.17's driver (an empty instance schema), other backends and kfp.local give them."""
+    from tfx.orchestration.kubeflow.v2.container import kubeflow_v2_entrypoint_utils
+    from kfp.pipeline_spec import pipeline_spec_pb2
+
+    from kubeflow import entrypoint
+
+    container = _containers(package["spec"])["MaskEvaluator"]
+    args, beam_args = entrypoint.parse_flags(["entrypoint", *container["args"]])
+    assert beam_args == BEAM_ARGS
+    (tmp_path / "minio").mkdir()
+    roots = {"minio": str(tmp_path / "minio"), "s3": str(tmp_path / "s3")}  # /s3 not mounted here
+    executor_input = {
+        "inputs": {"artifacts": {
+            "examples": {"artifacts": [{"name": "12", "uri": "minio://mlpipeline/v2/r/ImageMaskExampleGen/u/examples",
+                                        "type": given, "metadata": {"split_names": '["train", "eval"]',
+                                                                    "span": 0.0, "display_name": "examples"}}]},
+            "model": {"artifacts": [{"name": "15", "uri": "s3://bucket/r/Trainer/u/model", "type": given}]}}},
+        "outputs": {"artifacts": {
+            "blessing": {"artifacts": [{"name": "blessing", "uri": "minio://mlpipeline/v2/r/MaskEvaluator/u/blessing",
+                                        "type": given}]},
+            "executor-logs": {"artifacts": [{"name": "executor-logs", "uri": "minio://mlpipeline/logs",
+                                             "type": {"schemaTitle": "system.Artifact"}}]}},
+            "outputFile": str(tmp_path / "minio" / "output_metadata.json")}}
+    remote = entrypoint.prepare(executor_input, json.loads(args.json_serialized_inputs_spec_args),
+                                json.loads(args.json_serialized_outputs_spec_args), roots)
+    inputs = executor_input["inputs"]["artifacts"]
+    assert inputs["examples"]["artifacts"][0]["uri"] == f"{roots['minio']}/mlpipeline/v2/r/ImageMaskExampleGen/u/examples"
+    assert inputs["model"]["artifacts"][0]["uri"] == "s3://bucket/r/Trainer/u/model"  # no volume: left as it is
+    assert list(executor_input["outputs"]["artifacts"]) == ["blessing"]  # the launcher's own output left out
+    parsed = kubeflow_v2_entrypoint_utils.parse_raw_artifact_dict(
+        json_format.ParseDict(executor_input["inputs"], pipeline_spec_pb2.ExecutorInput.Inputs()).artifacts)
+    examples = parsed["examples"][0]
+    assert type(examples).__name__ == "Examples" and examples.split_names == '["train", "eval"]'
+    assert examples.span == 0 and type(parsed["model"][0]).__name__ == "Model"
+
+    Path(executor_input["outputs"]["outputFile"]).write_text(json.dumps({"artifacts": {"blessing": {"artifacts": [
+        {"uri": executor_input["outputs"]["artifacts"]["blessing"]["artifacts"][0]["uri"],
+         "metadata": {"blessed": 1}}]}}}))
+    entrypoint.restore_remote_uris(executor_input["outputs"]["outputFile"], remote)
+    written = json.loads(Path(executor_input["outputs"]["outputFile"]).read_text())["artifacts"]["blessing"]
+    assert written["artifacts"][0] == {"uri": "minio://mlpipeline/v2/r/MaskEvaluator/u/blessing",
+                                       "metadata": {"blessed": 1}}
