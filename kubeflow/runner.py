@@ -1,9 +1,11 @@
-"""`maskrcnn-tfx kubeflow`: the pipeline of pipeline/ compiled for Kubeflow Pipelines v2, and submitted.
+"""`maskrcnn-tfx kubeflow`: the pipeline of pipeline/ compiled for Kubeflow Pipelines v2, run locally, submitted.
 
 `compile` writes the bare PipelineSpec as YAML (what `kfp.Client` accepts; TFX
-writes a PipelineJob wrapper for `.json`). Every step runs the project image;
-the Trainer, and the evaluator when there are GPUs, request accelerators.
-`submit` sends a package to a KFP endpoint with the kfp client.
+writes a PipelineJob wrapper for `.json`), made what an open-source backend
+runs (package.py), followed by its Kubernetes platform spec when the steps reach
+an S3 store. Every step runs the project image; the Trainer, and the evaluator
+when there are GPUs, request accelerators. `run-local` is local_run.py,
+`submit` submission.py.
 """
 from __future__ import annotations
 
@@ -25,7 +27,6 @@ from pipeline import options
 DATASET_PARAMETER = "dataset_uri"
 TRAIN_ARGS_PARAMETER = "train_args"
 PIPELINE_NAME = re.compile(r"[a-z0-9][a-z0-9-]{0,127}")
-
 
 
 @dataclasses.dataclass(frozen=True)
@@ -92,9 +93,9 @@ def compile_pipeline(config, image: str, output: str, resources: dict[str, Resou
     for name, parameter in spec["root"].get("inputDefinitions", {}).get("parameters", {}).items():
         parameter["defaultValue"] = defaults[name]
     spec, platform_spec = package.for_backend(spec, config.pipeline_root, UNCACHED_STEPS, s3)
-    with open(output, "w") as f:
-        f.write(f"# {config.pipeline_name}: maskrcnn-tfx compiled for Kubeflow Pipelines v2 by {spec['sdkVersion']}\n")
-        yaml.safe_dump_all([spec, platform_spec] if platform_spec else [spec], f, sort_keys=True)
+    fileio.write_text(output, f"# {config.pipeline_name}: maskrcnn-tfx compiled for Kubeflow Pipelines v2 by "
+                              f"{spec['sdkVersion']}\n" + yaml.safe_dump_all(
+                                  [spec, platform_spec] if platform_spec else [spec], sort_keys=True))
     return output
 
 

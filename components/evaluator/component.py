@@ -9,8 +9,8 @@ TFMA cannot score instance masks, so this evaluator runs the SavedModel's
 per-box masks into full-size masks and scores them with pycocotools. Its
 `blessing` is a standard ModelBlessing (`blessed`, `current_model_id`), so TFX's
 Pusher works with it unchanged. The baseline is what serving has now, read from
-the serving folder rather than resolved from ML Metadata: the same rule locally,
-on an open-source Kubeflow backend (which runs no resolver tasks) and on Vertex.
+the serving folder rather than resolved from ML Metadata: the same rule locally
+and on an open-source Kubeflow backend (which runs no resolver tasks).
 """
 from __future__ import annotations
 
