@@ -5,7 +5,7 @@ import numpy as np
 
 from dataset import fileio
 from dataset.labelmap import LabelMap
-from dataset.records import Instance, RejectError, WorkItem
+from dataset.records import Converted, Instance, RejectError, WorkItem
 
 
 def segmentation_mask(segmentation, height: int, width: int) -> np.ndarray:
@@ -32,8 +32,16 @@ def segmentation_mask(segmentation, height: int, width: int) -> np.ndarray:
     return np.ascontiguousarray(mask_utils.decode(rle), dtype=np.uint8)
 
 
-def convert_coco_item(item: WorkItem, label_map: LabelMap):
-    """Returns (EncodedImage, instances); raises RejectError."""
+BOX_ONLY_REASON = (
+    "has a box but no segmentation: a rectangle drawn with a box tool (CVAT's rectangle, Label Studio's "
+    "RectangleLabels, a Roboflow object-detection project) exports no mask, and Mask R-CNN learns from masks. "
+    "Draw the object as a polygon or mask (CVAT and Label Studio can convert boxes with SAM), or export a "
+    "segmentation project")
+
+
+def convert_coco_item(item: WorkItem, label_map: LabelMap) -> Converted:
+    """The image and its instances (none: a background image, listed without annotation, kept as a negative
+    example); raises RejectError."""
     from dataset import images
 
     try:
@@ -48,8 +56,6 @@ def convert_coco_item(item: WorkItem, label_map: LabelMap):
         hint = " (it matches the image before its EXIF rotation)" if item.coco_size == image.stored_size else ""
         raise RejectError(f"the annotations give size {item.coco_size[0]}x{item.coco_size[1]} but the image is "
                           f"{image.width}x{image.height}{hint}")
-    if not item.annotations:
-        raise RejectError("no annotation for this image")
     by_source_id = label_map.by_source_id
     instances = []
     for ann in item.annotations:  # in the file's order
@@ -58,8 +64,7 @@ def convert_coco_item(item: WorkItem, label_map: LabelMap):
             raise RejectError(f"annotation {ann.get('id')} has category_id {ann.get('category_id')!r}, "
                               f"which is not in 'categories'")
         if not ann.get("segmentation"):
-            raise RejectError(f"annotation {ann.get('id')} has no segmentation (Mask R-CNN needs masks, not only "
-                              f"boxes)")
+            raise RejectError(f"annotation {ann.get('id')} {BOX_ONLY_REASON}")
         try:
             mask = segmentation_mask(ann["segmentation"], image.height, image.width)
         except Exception as e:  # malformed segmentation data of any kind
@@ -67,4 +72,4 @@ def convert_coco_item(item: WorkItem, label_map: LabelMap):
         if not mask.any():
             raise RejectError(f"annotation {ann.get('id')}: its segmentation covers no pixel")
         instances.append(Instance(cls.id, cls.name, mask, is_crowd=bool(ann.get("iscrowd") or 0)))
-    return image, instances
+    return Converted(image, instances)

@@ -20,15 +20,23 @@ Colour = tuple[int, int, int]  # R, G, B
 
 
 def colours_by_value(colour: np.ndarray, gray: np.ndarray) -> dict[int, dict[Colour, int]]:
-    """{grey value: {RGB colour: pixels}} of the non-background pixels of a BGR(A) mask and its grey values."""
+    """{grey value: {RGB colour: pixels}} of the non-background colours of a BGR(A) mask that are painted as
+    regions (dataset/mask_values.py's flat patches), not only as the blends of a soft edge."""
+    from dataset.mask_values import flat_pixels
+
+    def pack(bgr: np.ndarray) -> np.ndarray:
+        bgr = bgr.astype(np.uint32)
+        return (bgr[:, 2] << 16) | (bgr[:, 1] << 8) | bgr[:, 0]
+
     foreground = gray > 0
-    bgr = colour[..., :3][foreground].astype(np.uint32)
-    packed = (bgr[:, 2] << 16) | (bgr[:, 1] << 8) | bgr[:, 0]
+    packed = pack(colour[..., :3][foreground])
+    painted = set(np.unique(pack(colour[..., :3][foreground & flat_pixels(colour)])).tolist())
     keys, first, counts = np.unique(packed, return_index=True, return_counts=True)
     found: dict[int, dict[Colour, int]] = {}
     # A colour has one grey value: the grey value of its first pixel.
     for key, value, count in zip(keys.tolist(), gray[foreground][first].tolist(), counts.tolist()):
-        found.setdefault(int(value), {})[(key >> 16, (key >> 8) & 255, key & 255)] = int(count)
+        if key in painted:
+            found.setdefault(int(value), {})[(key >> 16, (key >> 8) & 255, key & 255)] = int(count)
     return found
 
 

@@ -15,17 +15,19 @@ def convert_item(item: WorkItem, label_map: LabelMap, min_instance_area: int, da
     """
     if item.reject_reason:
         return Outcome(file=item.path, split=item.split, reason=item.reject_reason)
-    dropped = 0
     try:
         if item.format == "seed":
-            image, instances, dropped = seed_convert.convert_seed_item(item, label_map, min_instance_area,
-                                                                       dataset_dir, own_colours)
+            converted = seed_convert.convert_seed_item(item, label_map, min_instance_area, dataset_dir, own_colours)
         elif item.format == "coco":
-            image, instances = coco_convert.convert_coco_item(item, label_map)
+            converted = coco_convert.convert_coco_item(item, label_map)
         else:
             raise ValueError(f"unknown item format {item.format!r}")
     except RejectError as e:
         return Outcome(file=item.path, split=item.split, reason=str(e))
-    example = records.build_example(item.rel_path, image.data, image.format, image.width, image.height, instances)
-    return Outcome(file=item.path, split=item.split, example=example, num_instances=len(instances),
-                   num_small_components_dropped=dropped)
+    image = converted.image
+    example = records.build_example(item.rel_path, image.data, image.format, image.width, image.height,
+                                    converted.instances)
+    return Outcome(file=item.path, split=item.split, example=example, num_instances=len(converted.instances),
+                   num_small_components_dropped=converted.small_components_dropped,
+                   pixels_reassigned=converted.pixels_reassigned,
+                   lossy_mask=item.mask_path if converted.lossy_mask else "")

@@ -61,5 +61,7 @@ def serialize(features: dict[str, tuple[str, list]]) -> bytes:
     """{key: ("bytes"|"float"|"int64", values)} -> serialized tf.train.Example (keys sorted)."""
     example = Example()
     for key, (kind, values) in features.items():
-        getattr(example.features.feature[key], f"{kind}_list").value.extend(values)
+        values_list = getattr(example.features.feature[key], f"{kind}_list")
+        values_list.SetInParent()  # an empty list keeps its kind (a negative example's per-instance features)
+        values_list.value.extend(values)
     return example.SerializeToString(deterministic=True)

@@ -14,6 +14,7 @@ import io
 import numpy as np
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+JPEG_SIGNATURE = b"\xff\xd8\xff"
 EXIF_ORIENTATION_TAG = 0x0112
 # PIL modes tf.io.decode_image(channels=3) reads correctly as they are.
 _PASSTHROUGH_MODES = {"JPEG": {"L", "RGB"}, "PNG": {"L", "LA", "RGB", "RGBA", "P"}}
@@ -79,34 +80,38 @@ def prepare_image(data: bytes) -> EncodedImage:
 class DecodedMask:
     gray: np.ndarray  # HxW uint8: the class value of each pixel
     colour: np.ndarray | None  # HxWx3|4 BGR(A) as stored (palettes expanded); None for grayscale masks
+    lossy: bool = False  # JPEG data: its values are approximate (dataset/mask_values.py)
 
 
 def decode_mask(data: bytes) -> DecodedMask:
-    """A mask PNG and its grayscale (luma) values."""
+    """A mask PNG (or JPEG, flagged lossy) and its grayscale (luma) values."""
     import cv2
 
     if not data:
         raise ImageDecodeError(EMPTY_FILE)
-    if not data.startswith(PNG_SIGNATURE):
-        raise ImageDecodeError("the mask is not a PNG (masks must be lossless PNG files)")
+    lossy = data.startswith(JPEG_SIGNATURE)
+    if not lossy and not data.startswith(PNG_SIGNATURE):
+        raise ImageDecodeError("the mask is neither a PNG nor a JPEG (masks are PNG files, lossless)")
+    kind = "JPEG" if lossy else "PNG"
     try:
         mask = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
     except cv2.error as e:
-        raise ImageDecodeError(f"cannot decode the mask PNG ({e})") from e
+        raise ImageDecodeError(f"cannot decode the mask {kind} ({e})") from e
     if mask is None:
-        raise ImageDecodeError("cannot decode the mask PNG (corrupt or truncated)")
+        raise ImageDecodeError(f"cannot decode the mask {kind} (corrupt or truncated)")
     if mask.dtype != np.uint8:
         if mask.dtype == np.uint16 and int(mask.max()) <= 255:
             mask = mask.astype(np.uint8)
         else:
             raise ImageDecodeError(f"the mask is a {mask.dtype} PNG with values above 255; use 8-bit masks")
     if mask.ndim == 2:
-        return DecodedMask(mask, None)
+        return DecodedMask(mask, None, lossy)
     channels = mask.shape[2]
     if channels == 1:
-        return DecodedMask(mask[:, :, 0], None)
+        return DecodedMask(mask[:, :, 0], None, lossy)
     if channels in (3, 4):
-        return DecodedMask(cv2.cvtColor(mask, cv2.COLOR_BGR2GRAY if channels == 3 else cv2.COLOR_BGRA2GRAY), mask)
+        gray = cv2.cvtColor(mask, cv2.COLOR_BGR2GRAY if channels == 3 else cv2.COLOR_BGRA2GRAY)
+        return DecodedMask(gray, mask, lossy)
     raise ImageDecodeError(f"the mask has {channels} channels")
 
 

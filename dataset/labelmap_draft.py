@@ -31,6 +31,11 @@ class ValueStats:
     value: int
     pixels: int = 0
     files: int = 0
+    region_pixels: int = 0  # pixels inside a flat patch: painted, not only the blend of a soft edge
+
+    @property
+    def edge_only(self) -> bool:
+        return self.region_pixels == 0
 
 
 @dataclasses.dataclass
@@ -39,6 +44,7 @@ class MaskValues:
     colours: colours.ColourTally  # the colours of colour masks behind each value
     num_files: int
     unreadable: list[tuple[str, str]]  # (file, reason)
+    lossy: list[str] = dataclasses.field(default_factory=list)  # files holding JPEG data
 
     def colours_of(self, value: int) -> list[colours.Colour]:
         """The value's colours, most masks first."""
@@ -49,10 +55,11 @@ class MaskValues:
 def scan_masks(paths) -> MaskValues:
     """Grayscale value statistics (value 0, the background, excluded) and mask colours of mask PNGs."""
     from dataset import images
+    from dataset.mask_values import flat_pixels
 
     values: dict[int, ValueStats] = {}
     tally = colours.ColourTally()
-    unreadable, num_files = [], 0
+    unreadable, lossy, num_files = [], [], 0
     for path in paths:
         num_files += 1
         try:
@@ -60,15 +67,37 @@ def scan_masks(paths) -> MaskValues:
         except (OSError, images.ImageDecodeError) as e:
             unreadable.append((path, str(e)))
             continue
+        in_regions = images.value_counts(mask.gray[flat_pixels(mask.gray)])
         for value, count in images.value_counts(mask.gray).items():
             if value == 0:
                 continue
             stats = values.setdefault(value, ValueStats(value))
             stats.pixels += count
             stats.files += 1
-        if mask.colour is not None:
+            stats.region_pixels += in_regions.get(value, 0)
+        if mask.lossy:
+            lossy.append(path)
+        elif mask.colour is not None:
             tally.add(colours.colours_by_value(mask.colour, mask.gray))
-    return MaskValues(dict(sorted(values.items())), tally, num_files, unreadable)
+    return MaskValues(dict(sorted(values.items())), tally, num_files, unreadable, lossy)
+
+
+def soft_edge_lines(found: MaskValues) -> list[str]:
+    """What ingestion does with values seen only along edges, and with JPEG masks (dataset/mask_values.py)."""
+    from dataset.mask_values import NOISE_TOLERANCE
+
+    lines = []
+    edge = [s for s in found.values.values() if s.edge_only]
+    if edge:
+        lines.append(f"soft edges: {len(edge)} values ({sum(s.pixels for s in edge)} px) appear only along object "
+                     f"edges, never as a painted region: the masks look antialiased or soft-edged. Ingestion gives each such "
+                     f"pixel the nearest class value (or the background): only values painted as regions need a "
+                     f"class")
+    if found.lossy:
+        lines.append(f"lossy masks: {len(found.lossy)} masks are JPEG data: ingestion reads their values within "
+                     f"{NOISE_TOLERANCE} grey levels of a class value and warns; save masks as PNG to keep them "
+                     f"exact")
+    return lines
 
 
 def describe_colours(found: MaskValues, value: int) -> str:
@@ -85,7 +114,7 @@ def value_rows(found: MaskValues, known: Mapping[int, LabelClass] | None = None)
         if known is not None:
             name = known[value].name if value in known else "-- not in the label map"
             row += f"{name:<24} "
-        rows.append(row + describe_colours(found, value))
+        rows.append(row + describe_colours(found, value) + ("  (never a painted region)" if stats.edge_only else ""))
     return rows
 
 
@@ -125,7 +154,8 @@ def main(args: argparse.Namespace) -> int:
 
     paths = list(seed.mask_files(args.dataset))
     if not paths:
-        print(f"maskrcnn-tfx labelmap: no mask PNGs in {args.dataset}/train_masks or test_masks", file=sys.stderr)
+        print(f"maskrcnn-tfx labelmap: no masks (.png, .jpg) in {args.dataset}/train_masks or test_masks",
+              file=sys.stderr)
         return 1
     existing = None
     try:
@@ -139,6 +169,8 @@ def main(args: argparse.Namespace) -> int:
         print(f"value {value} comes from {len(shared)} colours ({', '.join(f'RGB{c}' for c in shared)}): one class "
               f"per grey value, so ingestion takes RGB{shared[0]} (the most used, or the label map's 'colour') "
               f"as the class and rejects the masks with the others")
+    for line in soft_edge_lines(found):
+        print(line)
     for path, reason in found.unreadable:
         print(f"unreadable: {path}: {reason}")
     output = args.output or fileio.join(args.dataset, DRAFT_FILE_NAME)

@@ -20,25 +20,54 @@ class Report:
     def __init__(self):
         self.num_examples = {split: 0 for split in layout.SPLITS}
         self.num_instances = {split: 0 for split in layout.SPLITS}
+        self.num_negative = {split: 0 for split in layout.SPLITS}
         self.num_small_components_dropped = 0
         self.rejects: list[dict[str, str]] = []
+        self.pixels_reassigned: dict[str, int] = {}  # input file -> mask pixels snapped to a class value
+        self.lossy_masks: dict[str, str] = {}  # input file -> its mask, when the mask holds JPEG data
 
     def add(self, outcome: Outcome) -> Report:
         if outcome.reason:
             self.rejects.append({"file": outcome.file, "reason": outcome.reason, "split": outcome.split})
-        else:
-            self.num_examples[outcome.split] += 1
-            self.num_instances[outcome.split] += outcome.num_instances
-            self.num_small_components_dropped += outcome.num_small_components_dropped
+            return self
+        self.num_examples[outcome.split] += 1
+        self.num_instances[outcome.split] += outcome.num_instances
+        self.num_negative[outcome.split] += outcome.num_instances == 0
+        self.num_small_components_dropped += outcome.num_small_components_dropped
+        if outcome.pixels_reassigned:
+            self.pixels_reassigned[outcome.file] = outcome.pixels_reassigned
+        if outcome.lossy_mask:
+            self.lossy_masks[outcome.file] = outcome.lossy_mask
         return self
 
     def merge(self, other: Report) -> Report:
         for split in layout.SPLITS:
             self.num_examples[split] += other.num_examples[split]
             self.num_instances[split] += other.num_instances[split]
+            self.num_negative[split] += other.num_negative[split]
         self.num_small_components_dropped += other.num_small_components_dropped
         self.rejects.extend(other.rejects)
+        self.pixels_reassigned.update(other.pixels_reassigned)
+        self.lossy_masks.update(other.lossy_masks)
         return self
+
+    def warnings(self) -> list[str]:
+        """What was read with judgement rather than as written (dataset/mask_values.py's rule)."""
+        from dataset.mask_values import NOISE_TOLERANCE
+
+        lines = []
+        lossy = set(self.lossy_masks)
+        if lossy:
+            pixels = sum(n for file, n in self.pixels_reassigned.items() if file in lossy)
+            lines.append(f"{len(lossy)} masks are JPEG data (lossy compression changes the values that carry the "
+                         f"class): read within {NOISE_TOLERANCE} grey levels of a class value, {pixels} pixels "
+                         f"reassigned; save masks as PNG to keep them exact")
+        soft = {file: n for file, n in self.pixels_reassigned.items() if file not in lossy}
+        if soft:
+            lines.append(f"{len(soft)} masks have soft or antialiased edges (blends of a class value and its "
+                         f"neighbour's): {sum(soft.values())} pixels took the nearest class value or the "
+                         f"background")
+        return lines
 
 
 def write_report(report: Report, summary_fields: dict[str, Any], label_map_json: str, output_dir: str) -> dict:
@@ -54,7 +83,12 @@ def write_report(report: Report, summary_fields: dict[str, Any], label_map_json:
         "num_instances": dict(report.num_instances),
         "num_rejected": len(rejects),
         "reject_fraction": round(len(rejects) / num_converted, 6) if num_converted else 0.0,
+        "num_negative": dict(report.num_negative),
         "num_small_components_dropped": report.num_small_components_dropped,
+        "pixels_reassigned": sum(report.pixels_reassigned.values()),
+        "pixels_reassigned_by_input": dict(sorted(report.pixels_reassigned.items())),
+        "lossy_masks": sorted(report.lossy_masks.values()),
+        "warnings": report.warnings(),
     })
     fileio.write_text(layout.label_map_path(output_dir), label_map_json)
     fileio.write_text(layout.rejects_path(output_dir), "".join(json.dumps(r) + "\n" for r in rejects))
@@ -76,6 +110,9 @@ def check_summary(summary: dict, max_reject_fraction: float, output_dir: str) ->
             hint = (" (add labelled test_images/ + test_masks/, or raise eval_fraction)" if split == layout.EVAL
                     else "")
             problems.append(f"the {split} split is empty{hint}")
+        elif summary["num_instances"].get(split, 0) == 0:
+            problems.append(f"the {split} split has no object: its {summary['num_examples'][split]} images are all "
+                            f"background (negatives teach and score only beside images with objects)")
     if problems:
         rejects = layout.read_rejects(output_dir) if summary["num_rejected"] else []
         raise IngestError("ingestion failed: " + "; ".join(problems) + "\n" + format_summary(summary, rejects)
@@ -85,10 +122,13 @@ def check_summary(summary: dict, max_reject_fraction: float, output_dir: str) ->
 def format_summary(summary: dict, rejects: list[dict]) -> str:
     lines = [f"format: {summary['format']}  (eval split from: {summary['eval_source']})"]
     for split in layout.SPLITS:
+        negative = summary.get("num_negative", {}).get(split, 0)
         lines.append(f"  {split:5s}: {summary['num_examples'].get(split, 0):6d} examples "
-                     f"{summary['num_instances'].get(split, 0):7d} instances")
+                     f"{summary['num_instances'].get(split, 0):7d} instances"
+                     + (f"  ({negative} of them background photos, no object: negatives)" if negative else ""))
     lines.append(f"  rejected: {summary['num_rejected']} of {summary['num_inputs']} inputs; "
                  f"unlabelled: {summary['num_unlabelled']}; ignored: {len(summary.get('ignored_files', []))}")
+    lines += [f"  warning: {warning}" for warning in summary.get("warnings", [])]
     for reject in rejects[:MAX_REASONS_SHOWN]:
         lines.append(f"    {reject['file']}: {reject['reason']}")
     if len(rejects) > MAX_REASONS_SHOWN:

@@ -67,6 +67,24 @@ class WorkItem:
 
 
 @dataclasses.dataclass(frozen=True)
+class Instance:
+    class_id: int
+    class_name: str
+    mask: np.ndarray  # HxW uint8, 1 inside the object
+    is_crowd: bool = False
+
+
+@dataclasses.dataclass(frozen=True)
+class Converted:
+    """What a format's converter makes of one input: its image and instances (none: a negative example)."""
+    image: Any  # images.EncodedImage
+    instances: list[Instance]
+    small_components_dropped: int = 0
+    pixels_reassigned: int = 0  # mask pixels snapped to a class value (dataset/mask_values.py)
+    lossy_mask: bool = False
+
+
+@dataclasses.dataclass(frozen=True)
 class Outcome:
     file: str
     split: str
@@ -74,6 +92,8 @@ class Outcome:
     num_instances: int = 0
     reason: str = ""
     num_small_components_dropped: int = 0
+    pixels_reassigned: int = 0
+    lossy_mask: str = ""  # the mask's path when it holds JPEG data
 
     @property
     def rejected(self) -> bool:
@@ -81,14 +101,6 @@ class Outcome:
 
     def without_example(self) -> Outcome:
         return dataclasses.replace(self, example=None) if self.example is not None else self
-
-
-@dataclasses.dataclass(frozen=True)
-class Instance:
-    class_id: int
-    class_name: str
-    mask: np.ndarray  # HxW uint8, 1 inside the object
-    is_crowd: bool = False
 
 
 def source_id(rel_path: str) -> str:

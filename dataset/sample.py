@@ -6,6 +6,7 @@
     <out>/train_bboxes/train_0003.xml    labelImg Pascal VOC boxes for some images
     <out>/test_images/test_0000.jpg      with test_masks/ -> the eval split
     <out>/test_images/unlabelled_0000.jpg  no mask: kept for prediction only
+    <out>/train_images/background_0000.jpg  (num_background) no object, mask all 0: a negative example
 
 The classes (names and mask colours) are the caller's: `--class boombox:255,0,0
 --class tumbler:0,0,230`; the pictures come from dataset/scene.py. Objects
@@ -86,6 +87,7 @@ def generate(
     voc_fraction: float = 0.3,
     portrait_fraction: float = 0.15,
     workers: int = 1,
+    num_background: int = 0,
 ) -> SampleSummary:
     """Writes the dataset into `output_dir` (created; existing files are overwritten).
 
@@ -110,6 +112,7 @@ def generate(
             results = pool.map(task, jobs, chunksize=16)
     else:
         results = [task(job) for job in jobs]
+    _write_backgrounds(out, num_background, tuple(sizes)[0], seed)
     return SampleSummary(
         output_dir=str(out),
         num_train=num_train,
@@ -118,6 +121,20 @@ def generate(
         num_objects=sum(r[0] for r in results),
         num_voc_files=sum(r[1] for r in results),
     )
+
+
+def _write_backgrounds(out: Path, count: int, size: tuple[int, int], seed: int) -> None:
+    import cv2
+
+    from dataset.scene import render_background
+
+    for folder, code in (("train", 4), ("test", 5)):
+        for index in range(count):
+            photo = render_background(np.random.default_rng([seed, code, index]), *size)
+            stem = f"background_{index:04d}"
+            cv2.imwrite(str(out / f"{folder}_images" / f"{stem}.jpg"), cv2.cvtColor(photo, cv2.COLOR_RGB2BGR),
+                        [cv2.IMWRITE_JPEG_QUALITY, 92])
+            cv2.imwrite(str(out / f"{folder}_masks" / f"{stem}.png"), np.zeros(photo.shape[:2], np.uint8))
 
 
 def write_label_pbtxt(path: Path, classes: tuple[SampleClass, ...]) -> None:

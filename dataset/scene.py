@@ -24,8 +24,6 @@ def render_scene(rng: np.random.Generator, width: int, height: int, kinds: tuple
     """Returns (photo RGB uint8, label map uint8 of class indices, objects); class i (1-based) is drawn as
     DRAWERS[kinds[i - 1]]."""
     num_classes = len(kinds)
-    import cv2
-
     photo = _background(rng, width, height)
     label = np.zeros((height, width), np.uint8)
     objects: list[DrawnObject] = []
@@ -56,10 +54,20 @@ def render_scene(rng: np.random.Generator, width: int, height: int, kinds: tuple
             taken.append(padded)
             break
 
-    noise = rng.standard_normal((height, width, 1), dtype=np.float32) * 2.5  # sensor noise
-    photo += noise
+    return _finish(photo, rng), label, objects
+
+
+def render_background(rng: np.random.Generator, width: int, height: int) -> np.ndarray:
+    """A photo of the same surroundings with no object (RGB uint8): a negative example."""
+    return _finish(_background(rng, width, height), rng)
+
+
+def _finish(photo: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    import cv2
+
+    photo = photo + rng.standard_normal(photo.shape[:2] + (1,), dtype=np.float32) * 2.5  # sensor noise
     photo = cv2.GaussianBlur(photo, (3, 3), 0.6)
-    return np.clip(photo, 0, 255).astype(np.uint8), label, objects
+    return np.clip(photo, 0, 255).astype(np.uint8)
 
 
 def _intersects(a, b) -> bool:

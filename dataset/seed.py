@@ -2,6 +2,7 @@
 
     label.pbtxt | label_map.pbtxt | label_map.yaml | ...
     train_images/<stem>.jpg|.jpeg|.png     train_masks/<stem>.png     [train_bboxes/<stem>.xml]
+                                           (or <stem>.jpg: a lossy mask, read through dataset/mask_values.py)
     [test_images/<stem>.jpg ...            test_masks/<stem>.png      test_bboxes/<stem>.xml]
 
 Listing (`list_seed_inputs`) only reads folder entries; the files are read by
@@ -60,7 +61,8 @@ class _Found:
     pending: list[tuple[str, str, str, str]] = dataclasses.field(default_factory=list)  # (kind, image, mask, voc)
 
 
-_ACCEPTED = {"image": IMAGE_EXTENSIONS, "mask": (".png",), "VOC": (".xml",)}
+MASK_EXTENSIONS = (".png", ".jpg", ".jpeg")
+_ACCEPTED = {"image": IMAGE_EXTENSIONS, "mask": MASK_EXTENSIONS, "VOC": (".xml",)}
 _EXPECTED = {"image": "a .jpg/.jpeg/.png image", "mask": "a .png mask", "VOC": "a labelImg .xml file"}
 
 
@@ -78,8 +80,8 @@ def _files_by_stem(dataset_dir: str, folder: str, what: str, kind: str, found: _
             table.setdefault(stem, []).append(rel)
         elif what == "image" and ext in OTHER_IMAGE_EXTENSIONS:
             found.rejects.append((rel, f"unsupported image type {ext} (use JPEG or PNG)", kind))
-        elif what == "mask" and ext in IMAGE_EXTENSIONS + OTHER_IMAGE_EXTENSIONS:
-            found.rejects.append((rel, f"the mask is a {ext} file; masks must be lossless .png files", kind))
+        elif what == "mask" and ext in OTHER_IMAGE_EXTENSIONS:
+            found.rejects.append((rel, f"the mask is a {ext} file; masks are .png files (lossless)", kind))
         else:
             found.rejects.append((rel, f"not {_EXPECTED[what]} (non-image file in {folder}/)", kind))
     return table
@@ -149,8 +151,8 @@ def list_seed_inputs(dataset_dir: str, eval_fraction: float) -> SeedListing:
 
 
 def mask_files(dataset_dir: str) -> Iterable[str]:
-    """Full paths of the mask PNGs of a seed folder (train and test)."""
+    """Full paths of the masks (PNG, or JPEG) of a seed folder (train and test)."""
     for kind in FOLDERS.values():
         for name, is_dir in _entries(dataset_dir, kind[1]):
-            if not is_dir and not name.startswith(".") and name.lower().endswith(".png"):
+            if not is_dir and not name.startswith(".") and name.lower().endswith(MASK_EXTENSIONS):
                 yield fileio.join(dataset_dir, kind[1], name)

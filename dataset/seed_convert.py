@@ -1,9 +1,11 @@
 """One input of the classic folder ("seed" layout) -> its image and instances; runs in the Beam workers.
 
-Instances: with a VOC file, each box is one instance (the class pixels inside
-the box); without one, each 8-connected component of a class with at least
-`min_instance_area` pixels is one instance. A mask colour that merely shares a
-class's grey value is rejected (dataset/colours.py).
+Mask values are first snapped to the label map's (soft edges, lossy files:
+dataset/mask_values.py). Instances: with a VOC file, each box is one instance
+(the class pixels inside the box); without one, each 8-connected component of a
+class with at least `min_instance_area` pixels is one instance. A mask all
+background is a negative example (no instance). A mask colour that merely shares
+a class's grey value is rejected (dataset/colours.py).
 """
 from __future__ import annotations
 
@@ -11,9 +13,9 @@ import posixpath
 
 import numpy as np
 
-from dataset import colours, fileio
+from dataset import colours, fileio, mask_values
 from dataset.labelmap import LabelMap
-from dataset.records import Instance, RejectError, WorkItem
+from dataset.records import Converted, Instance, RejectError, WorkItem
 from dataset.voc import parse_voc
 
 
@@ -39,20 +41,20 @@ def _mask_name(item: WorkItem) -> str:
 
 
 def mask_colours(item: WorkItem) -> dict[int, dict[colours.Colour, int]]:
-    """The colours behind each grey value of the item's colour mask ({} for grayscale or unreadable masks:
-    the conversion reports those)."""
+    """The colours behind each grey value of the item's colour mask ({} for grayscale, lossy or unreadable
+    masks: a JPEG's colours are approximate, and the conversion reports unreadable ones)."""
     if item.format != "seed" or not item.mask_path or item.reject_reason:
         return {}
     try:
         mask = _read_mask(item)
     except RejectError:
         return {}
-    return {} if mask.colour is None else colours.colours_by_value(mask.colour, mask.gray)
+    return {} if mask.colour is None or mask.lossy else colours.colours_by_value(mask.colour, mask.gray)
 
 
 def convert_seed_item(item: WorkItem, label_map: LabelMap, min_instance_area: int, dataset_dir: str = "",
-                      own_colours: dict[int, colours.Colour] | None = None):
-    """Returns (EncodedImage, instances, number of small components dropped); raises RejectError.
+                      own_colours: dict[int, colours.Colour] | None = None) -> Converted:
+    """The item's image and instances (none: a negative example, the mask all background); raises RejectError.
 
     own_colours: for grey values that several mask colours make, the class's own colour (dataset/colours.py).
     """
@@ -66,43 +68,46 @@ def convert_seed_item(item: WorkItem, label_map: LabelMap, min_instance_area: in
         raise RejectError(f"cannot read the image: {e}") from e
     mask_name = _mask_name(item)
     mask = _read_mask(item)
-    gray = mask.gray
-    height, width = gray.shape
+    height, width = mask.gray.shape
     if (width, height) != (image.width, image.height):
         hint = ""
         if image.reencoded and (width, height) == image.stored_size:
             hint = " (the mask matches the image before its EXIF rotation; draw masks on the upright photo)"
         raise RejectError(f"mask {mask_name} is {width}x{height} but the image is {image.width}x{image.height}{hint}")
 
-    counts = images.value_counts(gray)
-    counts.pop(0, None)
-    by_pixel = label_map.by_pixel
-    unknown = {v: n for v, n in counts.items() if v not in by_pixel}
-    if unknown:
+    snapped = mask_values.snap(mask.gray, label_map.by_pixel, mask.lossy)
+    if snapped.unknown:
         known = ", ".join(f"{c.pixel_value} ({c.name})" for c in label_map.classes)
         where = f" --dataset {dataset_dir}" if dataset_dir else " --dataset DIR"
+        lossy = (" The mask is JPEG data: compression moved its values too far to read them back; save masks as "
+                 "PNG." if mask.lossy else "")
         raise RejectError(
-            f"mask {mask_name} has pixel values that are not in the label map: {_describe_values(unknown)}; "
-            f"the label map has {known}. `maskrcnn-tfx labelmap{where}` lists the values of all masks"
-        )
-    if not counts:
-        raise RejectError(f"mask {mask_name} has no object (every pixel is 0, the background)")
-    if own_colours and mask.colour is not None:
+            f"mask {mask_name} has pixel values that are not in the label map: {_describe_values(snapped.unknown)}, "
+            f"painted as regions or dots of their own (not soft edges, which take the nearest class); the label map has "
+            f"{known}. `maskrcnn-tfx labelmap{where}` lists the values of all masks.{lossy}")
+    gray = snapped.gray
+    counts = images.value_counts(gray)
+    counts.pop(0, None)
+    if own_colours and mask.colour is not None and not mask.lossy:
         _check_colours(mask, own_colours, label_map, mask_name, dataset_dir)
 
+    voc_name = posixpath.basename(item.voc_path.replace("\\", "/")) if item.voc_path else ""
+    voc_data = b""
     if item.voc_path:
         try:
             voc_data = fileio.read_bytes(item.voc_path)
         except OSError as e:
             raise RejectError(f"cannot read the VOC file: {e}") from e
-        instances, dropped = _instances_from_voc(voc_data, gray, label_map, min_instance_area, image,
-                                                 posixpath.basename(item.voc_path.replace("\\", "/")))
+    if not counts and not (item.voc_path and parse_voc(voc_data)[1]):
+        return Converted(image, [], pixels_reassigned=snapped.reassigned, lossy_mask=mask.lossy)
+    if item.voc_path:
+        instances, dropped = _instances_from_voc(voc_data, gray, label_map, min_instance_area, image, voc_name)
     else:
         instances, dropped = _instances_from_components(gray, counts, label_map, min_instance_area)
     if not instances:
         raise RejectError(
             f"mask {mask_name} has no object of at least {min_instance_area} pixels (min_instance_area)")
-    return image, instances, dropped
+    return Converted(image, instances, dropped, snapped.reassigned, mask.lossy)
 
 
 def _check_colours(mask, own: dict[int, colours.Colour], label_map: LabelMap, mask_name: str, dataset_dir: str):

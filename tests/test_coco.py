@@ -117,6 +117,33 @@ def test_coco_missing_image_and_dangling_annotation_are_rejects(coco_dataset, co
     assert layout.read_summary(str(coco_ingested))["unlabelled_images"] == [str(root / "images/extra.jpg")]
 
 
+def test_coco_background_images_are_negatives_and_a_box_only_annotation_names_the_tool_habit(coco_dataset,
+                                                                                              tmp_path):
+    from dataset.scene import render_background
+
+    root = copy_dataset(coco_dataset[0], tmp_path / "ds")
+    for role in ("train", "val"):
+        path = root / "annotations" / f"instances_{role}.json"
+        data = json.loads(path.read_text())
+        name = f"background_{role}.jpg"  # listed in 'images' with no annotation, as CVAT and Roboflow export
+        photo = render_background(np.random.default_rng(len(role)), 256, 192)
+        cv2.imwrite(str(root / "images" / name), cv2.cvtColor(photo, cv2.COLOR_RGB2BGR))
+        data["images"].append({"id": 500, "file_name": name, "width": 256, "height": 192})
+        if role == "train":  # a rectangle drawn with a box tool: a bbox, no segmentation
+            boxed = data["annotations"][0]
+            data["annotations"].append(dict(boxed, id=2000, segmentation=[]))
+            boxed_file = next(i["file_name"] for i in data["images"] if i["id"] == boxed["image_id"])
+        path.write_text(json.dumps(data))
+    out = tmp_path / "out"
+    summary = ingest_folder(root, out)
+    assert summary["num_negative"] == {"train": 1, "eval": 1}
+    rejects = {r["file"]: r["reason"] for r in layout.read_rejects(str(out))}
+    assert not [f for f in rejects if Path(f).name.startswith("background_")]
+    reason = rejects[str(root / "images" / boxed_file)]
+    assert reason.startswith("annotation 2000 has a box but no segmentation: a rectangle drawn with a box tool")
+    assert "CVAT" in reason and "polygon" in reason
+
+
 def test_coco_single_file_is_hash_split(coco_dataset, tmp_path):
     root = copy_dataset(coco_dataset[0], tmp_path / "ds")
     (root / "annotations/instances_val.json").unlink()

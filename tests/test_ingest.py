@@ -30,9 +30,8 @@ def bad_ingested(bad_dataset, tmp_path_factory) -> tuple[dict, dict[str, dict], 
     ("train_masks/orphan.png", "mask without image"),
     ("test_masks/orphan_test.png", "mask without image"),
     ("train_images/small.jpg", "mask small.png is 128x96 but the image is 256x192"),
-    ("train_images/unknown.jpg", "not in the label map: 77 (100 px), 200 (4 px)"),
+    ("train_images/unknown.jpg", "not in the label map: 100 (100 px), 200 (4 px)"),
     ("train_images/unknown.jpg", "maskrcnn-tfx labelmap --dataset"),
-    ("train_images/empty.jpg", "has no object"),
     ("train_images/voc_outside.jpg", "object #2 (mug) box [266, 5, 296, 30] is outside the 256x192 image"),
     ("train_images/voc_nopixels.jpg", "object #2 (mug) box [100, 100, 120, 120] holds no pixel of its class"),
     ("train_images/voc_unknown_name.jpg", "named 'cat', which is not in the label map (classes: speaker, mug)"),
@@ -52,8 +51,10 @@ def test_bad_input_gives_a_reject_row_with_its_reason(bad_ingested, file, reason
 
 def test_every_input_is_an_example_a_reject_or_unlabelled(bad_dataset, bad_ingested):
     summary, rejects, out = bad_ingested
-    assert summary["num_rejected"] == len(rejects) == 17
-    assert summary["num_examples"] == {"train": SAMPLE_NUM_TRAIN, "eval": SAMPLE_NUM_TEST}
+    assert summary["num_rejected"] == len(rejects) == 16
+    # empty.png, all background: a negative example (tests/test_mask_values.py)
+    assert summary["num_examples"] == {"train": SAMPLE_NUM_TRAIN + 1, "eval": SAMPLE_NUM_TEST}
+    assert summary["num_negative"] == {"train": 1, "eval": 0}
     assert summary["num_inputs"] == sum(summary["num_examples"].values()) + summary["num_rejected"] + 1
     assert summary["ignored_files"] == [str(bad_dataset / "train_images/.DS_Store")]
     examples = {feature(e, records.IMAGE_FILENAME)[0].decode()
@@ -78,9 +79,9 @@ def test_too_many_rejects_fail_with_counts_and_first_reasons(bad_dataset, tmp_pa
     with pytest.raises(records.IngestError) as error:
         ingest_folder(bad_dataset, out, check=True)
     message = str(error.value)
-    assert "17 of 29 inputs rejected (58.6%), more than max_reject_fraction 5.0%" in message
+    assert "16 of 29 inputs rejected (55.2%), more than max_reject_fraction 5.0%" in message
     assert "corrupt.jpg: cannot decode the image" in message
-    assert "... and 7 more" in message
+    assert "... and 6 more" in message
     assert str(out / "rejects.jsonl") in message
     # the same data passes with a threshold above its reject fraction
     ingest_folder(bad_dataset, tmp_path / "out2", check=True, max_reject_fraction=0.7)
@@ -138,13 +139,14 @@ def test_ingest_command_prints_counts_and_rejects(bad_dataset, tmp_path, capsys)
     argv = ["ingest", "--dataset", str(bad_dataset), "--output", str(out), "--beam-arg=--direct_num_workers=1"]
     assert cli.main(argv) == 1
     err = capsys.readouterr().err
-    assert "17 of 29 inputs rejected" in err and "nomask.jpg: no mask" in err
+    assert "16 of 29 inputs rejected" in err and "nomask.jpg: no mask" in err
     assert cli.main(argv + ["--overwrite", "--max-reject-fraction", "0.7"]) == 0
     printed = capsys.readouterr().out
-    assert f"train:      {SAMPLE_NUM_TRAIN} examples" in printed
-    assert "rejected: 17 of 30 inputs" in printed
+    assert f"train:     {SAMPLE_NUM_TRAIN + 1} examples" in printed  # empty.png: a background photo
+    assert "(1 of them background photos, no object: negatives)" in printed
+    assert "rejected: 16 of 30 inputs" in printed
     assert "corrupt.jpg: cannot decode the image" in printed
-    assert layout.read_summary(str(out))["num_rejected"] == 17
+    assert layout.read_summary(str(out))["num_rejected"] == 16
 
 
 def test_each_ingestion_in_a_process_counts_its_progress_from_zero(sample_dataset, tmp_path, capsys):
@@ -165,12 +167,12 @@ def test_labelmap_command_lists_values_and_drafts_a_loadable_map(bad_dataset, tm
     assert cli.main(["labelmap", "--dataset", str(bad_dataset), "--output", str(draft)]) == 0
     printed = capsys.readouterr().out
     rows = {int(line.split()[0]): line for line in printed.splitlines() if line.strip()[:1].isdigit()}
-    assert set(rows) == {SPEAKER, 77, MUG, 200}
+    assert set(rows) == {SPEAKER, 100, MUG, 200}
     assert "speaker" in rows[SPEAKER] and "(255, 0, 0)" in rows[SPEAKER]
-    assert "not in the label map" in rows[77]
+    assert "not in the label map" in rows[100]
     label_map = LabelMap.load(draft)
     assert {c.pixel_value: c.name for c in label_map.classes} == {
-        SPEAKER: "speaker", MUG: "mug", 77: "class_077", 200: "class_200"}
+        SPEAKER: "speaker", MUG: "mug", 100: "class_100", 200: "class_200"}
     assert label_map.by_pixel[SPEAKER].id == 1 and label_map.by_pixel[MUG].id == 2
 
 

@@ -28,6 +28,7 @@ def test_every_component_ran_and_left_its_artifact(trained_pipeline):
     examples = trained_pipeline["examples"]
     assert examples["num_examples"] == {"train": PIPELINE_NUM_TRAIN, "eval": PIPELINE_NUM_TEST}
     assert examples["num_rejected"] == 0
+    assert examples["num_negative"] == {"train": 1, "eval": 1}  # trained and scored with a background photo each
     assert trained_pipeline["training"]["end_step"] == TINY_TRAIN_STEPS
 
 

@@ -46,7 +46,6 @@ BAD_DATA = {
                                                                   "class ids [7] are not in the label map"]),
     "box with xmin > xmax": ("train", _swap_x, ["box is not ordered"]),
     "box outside [0, 1]": ("train", _set(records.BBOX_XMAX, lambda v: [1.4] + v[1:]), ["image/object/bbox/xmax"]),
-    "example with no instances": ("train", _no_instances, ["no instances", "image/object/class/label"]),
     "lists of different lengths": ("train", _set(records.OBJECT_MASK, lambda v: v[:-1]),
                                    ["per-instance lists differ in length"]),
 }
@@ -74,6 +73,17 @@ def test_bad_examples_stop_the_pipeline_before_training(case, sample_ingested, t
     for text in expected:
         assert text in report
     assert not _trainer_ran(root)
+
+
+def test_background_images_pass_the_gate_as_negatives(sample_ingested, tmp_path):
+    # a photo with no object (a COCO image without annotation, a mask all background): empty per-instance lists
+    examples = shutil.copytree(sample_ingested, tmp_path / "examples")
+    for split in layout.SPLITS:
+        rewrite_examples(examples, split, _no_instances)
+    root = tmp_path / "root"
+    run_until_gate(examples, root, train=False)
+    report = open(os.path.join(_gate_report_dir(root), "validation_report.txt")).read()
+    assert report.endswith("anomalies: none")
 
 
 def _only_speakers_in_eval(examples):

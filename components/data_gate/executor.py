@@ -35,8 +35,6 @@ def check_example(serialized: bytes, label_ids: frozenset[int]) -> list[str]:
 
     problems = []
     labels = values(records.CLASS_LABEL)
-    if not labels:
-        problems.append(f"{name}: no instances")
     lengths = {key: len(values(key)) for key in
                (records.BBOX_XMIN, records.BBOX_YMIN, records.BBOX_XMAX, records.BBOX_YMAX, records.CLASS_LABEL,
                 records.CLASS_TEXT, records.OBJECT_AREA, records.OBJECT_IS_CROWD, records.OBJECT_MASK)}

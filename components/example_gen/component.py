@@ -55,7 +55,7 @@ class ImageMaskExampleGen(base_beam_component.BaseBeamComponent):
     max_reject_fraction, min_instance_area (pixels; smaller connected components are specks).
 
     Outputs `examples` (standard_artifacts.Examples) with custom properties
-    num_examples_train, num_examples_eval, num_instances (and per split),
+    num_examples_train, num_examples_eval, num_instances and num_negative (and per split),
     num_rejected, num_unlabelled, ingest_format. Fails with a summary when more
     than `max_reject_fraction` of the inputs are rejected or a split is empty.
     """

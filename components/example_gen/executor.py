@@ -47,6 +47,7 @@ class Executor(base_beam_executor.BaseBeamExecutor):
         for split in layout.SPLITS:
             examples.set_int_custom_property(f"num_examples_{split}", summary["num_examples"][split])
             examples.set_int_custom_property(f"num_instances_{split}", summary["num_instances"][split])
+            examples.set_int_custom_property(f"num_negative_{split}", summary["num_negative"][split])
         examples.set_int_custom_property("num_instances", sum(summary["num_instances"].values()))
         examples.set_int_custom_property("num_rejected", summary["num_rejected"])
         examples.set_int_custom_property("num_unlabelled", summary["num_unlabelled"])

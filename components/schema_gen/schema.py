@@ -77,7 +77,7 @@ def curate(schema):
             feature.ClearField(feature.WhichOneof("domain_info"))
         if feature.name in PER_INSTANCE:
             feature.ClearField("shape")
-            feature.value_count.min = 1  # at least one instance per example
+            feature.value_count.min = 0  # a background image (negative example) has no instance
         if feature.name in IMAGE_FEATURES:
             feature.image_domain.SetInParent()
     for name in (records.IMAGE_HEIGHT, records.IMAGE_WIDTH):
