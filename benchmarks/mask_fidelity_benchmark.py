@@ -19,27 +19,6 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
 
 
-def _instances(output: str) -> dict[str, list]:
-    """{file name: [(class id, mask)]} of every example of an ingestion output."""
-    import cv2
-    import numpy as np
-    import tensorflow as tf
-
-    from dataset import layout, records
-
-    found = {}
-    for split in layout.SPLITS:
-        for path in tf.io.gfile.glob(layout.record_pattern(output, split)):
-            for raw in tf.data.TFRecordDataset(path, compression_type="GZIP"):
-                example = tf.train.Example.FromString(raw.numpy())
-                name = records.feature_values(example, records.IMAGE_FILENAME)[0].decode()
-                labels = records.feature_values(example, records.CLASS_LABEL)
-                masks = [cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_UNCHANGED)
-                         for png in records.feature_values(example, records.OBJECT_MASK)]
-                found[name] = list(zip(labels, masks))
-    return found
-
-
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--train", type=int, default=48)
@@ -79,7 +58,7 @@ def main(argv=None) -> int:
             summary = ingest(str(folder), output, options, default_beam_args(1))
         except IngestError:  # every mask rejected: the summary says why
             summary = layout.read_summary(output)
-        found = _instances(output)
+        found = mask_variants.ingested_instances(output)
         if reference is None:
             reference = found
         ious = [iou for file, instances in reference.items()

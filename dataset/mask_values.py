@@ -10,9 +10,9 @@ nor a class's, every pixel is decided by one rule:
 - in a flat patch (FLAT_PATCH x FLAT_PATCH pixels within FLAT_SPREAD levels) further than NOISE_TOLERANCE
   from the background and every class value: a region painted in a value of its own, which no rule places:
   the mask is rejected;
-- in a painted region (a connected area of pixels nearest to one value that somewhere is off every slope, no
-  neighbour both FLAT_SPREAD levels above and below it, within NOISE_TOLERANCE of the value or OVERSHOOT of
-  the gap to the next value: a flat area, or the crest of a thin blurred object): that value;
+- in a painted region: that value. A region grows from seeds, pixels nearest to the value and shaped toward
+  it (flat, or below it a crest, above it a trough) within NOISE_TOLERANCE of it or OVERSHOOT of the gap to
+  the next value, through pixels within NOISE_TOLERANCE of it on no steep slope;
 - elsewhere (edges), a value between those of the regions within EDGE_RADIUS pixels (give or take
   NOISE_TOLERANCE, or OVERSHOOT of the step between them: cubic resizing and JPEG ring past both sides of an
   edge) is a blend, which takes the nearest of those regions' values, even when it equals a third class's
@@ -82,24 +82,23 @@ def _nearest_table(palette: np.ndarray) -> np.ndarray:
 
 def _regions(usable: np.ndarray, extremes: tuple[np.ndarray, np.ndarray], nearest: np.ndarray, grey: np.ndarray,
              palette: np.ndarray) -> np.ndarray:
-    """The painted regions: connected areas of pixels nearest to one value that are off every slope somewhere.
-    A blur from 150 to 0 passes through 76 in a ring that is all slope; a thin object's crest (137 where a
-    5 px wide object of 150 was blurred) is not."""
+    """The painted regions (the module's rule). A blur from 150 to 0 passes through 76 in a ring that is all
+    slope; a thin object's crest (137 where a 5 px wide object of 150 was blurred) is a seed of 150."""
     import cv2
 
     regions = np.zeros(usable.shape, bool)
+    crest, trough = extremes
     grey_u8, kernel = grey.astype(np.uint8), np.ones((3, 3), np.uint8)
+    # JPEG's noisy interiors: regions grow through close pixels that are on no steep slope
+    steep = (cv2.erode(grey_u8, kernel) < grey - NOISE_TOLERANCE // 2) & \
+        (cv2.dilate(grey_u8, kernel) > grey + NOISE_TOLERANCE // 2)
     for value in palette:
         candidates = usable & (nearest == value)
         gap = min(abs(int(value) - int(other)) for other in palette if other != value)
-        crest, trough = extremes
         # below its value a region shows as a crest (a thin object blurred into the background), above it as a
         # trough; the valley between two blurred mugs passes through 76 and is no speaker
         shaped = np.where(grey < value, crest, trough) | (crest & trough)
         seeds = candidates & shaped & (np.abs(grey - value) <= max(NOISE_TOLERANCE, OVERSHOOT * gap))
-        # JPEG's noisy interiors: grown from the seeds through close pixels that are on no steep slope
-        steep = (cv2.erode(grey_u8, kernel) < grey - NOISE_TOLERANCE // 2) & \
-            (cv2.dilate(grey_u8, kernel) > grey + NOISE_TOLERANCE // 2)
         grow = (candidates & (np.abs(grey - value) <= NOISE_TOLERANCE) & ~steep) | seeds
         _, labels = cv2.connectedComponents(grow.astype(np.uint8), connectivity=8)
         regions |= grow & np.isin(labels, np.unique(labels[seeds]))

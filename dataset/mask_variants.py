@@ -71,6 +71,25 @@ def copy_with_masks(source: Path, target: Path, transform: Callable[[np.ndarray]
     return target
 
 
+def ingested_instances(output_dir: str) -> dict[str, list[tuple[int, np.ndarray]]]:
+    """{image file name: [(class id, instance mask)]} of every example of an ingestion output."""
+    import cv2
+    import tensorflow as tf
+
+    from dataset import layout, records
+
+    found = {}
+    for split in layout.SPLITS:
+        for path in tf.io.gfile.glob(layout.record_pattern(output_dir, split)):
+            for raw in tf.data.TFRecordDataset(path, compression_type="GZIP"):
+                example = tf.train.Example.FromString(raw.numpy())
+                name = records.feature_values(example, records.IMAGE_FILENAME)[0].decode()
+                masks = [cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_UNCHANGED)
+                         for png in records.feature_values(example, records.OBJECT_MASK)]
+                found[name] = list(zip(records.feature_values(example, records.CLASS_LABEL), masks))
+    return found
+
+
 def instance_ious(clean: list[tuple[int, np.ndarray]], other: list[tuple[int, np.ndarray]]) -> list[float]:
     """For each (class, mask) instance of `clean`, the best IoU among `other`'s instances of its class (0 if none)."""
     ious = []

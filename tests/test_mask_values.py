@@ -79,14 +79,7 @@ def clean_ingested(sample_dataset, tmp_path_factory) -> dict:
 
 def _instances(out: Path, dataset: Path) -> dict[str, list]:
     summary = ingest_folder(dataset, out)
-    found = {}
-    for split in layout.SPLITS:
-        for example in read_examples(out, split):
-            values = lambda key: records.feature_values(example, key)  # noqa: E731
-            masks = [cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_UNCHANGED)
-                     for png in values(records.OBJECT_MASK)]
-            found[values(records.IMAGE_FILENAME)[0].decode()] = list(zip(values(records.CLASS_LABEL), masks))
-    return {"summary": summary, "instances": found}
+    return {"summary": summary, "instances": mask_variants.ingested_instances(str(out))}
 
 
 @pytest.mark.parametrize("variant", ["blurred", "jpeg95", "jpeg75"])
