@@ -19,10 +19,11 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
 
 
-def ingested_sample(work: str) -> str:
+def ingested_sample(work: str, num_train: int = 48, num_test: int = 12, size: tuple[int, int] = (512, 384)) -> str:
     from dataset import beam_ingest, output, plan, sample
 
-    sample.generate(os.path.join(work, "dataset"), num_train=48, num_test=12, num_unlabelled=0)
+    sample.generate(os.path.join(work, "dataset"), num_train=num_train, num_test=num_test, num_unlabelled=0,
+                    sizes=(size,))
     examples = os.path.join(work, "examples")
     output.prepare_output_dir(examples)
     beam_ingest.run_beam(plan.plan_ingest(os.path.join(work, "dataset"), plan.IngestOptions()), examples)

@@ -37,6 +37,17 @@ class Resources:
     gpus: int = 0
 
 
+# The Trainer's CPUs: per GPU, the cores Model Garden's input pipeline needs to feed one GPU at NVIDIA's A100
+# reference rate at the slowest photo size measured, plus one for the training loop
+# (benchmarks/input_benchmark.py; README, "Feeding the GPUs"); without GPUs, the cores a CPU training uses.
+TRAINER_CPU_PER_GPU = 5  # gpu-r50fpn, 1920x1080 photos: 7.6 images/s a core; 28.6 / 7.6 -> 4, + 1
+TRAINER_CPU_WITHOUT_GPUS = 8
+
+
+def trainer_cpu(gpus: int) -> float:
+    return gpus * TRAINER_CPU_PER_GPU if gpus else TRAINER_CPU_WITHOUT_GPUS
+
+
 def step_resources(gpus: int, trainer_cpu: float, trainer_memory_gb: float) -> dict[str, Resources]:
     """Component id -> requests. Steps not listed take the cluster's defaults."""
     return {
@@ -119,13 +130,14 @@ def compile_config(args: argparse.Namespace):
     from tfx.orchestration.data_types import RuntimeParameter
 
     from components.trainer.experiment import CONFIG_DIR, config_path
+    from components.trainer.init_checkpoint import NO_CHECKPOINT
 
     if CONFIG_DIR not in config_path(args.config).resolve().parents:
         raise KubeflowError(f"--config {args.config}: on Kubeflow the Trainer reads its config from the image; "
                             f"add the YAML to pipeline/configs/, rebuild the image and pass its name")
     for name in ("dataset", "pipeline_root", "serving_dir", "schema", "init_checkpoint"):
         value = getattr(args, name)
-        if value and not urllib.parse.urlparse(value).scheme and not value.startswith("/"):
+        if value and value != NO_CHECKPOINT and not urllib.parse.urlparse(value).scheme and not value.startswith("/"):
             raise KubeflowError(f"--{name.replace('_', '-')} {value}: the cluster cannot see a relative path; "
                                 f"give a URI (gs://, s3://) or a path on a volume the pods mount")
     runner = next((a.split("=", 1)[1] for a in args.beam_pipeline_args if a.startswith("--runner=")), "")
@@ -141,6 +153,21 @@ def compile_config(args: argparse.Namespace):
         dataset=RuntimeParameter(name=DATASET_PARAMETER, ptype=str, default=args.dataset),
         train_steps=RuntimeParameter(name=TRAIN_ARGS_PARAMETER, ptype=str, default=json.dumps(train_args)),
         pipeline_name=args.pipeline_name)
+
+
+def starting_point(training) -> str:
+    """Where the Trainer starts, checked here where this machine can see what the pods will: a gs:// checkpoint
+    (public, or this machine's credentials). A path on a volume or an S3 store the pods reach by an in-cluster
+    endpoint is checked by the Trainer itself, before its first step."""
+    from components.trainer import experiment, trainer_module
+    from components.trainer.init_checkpoint import InitError
+
+    start = experiment.starting_checkpoint(training.config, training.params_override, training.init_checkpoint,
+                                           training.init_modules)
+    try:
+        return trainer_module.starting_point(training, check=bool(start) and fileio.scheme(start[0]) == "gs")
+    except InitError as error:
+        raise KubeflowError(str(error)) from None
 
 
 def runtime_arguments(items: list[str], package: str) -> dict[str, str]:
@@ -171,7 +198,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                                 "the evaluator takes one when this is not 0")
     compile_parser.add_argument("--gpu-type", default="nvidia.com/gpu",
                                 help="the accelerator's Kubernetes resource name (default: %(default)s)")
-    compile_parser.add_argument("--trainer-cpu", type=float, default=8, help="CPUs the Trainer requests")
+    compile_parser.add_argument("--trainer-cpu", type=float,
+                                help=f"CPUs the Trainer requests (default: {TRAINER_CPU_PER_GPU} per GPU, what feeds "
+                                     f"one GPU; {TRAINER_CPU_WITHOUT_GPUS} without GPUs)")
     compile_parser.add_argument("--trainer-memory", type=float, default=32, metavar="GB",
                                 help="memory the Trainer requests, in GB (default: %(default)s)")
     compile_parser.add_argument("--s3-endpoint", metavar="URL",
@@ -216,8 +245,11 @@ def main(args: argparse.Namespace) -> int:
         if args.kubeflow_command == "compile":
             if args.gpus < 0:
                 raise KubeflowError("--gpus must be 0 or more")
-            path = compile_pipeline(compile_config(args), image=args.image, output=args.output,
-                                    resources=step_resources(args.gpus, args.trainer_cpu, args.trainer_memory),
+            config = compile_config(args)
+            print(starting_point(config.training))
+            path = compile_pipeline(config, image=args.image, output=args.output,
+                                    resources=step_resources(args.gpus, args.trainer_cpu or trainer_cpu(args.gpus),
+                                                             args.trainer_memory),
                                     gpu_type=args.gpu_type, s3=s3_access(args))
             print(f"wrote {path}: check it with `maskrcnn-tfx kubeflow run-local --package {path}`, then submit "
                   f"it with `maskrcnn-tfx kubeflow submit --host URL --package {path}`")

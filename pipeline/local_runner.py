@@ -81,9 +81,12 @@ def compile_pipeline(config, metadata):
 
 
 def main(args: argparse.Namespace) -> int:
+    from components.trainer import trainer_module
+
     config = options.pipeline_config(args, local=True)
     started = time.monotonic()
     try:
+        print(f"[run] {trainer_module.starting_point(config.training)}", flush=True)
         run(config)
     except Exception as error:  # noqa: BLE001 - the reason is the message; the trace is in the log
         print(f"[run] FAILED after {time.monotonic() - started:.0f} s: {type(error).__name__}: {error}",

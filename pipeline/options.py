@@ -30,7 +30,8 @@ def add_pipeline_arguments(parser: argparse.ArgumentParser, pipeline_root: str |
                         help="Model Garden params_override, e.g. task.model.input_size=[256,320,3] (repeatable)")
     parser.add_argument("--init-checkpoint", metavar="PATH",
                         help="fine-tune from a pretrained checkpoint (a prefix, or a folder: its latest; local or "
-                             "gs://): what fits the model is restored, the rest (class layers) re-initialised")
+                             "gs://): what fits the model is restored, the rest (class layers) re-initialised; "
+                             "'none': random weights, also where the config names a checkpoint")
     parser.add_argument("--init-modules", metavar="MODULES",
                         help="what to take from --init-checkpoint: all, backbone, decoder or backbone,decoder "
                              "(default: the config's, else all)")

@@ -123,3 +123,42 @@ def test_a_resumed_run_keeps_its_own_checkpoint_and_the_fingerprint_has_the_init
     assert second["init"] == {"checkpoint": init, "skipped": "resumed from step 2: the run's own checkpoint"}
     other = trainer_module.config_fingerprint(_params(sample_ingested, str(tmp_path / "other"), steps=3))
     assert trainer_module.config_fingerprint(_params(sample_ingested, init, steps=3)) != other
+
+
+MODEL_GARDENS_RESNET50 = "gs://cloud-tpu-checkpoints/vision-2.0/resnet50_imagenet/ckpt-28080"
+
+
+def test_where_a_training_starts_is_resolved_as_the_trainer_resolves_it():
+    assert experiment.starting_checkpoint("gpu-r50fpn") == (MODEL_GARDENS_RESNET50, "backbone")  # inherited
+    assert experiment.starting_checkpoint("gpu-r50fpn", init_checkpoint=init_checkpoint.NO_CHECKPOINT) is None
+    assert experiment.starting_checkpoint("finetune-retinanet-r50fpn") is None  # the user downloads it
+    assert experiment.starting_checkpoint("finetune-retinanet-r50fpn", init_checkpoint="/ckpt/retinanet") == \
+        ("/ckpt/retinanet", "backbone,decoder")
+    assert experiment.starting_checkpoint("cpu-demo", ["task.init_checkpoint=/c/ckpt-5"], init_modules="all") == \
+        ("/c/ckpt-5", "all")
+    assert experiment.starting_checkpoint("cpu-demo") is None
+    params = experiment.build_experiment("gpu-r50fpn", ["a.gz"], ["b.gz"], THREE, 4, init_checkpoint="none")
+    assert params.task.init_checkpoint == ""
+
+
+def test_a_run_from_an_unreachable_checkpoint_fails_before_anything_runs(sample_dataset, tmp_path, capsys):
+    from pipeline import cli
+
+    root = tmp_path / "root"
+    argv = ["run", "--dataset", str(sample_dataset), "--pipeline-root", str(root), "--serving-dir",
+            str(tmp_path / "serving"), "--config", "gpu-r50fpn"]
+    assert cli.main(argv) == 1
+    err = capsys.readouterr().err
+    assert "[run] FAILED after " in err and f"InitError: the training config gpu-r50fpn starts from the checkpoint " \
+           f"{MODEL_GARDENS_RESNET50} (backbone), which cannot be read: its host cannot be reached from here" in err
+    assert not root.exists()  # nothing ingested, nothing recorded
+
+    assert cli.main([*argv[:-1], "cpu-demo", "--init-checkpoint", str(tmp_path / "missing" / "ckpt-3")]) == 1
+    assert f"starts from the checkpoint {tmp_path}/missing/ckpt-3 (all), which cannot be read: nothing there" \
+           in capsys.readouterr().err
+
+
+def test_a_reachable_checkpoint_passes_the_check_as_a_prefix_or_a_folder(trained_pipeline):
+    folder = model_run(trained_pipeline)
+    init_checkpoint.check_reachable(folder, "all", "tiny")
+    init_checkpoint.check_reachable(tf.train.latest_checkpoint(folder), "all", "tiny")

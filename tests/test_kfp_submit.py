@@ -79,7 +79,8 @@ def cluster_package(tmp_path_factory):
     path = tmp_path_factory.mktemp("submit") / "pipeline.yaml"
     assert cli.main(["kubeflow", "compile", "--image", "registry.example.com/maskrcnn-tfx:1", "--output", str(path),
                      "--pipeline-root", "minio://mlpipeline/v2/artifacts", "--dataset", "s3://data/kettles",
-                     "--serving-dir", "s3://models/kettles", "--s3-endpoint", "http://minio-service.kubeflow:9000"]) == 0
+                     "--serving-dir", "s3://models/kettles", "--s3-endpoint", "http://minio-service.kubeflow:9000",
+                     "--init-checkpoint", "s3://models/resnet50_imagenet/ckpt-28080"]) == 0
     return path
 
 

@@ -23,7 +23,8 @@ CONTAINER_STEPS = STEPS
 def compile_args(output, *extra) -> list[str]:
     return ["kubeflow", "compile", "--image", IMAGE, "--output", str(output),
             "--pipeline-root", "gs://bucket/pipeline-root", "--dataset", "gs://bucket/datasets/speakers",
-            "--serving-dir", "gs://bucket/serving", "--beam-args=" + " ".join(BEAM_ARGS), *extra]
+            "--serving-dir", "gs://bucket/serving", "--init-checkpoint", "none", "--beam-args=" + " ".join(BEAM_ARGS),
+            *extra]
 
 
 @pytest.fixture(scope="module")
@@ -67,7 +68,8 @@ def test_the_package_meets_the_backend_compilers_rules_and_its_pods_get_their_re
     assert kfp_backend.compiler_violations(spec) == []
     containers = _containers(package["spec"])
     assert kfp_backend.pod_resources(containers["Trainer"]) == {
-        "requests": {"cpu": "8", "memory": "32G"}, "limits": {"nvidia.com/gpu": "2"}}
+        "requests": {"cpu": f"{2 * runner.TRAINER_CPU_PER_GPU:g}", "memory": "32G"},
+        "limits": {"nvidia.com/gpu": "2"}}  # what feeds 2 GPUs
     assert kfp_backend.pod_resources(containers["MaskEvaluator"])["limits"] == {"nvidia.com/gpu": "1"}
     assert kfp_backend.pod_resources(containers["DataGate"]) == {"requests": {}, "limits": {}}
     assert spec["defaultPipelineRoot"] == "gs://bucket/pipeline-root"
@@ -78,7 +80,8 @@ def test_the_trainer_requests_gpus_and_ingestion_does_not(package):
     trainer = containers["Trainer"]["resources"]
     assert trainer["accelerator"]["resourceType"] == "nvidia.com/gpu"
     assert trainer["accelerator"]["resourceCount"] == "2"
-    assert trainer["resourceCpuRequest"] == "8" and trainer["resourceMemoryRequest"] == "32G"
+    assert trainer["resourceCpuRequest"] == f"{2 * runner.TRAINER_CPU_PER_GPU:g}"
+    assert trainer["resourceMemoryRequest"] == "32G"
     assert containers["MaskEvaluator"]["resources"]["accelerator"]["resourceCount"] == "1"
     for name in ("ImageMaskExampleGen", "StatisticsGen"):
         resources = containers[name]["resources"]
@@ -131,6 +134,20 @@ def test_paths_the_steps_read_exist_in_the_image(package):
     assert custom_config["config"] == "gpu-r50fpn"
     push = json.loads(tasks["Pusher"].inputs.parameters["push_destination"].runtime_value.constant.string_value)
     assert push["filesystem"]["base_directory"] == "gs://bucket/serving"
+
+
+def test_a_checkpoint_the_pods_cannot_read_is_refused_at_compile(tmp_path, capsys):
+    """gpu-r50fpn starts from Model Garden's ImageNet ResNet-50 on Google Cloud Storage, out of reach here."""
+    argv = compile_args(tmp_path / "pipeline.yaml")
+    argv.remove("--init-checkpoint"), argv.remove("none")
+    assert cli.main(argv) == 1
+    err = capsys.readouterr().err
+    assert "the training config gpu-r50fpn starts from the checkpoint " \
+           "gs://cloud-tpu-checkpoints/vision-2.0/resnet50_imagenet/ckpt-28080 (backbone), which cannot be read: its " \
+           "host cannot be reached from here" in err
+    assert "gsutil -m cp 'gs://cloud-tpu-checkpoints/vision-2.0/resnet50_imagenet/ckpt-28080.*' DIR" in err
+    assert "--init-checkpoint DIR/ckpt-28080, or train from random weights with --init-checkpoint none" in err
+    assert not (tmp_path / "pipeline.yaml").exists()
 
 
 def test_without_gpus_nothing_requests_an_accelerator(tmp_path):

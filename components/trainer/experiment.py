@@ -12,6 +12,7 @@ from official.modeling import hyperparams
 from official.vision import registry_imports  # noqa: F401  (registers the vision experiments)
 
 from components.evaluator.blessing import check_thresholds
+from components.trainer import init_checkpoint as init_lib
 from dataset import layout
 from dataset.labelmap import LabelMap
 
@@ -91,6 +92,35 @@ def _scale_learning_rates(optimizer_config, factor: float) -> None:
         warmup.warmup_learning_rate *= factor
 
 
+def _from_yaml(config: str) -> tuple[cfg.ExperimentConfig, dict]:
+    """Model Garden's experiment with the YAML's changes, and the YAML's own keys."""
+    overrides = load_config(config)
+    own = {key: overrides.pop(key, None) for key in _OWN_KEYS}
+    if not own["experiment"]:
+        raise ValueError(f"{config_path(config)}: missing 'experiment: <Model Garden experiment name>'")
+    experiment = exp_factory.get_exp_config(own["experiment"])
+    return hyperparams.override_params_dict(experiment, overrides, is_strict=True), own
+
+
+def _set_init(task, init_checkpoint: str | None, init_modules: str | None) -> None:
+    if init_checkpoint:  # else the config's own, if it names one (or Model Garden's experiment does)
+        task.init_checkpoint = "" if init_checkpoint == init_lib.NO_CHECKPOINT else init_checkpoint
+    if init_modules:
+        task.init_checkpoint_modules = init_modules
+
+
+def starting_checkpoint(config: str, params_override: list[str] | None = None, init_checkpoint: str | None = None,
+                        init_modules: str | None = None) -> tuple[str, str] | None:
+    """The checkpoint a training starts from and its modules, as build_experiment resolves them; None: random
+    weights."""
+    experiment, _ = _from_yaml(config)
+    _set_init(experiment.task, init_checkpoint, init_modules)
+    for override in params_override or []:
+        experiment = hyperparams.override_params_dict(experiment, override, is_strict=True)
+    task = experiment.task
+    return (task.init_checkpoint, task.init_checkpoint_modules or "all") if task.init_checkpoint else None
+
+
 def build_experiment(
     config: str,
     train_files: list[str],
@@ -104,12 +134,7 @@ def build_experiment(
     init_modules: str | None = None,
 ) -> cfg.ExperimentConfig:
     """The full ExperimentConfig: named YAML, then data, then CLI overrides (last wins)."""
-    overrides = load_config(config)
-    own = {key: overrides.pop(key, None) for key in _OWN_KEYS}
-    if not own["experiment"]:
-        raise ValueError(f"{config_path(config)}: missing 'experiment: <Model Garden experiment name>'")
-    experiment = exp_factory.get_exp_config(own["experiment"])
-    experiment = hyperparams.override_params_dict(experiment, overrides, is_strict=True)
+    experiment, own = _from_yaml(config)
 
     if not train_files:
         raise TrainingDataError("the ingested data has no training examples (Split-train is empty)")
@@ -118,10 +143,7 @@ def build_experiment(
     task.annotation_file = None  # ground truth for COCO metrics comes from the eval TFRecords
     task.use_coco_metrics = True
     task.per_category_metrics = True
-    if init_checkpoint:  # else the config's own, if it names one
-        task.init_checkpoint = init_checkpoint
-    if init_modules:
-        task.init_checkpoint_modules = init_modules
+    _set_init(task, init_checkpoint, init_modules)
     for data, files in ((task.train_data, train_files), (task.validation_data, eval_files)):
         data.input_path = ",".join(files)
         data.file_type = "tfrecord_compressed" if files and files[0].endswith(".gz") else "tfrecord"

@@ -22,7 +22,10 @@ import tempfile
 
 import tensorflow as tf
 
+from dataset import fileio
+
 MODULES = ("backbone", "decoder", "all")
+NO_CHECKPOINT = "none"  # --init-checkpoint none: random weights, also where the config names a checkpoint
 _VARIABLE = "/.ATTRIBUTES/VARIABLE_VALUE"
 _NOT_WEIGHTS = (".OPTIMIZER_SLOT", "optimizer/", "global_step", "save_counter")
 
@@ -61,6 +64,26 @@ def checkpoint_path(path: str) -> str:
     if not tf.io.gfile.exists(path + ".index"):
         raise InitError(f"{path}: no checkpoint there ({path}.index not found)")
     return path
+
+
+def check_reachable(checkpoint: str, modules: str, config: str) -> None:
+    """Fails before any step when the checkpoint the training starts from cannot be read from here: a
+    checkpoint prefix (PATH.index) or a folder holding a `checkpoint` file."""
+    try:
+        if fileio.exists(checkpoint + ".index") or fileio.exists(fileio.join(checkpoint, "checkpoint")):
+            return
+        reason = "nothing there (neither a checkpoint prefix, PATH.index, nor a folder with a 'checkpoint' file)"
+    except Exception as error:  # noqa: BLE001 - what the filesystem says is the reason
+        detail = str(error).split("\n")[0]
+        reason = (f"its host cannot be reached from here (no network or no DNS: {detail.split('error details: ')[-1]})"
+                  if "resolve host" in detail.lower() or "resolve hostname" in detail.lower() else detail)
+    copy = (f"gsutil -m cp '{checkpoint}.*' DIR" if checkpoint.startswith("gs://")
+            else f"copy {checkpoint}.index and {checkpoint}.data-* to DIR")
+    raise InitError(
+        f"the training config {config} starts from the checkpoint {checkpoint} ({modules}), which cannot be read: "
+        f"{reason}. Copy it where the Trainer can read it ({copy}) and pass --init-checkpoint "
+        f"DIR/{checkpoint.rstrip('/').rsplit('/', 1)[-1]}, or train from random weights with --init-checkpoint "
+        f"{NO_CHECKPOINT}")
 
 
 def _weights(shapes: dict[str, list[int]]) -> dict[str, list[int]]:

@@ -14,15 +14,29 @@ import time
 
 import tensorflow as tf
 from official.core import config_definitions as cfg
+from official.modeling import performance
 from official.vision.serving import export_saved_model_lib
 
 from components.trainer import experiment as experiment_lib
-from components.trainer import training
+from components.trainer import init_checkpoint, training
 from components.trainer.constants import FINGERPRINT_FILE, SIGNATURES, TIMING_FILE
 from dataset import layout
 from dataset.labelmap import LabelMap
 from pipeline.settings import TrainingSettings
 
+
+
+def starting_point(settings: TrainingSettings, check: bool = True) -> str:
+    """Where the training starts, in words; with `check`, fails at once (InitError) when its checkpoint cannot
+    be read from here."""
+    start = experiment_lib.starting_checkpoint(settings.config, settings.params_override,
+                                               settings.init_checkpoint, settings.init_modules)
+    if start is None:
+        return f"training starts from random weights (config {settings.config})"
+    if check:
+        init_checkpoint.check_reachable(*start, settings.config)
+    given = "--init-checkpoint" if settings.init_checkpoint else f"the config {settings.config}'s"
+    return f"training starts from {start[0]} ({start[1]}; {given}; --init-checkpoint none: random weights)"
 
 
 def config_fingerprint(params: cfg.ExperimentConfig) -> str:
@@ -62,8 +76,11 @@ def resume_from_previous_attempt(model_run_dir: str, fingerprint: str) -> int:
 
 
 def export(params: cfg.ExperimentConfig, model_dir: str, serving_model_dir: str, label_map: LabelMap) -> None:
-    """Model Garden's export: one SavedModel, signatures for bytes, tensors and tf.Examples."""
+    """Model Garden's export: one SavedModel, signatures for bytes, tensors and tf.Examples. Built in float32
+    whatever the training precision (the variables are float32 under a mixed policy too): a client reads the
+    same float32 outputs from a model trained on GPUs in float16 as from one trained on the CPU."""
     started = time.monotonic()
+    performance.set_mixed_precision_policy(tf.float32)
     print(f"[train] exporting the SavedModel of {tf.train.latest_checkpoint(model_dir)} ...", flush=True)
     export_saved_model_lib.export_inference_graph(
         input_type="image_bytes",
@@ -94,6 +111,7 @@ def _evaluation(settings: TrainingSettings, examples_uri: str, label_map: LabelM
 def run_fn(fn_args) -> None:
     """TFX Trainer entry point."""
     settings = TrainingSettings.from_custom_config(fn_args.custom_config)
+    print(f"[train] {starting_point(settings)}", flush=True)
     examples_uri = os.path.dirname(os.path.dirname(fn_args.train_files[0]))
     label_map = layout.read_label_map(examples_uri)
     summary = layout.read_summary(examples_uri)

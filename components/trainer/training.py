@@ -77,8 +77,10 @@ def _task(params: cfg.ExperimentConfig, model_dir: str, init: dict):
 
 
 def train(params: cfg.ExperimentConfig, model_dir: str, evaluation: Evaluation | None = None,
-          out: TextIO | None = None) -> dict:
-    """Trains with Model Garden's own loop; returns the training record (timing, init, accuracy points)."""
+          out: TextIO | None = None, strategy: tf.distribute.Strategy | None = None) -> dict:
+    """Trains with Model Garden's own loop; returns the training record (timing, init, accuracy points).
+    `strategy`: the config's (runtime section) unless given, as the GPU check's CPU dry run gives its two
+    logical CPU devices."""
     tf.io.gfile.makedirs(model_dir)
     train_utils.serialize_config(params, model_dir)
     if params.task.train_data.seed is not None:
@@ -86,7 +88,7 @@ def train(params: cfg.ExperimentConfig, model_dir: str, evaluation: Evaluation |
         tf.keras.utils.set_random_seed(params.task.train_data.seed)
     if params.runtime.mixed_precision_dtype:
         performance.set_mixed_precision_policy(params.runtime.mixed_precision_dtype)
-    strategy = _strategy(params)
+    strategy = strategy or _strategy(params)
     init: dict = {}
     with strategy.scope():
         task = _task(params, model_dir, init)
@@ -124,6 +126,7 @@ def train(params: cfg.ExperimentConfig, model_dir: str, evaluation: Evaluation |
                 break
     wall = time.perf_counter() - started
     record = _timing(timer, wall, params, strategy)
+    record.update(_numerics(params, trainer))
     record["end_reason"] = end
     record["init"] = init or ({"checkpoint": params.task.init_checkpoint,
                                "skipped": f"resumed from step {start_step}: the run's own checkpoint"}
@@ -132,6 +135,16 @@ def train(params: cfg.ExperimentConfig, model_dir: str, evaluation: Evaluation |
         record.update(eval_interval=evaluation.interval, stop_at=evaluation.stop_at,
                       accuracy_over_time=[p.as_dict() for p in points])
     return record
+
+
+def _numerics(params: cfg.ExperimentConfig, trainer) -> dict:
+    """What the step ran as: the layers' compute dtype, the loss scale (dynamic under float16) and XLA, which
+    Model Garden turns on for the train step only where runtime.num_gpus > 0 (core/base_trainer.py)."""
+    loss_scale = getattr(trainer.optimizer, "loss_scale", None)
+    return {"compute_dtype": trainer.model.compute_dtype,
+            "loss_scale": float(loss_scale.numpy()) if loss_scale is not None else None,
+            "dynamic_loss_scale": bool(getattr(trainer.optimizer, "dynamic", False)),
+            "xla": bool(params.runtime.enable_xla and params.runtime.num_gpus > 0)}
 
 
 def _timing(timer: _StepTimer, wall: float, params: cfg.ExperimentConfig, strategy) -> dict:
@@ -155,5 +168,6 @@ def _timing(timer: _StepTimer, wall: float, params: cfg.ExperimentConfig, strate
         "device_name": (tf.config.experimental.get_device_details(gpus[0]).get("device_name", "GPU")
                         if gpus else platform.processor() or platform.machine()),
         "strategy": type(strategy).__name__,
+        "replicas": strategy.num_replicas_in_sync,
         "precision": params.runtime.mixed_precision_dtype or "float32",
     }

@@ -1,0 +1,119 @@
+"""Every shipped training config trains, exports and is scored with its own precision, loss scaling, heads and
+init modules; the mirrored ones with two replicas (benchmarks/gpu_check.py --dry-run: two logical CPU devices).
+
+What the CPU cannot run is named where it is turned off: XLA (gpu_check.DRY_RUN_NO_XLA). `tiny` trains,
+exports and is scored through the whole pipeline in test_pipeline.py.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import subprocess
+import sys
+
+import pytest
+import tensorflow as tf
+from official.core import exp_factory, task_factory
+
+from benchmarks import gpu_check
+from components.trainer import experiment
+from components.trainer.summaries import scalars
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+PIPELINE_TESTED = {"tiny"}
+# What each config starts from as shipped, made here in the shape of the published checkpoint.
+STARTS_FROM = {
+    "cpu-demo": None,
+    "finetune-mobilenet": ("mobilenet_imagenet", {}),              # MobileNetV2 1.0, ImageNet
+    "gpu-r50fpn": ("resnet_imagenet", {}),                         # Model Garden's default: ResNet-50, ImageNet
+    "gpu-r50fpn-stock-heads": ("resnet_imagenet", {}),
+    "finetune-retinanet-r50fpn": ("retinanet_resnetfpn_coco", {}),  # COCO RetinaNet R50 FPN, levels 3-7
+}
+FLOAT32_OUTPUTS = {"detection_boxes": "float32", "detection_classes": "int32", "detection_masks": "float32",
+                   "detection_scores": "float32", "image_info": "float32", "num_detections": "int32"}
+
+
+# Configs whose dry run is another's but for numbers (learning rates, steps, evaluation interval: the input
+# size and batch are the dry run's): finetune-r50fpn is gpu-r50fpn, which also starts from the ImageNet ResNet-50
+# (backbone), with a fine-tuning schedule. Asserted below; the other is trained.
+SAME_GRAPH_AS = {"finetune-r50fpn": "gpu-r50fpn"}
+NUMBERS_ONLY = ("trainer",)  # and the config's own eval_interval, which is not part of the ExperimentConfig
+
+
+def test_every_shipped_config_is_tested():
+    shipped = {path.stem for path in experiment.CONFIG_DIR.glob("*.yaml")}
+    assert shipped == set(STARTS_FROM) | PIPELINE_TESTED | set(SAME_GRAPH_AS)
+
+
+@pytest.mark.parametrize("config, trained", sorted(SAME_GRAPH_AS.items()))
+def test_a_config_differing_only_in_numbers_runs_the_graph_of_one_trained_here(config, trained, sample_ingested,
+                                                                               tmp_path):
+    def dry_run(name: str) -> dict:
+        path = gpu_check._config_file(str(tmp_path), name, dry_run=True)
+        params = experiment.build_experiment(path, ["a"], ["b"], _label_map(sample_ingested), 4).as_dict()
+        return {k: v for k, v in params.items() if k not in NUMBERS_ONLY}
+
+    assert dry_run(config) == dry_run(trained)
+    assert experiment.starting_checkpoint(config) == experiment.starting_checkpoint(trained)
+
+
+def made_checkpoint(folder, name: str) -> str:
+    """A checkpoint of Model Garden's `name` experiment's model, as its trainer writes it (root children `model`
+    and the model's checkpoint items: backbone, decoder, ...)."""
+    params = exp_factory.get_exp_config(name)
+    params.task.model.num_classes = 10 if name.endswith("imagenet") else 91
+    model = task_factory.get_task(params.task).build_model()
+    return tf.train.Checkpoint(model=model, **model.checkpoint_items).write(os.path.join(folder, name, "ckpt"))
+
+
+@pytest.mark.parametrize("config", sorted(STARTS_FROM))
+def test_config_trains_exports_and_is_scored_as_on_gpus(config, sample_ingested, tmp_path):
+    command = [sys.executable, os.path.join(REPO, "benchmarks", "gpu_check.py"), "--dry-run", "--config", config,
+               "--examples", str(sample_ingested), "--work", str(tmp_path), "--json", str(tmp_path / "check.json")]
+    if STARTS_FROM[config]:
+        command += ["--init-checkpoint", made_checkpoint(tmp_path / "made", STARTS_FROM[config][0])]
+    done = subprocess.run(command, cwd=REPO, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-4000:]
+    result = json.loads((tmp_path / "check.json").read_text())
+    training, shipped = result["training"], experiment.load_config(config)
+    runtime = shipped["runtime"]
+
+    if runtime["distribution_strategy"] == "mirrored":
+        assert (training["strategy"], training["replicas"]) == ("MirroredStrategy", gpu_check.DRY_RUN_REPLICAS)
+        assert training["global_batch_size"] == gpu_check.DRY_RUN_REPLICAS * gpu_check.DRY_RUN_BATCH_PER_REPLICA
+        first_rate = experiment.build_experiment(config, ["a"], ["b"], _label_map(sample_ingested), 4) \
+            .trainer.optimizer_config.learning_rate.as_dict()
+        assert _first_value(result["learning_rate"]) == pytest.approx(
+            gpu_check.DRY_RUN_REPLICAS * _first_value(first_rate))  # on this machine: 1 replica, unscaled
+    else:
+        assert (training["strategy"], training["replicas"]) == ("OneDeviceStrategy", 1)
+    dtype = runtime["mixed_precision_dtype"]
+    assert training["precision"] == dtype and training["compute_dtype"] == dtype
+    assert training["dynamic_loss_scale"] == (runtime.get("loss_scale") == "dynamic" and dtype == "float16")
+    assert training["end_step"] == gpu_check.DRY_RUN_STEPS
+    losses = [v for _, v in scalars(str(tmp_path / "model"), "total_loss")]
+    assert losses and all(math.isfinite(v) for v in losses)
+
+    if STARTS_FROM[config]:
+        init = training["init"]
+        assert init["modules"] == shipped["task"]["init_checkpoint_modules"].split(",") and init["restored"] > 100
+        assert init["reinitialised"] == []  # every variable of the modules asked came from the checkpoint
+    else:
+        assert training["init"] is None
+
+    assert result["outputs"] == FLOAT32_OUTPUTS  # a client reads what the float32 model returns
+    for kind in ("box", "mask"):
+        assert 0.0 <= result["metrics"][kind]["AP"] <= 1.0, kind
+
+
+def _label_map(examples):
+    from dataset import layout
+
+    return layout.read_label_map(str(examples))
+
+
+def _first_value(learning_rate: dict) -> float:
+    schedule = learning_rate[learning_rate["type"]]
+    return schedule["values"][0] if "values" in schedule else schedule.get("learning_rate",
+                                                                            schedule.get("initial_learning_rate"))
