@@ -32,7 +32,8 @@ DRY_RUN_SAMPLED_ROIS = 128  # of 512 (and no fewer than the 128 masks of the sto
 DRY_RUN_NO_XLA = (
     "XLA off in the dry run: Model Garden compiles the replica's train step with jit_compile "
     "(official/core/base_trainer.py, train_step), and MirroredStrategy all-reduces inside a compiled function "
-    "only when every device is a GPU (tensorflow/python/distribute/mirrored_strategy.py, _use_merge_call); on "
+    "only when every device is a GPU (tensorflow/python/distribute/mirrored_strategy.py, _use_merge_call, "
+    "TF 2.21); on "
     "logical CPU devices the batch norm's and the optimizer's merge_call fails")
 
 

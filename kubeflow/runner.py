@@ -159,13 +159,11 @@ def starting_point(training) -> str:
     """Where the Trainer starts, checked here where this machine can see what the pods will: a gs:// checkpoint
     (public, or this machine's credentials). A path on a volume or an S3 store the pods reach by an in-cluster
     endpoint is checked by the Trainer itself, before its first step."""
-    from components.trainer import experiment, trainer_module
+    from components.trainer import trainer_module
     from components.trainer.init_checkpoint import InitError
 
-    start = experiment.starting_checkpoint(training.config, training.params_override, training.init_checkpoint,
-                                           training.init_modules)
     try:
-        return trainer_module.starting_point(training, check=bool(start) and fileio.scheme(start[0]) == "gs")
+        return trainer_module.starting_point(training, check=lambda path: fileio.scheme(path) == "gs")
     except InitError as error:
         raise KubeflowError(str(error)) from None
 

@@ -77,7 +77,7 @@ def check_reachable(checkpoint: str, modules: str, config: str) -> None:
         detail = str(error).split("\n")[0]
         reason = (f"its host cannot be reached from here (no network or no DNS: {detail.split('error details: ')[-1]})"
                   if "resolve host" in detail.lower() or "resolve hostname" in detail.lower() else detail)
-    copy = (f"gsutil -m cp '{checkpoint}.*' DIR" if checkpoint.startswith("gs://")
+    copy = (f"gsutil -m cp '{checkpoint}.*' DIR" if fileio.scheme(checkpoint) == "gs"
             else f"copy {checkpoint}.index and {checkpoint}.data-* to DIR")
     raise InitError(
         f"the training config {config} starts from the checkpoint {checkpoint} ({modules}), which cannot be read: "

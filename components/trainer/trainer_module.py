@@ -11,6 +11,7 @@ import json
 import logging
 import os
 import time
+from typing import Callable
 
 import tensorflow as tf
 from official.core import config_definitions as cfg
@@ -26,14 +27,14 @@ from pipeline.settings import TrainingSettings
 
 
 
-def starting_point(settings: TrainingSettings, check: bool = True) -> str:
-    """Where the training starts, in words; with `check`, fails at once (InitError) when its checkpoint cannot
-    be read from here."""
+def starting_point(settings: TrainingSettings, check: Callable[[str], bool] = lambda path: True) -> str:
+    """Where the training starts, in words; fails at once (InitError) when its checkpoint, if `check(path)`,
+    cannot be read from here."""
     start = experiment_lib.starting_checkpoint(settings.config, settings.params_override,
                                                settings.init_checkpoint, settings.init_modules)
     if start is None:
         return f"training starts from random weights (config {settings.config})"
-    if check:
+    if check(start[0]):
         init_checkpoint.check_reachable(*start, settings.config)
     given = "--init-checkpoint" if settings.init_checkpoint else f"the config {settings.config}'s"
     return f"training starts from {start[0]} ({start[1]}; {given}; --init-checkpoint none: random weights)"
