@@ -8,7 +8,7 @@ RUN_ARGS ?=
 # Test folders live on the host (one per checkout): the containers kfp.local starts for a step mount them.
 TEST_TMP ?= /tmp/maskrcnn-tfx-tests-$(shell pwd | sha256sum | cut -c1-8)
 
-.PHONY: run test image shell lock
+.PHONY: run test test-quick image shell lock
 
 run:  ## the local pipeline on DATASET (default: the sample, generated once; another path must exist)
 	test "$(DATASET)" != "$(SAMPLE_DATASET)" || test -d $(DATASET) || \
@@ -17,6 +17,9 @@ run:  ## the local pipeline on DATASET (default: the sample, generated once; ano
 
 test:  ## the whole test suite (with the engine's API for the tests that start the image's containers)
 	MASKRCNN_TFX_ENGINE=1 $(CONTAINER) python -m pytest tests --basetemp=$(TEST_TMP) $(PYTEST_ARGS)
+
+test-quick:  ## the edit-loop tier: the suite without the tests marked slow (whole pipelines, containers, dry runs)
+	$(CONTAINER) python -m pytest tests -m "not slow" --basetemp=$(TEST_TMP)-quick $(PYTEST_ARGS)
 
 image:  ## build the image (if the Dockerfile or the locks changed) and print its tag
 	$(CONTAINER) --image

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import datetime
 import logging
 import os
 import sys
@@ -37,16 +38,25 @@ class _ProgressPrinter(logging.Handler):
             print(f"[run] {node} skipped", flush=True)
 
 
-def run(config) -> str:
-    """Runs the pipeline; component logs go to a file under the pipeline root, whose path is returned."""
+def new_run_id() -> str:
+    """A pipeline run id, as LocalDagRunner makes them (its start time, to the microsecond)."""
+    return datetime.datetime.now().isoformat()
+
+
+def run(config, run_id: str | None = None) -> str:
+    """Runs the pipeline as run `run_id` (default: a new one), which it returns; component logs go to a file under
+    the pipeline root. Runs sharing a root share its metadata store: each is read back by its id."""
     from absl import logging as absl_logging
     from tfx import v1 as tfx
+    from tfx.dsl.compiler import constants
+    from tfx.orchestration.portable import runtime_parameter_utils
 
     from pipeline.run_summary import METADATA_FILE
 
+    run_id = run_id or new_run_id()
     log_dir = os.path.join(config.pipeline_root, "logs")
     os.makedirs(log_dir, exist_ok=True)
-    log_path = os.path.join(log_dir, time.strftime("run-%Y%m%d-%H%M%S.log"))
+    log_path = os.path.join(log_dir, f"run-{run_id.replace(':', '')}.log")
     metadata = tfx.orchestration.metadata.sqlite_metadata_connection_config(
         os.path.join(config.pipeline_root, METADATA_FILE))
     absl_logging.set_verbosity(absl_logging.INFO)
@@ -58,13 +68,16 @@ def run(config) -> str:
         lg.handlers, lg.propagate = [file_handler, _ProgressPrinter()], False
     print(f"[run] logs: {log_path}", flush=True)
     try:
-        tfx.orchestration.LocalDagRunner().run_with_ir(compile_pipeline(config, metadata))
+        ir = compile_pipeline(config, metadata)
+        # LocalDagRunner names the run itself and keeps the name; substituted here, the run's id is known.
+        runtime_parameter_utils.substitute_runtime_parameter(ir, {constants.PIPELINE_RUN_ID_PARAMETER_NAME: run_id})
+        tfx.orchestration.LocalDagRunner().run_with_ir(ir)
     finally:
         for lg, (handlers, propagate) in zip(loggers, saved):
             lg.handlers, lg.propagate = handlers, propagate
         absl_logging.set_verbosity(absl_logging.WARNING)
         file_handler.close()
-    return log_path
+    return run_id
 
 
 def compile_pipeline(config, metadata):
@@ -84,22 +97,23 @@ def main(args: argparse.Namespace) -> int:
     from components.trainer import trainer_module
 
     config = options.pipeline_config(args, local=True)
-    started = time.monotonic()
+    started, run_id = time.monotonic(), new_run_id()
     try:
         print(f"[run] {trainer_module.starting_point(config.training)}", flush=True)
-        run(config)
+        print(f"[run] run id {run_id} (its report later: maskrcnn-tfx report --run {run_id})", flush=True)
+        run(config, run_id)
     except Exception as error:  # noqa: BLE001 - the reason is the message; the trace is in the log
         print(f"[run] FAILED after {time.monotonic() - started:.0f} s: {type(error).__name__}: {error}",
               file=sys.stderr)
         return 1
     print(f"[run] pipeline finished in {time.monotonic() - started:.0f} s")
-    show_results(config.pipeline_root)
+    show_results(config.pipeline_root, run_id)
     return 0
 
 
-def show_results(pipeline_root: str) -> None:
+def show_results(pipeline_root: str, run_id: str) -> None:
     """After a run: its report, and overlays of what its model finds in the dataset's unlabelled images."""
     from pipeline import predict, report
 
-    summary = report.report_run(pipeline_root)
+    summary = report.report_run(pipeline_root, run_id)
     predict.predict_unlabelled(summary, report.reports_dir(pipeline_root))

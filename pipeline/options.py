@@ -8,7 +8,7 @@ import argparse
 import os
 import shlex
 
-from components.evaluator.constants import BLESSING_METRICS
+from components.evaluator.constants import BLESS_ON_POINT, BLESS_ON_RULES, BLESSING_METRICS
 from components.trainer.constants import ACCURACY_METRICS
 from pipeline import settings
 
@@ -52,6 +52,12 @@ def add_pipeline_arguments(parser: argparse.ArgumentParser, pipeline_root: str |
                              f"{', '.join(BLESSING_METRICS)})")
     parser.add_argument("--max-regression", type=float,
                         help="how far a thresholded metric may fall below the last blessed model's")
+    parser.add_argument("--bless-on", choices=BLESS_ON_RULES, default=BLESS_ON_POINT,
+                        help="what a threshold is compared with: the metric (point) or the low end of its 95%% "
+                             "bootstrap interval over the eval images (lower-bound) (default %(default)s)")
+    parser.add_argument("--min-eval-images", type=int, default=0, metavar="N",
+                        help="stop before training when the eval split has fewer than N images, too few for its "
+                             "AP to mean much (default: no minimum)")
     parser.add_argument("--schema", help="a curated TFDV schema of structural rules (default: the project's, "
                                          "pipeline/schema/schema.pbtxt; draft one with `maskrcnn-tfx schema`); "
                                          "the classes always come from the dataset's label map")
@@ -98,6 +104,8 @@ def pipeline_config(args: argparse.Namespace, local: bool, **changes):
         "serving_dir": path(args.serving_dir),
         "thresholds": metric_values(args.threshold, "--threshold", BLESSING_METRICS) or None,
         "max_regression": args.max_regression,
+        "bless_on": args.bless_on,
+        "min_eval_images": args.min_eval_images,
         "max_class_drift": args.max_class_drift,
         **({"schema": path(args.schema)} if args.schema else {}),
         "beam_pipeline_args": args.beam_pipeline_args,

@@ -32,7 +32,8 @@ def validation_components(examples: tfx.dsl.Channel, config: PipelineConfig) -> 
         statistics=statistics_gen.outputs["statistics"], schema=schema_gen.outputs["schema"])
     data_gate = DataGate(
         examples=examples, statistics=statistics_gen.outputs["statistics"], schema=schema_gen.outputs["schema"],
-        anomalies=example_validator.outputs["anomalies"], max_class_drift=config.max_class_drift)
+        anomalies=example_validator.outputs["anomalies"], max_class_drift=config.max_class_drift,
+        min_eval_images=config.min_eval_images)
     return [schema_gen, statistics_gen, example_validator, data_gate]
 
 
@@ -68,7 +69,7 @@ def create_components(config: PipelineConfig) -> list:
         examples=examples, model=trainer.outputs["model"], serving_dir=config.serving_dir,
         thresholds=rules.thresholds if config.thresholds is None else config.thresholds,
         max_regression=rules.max_regression if config.max_regression is None else config.max_regression,
-        latency_batch=config.latency_batch)
+        latency_batch=config.latency_batch, bless_on=config.bless_on)
     pusher = AtomicPusher(
         model=trainer.outputs["model"],
         model_blessing=evaluator.outputs["blessing"],

@@ -11,9 +11,11 @@ import json
 import os
 import sys
 
+from components.evaluator.uncertainty import with_interval
 from pipeline.settings import DEFAULT_PIPELINE_ROOT
 
 MISSING = "-"
+INTERVAL_ROWS = ("box_AP", "box_AP50", "mask_AP", "mask_AP50")  # the metrics shown with their intervals
 
 
 def loss_curve(model_run_uri: str | None, tag: str = "total_loss") -> dict[str, list]:
@@ -41,7 +43,7 @@ def build(summary: dict) -> dict:
         "validation": summary.get("validation"),
         "training": summary.get("training"),
         "evaluation": {key: evaluation.get(key) for key in
-                       ("num_images", "box", "mask", "latency", "throughput")} if evaluation else None,
+                       ("num_images", "box", "mask", "interval", "latency", "throughput")} if evaluation else None,
         "blessing": evaluation.get("blessing"),
         "pushed": summary.get("pushed"),
         "model_uri": summary.get("model_uri"),
@@ -100,6 +102,9 @@ def metric_rows(report: dict) -> list[tuple[str, str]]:
         ("final loss", f"{report['loss_curve']['value'][-1]:.3f}" if report["loss_curve"]["value"] else MISSING),
         ("box AP / AP50 / AP75", _ap(evaluation.get("box"))),
         ("mask AP / AP50 / AP75", _ap(evaluation.get("mask"))),
+        ("eval images", str(evaluation["num_images"]) if evaluation else MISSING),
+        *[(f"{name.replace('_', ' ')} [{interval['confidence']:.0%} interval]", with_interval(evaluation, name))
+          for interval in [evaluation.get("interval")] if interval for name in INTERVAL_ROWS],
         ("latency median / p95 ms", f"{latency['median_ms']:.0f} / {latency['p95_ms']:.0f}" if latency else MISSING),
         ("throughput images/s", f"{throughput['images_per_s']:.2f} (batch {throughput['batch_size']})"
          if throughput else MISSING),
@@ -107,6 +112,19 @@ def metric_rows(report: dict) -> list[tuple[str, str]]:
         ("pushed version", (pushed["version"] if pushed["pushed"] else "none") if pushed else MISSING),
     ]
     return rows
+
+
+def format_run_list(summaries: list[dict]) -> str:
+    """A line per run: its id, its components' states, its blessing and pushed version."""
+    rows = []
+    for summary in summaries:
+        states = [c["state"] for c in summary["components"]]
+        blessing = (summary.get("evaluation") or {}).get("blessing")
+        pushed = summary.get("pushed")
+        rows.append([summary["run_id"], ", ".join(f"{states.count(s)} {s}" for s in dict.fromkeys(states)) or MISSING,
+                     ("yes" if blessing["blessed"] else "no") if blessing else MISSING,
+                     (pushed["version"] if pushed["pushed"] else "none") if pushed else MISSING])
+    return _table(["run id", "components", "blessed", "pushed version"], rows)
 
 
 def _table(header: list[str], rows: list[list[str]]) -> str:
@@ -131,9 +149,12 @@ def format_table(reports: list[dict]) -> str:
     text = [f"Pipeline root: {reports[0]['pipeline_root']}", _table(header, rows)]
     if len(reports) == 1 and reports[0]["validation"]:
         text.append("Validation: " + reports[0]["validation"].replace("\n", "; "))
+    if len(reports) == 1 and (reports[0]["evaluation"] or {}).get("interval"):
+        text.append(f"Intervals: {reports[0]['evaluation']['interval']['method']}")
     if len(reports) == 1 and reports[0]["blessing"]:
         blessing = reports[0]["blessing"]
         text.append(f"{'BLESSED' if blessing['blessed'] else 'NOT BLESSED'}: " + "; ".join(blessing["reasons"]))
+        text += [f"WARNING: {warning}" for warning in blessing.get("warnings", [])]
     if len(reports) == 1 and (reports[0]["training"] or {}).get("end_reason"):
         text.append(f"Training: {reports[0]['training']['end_reason']}")
     if len(reports) == 1 and reports[0]["pushed"] and reports[0]["pushed"]["pushed"]:
@@ -159,11 +180,11 @@ def reports_dir(pipeline_root: str) -> str:
     return os.path.join(pipeline_root, "reports")
 
 
-def report_run(pipeline_root: str) -> dict:
-    """The newest run's report, printed and written as JSON and PNG; returns the run's summary."""
+def report_run(pipeline_root: str, run_id: str) -> dict:
+    """One run's report, printed and written as JSON and PNG; returns the run's summary."""
     from pipeline import run_summary
 
-    summary = run_summary.latest_run(pipeline_root)
+    summary = run_summary.latest_run(pipeline_root, run_id)
     run_report = build(summary)
     print(format_table([run_report]))
     json_path, png_path = write([run_report], reports_dir(pipeline_root))
@@ -174,7 +195,8 @@ def report_run(pipeline_root: str) -> dict:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--pipeline-root", default=DEFAULT_PIPELINE_ROOT,
                         help=f"a pipeline root of `maskrcnn-tfx run` (default: {DEFAULT_PIPELINE_ROOT})")
-    parser.add_argument("--run", help="a run id (default: the newest run)")
+    parser.add_argument("--run", help="a run id (default: the newest run; --list shows them)")
+    parser.add_argument("--list", action="store_true", help="the runs of the pipeline root, oldest first")
     parser.add_argument("--compare", nargs="*", metavar="RUN",
                         help="several runs side by side: the ids given, or without ids the last five")
     parser.add_argument("--output", help="where to write the JSON and PNG (default: PIPELINE_ROOT/reports)")
@@ -184,6 +206,10 @@ def main(args: argparse.Namespace) -> int:
     from pipeline import run_summary
 
     try:
+        if args.list:
+            print(format_run_list([run_summary.latest_run(args.pipeline_root, run_id)
+                                   for run_id in run_summary.run_ids(args.pipeline_root)]))
+            return 0
         if args.compare is not None:
             ids = args.compare or run_summary.run_ids(args.pipeline_root)[-5:]
         else:

@@ -62,6 +62,8 @@ class PipelineConfig:
     serving_dir: str = DEFAULT_SERVING_DIR  # blessed models are pushed to <serving_dir>/<version>/
     thresholds: dict[str, float] | None = None   # None: the training config's `blessing:` section
     max_regression: float | None = None
+    bless_on: str = "point"                # or "lower-bound": thresholds judge the intervals' low ends
+    min_eval_images: int = 0               # the gate stops a run with fewer eval images; 0: no minimum
     latency_batch: int = DEFAULT_LATENCY_BATCH
     beam_pipeline_args: list[str] = dataclasses.field(default_factory=list)
     enable_cache: bool = True

@@ -17,6 +17,18 @@ REPO = Path(__file__).resolve().parents[1]
 # `make test` gives the tests the image built from the current sources and the engine's Docker API (DOCKER_HOST).
 IMAGE = os.environ.get("MASKRCNN_TFX_IMAGE", "")
 
+# `make test-quick` leaves out the tests marked slow: these modules (every shipped config's dry run, whole
+# pipeline runs, the cluster contract run, the image's own containers) and every test using a fixture below.
+SLOW_MODULES = {"test_configs.py", "test_pipeline.py", "test_own_data.py", "test_kfp_backend.py", "test_image.py",
+                "test_time_to_accuracy.py"}
+SLOW_FIXTURES = {"trained_pipeline", "engine"}
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if item.path.name in SLOW_MODULES or SLOW_FIXTURES & set(item.fixturenames):
+            item.add_marker(pytest.mark.slow)
+
 
 @pytest.fixture(scope="session")
 def engine():
@@ -201,8 +213,7 @@ def trained_pipeline(pipeline_dataset, tmp_path_factory) -> dict:
     config = PipelineConfig(dataset=str(pipeline_dataset), pipeline_root=root,
                             serving_dir=os.path.join(root, "serving"), training=TrainingSettings(config="tiny"),
                             train_steps=TINY_TRAIN_STEPS)
-    local_runner.run(config)
-    return run_summary.latest_run(root)
+    return run_summary.latest_run(root, local_runner.run(config))
 
 
 # --- bad inputs: one dataset holding them all -----------------------------------------

@@ -2,13 +2,15 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 
 import cv2
 import numpy as np
 import pytest
+from scipy import stats
 from tfx.types import Channel, standard_artifacts
 
-from components.evaluator import blessing
+from components.evaluator import blessing, uncertainty
 from components.evaluator.component import MaskEvaluator
 from components.evaluator.coco_metrics import GroundTruth, Predictions, score
 from components.evaluator.executor import same_classes
@@ -108,6 +110,71 @@ def test_model_outputs_are_scaled_back_to_the_photo_and_pasted():
     metrics = score([image], [predictions], LABEL_MAP)
     assert metrics["box"]["AP"] == pytest.approx(1.0)
     assert metrics["mask"]["AP50"] == pytest.approx(1.0)
+
+
+# --- intervals: bootstrap over the eval images ------------------------------------------------------
+def mixed(n: int) -> tuple[list[GroundTruth], list[Predictions]]:
+    """n images of two objects each: found exactly, found 4 px off (IoU 0.67), or half missed, in turn."""
+    images = [ground_truth(10 + i, [square(60, 80, 5, 5 + i % 5, 20), square(60, 80, 30, 40, 20)], [1, 2])
+              for i in range(n)]
+    predictions = [as_predictions(image, **[{}, {"shift_x": 4}, {"keep": slice(0, 1)}][i % 3])
+                   for i, image in enumerate(images)]
+    return images, predictions
+
+
+def test_a_perfect_prediction_set_has_a_zero_width_interval():
+    images = [ground_truth(20 + i, [square(60, 80, 5 + i, 5, 20)], [1 + i % 2]) for i in range(6)]
+    interval = score(images, [as_predictions(i) for i in images], LABEL_MAP)["interval"]
+    for name in blessing.BLESSING_METRICS:
+        assert interval[name] == [1.0, 1.0], name
+    assert interval["confidence"] == 0.95 and "1000 resamples of the 6 eval images" in interval["method"]
+
+
+def test_the_interval_is_what_rescoring_each_resample_from_scratch_gives():
+    """The fast path (COCOeval's per-image matches accumulated over a resample) against a direct resampling:
+    each resample's images made a dataset of their own (repeats as new images) and scored by COCOeval anew,
+    with scipy's bootstrap drawing the same resamples (same seed)."""
+    images, predictions = mixed(9)
+    resamples = 200
+    metrics = score(images, predictions, LABEL_MAP, resamples=resamples)
+
+    def rescored(positions):
+        chosen = [dataclasses.replace(images[p], source_id=1 + j) for j, p in enumerate(positions)]
+        for j, p in enumerate(positions):
+            MASKS[1 + j] = MASKS[images[p].source_id]
+        flat = blessing.flat_metrics(score(chosen, [predictions[p] for p in positions], LABEL_MAP, resamples=0))
+        return np.array([flat[name] for name in blessing.BLESSING_METRICS])
+
+    direct = stats.bootstrap((np.arange(len(images)),), rescored, vectorized=False, n_resamples=resamples,
+                             confidence_level=uncertainty.CONFIDENCE, method="percentile",
+                             rng=np.random.default_rng(uncertainty.SEED)).confidence_interval
+    for k, name in enumerate(blessing.BLESSING_METRICS):
+        assert metrics["interval"][name] == pytest.approx([direct.low[k], direct.high[k]], abs=1e-4), name
+    flat = blessing.flat_metrics(metrics)
+    assert metrics["interval"]["mask_AP75"][0] < flat["mask_AP75"] < metrics["interval"]["mask_AP75"][1]
+    assert rescored(range(len(images))) == pytest.approx([flat[n] for n in blessing.BLESSING_METRICS])
+
+
+def test_an_interval_is_reproducible_and_absent_for_a_single_image(images):
+    many, predictions = mixed(6)
+    assert score(many, predictions, LABEL_MAP)["interval"] == score(many, predictions, LABEL_MAP)["interval"]
+    assert score(images[:1], [as_predictions(images[0])], LABEL_MAP)["interval"] is None
+    empty = Predictions(np.zeros((0, 4)), np.zeros(0, np.int64), np.zeros(0), np.zeros((0, 60, 80), np.uint8))
+    assert score(images, [empty, empty], LABEL_MAP)["interval"]["mask_AP50"] == [0.0, 0.0]
+
+
+def test_an_interval_holding_the_threshold_is_warned_and_the_lower_bound_rule_refuses():
+    interval = {"confidence": 0.95, "mask_AP50": [0.61, 0.95], "box_AP": [0.2, 0.3]}
+    current = metrics(0.25, 0.826)
+    assert blessing.interval_warnings({"mask_AP50": 0.5, "box_AP": 0.2}, interval, 6) == []
+    [warning] = blessing.interval_warnings({"mask_AP50": 0.8, "box_AP": 0.2}, interval, 6)
+    assert warning.startswith("mask_AP50's 95% interval [0.610, 0.950] holds the threshold 0.800: 6 eval images")
+    assert blessing.judge(current, {"mask_AP50": 0.8}, None, 0.0, interval=interval)[0] is True  # point: the default
+    blessed, reasons = blessing.judge(current, {"mask_AP50": 0.8}, None, 0.0, interval=interval, bless_on="lower-bound")
+    assert not blessed
+    assert reasons[0] == "mask_AP50 lower bound 0.610 (of 0.826, 95% interval) < threshold 0.800"
+    assert blessing.judge(current, {"mask_AP50": 0.6}, None, 0.0, interval=interval, bless_on="lower-bound")[0]
+    assert not blessing.judge(current, {"mask_AP50": 0.1}, None, 0.0, interval=None, bless_on="lower-bound")[0]
 
 
 # --- blessing ------------------------------------------------------------------------------------

@@ -1,6 +1,7 @@
 """The launcher's decisions (scripts/container, sourced in bash): output folders, podman's configuration."""
 from __future__ import annotations
 
+import re
 import subprocess
 from pathlib import Path
 
@@ -55,3 +56,30 @@ def test_the_gpu_image_gets_the_hosts_gpus_and_says_so(tmp_path, engine, expecte
     none = bash(f"VARIANT=gpu ENGINE={engine} gpu_args", tmp_path)
     assert none.stdout.strip() == "" and "no NVIDIA GPU on this host: the GPU image runs on the CPU" in none.stderr
     assert bash(f"VARIANT=cpu ENGINE={engine} gpu_args", tmp_path).stdout.strip() == ""
+
+
+def test_a_set_up_phase_is_one_line_with_its_time_and_its_output_goes_to_the_log(tmp_path):
+    done = bash("phase 'making things (about 1 second)' bash -c 'echo from stdout; echo from stderr >&2'; "
+                "phase 'more things' true; echo \"LOG=$SETUP_LOG\"", tmp_path)
+    assert done.returncode == 0, done.stderr
+    log = done.stdout.split("LOG=")[1].strip()
+    lines = done.stderr.splitlines()
+    assert lines[0] == f"[container] set-up log: {log} (VERBOSE=1 shows it as it goes)"
+    assert re.fullmatch(r"\[container\] making things \(about 1 second\) \.\.\. done in \d+ s", lines[1])
+    assert re.fullmatch(r"\[container\] more things \.\.\. done in \d+ s", lines[2]) and len(lines) == 3
+    assert open(log).read().splitlines() == ["from stdout", "from stderr"]
+
+
+def test_a_failed_set_up_phase_shows_the_logs_last_lines_and_where_the_rest_is(tmp_path):
+    done = bash("phase 'building (about 6 minutes)' bash -c 'for i in $(seq 100); do echo step $i; done; exit 3'; "
+                "echo not reached", tmp_path)
+    assert done.returncode == 3 and "not reached" not in done.stdout
+    assert re.search(r"FAILED after \d+ s: building \(about 6 minutes\)\. The last lines of \S+setup-\S+\.log:",
+                     done.stderr)
+    shown = [line.strip() for line in done.stderr.splitlines() if line.strip().startswith("step ")]
+    assert shown == [f"step {i}" for i in range(71, 101)]
+
+
+def test_verbose_streams_the_set_up_output(tmp_path):
+    done = bash("VERBOSE=1 phase 'making things' bash -c 'echo from the step'", tmp_path)
+    assert done.returncode == 0 and "from the step" in done.stderr and "making things: done in" in done.stderr

@@ -47,6 +47,14 @@ def test_report_table_has_every_row_filled(trained_pipeline, first_run_report, c
     assert rows["examples (train / eval)"] == [str(PIPELINE_NUM_TRAIN), "/", str(PIPELINE_NUM_TEST)]
     assert rows["blessed"] == ["yes"]
     assert "Validation:" in printed and "anomalies: none" in printed
+    # AP with its interval, and how the interval was made
+    interval = trained_pipeline["evaluation"]["interval"]
+    low, high = interval["mask_AP50"]
+    assert rows["mask AP50 [95% interval]"] == [f"{trained_pipeline['evaluation']['mask']['AP50']:.3f}",
+                                                f"[{low:.3f},", f"{high:.3f}]"]
+    assert rows["eval images"] == [str(PIPELINE_NUM_TEST)]
+    assert (f"Intervals: bootstrap percentile interval: 1000 resamples of the {PIPELINE_NUM_TEST} eval images "
+            "with replacement, seed 0") in printed
 
 
 def test_report_numbers_match_the_components_outputs(trained_pipeline, first_run_report):
@@ -76,6 +84,10 @@ def test_report_numbers_match_the_components_outputs(trained_pipeline, first_run
         assert written["evaluation"][kind] == {k: v for k, v in metrics[kind].items() if k != "per_class_AP"}
     assert written["evaluation"]["latency"] == metrics["latency"]
     assert written["blessing"] == metrics["blessing"]
+    assert written["evaluation"]["interval"] == metrics["interval"]
+    for name in ("box_AP", "box_AP50", "box_AP75", "mask_AP", "mask_AP50", "mask_AP75"):
+        low, high = metrics["interval"][name]
+        assert 0.0 <= low <= high <= 1.0, name
     # push: the pushed version exists in the serving directory
     pushed = written["pushed"]
     assert pushed["pushed"] and os.path.isfile(os.path.join(pushed["destination"], "saved_model.pb"))
@@ -164,14 +176,11 @@ def test_predict_without_a_model_says_where_it_looked(tmp_path, images, capsys):
 
 
 def test_a_local_run_ends_with_its_report_and_overlays_of_the_unlabelled_images(trained_pipeline, capsys):
-    root = trained_pipeline["pipeline_root"]
-    local_runner.show_results(root)
+    root, run_id = trained_pipeline["pipeline_root"], trained_pipeline["run_id"]
+    local_runner.show_results(root, run_id)
     printed = capsys.readouterr().out
-    from pipeline import run_summary
-
-    newest = run_summary.run_ids(root)[-1]
-    assert f"report-{newest}.json" in printed
-    predictions = os.path.join(root, "reports", f"predictions-{newest}")
+    assert f"report-{run_id}.json" in printed
+    predictions = os.path.join(root, "reports", f"predictions-{run_id}")
     assert sorted(os.listdir(predictions)) == ["unlabelled_0000.json", "unlabelled_0000.png"]
 
 

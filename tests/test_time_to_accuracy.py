@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import re
 
 import cv2
 import pytest
@@ -32,6 +33,7 @@ def test_stop_at_ends_training_at_the_first_evaluation_meeting_it(sample_ingeste
     assert tf.train.latest_checkpoint(str(tmp_path / "run")).endswith("ckpt-2")  # what the Trainer exports
     printed = out.getvalue()
     assert "[train] step 1/6 | " in printed and "[train] evaluation at step 2: box_AP " in printed
+    assert re.search(r"\[train\] evaluation at step 2: box_AP \d\.\d{3} \[\d\.\d{3}, \d\.\d{3}\]", printed)
     assert "train | step:" not in printed  # Orbit's loss dictionaries go to the log, not the terminal
 
 
@@ -56,6 +58,9 @@ def test_points_at_the_interval_agree_with_the_final_evaluation(evaluated_run):
     points = evaluated_run["training"]["accuracy_over_time"]
     assert [p["step"] for p in points] == [2, 4]
     assert all(0.0 <= p[k] <= 1.0 for p in points for k in ("box_AP", "box_AP50", "mask_AP", "mask_AP50"))
+    # each point with its bootstrap interval over the eval images, as the final evaluation has
+    assert all(0.0 <= p["interval"][k][0] <= p["interval"][k][1] <= 1.0
+               for p in points for k in ("box_AP", "box_AP50", "mask_AP", "mask_AP50"))
     assert points[0]["seconds"] < points[1]["seconds"] <= evaluated_run["training"]["wall_time_s"] + 0.01
     assert evaluated_run["training"]["init"]["restored"] > 300
     final = evaluated_run["evaluation"]
@@ -77,7 +82,7 @@ def test_the_report_has_the_curve_and_the_time_to_threshold(evaluated_run, tmp_p
     assert "fine-tuned from" in table
     json_path, png_path = report.write([built], str(tmp_path))
     assert json.load(open(json_path))["steps_to_threshold"] == 2
-    assert cv2.imread(png_path).shape[1] == 1900  # three panels: times, loss, accuracy over training time
+    assert cv2.imread(png_path).shape[1] == 2400  # four panels: times, loss, final AP and intervals, accuracy in training
     assert report.time_to_threshold(built["accuracy_over_time"], {"mask_AP50": 1.01}) == (None, None)
     assert report.time_to_threshold(built["accuracy_over_time"], {"mask_AP75": 0.0}) == (None, None)
 

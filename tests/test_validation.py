@@ -8,7 +8,7 @@ import tensorflow as tf
 from components.data_gate.constants import REPORT_FILE, REPORT_TYPE_NAME
 from components.data_gate.executor import DataValidationError, check_example
 from dataset import layout, records
-from tests.conftest import ingest_folder, rewrite_examples, run_until_gate
+from tests.conftest import SAMPLE_NUM_TEST, ingest_folder, rewrite_examples, run_until_gate
 
 
 def test_clean_sample_passes_the_gate(trained_pipeline):
@@ -114,6 +114,15 @@ def test_drift_that_chance_explains_on_a_small_eval_split_does_not_stop_the_run(
     report = open(os.path.join(_gate_report_dir(root), "validation_report.txt")).read()
     assert "random splits of 4 eval and 21 train instances differ by more than" in report
     assert report.endswith("anomalies: none")
+
+
+def test_too_few_eval_images_for_the_minimum_asked_stop_the_run_before_training(sample_ingested, tmp_path):
+    root = tmp_path / "root"
+    with pytest.raises(DataValidationError) as error:
+        run_until_gate(sample_ingested, root, min_eval_images=SAMPLE_NUM_TEST + 1)
+    assert (f"{SAMPLE_NUM_TEST} eval images, fewer than the {SAMPLE_NUM_TEST + 1} asked for (--min-eval-images)"
+            in str(error.value))
+    assert not _trainer_ran(root)
 
 
 def test_sampling_noise_shrinks_as_the_splits_grow():

@@ -1,7 +1,7 @@
 """DataGate: stops the pipeline before training when the examples are not fit for it.
 
 In:  examples (Examples), statistics (ExampleStatistics), schema (Schema), anomalies (ExampleAnomalies),
-     max_class_drift.
+     max_class_drift, min_eval_images (fewer eval images stop the run; 0: no minimum).
 Out: report (File: validation_report.txt and the per-example problems); the run fails when it is not empty.
 
 It reads what ExampleValidator found against the curated schema, adds what TFDV
@@ -23,7 +23,8 @@ from pipeline.settings import DEFAULT_MAX_CLASS_DRIFT
 
 
 class DataGateSpec(ComponentSpec):
-    PARAMETERS = {constants.MAX_CLASS_DRIFT_KEY: ExecutionParameter(type=float)}
+    PARAMETERS = {constants.MAX_CLASS_DRIFT_KEY: ExecutionParameter(type=float),
+                  constants.MIN_EVAL_IMAGES_KEY: ExecutionParameter(type=int)}
     INPUTS = {
         "examples": ChannelParameter(type=standard_artifacts.Examples),
         "statistics": ChannelParameter(type=standard_artifacts.ExampleStatistics),
@@ -38,7 +39,9 @@ class DataGate(base_beam_component.BaseBeamComponent):
     EXECUTOR_SPEC = executor_spec.BeamExecutorSpec(executor.Executor)
 
     def __init__(self, examples: types.BaseChannel, statistics: types.BaseChannel, schema: types.BaseChannel,
-                 anomalies: types.BaseChannel, max_class_drift: float = DEFAULT_MAX_CLASS_DRIFT):
+                 anomalies: types.BaseChannel, max_class_drift: float = DEFAULT_MAX_CLASS_DRIFT,
+                 min_eval_images: int = 0):
         super().__init__(spec=DataGateSpec(
             examples=examples, statistics=statistics, schema=schema, anomalies=anomalies,
-            max_class_drift=float(max_class_drift), report=types.Channel(type=simple_artifacts.File)))
+            max_class_drift=float(max_class_drift), min_eval_images=int(min_eval_images),
+            report=types.Channel(type=simple_artifacts.File)))

@@ -24,6 +24,11 @@ def _statistics(statistics, split: str):
     return stats_artifact_utils.load_statistics(statistics, split).proto()
 
 
+def num_examples(statistics, split: str) -> int:
+    """How many examples a split has, from its TFDV statistics."""
+    return int(_statistics(statistics, split).datasets[0].num_examples)
+
+
 def class_counts(statistics, split: str) -> dict[str, float]:
     """Instances per class id (as a string) in a split, from its TFDV statistics (an ExampleStatistics artifact)."""
     for feature in _statistics(statistics, split).datasets[0].features:

@@ -11,8 +11,8 @@ from tfx.dsl.components.base import base_beam_executor
 from tfx.types import artifact_utils
 from tfx.utils import io_utils
 
-from components.data_gate.constants import MAX_CLASS_DRIFT_KEY, REPORT_FILE
-from components.data_gate.drift import drift_check
+from components.data_gate.constants import MAX_CLASS_DRIFT_KEY, MIN_EVAL_IMAGES_KEY, REPORT_FILE
+from components.data_gate.drift import drift_check, num_examples
 from dataset import layout, records
 
 MAX_EXAMPLES_SHOWN = 10
@@ -106,6 +106,11 @@ class Executor(base_beam_executor.BaseBeamExecutor):
         drift, drift_note = drift_check(statistics, schema, float(exec_properties[MAX_CLASS_DRIFT_KEY]))
         if drift:
             sections["class distribution"] = drift
+        num_eval, min_eval = num_examples(statistics, layout.EVAL), int(exec_properties[MIN_EVAL_IMAGES_KEY])
+        if num_eval < min_eval:
+            sections["eval split"] = [
+                f"{num_eval} eval images, fewer than the {min_eval} asked for (--min-eval-images): the AP scored on "
+                f"them would be too uncertain to bless on; add labelled test images or raise --eval-fraction"]
 
         tf.io.gfile.makedirs(report_artifact.uri)
         with self._make_beam_pipeline() as pipeline:

@@ -1,7 +1,7 @@
 """When a model is blessed: every threshold met and no regression against the last blessed model."""
 from __future__ import annotations
 
-from components.evaluator.constants import BLESSING_METRICS, SUMMARY_KEYS
+from components.evaluator.constants import BLESS_ON_LOWER_BOUND, BLESSING_METRICS, SUMMARY_KEYS
 
 # Compared with the baseline when no threshold names a metric: COCO's headline metrics.
 DEFAULT_REGRESSION_METRICS = ("box_AP", "mask_AP")
@@ -21,14 +21,25 @@ def check_thresholds(thresholds: dict[str, float], where: str) -> None:
 
 
 def judge(current: dict[str, float], thresholds: dict[str, float], baseline: dict[str, float] | None,
-          max_regression: float, no_baseline_reason: str = "no blessed baseline yet") -> tuple[bool, list[str]]:
+          max_regression: float, no_baseline_reason: str = "no blessed baseline yet",
+          interval: dict | None = None, bless_on: str = "point") -> tuple[bool, list[str]]:
     """Blessed when every threshold is met and, with a baseline, no compared metric (the thresholded ones, or
-    box_AP and mask_AP without thresholds) fell by more than max_regression. Returns the decision and its reasons."""
+    box_AP and mask_AP without thresholds) fell by more than max_regression. With bless_on 'lower-bound' a
+    threshold is met by the low end of the metric's interval (none: not met). Returns the decision and reasons."""
     reasons, blessed = [], True
     for name, minimum in sorted(thresholds.items()):
-        ok = current[name] >= minimum
+        if bless_on != BLESS_ON_LOWER_BOUND:
+            ok = current[name] >= minimum
+            reasons.append(f"{name} {current[name]:.3f} {'>=' if ok else '<'} threshold {minimum:.3f}")
+        elif interval is None:
+            ok = False
+            reasons.append(f"{name}: no interval (fewer than 2 eval images), so the lower-bound rule cannot be met")
+        else:
+            low = interval[name][0]
+            ok = low >= minimum
+            reasons.append(f"{name} lower bound {low:.3f} (of {current[name]:.3f}, {interval['confidence']:.0%} "
+                           f"interval) {'>=' if ok else '<'} threshold {minimum:.3f}")
         blessed &= ok
-        reasons.append(f"{name} {current[name]:.3f} {'>=' if ok else '<'} threshold {minimum:.3f}")
     if not thresholds:
         reasons.append("no thresholds")
     if baseline is None:
@@ -40,3 +51,13 @@ def judge(current: dict[str, float], thresholds: dict[str, float], baseline: dic
         reasons.append(f"{name} {current[name]:.3f} vs baseline {baseline[name]:.3f}: "
                        f"{'within' if ok else 'worse than'} the allowed regression {max_regression:.3f}")
     return blessed, reasons
+
+
+def interval_warnings(thresholds: dict[str, float], interval: dict | None, num_images: int) -> list[str]:
+    """Where the eval split is too small for a threshold to tell: the metric's interval holds the threshold."""
+    if interval is None:
+        return [f"{num_images} eval image(s): no interval, the thresholds judge too few images"] if thresholds else []
+    return [f"{name}'s {interval['confidence']:.0%} interval [{interval[name][0]:.3f}, {interval[name][1]:.3f}] "
+            f"holds the threshold {minimum:.3f}: {num_images} eval images cannot tell whether the model meets it "
+            f"(more eval images narrow it; --bless-on lower-bound blesses only above it)"
+            for name, minimum in sorted(thresholds.items()) if interval[name][0] < minimum <= interval[name][1]]

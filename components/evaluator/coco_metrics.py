@@ -20,9 +20,13 @@ import numpy as np
 from pycocotools import mask as mask_utils
 from pycocotools.cocoeval import COCOeval
 
+from components.evaluator import uncertainty
 from components.evaluator.constants import SUMMARY_KEYS
 from dataset import layout
 from dataset.labelmap import LabelMap
+
+
+IOU_TYPES = {"box": "bbox", "mask": "segm"}  # COCOeval's iouType per kind of metric
 
 
 @dataclasses.dataclass
@@ -124,22 +128,28 @@ def coco_results(image_id: int, predictions: Predictions) -> list[dict]:
                                              predictions.masks)]
 
 
-def score(images: list[GroundTruth], predictions: list[Predictions], label_map: LabelMap) -> dict:
-    """COCO box and mask metrics of one Predictions per ground-truth image."""
+def score(images: list[GroundTruth], predictions: list[Predictions], label_map: LabelMap,
+          resamples: int = uncertainty.RESAMPLES) -> dict:
+    """COCO box and mask metrics of one Predictions per ground-truth image, with their bootstrap intervals over
+    the images (`interval`; none with resamples 0 or a single image)."""
     results = [r for image, predicted in zip(images, predictions, strict=True)
                for r in coco_results(image.source_id, predicted)]
     ground_truth = coco_ground_truth(images, label_map)
-    return {"num_images": len(images), "num_detections": len(results),
-            "box": evaluate(ground_truth, results, "bbox", label_map),
-            "mask": evaluate(ground_truth, results, "segm", label_map)}
+    metrics = {"num_images": len(images), "num_detections": len(results)}
+    coco_evals = {}
+    for kind, iou_type in IOU_TYPES.items():
+        metrics[kind], coco_evals[kind] = evaluate(ground_truth, results, iou_type, label_map)
+    metrics["interval"] = uncertainty.intervals(coco_evals, len(images), resamples=resamples) if resamples else None
+    return metrics
 
 
-def evaluate(ground_truth, results: list[dict], iou_type: str, label_map: LabelMap) -> dict:
-    """AP, AP50, AP75 and per-class AP (COCO's definitions; 0 where nothing was detected)."""
+def evaluate(ground_truth, results: list[dict], iou_type: str, label_map: LabelMap) -> tuple[dict, COCOeval | None]:
+    """AP, AP50, AP75 and per-class AP (COCO's definitions; 0 where nothing was detected), and the evaluated
+    COCOeval (None when nothing was detected)."""
     metrics = {key: 0.0 for key in SUMMARY_KEYS}
     metrics["per_class_AP"] = {c.name: 0.0 for c in label_map.classes}
     if not results:
-        return metrics
+        return metrics, None
     with contextlib.redirect_stdout(io.StringIO()):
         detections = ground_truth.loadRes([dict(r, id=i) for i, r in enumerate(results, start=1)])
         coco_eval = COCOeval(ground_truth, detections, iou_type)
@@ -153,4 +163,4 @@ def evaluate(ground_truth, results: list[dict], iou_type: str, label_map: LabelM
     for k, category_id in enumerate(coco_eval.params.catIds):
         p = precision[:, :, k, 0, -1]
         metrics["per_class_AP"][names[category_id]] = float(p[p > -1].mean()) if (p > -1).any() else 0.0
-    return metrics
+    return metrics, coco_eval

@@ -1,8 +1,9 @@
 """MaskEvaluator: COCO box/mask AP and latency of the exported model, and the blessing.
 
 In:  examples (Examples: Split-eval), model (Model), serving_dir (the baseline is the newest version served
-     from it, scored with its own label map), thresholds, max_regression, latency_batch.
-Out: evaluation (ModelEvaluation: metrics.json, summary.md), blessing (ModelBlessing: BLESSED or NOT_BLESSED).
+     from it, scored with its own label map), thresholds, max_regression, latency_batch, bless_on.
+Out: evaluation (ModelEvaluation: metrics.json with each AP's bootstrap interval over the eval images,
+     summary.md), blessing (ModelBlessing: BLESSED or NOT_BLESSED).
 
 TFMA cannot score instance masks, so this evaluator runs the SavedModel's
 `serving_default` signature (what TF Serving calls) over Split-eval, pastes the
@@ -32,6 +33,7 @@ class MaskEvaluatorSpec(ComponentSpec):
         constants.MAX_REGRESSION_KEY: ExecutionParameter(type=float),
         constants.LATENCY_BATCH_KEY: ExecutionParameter(type=int),
         constants.SERVING_DIR_KEY: ExecutionParameter(type=str),
+        constants.BLESS_ON_KEY: ExecutionParameter(type=str),
     }
     INPUTS = {
         "examples": ChannelParameter(type=standard_artifacts.Examples),
@@ -46,18 +48,22 @@ class MaskEvaluatorSpec(ComponentSpec):
 class MaskEvaluator(base_component.BaseComponent):
     """Args: serving_dir (where blessed models are pushed; its newest version is the baseline), thresholds
     ({'mask_AP50': 0.5, ...}: all must be met), max_regression (how much a thresholded metric may fall below the
-    baseline's), latency_batch (the throughput batch size)."""
+    baseline's), latency_batch (the throughput batch size), bless_on ('point': thresholds judge the metrics;
+    'lower-bound': the low ends of their bootstrap intervals over the eval images)."""
 
     SPEC_CLASS = MaskEvaluatorSpec
     EXECUTOR_SPEC = executor_spec.ExecutorClassSpec(executor.Executor)
 
     def __init__(self, examples: types.BaseChannel, model: types.BaseChannel, serving_dir: str = "",
                  thresholds: dict[str, float] | None = None,
-                 max_regression: float = 0.0, latency_batch: int = DEFAULT_LATENCY_BATCH):
+                 max_regression: float = 0.0, latency_batch: int = DEFAULT_LATENCY_BATCH,
+                 bless_on: str = constants.BLESS_ON_POINT):
         check_thresholds(thresholds or {}, "MaskEvaluator")
+        if bless_on not in constants.BLESS_ON_RULES:
+            raise ValueError(f"MaskEvaluator: bless_on {bless_on!r} is not one of {', '.join(constants.BLESS_ON_RULES)}")
         super().__init__(spec=MaskEvaluatorSpec(
             examples=examples, model=model, serving_dir=serving_dir,
             thresholds=json.dumps(thresholds or {}, sort_keys=True), max_regression=float(max_regression),
-            latency_batch=int(latency_batch),
+            latency_batch=int(latency_batch), bless_on=bless_on,
             evaluation=types.Channel(type=standard_artifacts.ModelEvaluation),
             blessing=types.Channel(type=standard_artifacts.ModelBlessing)))

@@ -4,6 +4,10 @@ THRESHOLDS_KEY = "thresholds"
 MAX_REGRESSION_KEY = "max_regression"
 LATENCY_BATCH_KEY = "latency_batch"
 SERVING_DIR_KEY = "serving_dir"  # the baseline: the newest version served from it
+BLESS_ON_KEY = "bless_on"
+# What a threshold is compared with: the metric, or the low end of its bootstrap interval.
+BLESS_ON_POINT, BLESS_ON_LOWER_BOUND = "point", "lower-bound"
+BLESS_ON_RULES = (BLESS_ON_POINT, BLESS_ON_LOWER_BOUND)
 METRICS_FILE = "metrics.json"
 SUMMARY_FILE = "summary.md"
 SIGNATURE = "serving_default"  # what a TF Serving client calls: encoded image bytes

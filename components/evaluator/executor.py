@@ -13,10 +13,11 @@ from tfx.types import artifact_utils
 from tfx.utils import path_utils
 
 from components.evaluator import coco_metrics, latency
+from components.evaluator.uncertainty import with_interval
 from components.evaluator.eval_split import EvalSplit, load_eval_split
-from components.evaluator.constants import (LATENCY_BATCH_KEY, MAX_REGRESSION_KEY, METRICS_FILE, SERVING_DIR_KEY,
-                                            SIGNATURE, SUMMARY_FILE, SUMMARY_KEYS, THRESHOLDS_KEY)
-from components.evaluator.blessing import flat_metrics, judge
+from components.evaluator.constants import (BLESS_ON_KEY, LATENCY_BATCH_KEY, MAX_REGRESSION_KEY, METRICS_FILE,
+                                            SERVING_DIR_KEY, SIGNATURE, SUMMARY_FILE, SUMMARY_KEYS, THRESHOLDS_KEY)
+from components.evaluator.blessing import flat_metrics, interval_warnings, judge
 from components.pusher import serving
 from dataset import fileio, layout
 from dataset.progress import Progress
@@ -56,16 +57,22 @@ def evaluate_model(model_dir: str, split: EvalSplit, label_map: LabelMap, latenc
     return metrics
 
 
-def summary_markdown(metrics: dict, blessed: bool, reasons: list[str]) -> str:
-    lines = ["| metric | box | mask |", "|---|---|---|"]
-    lines += [f"| {key} | {metrics['box'][key]:.3f} | {metrics['mask'][key]:.3f} |" for key in SUMMARY_KEYS]
+def summary_markdown(metrics: dict) -> str:
+    interval, blessing = metrics.get("interval"), metrics["blessing"]
+    spread = f" [{interval['confidence']:.0%} interval]" if interval else ""
+    lines = [f"| metric | box{spread} | mask{spread} |", "|---|---|---|"]
+    lines += [f"| {key} | {with_interval(metrics, 'box_' + key)} | {with_interval(metrics, 'mask_' + key)} |"
+              for key in SUMMARY_KEYS]
     lines += [f"| AP {name} | {metrics['box']['per_class_AP'][name]:.3f} | {ap:.3f} |"
               for name, ap in metrics["mask"]["per_class_AP"].items()]
     if "latency" in metrics:
         latency, throughput = metrics["latency"], metrics["throughput"]
         lines += ["", f"Latency at batch 1: median {latency['median_ms']:.1f} ms, p95 {latency['p95_ms']:.1f} ms; "
                       f"throughput at batch {throughput['batch_size']}: {throughput['images_per_s']:.2f} images/s"]
-    lines += ["", f"**{'BLESSED' if blessed else 'NOT BLESSED'}**", ""] + [f"- {r}" for r in reasons]
+    if interval:
+        lines += ["", f"Intervals: {interval['method']}."]
+    lines += ["", f"**{'BLESSED' if blessing['blessed'] else 'NOT BLESSED'}**", ""]
+    lines += [f"- {r}" for r in blessing["reasons"]] + [f"- WARNING: {w}" for w in blessing["warnings"]]
     return "\n".join(lines) + "\n"
 
 
@@ -100,13 +107,16 @@ class Executor(base_executor.BaseExecutor):
                 no_baseline_reason = (
                     f"the served model {served} was trained on other classes "
                     f"({', '.join(served_label_map.names)} vs {', '.join(label_map.names)}): not comparable")
-        blessed, reasons = judge(flat_metrics(metrics), thresholds, baseline, max_regression, no_baseline_reason)
+        bless_on = exec_properties[BLESS_ON_KEY]
+        blessed, reasons = judge(flat_metrics(metrics), thresholds, baseline, max_regression, no_baseline_reason,
+                                 interval=metrics["interval"], bless_on=bless_on)
         metrics["blessing"] = {"blessed": blessed, "reasons": reasons, "thresholds": thresholds,
-                               "max_regression": max_regression}
+                               "max_regression": max_regression, "bless_on": bless_on,
+                               "warnings": interval_warnings(thresholds, metrics["interval"], metrics["num_images"])}
 
         fileio.makedirs(evaluation.uri)
         fileio.write_text(fileio.join(evaluation.uri, METRICS_FILE), json.dumps(metrics, indent=2))
-        fileio.write_text(fileio.join(evaluation.uri, SUMMARY_FILE), summary_markdown(metrics, blessed, reasons))
+        fileio.write_text(fileio.join(evaluation.uri, SUMMARY_FILE), summary_markdown(metrics))
 
         # What TFX's Pusher reads.
         blessing.set_int_custom_property(evaluator_constants.ARTIFACT_PROPERTY_BLESSED_KEY, int(blessed))

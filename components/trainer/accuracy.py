@@ -32,6 +32,8 @@ class AccuracyPoint:
     box_AP50: float
     mask_AP: float
     mask_AP50: float
+    # [low, high] per metric: the bootstrap interval over the eval images (uncertainty.py); empty: none
+    interval: dict[str, list[float]] = dataclasses.field(default_factory=dict)
 
     def as_dict(self) -> dict:
         return {k: round(v, 4) if isinstance(v, float) else v for k, v in dataclasses.asdict(self).items()}
@@ -48,17 +50,20 @@ class InTrainingEvaluator:
                                                  input_type="image_bytes", model=model)
         self._split, self._label_map = split, label_map
 
-    def metrics(self) -> dict[str, float]:
+    def metrics(self) -> dict:
+        """The evaluator's metrics (coco_metrics.score) of the live model."""
         predictions = []
         for image in self._split.images:
             outputs = self._module.inference_from_image_bytes(tf.constant([image.encoded]))
             outputs = {key: np.asarray(value) for key, value in outputs.items()}
             predictions.append(coco_metrics.Predictions.from_model_outputs(outputs, 0, image.height, image.width))
-        return flat_metrics(coco_metrics.score(self._split.ground_truth, predictions, self._label_map))
+        return coco_metrics.score(self._split.ground_truth, predictions, self._label_map)
 
     def point(self, step: int, started: float) -> AccuracyPoint:
         metrics = self.metrics()
-        return AccuracyPoint(step, round(time.perf_counter() - started, 2), *(metrics[k] for k in POINT_METRICS))
+        flat, interval = flat_metrics(metrics), metrics["interval"] or {}
+        return AccuracyPoint(step, round(time.perf_counter() - started, 2), *(flat[k] for k in POINT_METRICS),
+                             interval={k: interval[k] for k in POINT_METRICS if k in interval})
 
 
 def targets_met(point: AccuracyPoint | dict, targets: dict[str, float]) -> bool:

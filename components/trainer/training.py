@@ -116,7 +116,9 @@ def train(params: cfg.ExperimentConfig, model_dir: str, evaluation: Evaluation |
             line.restart(point.mask_AP50)
             timer(None)  # the evaluation is not a training step's time
             print(f"[train] evaluation at step {point.step}: " + ", ".join(
-                f"{k} {getattr(point, k):.3f}" for k in accuracy.POINT_METRICS), file=out or terminal, flush=True)
+                f"{k} {getattr(point, k):.3f}" + (" [{:.3f}, {:.3f}]".format(*point.interval[k])
+                                                  if k in point.interval else "")
+                for k in accuracy.POINT_METRICS), file=out or terminal, flush=True)
             with writer.as_default():
                 for name in accuracy.POINT_METRICS:
                     tf.summary.scalar(name, getattr(point, name), step=point.step)
