@@ -10,7 +10,7 @@ setup(
     python_requires=">=3.10",
     packages=find_packages(include=["pipeline", "pipeline.*", "components", "components.*",
                                     "dataset", "dataset.*", "kubeflow", "kubeflow.*"]),
-    package_data={"pipeline": ["configs/*.yaml", "schema/*.pbtxt"]},
+    package_data={"components": ["trainer/configs/*.yaml", "schema_gen/*.pbtxt"]},
     # The pinned stack is requirements/cpu.lock (installed in the image), not listed here.
     install_requires=[],
     entry_points={"console_scripts": ["maskrcnn-tfx = pipeline.cli:main"]},

@@ -20,24 +20,20 @@ sys.path.insert(0, REPO)
 
 
 def ingested_sample(work: str, num_train: int = 48, num_test: int = 12, size: tuple[int, int] = (512, 384)) -> str:
-    from dataset import beam_ingest, output, plan, sample
+    from dataset import sample
+    from dataset.ingest import ingest
 
     sample.generate(os.path.join(work, "dataset"), num_train=num_train, num_test=num_test, num_unlabelled=0,
                     sizes=(size,))
     examples = os.path.join(work, "examples")
-    output.prepare_output_dir(examples)
-    beam_ingest.run_beam(plan.plan_ingest(os.path.join(work, "dataset"), plan.IngestOptions()), examples)
+    ingest(os.path.join(work, "dataset"), examples)
     return examples
 
 
 def params_for(examples: str, config: str, steps: int, **kwargs):
     from components.trainer import experiment
-    from dataset import layout
 
-    return experiment.build_experiment(
-        config, experiment.files_of_split(examples, layout.TRAIN), experiment.files_of_split(examples, layout.EVAL),
-        layout.read_label_map(examples), num_eval_examples=layout.read_summary(examples)["num_examples"]["eval"],
-        train_steps=steps, **kwargs)
+    return experiment.experiment_for_examples(config, examples, train_steps=steps, **kwargs)
 
 
 def main() -> int:
@@ -47,7 +43,7 @@ def main() -> int:
     parser.add_argument("--interval", type=int, default=100)
     args = parser.parse_args()
 
-    from components.evaluator.eval_split import load_eval_split
+    from components.util.eval_split import load_eval_split
     from components.trainer import training
     from dataset import layout
 

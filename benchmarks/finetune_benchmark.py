@@ -24,14 +24,14 @@ B_CLASSES = (("ball", (230, 120, 0), "ball"), ("bottle", (0, 90, 200), "bottle")
 
 
 def ingested(work: str, name: str, classes=None) -> str:
-    from dataset import beam_ingest, output, plan, sample
+    from dataset import sample
+    from dataset.ingest import ingest
 
     dataset = os.path.join(work, name)
     sample.generate(dataset, num_train=48, num_test=12, num_unlabelled=0, seed=5,
                     **({"classes": tuple(sample.SampleClass(*c) for c in classes)} if classes else {}))
     examples = dataset + "-examples"
-    output.prepare_output_dir(examples)
-    beam_ingest.run_beam(plan.plan_ingest(dataset, plan.IngestOptions()), examples)
+    ingest(dataset, examples)
     return examples
 
 
@@ -43,7 +43,7 @@ def main() -> int:
     parser.add_argument("--interval", type=int, default=50)
     args = parser.parse_args()
 
-    from components.evaluator.eval_split import load_eval_split
+    from components.util.eval_split import load_eval_split
     from components.trainer import experiment, training
     from dataset import layout
     from pipeline import report
@@ -53,7 +53,7 @@ def main() -> int:
     pretrained = os.path.join(work, "pretrained")
     training.train(params_for(a, args.config, args.pretrain_steps), pretrained)
     evaluation = training.Evaluation(load_eval_split(b), layout.read_label_map(b), args.interval)
-    thresholds = experiment.blessing_rules(args.config).thresholds
+    thresholds = experiment.own_keys(args.config).blessing.thresholds
     rows = {}
     for name, init in (("from A's checkpoint", pretrained), ("from scratch", None)):
         record = training.train(params_for(b, args.config, args.steps, init_checkpoint=init, init_modules="all"),

@@ -85,7 +85,7 @@ def check(config: str, examples: str, work: str, steps: int, dry_run: bool, init
     import tensorflow as tf
 
     from benchmarks.accuracy_benchmark import params_for
-    from components.evaluator.eval_split import load_eval_split
+    from components.util.eval_split import load_eval_split
     from components.evaluator.executor import evaluate_model
     from components.trainer import trainer_module, training
     from components.trainer.init_checkpoint import NO_CHECKPOINT

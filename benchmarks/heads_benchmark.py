@@ -105,7 +105,7 @@ SETUPS = {
 
 def train(config: str, examples: str, model_dir: str, variant: str, steps: int, score: bool) -> dict:
     """One variant's training in this process; its training record (with the final accuracy when `score`)."""
-    from components.evaluator.eval_split import load_eval_split
+    from components.util.eval_split import load_eval_split
     from components.trainer import experiment, training
     from dataset import layout
 

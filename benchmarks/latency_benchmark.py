@@ -56,7 +56,7 @@ def main() -> int:
     from tfx.utils import path_utils
 
     from components.evaluator import executor, latency
-    from components.evaluator.eval_split import load_eval_split
+    from components.util.eval_split import load_eval_split
     from dataset import layout
     from pipeline import run_summary
 

@@ -34,13 +34,9 @@ def _run(command: list[str]) -> tuple[float, float]:
 def direct(examples_uri: str, model_dir: str, config: str, steps: int) -> None:
     """Model Garden alone: the same ExperimentConfig and training function as the Trainer's run_fn, no TFX."""
     from components.trainer import training
-    from components.trainer.experiment import build_experiment, files_of_split
-    from dataset import layout
+    from components.trainer.experiment import experiment_for_examples
 
-    params = build_experiment(
-        config, files_of_split(examples_uri, "train"), files_of_split(examples_uri, "eval"),
-        layout.read_label_map(examples_uri),
-        num_eval_examples=layout.read_summary(examples_uri)["num_examples"]["eval"], train_steps=steps)
+    params = experiment_for_examples(config, examples_uri, train_steps=steps)
     training.train(params, model_dir)
 
 

@@ -11,13 +11,12 @@ from typing import Any
 from dataset import fileio
 from dataset.labelmap import LabelMap
 from dataset.records import IngestError, WorkItem
-from pipeline.settings import (
-    DATASET_FORMATS,
-    DEFAULT_DATASET_FORMAT,
-    DEFAULT_EVAL_FRACTION,
-    DEFAULT_MAX_REJECT_FRACTION,
-    DEFAULT_MIN_INSTANCE_AREA,
-)
+
+DATASET_FORMATS = ("auto", "seed", "coco")  # auto: seed if train_images/ or test_images/, else COCO JSON
+DEFAULT_DATASET_FORMAT = "auto"
+DEFAULT_EVAL_FRACTION = 0.2         # hash split of train when the dataset has no labelled test split
+DEFAULT_MAX_REJECT_FRACTION = 0.05  # ingestion fails above this share of rejected inputs
+DEFAULT_MIN_INSTANCE_AREA = 16      # pixels: smaller connected components of a mask are specks
 
 
 @dataclasses.dataclass(frozen=True)

@@ -134,7 +134,7 @@ def compile_config(args: argparse.Namespace):
 
     if CONFIG_DIR not in config_path(args.config).resolve().parents:
         raise KubeflowError(f"--config {args.config}: on Kubeflow the Trainer reads its config from the image; "
-                            f"add the YAML to pipeline/configs/, rebuild the image and pass its name")
+                            f"add the YAML to components/trainer/configs/, rebuild the image and pass its name")
     for name in ("dataset", "pipeline_root", "serving_dir", "schema", "init_checkpoint"):
         value = getattr(args, name)
         if value and value != NO_CHECKPOINT and not urllib.parse.urlparse(value).scheme and not value.startswith("/"):

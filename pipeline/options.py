@@ -5,10 +5,11 @@ Kept free of TFX imports: `--help` stays fast.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import shlex
 
-from components.evaluator.constants import BLESS_ON_POINT, BLESS_ON_RULES, BLESSING_METRICS
+from components.util.metrics import BLESSING_METRICS
 from components.trainer.constants import ACCURACY_METRICS
 from pipeline import settings
 
@@ -20,7 +21,7 @@ def add_pipeline_arguments(parser: argparse.ArgumentParser, pipeline_root: str |
     parser.add_argument("--format", default=settings.DEFAULT_DATASET_FORMAT, choices=settings.DATASET_FORMATS,
                         dest="dataset_format")
     parser.add_argument("--config", default=config,
-                        help=f"training config: a name in pipeline/configs/ (cpu-demo, gpu-r50fpn, tiny) or a YAML "
+                        help=f"training config: a name in components/trainer/configs/ (cpu-demo, gpu-r50fpn, tiny) or a YAML "
                              f"path (default: {config})")
     parser.add_argument("--train-steps", type=int, help="override the config's trainer.train_steps")
     parser.add_argument("--batch-size", type=int,
@@ -50,27 +51,17 @@ def add_pipeline_arguments(parser: argparse.ArgumentParser, pipeline_root: str |
     parser.add_argument("--threshold", action="append", default=[], metavar="METRIC=MIN",
                         help=f"blessing threshold, replacing the config's, e.g. mask_AP50=0.5 (repeatable; "
                              f"{', '.join(BLESSING_METRICS)})")
-    parser.add_argument("--max-regression", type=float,
-                        help="how far a thresholded metric may fall below the last blessed model's")
-    parser.add_argument("--bless-on", choices=BLESS_ON_RULES, default=BLESS_ON_POINT,
-                        help="what a threshold is compared with: the metric (point) or the low end of its 95%% "
-                             "bootstrap interval over the eval images (lower-bound) (default %(default)s)")
-    parser.add_argument("--min-eval-images", type=int, default=0, metavar="N",
-                        help="stop before training when the eval split has fewer than N images, too few for its "
-                             "AP to mean much (default: no minimum)")
     parser.add_argument("--schema", help="a curated TFDV schema of structural rules (default: the project's, "
-                                         "pipeline/schema/schema.pbtxt; draft one with `maskrcnn-tfx schema`); "
+                                         "components/schema_gen/schema.pbtxt; draft one with `maskrcnn-tfx schema`); "
                                          "the classes always come from the dataset's label map")
-    parser.add_argument("--max-class-drift", type=float, default=settings.DEFAULT_MAX_CLASS_DRIFT,
-                        help="largest L-infinity distance between the eval and train class distributions, "
-                             "or chance at the splits' sizes if larger (default %(default)s)")
-    parser.add_argument("--eval-fraction", type=float, default=settings.DEFAULT_EVAL_FRACTION)
-    parser.add_argument("--max-reject-fraction", type=float, default=settings.DEFAULT_MAX_REJECT_FRACTION)
     parser.add_argument("--beam-args", "--beam-arg", action="extend", type=shlex.split, default=[],
                         dest="beam_pipeline_args", metavar="ARGS",
                         help="Beam pipeline arguments, e.g. --beam-args='--runner=DataflowRunner --region=europe-west1' "
                              "(repeatable)")
     parser.add_argument("--no-cache", action="store_true", help="rerun every component even if unchanged")
+    for field in dataclasses.fields(settings.PipelineConfig):
+        if "option" in field.metadata:
+            parser.add_argument(f"--{field.name.replace('_', '-')}", default=field.default, **field.metadata["option"])
 
 
 def metric_values(items: list[str], option: str, known: tuple[str, ...] | None = None) -> dict[str, float]:
@@ -94,8 +85,6 @@ def pipeline_config(args: argparse.Namespace, local: bool, **changes):
         "dataset": path(args.dataset),
         "pipeline_root": path(args.pipeline_root),
         "dataset_format": args.dataset_format,
-        "eval_fraction": args.eval_fraction,
-        "max_reject_fraction": args.max_reject_fraction,
         "training": settings.TrainingSettings(config=args.config, batch_size=args.batch_size,
                                      params_override=args.params_override, init_checkpoint=args.init_checkpoint,
                                      init_modules=args.init_modules, eval_interval=args.eval_interval,
@@ -103,12 +92,10 @@ def pipeline_config(args: argparse.Namespace, local: bool, **changes):
         "train_steps": args.train_steps,
         "serving_dir": path(args.serving_dir),
         "thresholds": metric_values(args.threshold, "--threshold", BLESSING_METRICS) or None,
-        "max_regression": args.max_regression,
-        "bless_on": args.bless_on,
-        "min_eval_images": args.min_eval_images,
-        "max_class_drift": args.max_class_drift,
         **({"schema": path(args.schema)} if args.schema else {}),
         "beam_pipeline_args": args.beam_pipeline_args,
+        **{field.name: getattr(args, field.name) for field in dataclasses.fields(settings.PipelineConfig)
+           if "option" in field.metadata},
         "enable_cache": not args.no_cache,
         **changes,
     })

@@ -13,7 +13,7 @@ from components.evaluator.component import MaskEvaluator
 from components.example_gen.component import ImageMaskExampleGen
 from components.pusher.component import AtomicPusher
 from components.schema_gen.component import LabelMapSchemaGen
-from components.trainer.experiment import blessing_rules
+from components.trainer.experiment import own_keys
 from pipeline.settings import PipelineConfig
 
 TRAINER_RUN_FN = "components.trainer.trainer_module.run_fn"
@@ -60,11 +60,12 @@ def create_components(config: PipelineConfig) -> list:
         dataset_format=config.dataset_format,
         eval_fraction=config.eval_fraction,
         max_reject_fraction=config.max_reject_fraction,
+        min_instance_area=config.min_instance_area,
     )
     examples = example_gen.outputs["examples"]
     validation = validation_components(examples, config)
     trainer = trainer_component(examples, config, after=[validation[-1]])
-    rules = blessing_rules(config.training.config)
+    rules = own_keys(config.training.config).blessing
     evaluator = MaskEvaluator(
         examples=examples, model=trainer.outputs["model"], serving_dir=config.serving_dir,
         thresholds=rules.thresholds if config.thresholds is None else config.thresholds,

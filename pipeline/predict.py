@@ -26,7 +26,7 @@ class Detection:
     mask: np.ndarray       # [H, W] uint8 0/1
 
     def as_json(self) -> dict:
-        from components.evaluator.coco_metrics import rle
+        from components.util.coco_metrics import rle
 
         return {"class_id": self.class_id, "class": self.class_name, "score": round(self.score, 4),
                 "box_xyxy": [round(v, 1) for v in self.box_xyxy], "segmentation": rle(self.mask)}
@@ -39,7 +39,7 @@ def find_saved_model(path: str) -> str:
 
     from tfx.utils import path_utils
 
-    from components.pusher.serving import SAVED_MODEL_FILE, newest_version
+    from components.util.serving import SAVED_MODEL_FILE, newest_version
 
     for candidate in (path, path_utils.serving_model_dir(path), newest_version(path)):
         if candidate and tf.io.gfile.exists(os.path.join(candidate, SAVED_MODEL_FILE)):
@@ -67,7 +67,7 @@ class Predictor:
     def __call__(self, encoded: bytes, height: int, width: int, min_score: float) -> list[Detection]:
         import tensorflow as tf
 
-        from components.evaluator.coco_metrics import Predictions
+        from components.util.coco_metrics import Predictions
 
         outputs = {k: v.numpy() for k, v in self._signature(tf.constant([encoded])).items()}
         found = Predictions.from_model_outputs(outputs, 0, height, width)

@@ -11,7 +11,7 @@ import json
 import os
 import sys
 
-from components.evaluator.uncertainty import with_interval
+from components.util.uncertainty import with_interval
 from pipeline.settings import DEFAULT_PIPELINE_ROOT
 
 MISSING = "-"

@@ -1,48 +1,34 @@
-"""The pipeline's settings and their defaults, in one place.
+"""What a run is given: `PipelineConfig` (the local runner and the Kubeflow compiler build one from the
+command line), holding the Trainer's `TrainingSettings`.
 
-`PipelineConfig` is what a run is given (the local runner and the Kubeflow
-compiler build one from the command line); `TrainingSettings` is what the
-Trainer receives in its `custom_config`. The components, the dataset tools and
-the commands take their defaults from here. Light on purpose (no TFX or
-TensorFlow import): `--help` and the Beam workers import it.
+Each default lives with what it configures, low in the stack (dataset/plan.py for ingestion, each component's
+constants, components/trainer/settings.py); this module gathers them for the pipeline and the commands. Light
+on purpose (no TFX or TensorFlow import): `--help` imports it.
 """
 from __future__ import annotations
 
 import dataclasses
 from typing import TYPE_CHECKING
 
+from components.data_gate.constants import DEFAULT_MAX_CLASS_DRIFT
+from components.evaluator.constants import DEFAULT_LATENCY_BATCH
+from components.trainer.settings import DEFAULT_CONFIG, TrainingSettings  # noqa: F401 - for the commands
+from components.util.metrics import BLESS_ON_POINT, BLESS_ON_RULES
 from dataset.dask_runner_args import dask_runner_args
+from dataset.plan import (DATASET_FORMATS, DEFAULT_DATASET_FORMAT, DEFAULT_EVAL_FRACTION,  # noqa: F401 - for the commands
+                          DEFAULT_MAX_REJECT_FRACTION, DEFAULT_MIN_INSTANCE_AREA)
 
 if TYPE_CHECKING:
     from tfx.orchestration.data_types import RuntimeParameter
 
-DEFAULT_CONFIG = "cpu-demo"                # a training config of pipeline/configs/
 DEFAULT_PIPELINE_ROOT = "outputs/pipeline"
 DEFAULT_SERVING_DIR = "outputs/serving"
-DATASET_FORMATS = ("auto", "seed", "coco")  # auto: seed if train_images/ or test_images/, else COCO JSON
-DEFAULT_DATASET_FORMAT = "auto"
-DEFAULT_EVAL_FRACTION = 0.2                # hash split of train when the dataset has no labelled test split
-DEFAULT_MAX_REJECT_FRACTION = 0.05         # ingestion fails above this share of rejected inputs
-DEFAULT_MIN_INSTANCE_AREA = 16             # pixels: smaller connected components of a mask are specks
-DEFAULT_MAX_CLASS_DRIFT = 0.25             # L-infinity between eval and train class distributions
-DEFAULT_LATENCY_BATCH = 8                  # the evaluator's throughput batch
 
 
-@dataclasses.dataclass
-class TrainingSettings:
-    """What the pipeline passes to the Trainer in `custom_config`."""
-    config: str = DEFAULT_CONFIG
-    batch_size: int | None = None
-    params_override: list[str] = dataclasses.field(default_factory=list)
-    init_checkpoint: str | None = None     # a pretrained checkpoint (or a folder: its latest), local or gs://
-    init_modules: str | None = None        # all | backbone | decoder | backbone,decoder; None: the config's
-    eval_interval: int | None = None       # evaluate every N steps while training; None: the config's, 0: never
-    stop_at: dict[str, float] = dataclasses.field(default_factory=dict)  # end at the first evaluation meeting all
-
-    @classmethod
-    def from_custom_config(cls, custom_config: dict | None) -> TrainingSettings:
-        known = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{k: v for k, v in (custom_config or {}).items() if k in known})
+def option(default, help: str, **argparse) -> dataclasses.Field:
+    """A PipelineConfig field that `run` and `kubeflow compile` take as --<field-name> (pipeline/options.py):
+    the field, its default, its help and its type, written once."""
+    return dataclasses.field(default=default, metadata={"option": {"help": help, **argparse}})
 
 
 @dataclasses.dataclass
@@ -52,18 +38,28 @@ class PipelineConfig:
     pipeline_root: str
     pipeline_name: str = "maskrcnn-tfx"
     dataset_format: str = DEFAULT_DATASET_FORMAT
-    eval_fraction: float = DEFAULT_EVAL_FRACTION
-    max_reject_fraction: float = DEFAULT_MAX_REJECT_FRACTION
+    eval_fraction: float = option(DEFAULT_EVAL_FRACTION, "share of the labelled photos scored, when the dataset has "
+                                  "no labelled test split (a hash split; default %(default)s)", type=float)
+    max_reject_fraction: float = option(DEFAULT_MAX_REJECT_FRACTION, "ingestion fails above this share of rejected "
+                                        "inputs (default %(default)s)", type=float)
+    min_instance_area: int = option(DEFAULT_MIN_INSTANCE_AREA, "pixels: smaller connected pieces of a mask are "
+                                    "specks, dropped (default %(default)s)", type=int)
     schema: str | None = None              # a curated TFDV schema; None: the one in the package
-    max_class_drift: float = DEFAULT_MAX_CLASS_DRIFT
+    max_class_drift: float = option(DEFAULT_MAX_CLASS_DRIFT, "largest L-infinity distance between the eval and "
+                                    "train class distributions, or chance at the splits' sizes if larger (default "
+                                    "%(default)s)", type=float)
     training: TrainingSettings = dataclasses.field(default_factory=TrainingSettings)
     # None: the training config's own. On Kubeflow a runtime parameter holding TrainArgs JSON, '{"num_steps": N}'.
     train_steps: int | RuntimeParameter | None = None
     serving_dir: str = DEFAULT_SERVING_DIR  # blessed models are pushed to <serving_dir>/<version>/
     thresholds: dict[str, float] | None = None   # None: the training config's `blessing:` section
-    max_regression: float | None = None
-    bless_on: str = "point"                # or "lower-bound": thresholds judge the intervals' low ends
-    min_eval_images: int = 0               # the gate stops a run with fewer eval images; 0: no minimum
+    max_regression: float | None = option(None, "how far a thresholded metric may fall below the last blessed "
+                                          "model's (default: the config's)", type=float)
+    bless_on: str = option(BLESS_ON_POINT, "what a threshold is compared with: the metric (point) or the low end of "
+                           "its 95%% bootstrap interval over the eval images (lower-bound) (default %(default)s)",
+                           choices=BLESS_ON_RULES)
+    min_eval_images: int = option(0, "stop before training when the eval split has fewer than N images, too few for "
+                                  "its AP to mean much (default: no minimum)", type=int, metavar="N")
     latency_batch: int = DEFAULT_LATENCY_BATCH
     beam_pipeline_args: list[str] = dataclasses.field(default_factory=list)
     enable_cache: bool = True

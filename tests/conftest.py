@@ -159,17 +159,9 @@ def copy_dataset(src: Path, dst: Path) -> Path:
 
 def ingest_folder(dataset: Path, output: Path, check: bool = False, **options) -> dict:
     """Plans and runs the Beam ingestion in-process; returns the summary."""
-    from dataset import beam_ingest
-    from dataset import output as output_folder
-    from dataset import plan as planning
+    from dataset.ingest import ingest
 
-    opts = planning.IngestOptions(**options)
-    plan = planning.plan_ingest(str(dataset), opts)
-    output_folder.prepare_output_dir(str(output))
-    summary = beam_ingest.run_beam(plan, str(output), IN_MEMORY_BEAM_ARGS)
-    if check:
-        output_folder.check_summary(summary, opts.max_reject_fraction, str(output))
-    return summary
+    return ingest(str(dataset), str(output), planning.IngestOptions(**options), IN_MEMORY_BEAM_ARGS, check=check)
 
 
 def read_examples(output: Path, split: str) -> list:

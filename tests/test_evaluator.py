@@ -10,11 +10,11 @@ import pytest
 from scipy import stats
 from tfx.types import Channel, standard_artifacts
 
-from components.evaluator import blessing, uncertainty
+from components.util import blessing, uncertainty
 from components.evaluator.component import MaskEvaluator
-from components.evaluator.coco_metrics import GroundTruth, Predictions, score
+from components.util.coco_metrics import GroundTruth, Predictions, score
 from components.evaluator.executor import same_classes
-from components.trainer.experiment import blessing_rules
+from components.trainer.experiment import own_keys
 from dataset.labelmap import LabelClass, LabelMap
 from pipeline import options
 
@@ -217,7 +217,7 @@ def test_a_threshold_on_a_metric_the_evaluator_does_not_score_is_refused_before_
     config = tmp_path / "mine.yaml"
     config.write_text("base: tiny\nblessing:\n  thresholds: {mask_AP50: 0.5, box_mAP: 0.3}\n")
     with pytest.raises(ValueError, match=f"{config}: blessing.thresholds: the evaluator scores no box_mAP; "):
-        blessing_rules(str(config))
+        own_keys(str(config))
 
     channels = dict(examples=Channel(type=standard_artifacts.Examples), model=Channel(type=standard_artifacts.Model))
     refusal = ("MaskEvaluator: the evaluator scores no mask_AP90, mask_mAP; blessing thresholds may name box_AP, "

@@ -115,6 +115,23 @@ def test_a_remote_beam_runner_is_refused_where_the_launcher_stages_artifacts_in_
            "artifacts at the local copies KFP's launcher makes in its pod" in capsys.readouterr().err
 
 
+def test_a_setting_declared_once_is_an_option_of_run_and_compile_and_reaches_its_step(tmp_path):
+    """PipelineConfig's fields with an option (pipeline/settings.py) are options of both commands."""
+    from pipeline import options
+
+    settings = ["--min-instance-area", "40", "--bless-on", "lower-bound", "--min-eval-images", "20"]
+    run_args = cli.build_parser(["run"]).parse_args(["run", "--dataset", str(tmp_path), *settings])
+    config = options.pipeline_config(run_args, local=True)
+    assert (config.min_instance_area, config.bless_on, config.min_eval_images) == (40, "lower-bound", 20)
+    path = tmp_path / "pipeline.yaml"
+    assert cli.main(compile_args(path, *settings)) == 0
+    tasks = json_format.MessageToDict(kfp_client._extract_pipeline_yaml(str(path)).pipeline_spec.root)["dag"]["tasks"]
+    constant = lambda task, name: tasks[task]["inputs"]["parameters"][name]["runtimeValue"]["constant"]  # noqa: E731
+    assert constant("ImageMaskExampleGen", "min_instance_area") == 40
+    assert constant("DataGate", "min_eval_images") == 20
+    assert constant("MaskEvaluator", "bless_on") == "lower-bound"
+
+
 def test_dataset_and_train_steps_are_runtime_parameters_with_defaults(package):
     spec = package["spec"]
     parameters = spec.root.input_definitions.parameters

@@ -14,7 +14,7 @@ from tfx.types import standard_artifacts, standard_component_specs
 from tfx.utils import proto_utils
 
 from components.pusher import executor as pusher
-from components.pusher import serving
+from components.util import serving
 
 STAGING = serving.STAGING_DIR
 

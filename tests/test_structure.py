@@ -1,5 +1,5 @@
-"""The code's shape: every package folder is a package, no import cycle between the project's modules (imports
-inside functions count), no module over 300 lines."""
+"""The code's shape: every package folder is a package, imports point down the layers and make no cycle
+(imports inside functions count), dataset/ has no TFX, no module over 300 lines."""
 from __future__ import annotations
 
 import ast
@@ -65,6 +65,50 @@ def test_no_import_cycle():
     graph = {name: _imports(path, modules) - {name} for name, path in modules.items()}
     assert _cycle(graph) == []
     assert _cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": set()}) == ["a", "b", "c", "a"]  # the check works
+
+
+# Lowest first: a module imports its own part or lower layers. Each component (components.<name>) is a part of
+# its own: components import components.util, never one another.
+LAYERS = ("dataset", "components.util", "components.*", "pipeline", "kubeflow")
+
+
+def _part(module: str) -> tuple[int, str]:
+    """(layer, part) of a module: (2, 'components.trainer') for components.trainer.experiment."""
+    parts = module.split(".")
+    if parts[0] == "components" and len(parts) > 1 and parts[1] != "util":
+        return LAYERS.index("components.*"), ".".join(parts[:2])
+    name = ".".join(parts[:2]) if parts[:2] == ["components", "util"] else parts[0]
+    return LAYERS.index(name) if name in LAYERS else LAYERS.index("components.*"), name
+
+
+def _upward(graph: dict[str, set[str]]) -> list[str]:
+    wrong = []
+    for module, imported in sorted(graph.items()):
+        layer, part = _part(module)
+        for other in sorted(imported):
+            other_layer, other_part = _part(other)
+            if other_layer > layer or (other_layer == layer and other_part != part):
+                wrong.append(f"{module} -> {other}")
+    return wrong
+
+
+def test_imports_point_down_the_layers():
+    modules = _modules()
+    graph = {name: _imports(path, modules) - {name} for name, path in modules.items()}
+    assert _upward(graph) == []
+    # the check works: a component importing the pipeline, or another component
+    assert _upward({"components.trainer.a": {"pipeline.settings", "components.evaluator.b", "components.util.c",
+                                             "dataset.d"}}) == ["components.trainer.a -> components.evaluator.b",
+                                                                "components.trainer.a -> pipeline.settings"]
+
+
+def test_dataset_knows_nothing_of_tfx():
+    users = [str(p.relative_to(REPO)) for p in (REPO / "dataset").rglob("*.py")
+             if any(isinstance(n, (ast.Import, ast.ImportFrom)) and
+                    any(name.split(".")[0] == "tfx" for name in
+                        ([a.name for a in n.names] if isinstance(n, ast.Import) else [n.module or ""]))
+                    for n in ast.walk(ast.parse(p.read_text())))]
+    assert users == []
 
 
 def test_no_module_over_300_lines():

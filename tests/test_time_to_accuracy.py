@@ -12,7 +12,7 @@ import cv2
 import pytest
 import tensorflow as tf
 
-from components.evaluator.eval_split import load_eval_split
+from components.util.eval_split import load_eval_split
 from components.trainer import experiment, training
 from dataset import layout
 from pipeline import report
@@ -20,9 +20,7 @@ from pipeline import report
 
 def test_stop_at_ends_training_at_the_first_evaluation_meeting_it(sample_ingested, tmp_path):
     examples = str(sample_ingested)
-    params = experiment.build_experiment(
-        "tiny", experiment.files_of_split(examples, layout.TRAIN), experiment.files_of_split(examples, layout.EVAL),
-        layout.read_label_map(examples), num_eval_examples=3, train_steps=6)
+    params = experiment.experiment_for_examples("tiny", examples, train_steps=6)
     evaluation = training.Evaluation(load_eval_split(examples), layout.read_label_map(examples), interval=2,
                                      stop_at={"mask_AP50": 0.0})
     out = io.StringIO()

@@ -19,7 +19,6 @@ from tfx.types.experimental import simple_artifacts
 from tfx.types.component_spec import ChannelParameter, ComponentSpec, ExecutionParameter
 
 from components.data_gate import constants, executor
-from pipeline.settings import DEFAULT_MAX_CLASS_DRIFT
 
 
 class DataGateSpec(ComponentSpec):
@@ -39,7 +38,7 @@ class DataGate(base_beam_component.BaseBeamComponent):
     EXECUTOR_SPEC = executor_spec.BeamExecutorSpec(executor.Executor)
 
     def __init__(self, examples: types.BaseChannel, statistics: types.BaseChannel, schema: types.BaseChannel,
-                 anomalies: types.BaseChannel, max_class_drift: float = DEFAULT_MAX_CLASS_DRIFT,
+                 anomalies: types.BaseChannel, max_class_drift: float = constants.DEFAULT_MAX_CLASS_DRIFT,
                  min_eval_images: int = 0):
         super().__init__(spec=DataGateSpec(
             examples=examples, statistics=statistics, schema=schema, anomalies=anomalies,

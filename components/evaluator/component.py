@@ -23,8 +23,8 @@ from tfx.types import standard_artifacts
 from tfx.types.component_spec import ChannelParameter, ComponentSpec, ExecutionParameter
 
 from components.evaluator import constants, executor
-from components.evaluator.blessing import check_thresholds
-from pipeline.settings import DEFAULT_LATENCY_BATCH
+from components.util.blessing import check_thresholds
+from components.util.metrics import BLESS_ON_POINT, BLESS_ON_RULES, DEFAULT_MAX_REGRESSION
 
 
 class MaskEvaluatorSpec(ComponentSpec):
@@ -56,11 +56,11 @@ class MaskEvaluator(base_component.BaseComponent):
 
     def __init__(self, examples: types.BaseChannel, model: types.BaseChannel, serving_dir: str = "",
                  thresholds: dict[str, float] | None = None,
-                 max_regression: float = 0.0, latency_batch: int = DEFAULT_LATENCY_BATCH,
-                 bless_on: str = constants.BLESS_ON_POINT):
+                 max_regression: float = DEFAULT_MAX_REGRESSION, latency_batch: int = constants.DEFAULT_LATENCY_BATCH,
+                 bless_on: str = BLESS_ON_POINT):
         check_thresholds(thresholds or {}, "MaskEvaluator")
-        if bless_on not in constants.BLESS_ON_RULES:
-            raise ValueError(f"MaskEvaluator: bless_on {bless_on!r} is not one of {', '.join(constants.BLESS_ON_RULES)}")
+        if bless_on not in BLESS_ON_RULES:
+            raise ValueError(f"MaskEvaluator: bless_on {bless_on!r} is not one of {', '.join(BLESS_ON_RULES)}")
         super().__init__(spec=MaskEvaluatorSpec(
             examples=examples, model=model, serving_dir=serving_dir,
             thresholds=json.dumps(thresholds or {}, sort_keys=True), max_regression=float(max_regression),

@@ -12,13 +12,14 @@ from tfx.dsl.components.base import base_executor
 from tfx.types import artifact_utils
 from tfx.utils import path_utils
 
-from components.evaluator import coco_metrics, latency
-from components.evaluator.uncertainty import with_interval
-from components.evaluator.eval_split import EvalSplit, load_eval_split
+from components.evaluator import latency
 from components.evaluator.constants import (BLESS_ON_KEY, LATENCY_BATCH_KEY, MAX_REGRESSION_KEY, METRICS_FILE,
-                                            SERVING_DIR_KEY, SIGNATURE, SUMMARY_FILE, SUMMARY_KEYS, THRESHOLDS_KEY)
-from components.evaluator.blessing import flat_metrics, interval_warnings, judge
-from components.pusher import serving
+                                            SERVING_DIR_KEY, SIGNATURE, SUMMARY_FILE, THRESHOLDS_KEY)
+from components.util import coco_metrics, serving
+from components.util.blessing import flat_metrics, interval_warnings, judge
+from components.util.eval_split import EvalSplit, load_eval_split
+from components.util.metrics import SUMMARY_KEYS
+from components.util.uncertainty import with_interval
 from dataset import fileio, layout
 from dataset.progress import Progress
 from dataset.labelmap import LabelMap

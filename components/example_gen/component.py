@@ -23,9 +23,8 @@ from components.example_gen import executor
 from components.example_gen.driver import DatasetDriver
 from components.example_gen.constants import (DATASET_FORMAT_KEY, EVAL_FRACTION_KEY, MAX_REJECT_FRACTION_KEY,
                                              MIN_INSTANCE_AREA_KEY)
-from dataset.plan import IngestOptions
-from pipeline.settings import (DEFAULT_DATASET_FORMAT, DEFAULT_EVAL_FRACTION, DEFAULT_MAX_REJECT_FRACTION,
-                               DEFAULT_MIN_INSTANCE_AREA)
+from dataset.plan import (DEFAULT_DATASET_FORMAT, DEFAULT_EVAL_FRACTION, DEFAULT_MAX_REJECT_FRACTION,
+                          DEFAULT_MIN_INSTANCE_AREA, IngestOptions)
 
 # Only read by TFX's span resolution in the driver (no {SPAN} here); the fingerprint covers every file
 # (components/example_gen/driver.py) and the executor lists the folder itself.

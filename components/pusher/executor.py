@@ -26,7 +26,7 @@ from tfx.proto import pusher_pb2
 from tfx.types import artifact_utils, standard_component_specs
 from tfx.utils import proto_utils
 
-from components.pusher import serving
+from components.util import serving
 from dataset import fileio
 
 

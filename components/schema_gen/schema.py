@@ -1,6 +1,6 @@
 """The TFDV schema of the ingested examples: curated rules + the dataset's classes.
 
-The curated schema (pipeline/schema/schema.pbtxt, or a user's `--schema`)
+The curated schema (components/schema_gen/schema.pbtxt, or a user's `--schema`)
 holds the structural rules: presence, value counts, types, ranges, formats. The
 class domains (`image/object/class/label` in 1..N, `image/object/class/text`
 in the class names) come from the label map ingestion wrote, on every run
@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import argparse
 import os
-from pathlib import Path
 
+from components.util.package_data import package_file
 from dataset import records
 from dataset.labelmap import LabelMap
 
-SCHEMA_PATH = Path(__file__).resolve().parents[2] / "pipeline" / "schema" / "schema.pbtxt"
+SCHEMA_PATH = package_file("schema_gen", "schema.pbtxt")
 
 PER_INSTANCE = (records.BBOX_XMIN, records.BBOX_YMIN, records.BBOX_XMAX, records.BBOX_YMAX, records.CLASS_LABEL,
                 records.CLASS_TEXT, records.OBJECT_AREA, records.OBJECT_IS_CROWD, records.OBJECT_MASK)

@@ -15,9 +15,9 @@ import time
 import numpy as np
 import tensorflow as tf
 
-from components.evaluator import coco_metrics
-from components.evaluator.blessing import flat_metrics
-from components.evaluator.eval_split import EvalSplit
+from components.util import coco_metrics
+from components.util.blessing import flat_metrics
+from components.util.eval_split import EvalSplit
 from components.trainer.constants import ACCURACY_METRICS
 from dataset.labelmap import LabelMap
 

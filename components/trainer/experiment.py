@@ -11,15 +11,15 @@ from official.core import exp_factory
 from official.modeling import hyperparams
 from official.vision import registry_imports  # noqa: F401  (registers the vision experiments)
 
-from components.evaluator.blessing import check_thresholds
+from components.util.blessing import check_thresholds
 from components.trainer import init_checkpoint as init_lib
+from components.util.metrics import DEFAULT_MAX_REGRESSION
+from components.util.package_data import package_file
 from dataset import layout
 from dataset.labelmap import LabelMap
 
-CONFIG_DIR = Path(__file__).resolve().parents[2] / "pipeline" / "configs"
-# Keys of our YAML files that are not part of Model Garden's ExperimentConfig.
-_OWN_KEYS = ("experiment", "scale_with_replicas", "blessing", "eval_interval")
-BASE_KEY = "base"  # a config may start from another of pipeline/configs/ and change what it lists
+CONFIG_DIR = package_file("trainer", "configs")
+BASE_KEY = "base"  # a config may start from another of CONFIG_DIR and change what it lists
 
 
 class TrainingDataError(ValueError):
@@ -27,7 +27,7 @@ class TrainingDataError(ValueError):
 
 
 def config_path(name_or_path: str) -> Path:
-    """`cpu-demo` -> pipeline/configs/cpu-demo.yaml; a path is taken as it is."""
+    """`cpu-demo` -> components/trainer/configs/cpu-demo.yaml; a path is taken as it is."""
     path = Path(name_or_path)
     if path.suffix in (".yaml", ".yml"):
         return path
@@ -57,20 +57,33 @@ def load_config(config: str) -> dict:
 class BlessingRules:
     """When the evaluator blesses a model: every threshold met, no more than max_regression below the baseline."""
     thresholds: dict[str, float] = dataclasses.field(default_factory=dict)
-    max_regression: float = 0.0
+    max_regression: float = DEFAULT_MAX_REGRESSION
 
 
-def blessing_rules(config: str) -> BlessingRules:
-    """The `blessing:` section of a training config (metric names as in the evaluator: mask_AP50, box_AP, ...)."""
-    section = load_config(config).get("blessing") or {}
-    thresholds = {k: float(v) for k, v in (section.get("thresholds") or {}).items()}
-    check_thresholds(thresholds, f"{config_path(config)}: blessing.thresholds")
-    return BlessingRules(thresholds=thresholds, max_regression=float(section.get("max_regression", 0.0)))
+@dataclasses.dataclass(frozen=True)
+class OwnKeys:
+    """The keys of a training config's YAML that are this project's, beside Model Garden's ExperimentConfig."""
+    experiment: str                     # the Model Garden experiment the YAML overrides (exp_factory's name)
+    scale_with_replicas: bool = False   # global batch and learning rates times the replica count
+    blessing: BlessingRules = BlessingRules()  # metric names as in the evaluator: mask_AP50, box_AP, ...
+    eval_interval: int = 0              # steps between evaluations while training; 0: none
+
+    @classmethod
+    def pop_from(cls, overrides: dict, config: str) -> OwnKeys:
+        """Takes the project's keys out of a config's YAML (what is left is Model Garden's), checked."""
+        own = {field.name: overrides.pop(field.name) for field in dataclasses.fields(cls) if field.name in overrides}
+        if not own.get("experiment"):
+            raise ValueError(f"{config_path(config)}: missing 'experiment: <Model Garden experiment name>'")
+        section = own.pop("blessing", None) or {}
+        thresholds = {k: float(v) for k, v in (section.get("thresholds") or {}).items()}
+        check_thresholds(thresholds, f"{config_path(config)}: blessing.thresholds")
+        rules = BlessingRules(thresholds, float(section.get("max_regression", DEFAULT_MAX_REGRESSION)))
+        return cls(own["experiment"], bool(own.get("scale_with_replicas")), rules, int(own.get("eval_interval") or 0))
 
 
-def config_eval_interval(config: str) -> int:
-    """The config's `eval_interval:` (steps between evaluations while training; 0: none)."""
-    return int(load_config(config).get("eval_interval") or 0)
+def own_keys(config: str) -> OwnKeys:
+    """A training config's own keys (blessing rules, evaluation interval, replica scaling)."""
+    return OwnKeys.pop_from(load_config(config), config)
 
 
 def visible_replicas(config: cfg.ExperimentConfig) -> int:
@@ -92,13 +105,11 @@ def _scale_learning_rates(optimizer_config, factor: float) -> None:
         warmup.warmup_learning_rate *= factor
 
 
-def _from_yaml(config: str) -> tuple[cfg.ExperimentConfig, dict]:
+def _from_yaml(config: str) -> tuple[cfg.ExperimentConfig, OwnKeys]:
     """Model Garden's experiment with the YAML's changes, and the YAML's own keys."""
     overrides = load_config(config)
-    own = {key: overrides.pop(key, None) for key in _OWN_KEYS}
-    if not own["experiment"]:
-        raise ValueError(f"{config_path(config)}: missing 'experiment: <Model Garden experiment name>'")
-    experiment = exp_factory.get_exp_config(own["experiment"])
+    own = OwnKeys.pop_from(overrides, config)
+    experiment = exp_factory.get_exp_config(own.experiment)
     return hyperparams.override_params_dict(experiment, overrides, is_strict=True), own
 
 
@@ -155,7 +166,7 @@ def build_experiment(
         experiment.trainer.train_steps = train_steps
     if batch_size:
         task.train_data.global_batch_size = batch_size
-    if own["scale_with_replicas"]:
+    if own.scale_with_replicas:
         replicas = visible_replicas(experiment)
         task.train_data.global_batch_size *= replicas
         task.validation_data.global_batch_size *= replicas
@@ -176,3 +187,12 @@ def build_experiment(
 
 def files_of_split(examples_uri: str, split: str) -> list[str]:
     return sorted(tf.io.gfile.glob(layout.record_pattern(examples_uri, split)))
+
+
+def experiment_for_examples(config: str, examples_uri: str, **options) -> cfg.ExperimentConfig:
+    """build_experiment for an ingestion output (an Examples artifact's folder): its splits' files, its label
+    map and its eval count; `options` as build_experiment's (train_steps, batch_size, params_override, ...)."""
+    num_eval = int(layout.read_summary(examples_uri)["num_examples"].get(layout.EVAL, 0))
+    return build_experiment(config, files_of_split(examples_uri, layout.TRAIN),
+                            files_of_split(examples_uri, layout.EVAL), layout.read_label_map(examples_uri),
+                            num_eval_examples=num_eval, **options)

@@ -23,7 +23,7 @@ from components.trainer import init_checkpoint, training
 from components.trainer.constants import FINGERPRINT_FILE, SIGNATURES, TIMING_FILE
 from dataset import layout
 from dataset.labelmap import LabelMap
-from pipeline.settings import TrainingSettings
+from components.trainer.settings import TrainingSettings
 
 
 
@@ -99,10 +99,10 @@ def export(params: cfg.ExperimentConfig, model_dir: str, serving_model_dir: str,
 
 def _evaluation(settings: TrainingSettings, examples_uri: str, label_map: LabelMap) -> training.Evaluation | None:
     """Evaluations during training, when the settings or the config ask for them."""
-    from components.evaluator.eval_split import load_eval_split
+    from components.util.eval_split import load_eval_split
 
     interval = settings.eval_interval if settings.eval_interval is not None else \
-        experiment_lib.config_eval_interval(settings.config)
+        experiment_lib.own_keys(settings.config).eval_interval
     if settings.stop_at and not interval:
         raise ValueError("--stop-at needs evaluations during training: give --eval-interval STEPS")
     return training.Evaluation(load_eval_split(examples_uri), label_map, interval, dict(settings.stop_at)) \
@@ -115,13 +115,8 @@ def run_fn(fn_args) -> None:
     print(f"[train] {starting_point(settings)}", flush=True)
     examples_uri = os.path.dirname(os.path.dirname(fn_args.train_files[0]))
     label_map = layout.read_label_map(examples_uri)
-    summary = layout.read_summary(examples_uri)
-    params = experiment_lib.build_experiment(
-        config=settings.config,
-        train_files=[f for pattern in fn_args.train_files for f in tf.io.gfile.glob(pattern)],
-        eval_files=[f for pattern in fn_args.eval_files for f in tf.io.gfile.glob(pattern)],
-        label_map=label_map,
-        num_eval_examples=int(summary["num_examples"].get("eval", 0)),
+    params = experiment_lib.experiment_for_examples(
+        settings.config, examples_uri,
         train_steps=fn_args.train_steps or None,
         batch_size=settings.batch_size,
         params_override=settings.params_override,

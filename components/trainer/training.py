@@ -27,7 +27,7 @@ ACCURACY_SUMMARIES = "accuracy"  # TensorBoard folder of the in-training evaluat
 @dataclasses.dataclass
 class Evaluation:
     """What to score during training, how often, and when to stop."""
-    split: object  # components.evaluator.eval_split.EvalSplit
+    split: object  # components.util.eval_split.EvalSplit
     label_map: object
     interval: int
     stop_at: dict[str, float] = dataclasses.field(default_factory=dict)

@@ -1,7 +1,7 @@
 """When a model is blessed: every threshold met and no regression against the last blessed model."""
 from __future__ import annotations
 
-from components.evaluator.constants import BLESS_ON_LOWER_BOUND, BLESSING_METRICS, SUMMARY_KEYS
+from components.util.metrics import BLESS_ON_LOWER_BOUND, BLESSING_METRICS, SUMMARY_KEYS
 
 # Compared with the baseline when no threshold names a metric: COCO's headline metrics.
 DEFAULT_REGRESSION_METRICS = ("box_AP", "mask_AP")

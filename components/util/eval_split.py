@@ -10,7 +10,7 @@ import dataclasses
 
 import tensorflow as tf
 
-from components.evaluator import coco_metrics
+from components.util import coco_metrics
 from dataset import layout, records
 
 

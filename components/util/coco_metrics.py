@@ -20,8 +20,8 @@ import numpy as np
 from pycocotools import mask as mask_utils
 from pycocotools.cocoeval import COCOeval
 
-from components.evaluator import uncertainty
-from components.evaluator.constants import SUMMARY_KEYS
+from components.util import uncertainty
+from components.util.metrics import SUMMARY_KEYS
 from dataset import layout
 from dataset.labelmap import LabelMap
 

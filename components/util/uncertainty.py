@@ -18,7 +18,7 @@ import io
 import numpy as np
 from scipy import stats
 
-from components.evaluator.constants import SUMMARY_KEYS
+from components.util.metrics import SUMMARY_KEYS
 
 CONFIDENCE = 0.95
 RESAMPLES = 1000
