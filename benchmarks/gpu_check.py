@@ -1,5 +1,5 @@
-"""A training config as the GPUs run it: trains, exports and scores, and prints what the README's GPU figures
-come from (images/s, step time, peak memory, the replicas, whether float16 and XLA were on).
+"""A training config as the GPUs run it: trains, exports and scores, and prints what the GPU figures of
+benchmarks/RESULTS.md come from (images/s, step time, peak memory, the replicas, whether float16 and XLA were on).
 
     scripts/gpu-check [--config gpu-r50fpn] [--steps 300]      # a machine with GPUs, in the GPU image
     scripts/gpu-check --dry-run [--config NAME]                # here, on the CPU

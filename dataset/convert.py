@@ -2,7 +2,7 @@
 serialized example or a reject reason. Runs in the Beam workers and in the sequential reference alike."""
 from __future__ import annotations
 
-from dataset import coco_convert, records, seed_convert
+from dataset import formats, records
 from dataset.labelmap import LabelMap
 from dataset.records import Outcome, RejectError, WorkItem
 
@@ -16,12 +16,7 @@ def convert_item(item: WorkItem, label_map: LabelMap, min_instance_area: int, da
     if item.reject_reason:
         return Outcome(file=item.path, split=item.split, reason=item.reject_reason)
     try:
-        if item.format == "seed":
-            converted = seed_convert.convert_seed_item(item, label_map, min_instance_area, dataset_dir, own_colours)
-        elif item.format == "coco":
-            converted = coco_convert.convert_coco_item(item, label_map)
-        else:
-            raise ValueError(f"unknown item format {item.format!r}")
+        converted = formats.FORMATS[item.format].convert(item, label_map, min_instance_area, dataset_dir, own_colours)
     except RejectError as e:
         return Outcome(file=item.path, split=item.split, reason=str(e))
     image = converted.image

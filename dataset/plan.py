@@ -8,12 +8,12 @@ import dataclasses
 import os
 from typing import Any
 
-from dataset import fileio
+from dataset import fileio, formats
 from dataset.labelmap import LabelMap
 from dataset.records import IngestError, WorkItem
 
-DATASET_FORMATS = ("auto", "seed", "coco")  # auto: seed if train_images/ or test_images/, else COCO JSON
-DEFAULT_DATASET_FORMAT = "auto"
+DATASET_FORMATS = (formats.AUTO, *formats.FORMATS)  # auto: whichever the folder looks like
+DEFAULT_DATASET_FORMAT = formats.AUTO
 DEFAULT_EVAL_FRACTION = 0.2         # hash split of train when the dataset has no labelled test split
 DEFAULT_MAX_REJECT_FRACTION = 0.05  # ingestion fails above this share of rejected inputs
 DEFAULT_MIN_INSTANCE_AREA = 16      # pixels: smaller connected components of a mask are specks
@@ -40,7 +40,7 @@ class IngestOptions:
 @dataclasses.dataclass(frozen=True)
 class IngestPlan:
     dataset_dir: str
-    format: str  # "seed" | "coco"
+    format: str  # a name of formats.FORMATS
     label_map: LabelMap
     items: tuple[WorkItem, ...]
     unlabelled: tuple[str, ...]
@@ -72,21 +72,10 @@ def absolute(path: str) -> str:
 
 
 def detect_format(dataset_dir: str) -> str:
-    from dataset import coco, seed
-
+    """The format of a dataset folder (dataset/formats.py); IngestError when it is none, or several."""
     if not fileio.isdir(dataset_dir):
         raise IngestError(f"{dataset_dir}: not a folder")
-    is_seed, is_coco = seed.looks_like_seed(dataset_dir), coco.looks_like_coco(dataset_dir)
-    if is_seed and is_coco:
-        raise IngestError(f"{dataset_dir}: holds both a seed layout (train_images/) and COCO JSON files "
-                          f"({', '.join(coco.annotation_files(dataset_dir))}); pass --format seed or --format coco")
-    if is_seed:
-        return "seed"
-    if is_coco:
-        return "coco"
-    raise IngestError(
-        f"{dataset_dir}: neither a seed layout (label.pbtxt + train_images/ + train_masks/) nor COCO "
-        f"(annotations/instances_*.json + images)")
+    return formats.detect(dataset_dir)
 
 
 def plan_ingest(dataset_dir: str, options: IngestOptions) -> IngestPlan:
@@ -94,25 +83,11 @@ def plan_ingest(dataset_dir: str, options: IngestOptions) -> IngestPlan:
 
     Raises LabelMapError for a bad label map and IngestError for an unusable layout.
     """
-    from dataset import coco, seed
-
     dataset_dir = absolute(dataset_dir)
-    fmt = detect_format(dataset_dir) if options.format == "auto" else options.format
-    if fmt == "seed":
-        label_map = LabelMap.load(LabelMap.find(dataset_dir))
-        try:
-            listing = seed.list_seed_inputs(dataset_dir, options.eval_fraction)
-        except FileNotFoundError as e:
-            raise IngestError(str(e)) from e
-        plan = IngestPlan(dataset_dir, fmt, label_map, listing.items, listing.unlabelled, listing.ignored,
-                          listing.eval_source, options)
-    else:
-        try:
-            listing = coco.list_coco_inputs(dataset_dir, options.eval_fraction)
-        except coco.CocoLayoutError as e:
-            raise IngestError(str(e)) from e
-        plan = IngestPlan(dataset_dir, fmt, listing.label_map, listing.items, listing.unlabelled,
-                          listing.ignored, listing.eval_source, options)
+    fmt = detect_format(dataset_dir) if options.format == formats.AUTO else options.format
+    listing = formats.FORMATS[fmt].list_inputs(dataset_dir, options.eval_fraction)
+    plan = IngestPlan(dataset_dir, fmt, listing.label_map, listing.items, listing.unlabelled, listing.ignored,
+                      listing.eval_source, options)
     if not plan.items:
         raise IngestError(f"{dataset_dir}: no input files found ({fmt} layout)")
     return plan

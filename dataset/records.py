@@ -56,7 +56,7 @@ class WorkItem:
     rel_path: str  # the input's identity: its path relative to the dataset folder, '/'-separated
     path: str  # full path or URI of the input file (the image, or the rejected file)
     split: str
-    format: str  # "seed" | "coco"
+    format: str  # a name of dataset/formats.py's FORMATS
     mask_path: str = ""
     voc_path: str = ""
     # COCO: the image entry's declared size and its annotations

@@ -39,7 +39,7 @@ class Resources:
 
 # The Trainer's CPUs: per GPU, the cores Model Garden's input pipeline needs to feed one GPU at NVIDIA's A100
 # reference rate at the slowest photo size measured, plus one for the training loop
-# (benchmarks/input_benchmark.py; README, "Feeding the GPUs"); without GPUs, the cores a CPU training uses.
+# (benchmarks/input_benchmark.py; docs/training.md, GPUs); without GPUs, the cores a CPU training uses.
 TRAINER_CPU_PER_GPU = 5  # gpu-r50fpn, 1920x1080 photos: 7.6 images/s a core; 28.6 / 7.6 -> 4, + 1
 TRAINER_CPU_WITHOUT_GPUS = 8
 

@@ -142,7 +142,7 @@ def _check(record: InitRecord, wanted: dict, fits: list[str], source_shapes: dic
                 f"the {module} of {record.checkpoint} does not match the config's: {len(missing)} of "
                 f"{sum(k.startswith(module + '/') for k in wanted)} {module} variables do not fit, e.g. "
                 f"{_short(key)} (shape {wanted[key]} in the model, {found}); {theirs}. Use a checkpoint of the "
-                f"config's {module} (see the README's fine-tuning table), or other --init-modules")
+                f"config's {module} (see docs/training.md, fine-tuning), or other --init-modules")
     if not fits:
         example = next(iter(sorted(source_shapes)), "(no variable)")
         raise InitError(
