@@ -38,13 +38,9 @@ ENV PATH=/opt/venv/bin:$PATH \
     HOME=/home/app
 RUN useradd --create-home --uid 1000 app && chmod 1777 /home/app
 # The project last: a source change rebuilds only these layers (seconds, not the dependency install).
-# Installed as a package (configs and the curated schema are package data); no source tree stays behind,
-# so the image runs exactly what a cluster runs.
-COPY setup.py /tmp/maskrcnn-tfx/
-COPY pipeline /tmp/maskrcnn-tfx/pipeline
-COPY components /tmp/maskrcnn-tfx/components
-COPY dataset /tmp/maskrcnn-tfx/dataset
-COPY kubeflow /tmp/maskrcnn-tfx/kubeflow
+# Installed as a package (setup.py's PACKAGES; configs and the curated schema are package data); no source
+# tree stays behind, so the image runs exactly what a cluster runs. .dockerignore keeps the rest out.
+COPY . /tmp/maskrcnn-tfx/
 RUN uv pip install --no-deps --no-build-isolation --no-cache /tmp/maskrcnn-tfx \
  && rm -rf /tmp/maskrcnn-tfx
 USER app

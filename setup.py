@@ -1,6 +1,10 @@
 """maskrcnn-tfx: a TFX pipeline that trains, evaluates and serves Mask R-CNN."""
 from setuptools import find_packages, setup
 
+# The project's packages, named once: the image installs them (Dockerfile), its tag hashes them
+# (scripts/container reads this line), tests/test_structure.py checks them.
+PACKAGES = ("pipeline", "components", "dataset", "kubeflow")
+
 setup(
     name="maskrcnn-tfx",
     version="0.1.0",
@@ -8,8 +12,7 @@ setup(
     "(TF Model Garden) from a folder of photos and masks or COCO annotations.",
     license="Apache-2.0",
     python_requires=">=3.10",
-    packages=find_packages(include=["pipeline", "pipeline.*", "components", "components.*",
-                                    "dataset", "dataset.*", "kubeflow", "kubeflow.*"]),
+    packages=find_packages(include=[name for package in PACKAGES for name in (package, f"{package}.*")]),
     package_data={"components": ["trainer/configs/*.yaml", "schema_gen/*.pbtxt"]},
     # The pinned stack is requirements/cpu.lock (installed in the image), not listed here.
     install_requires=[],

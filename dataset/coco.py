@@ -36,6 +36,13 @@ class CocoLayoutError(ValueError):
 
 
 @dataclasses.dataclass(frozen=True)
+class CocoEntry:
+    """A COCO image entry's own fields (its WorkItem's source)."""
+    size: tuple[int, int] | None  # (width, height) as the entry declares it
+    annotations: tuple[dict, ...]
+
+
+@dataclasses.dataclass(frozen=True)
 class CocoListing:
     label_map: LabelMap
     items: tuple[WorkItem, ...]
@@ -192,7 +199,7 @@ def _image_item(dataset_dir: str, rel_json: str, root: str, image: dict, split_o
     except (TypeError, ValueError):
         reason = reason or f"image entry {image.get('id')!r} has a non-numeric width/height"
     return WorkItem(rel_path=image_rel, path=_full(dataset_dir, image_rel), split=split_of(image_rel),
-                    format="coco", coco_size=size, annotations=annotations, reject_reason=reason)
+                    format="coco", source=CocoEntry(size, annotations), reject_reason=reason)
 
 
 def _unlisted_files(dataset_dir: str, roots: set[str], listed: set[str], eval_fraction: float,

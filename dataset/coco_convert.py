@@ -52,13 +52,14 @@ def convert_coco_item(item: WorkItem, label_map: LabelMap) -> Converted:
         if not fileio.exists(item.path):
             raise RejectError("image file not found (listed in the COCO annotations)") from e
         raise RejectError(f"cannot read the image: {e}") from e
-    if item.coco_size is not None and item.coco_size != (image.width, image.height):
-        hint = " (it matches the image before its EXIF rotation)" if item.coco_size == image.stored_size else ""
-        raise RejectError(f"the annotations give size {item.coco_size[0]}x{item.coco_size[1]} but the image is "
+    size = item.source.size
+    if size is not None and size != (image.width, image.height):
+        hint = " (it matches the image before its EXIF rotation)" if size == image.stored_size else ""
+        raise RejectError(f"the annotations give size {size[0]}x{size[1]} but the image is "
                           f"{image.width}x{image.height}{hint}")
     by_source_id = label_map.by_source_id
     instances = []
-    for ann in item.annotations:  # in the file's order
+    for ann in item.source.annotations:  # in the file's order
         cls = by_source_id.get(ann.get("category_id"))
         if cls is None:
             raise RejectError(f"annotation {ann.get('id')} has category_id {ann.get('category_id')!r}, "

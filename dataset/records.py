@@ -57,11 +57,7 @@ class WorkItem:
     path: str  # full path or URI of the input file (the image, or the rejected file)
     split: str
     format: str  # a name of dataset/formats.py's FORMATS
-    mask_path: str = ""
-    voc_path: str = ""
-    # COCO: the image entry's declared size and its annotations
-    coco_size: tuple[int, int] | None = None  # (width, height)
-    annotations: tuple[Any, ...] = ()
+    source: Any = None  # the format's own fields (seed.SeedFiles, coco.CocoEntry); None when rejected while listing
     # Decided while listing the folder (a mask without image, a text file, ...)
     reject_reason: str = ""
 
@@ -81,7 +77,7 @@ class Converted:
     instances: list[Instance]
     small_components_dropped: int = 0
     pixels_reassigned: int = 0  # mask pixels snapped to a class value (dataset/mask_values.py)
-    lossy_mask: bool = False
+    lossy_mask: str = ""  # the mask's path when it holds JPEG data
 
 
 @dataclasses.dataclass(frozen=True)

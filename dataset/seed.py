@@ -28,6 +28,13 @@ FOLDERS = {
 
 
 @dataclasses.dataclass(frozen=True)
+class SeedFiles:
+    """A seed-layout image's own files (its WorkItem's source)."""
+    mask_path: str
+    voc_path: str = ""  # labelImg boxes, when the dataset has them
+
+
+@dataclasses.dataclass(frozen=True)
 class SeedListing:
     items: tuple[WorkItem, ...]
     unlabelled: tuple[str, ...]  # full paths of test images without mask
@@ -141,8 +148,8 @@ def list_seed_inputs(dataset_dir: str, eval_fraction: float) -> SeedListing:
             return "eval"
         return "train" if test_labelled else records.hash_split(rel, eval_fraction)
 
-    items = [WorkItem(rel_path=rel, path=full(rel), split=split_of(kind, rel), format="seed", mask_path=full(mask),
-                      voc_path=full(voc) if voc else "") for kind, rel, mask, voc in found.pending]
+    items = [WorkItem(rel_path=rel, path=full(rel), split=split_of(kind, rel), format="seed",
+                      source=SeedFiles(full(mask), full(voc) if voc else "")) for kind, rel, mask, voc in found.pending]
     items += [WorkItem(rel_path=rel, path=full(rel), split=split_of(kind, rel), format="seed", reject_reason=reason)
               for rel, reason, kind in found.rejects]
     items.sort(key=lambda item: item.rel_path)

@@ -29,7 +29,7 @@ def _read_mask(item: WorkItem):
     from dataset import images
 
     try:
-        return images.decode_mask(fileio.read_bytes(item.mask_path))
+        return images.decode_mask(fileio.read_bytes(item.source.mask_path))
     except images.ImageDecodeError as e:
         raise RejectError(f"mask {_mask_name(item)}: {e}") from e
     except OSError as e:
@@ -37,13 +37,13 @@ def _read_mask(item: WorkItem):
 
 
 def _mask_name(item: WorkItem) -> str:
-    return posixpath.basename(item.mask_path.replace("\\", "/"))
+    return posixpath.basename(item.source.mask_path.replace("\\", "/"))
 
 
 def mask_colours(item: WorkItem) -> dict[int, dict[colours.Colour, int]]:
     """The colours behind each grey value of the item's colour mask ({} for grayscale, lossy or unreadable
     masks: a JPEG's colours are approximate, and the conversion reports unreadable ones)."""
-    if item.format != "seed" or not item.mask_path or item.reject_reason:
+    if item.format != "seed" or item.reject_reason:
         return {}
     try:
         mask = _read_mask(item)
@@ -91,23 +91,25 @@ def convert_seed_item(item: WorkItem, label_map: LabelMap, min_instance_area: in
     if own_colours and mask.colour is not None and not mask.lossy:
         _check_colours(mask, own_colours, label_map, mask_name, dataset_dir)
 
-    voc_name = posixpath.basename(item.voc_path.replace("\\", "/")) if item.voc_path else ""
+    voc_path = item.source.voc_path
+    voc_name = posixpath.basename(voc_path.replace("\\", "/")) if voc_path else ""
     voc_data = b""
-    if item.voc_path:
+    if voc_path:
         try:
-            voc_data = fileio.read_bytes(item.voc_path)
+            voc_data = fileio.read_bytes(voc_path)
         except OSError as e:
             raise RejectError(f"cannot read the VOC file: {e}") from e
-    if not counts and not (item.voc_path and parse_voc(voc_data)[1]):
-        return Converted(image, [], pixels_reassigned=snapped.reassigned, lossy_mask=mask.lossy)
-    if item.voc_path:
+    lossy_mask = item.source.mask_path if mask.lossy else ""
+    if not counts and not (voc_path and parse_voc(voc_data)[1]):
+        return Converted(image, [], pixels_reassigned=snapped.reassigned, lossy_mask=lossy_mask)
+    if voc_path:
         instances, dropped = _instances_from_voc(voc_data, gray, label_map, min_instance_area, image, voc_name)
     else:
         instances, dropped = _instances_from_components(gray, counts, label_map, min_instance_area)
     if not instances:
         raise RejectError(
             f"mask {mask_name} has no object of at least {min_instance_area} pixels (min_instance_area)")
-    return Converted(image, instances, dropped, snapped.reassigned, mask.lossy)
+    return Converted(image, instances, dropped, snapped.reassigned, lossy_mask)
 
 
 def _check_colours(mask, own: dict[int, colours.Colour], label_map: LabelMap, mask_name: str, dataset_dir: str):

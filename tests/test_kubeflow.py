@@ -132,6 +132,23 @@ def test_a_setting_declared_once_is_an_option_of_run_and_compile_and_reaches_its
     assert constant("MaskEvaluator", "bless_on") == "lower-bound"
 
 
+def test_ingestion_options_are_the_same_in_ingest_run_and_compile(tmp_path):
+    """Each field of IngestOptions (dataset/plan.py), what the ExampleGen and `ingest` are given, is an option of
+    `ingest`, `run` and `kubeflow compile` alike, with the same default."""
+    import dataclasses
+
+    from dataset.plan import IngestOptions
+
+    given = {"ingest": ["ingest", "--output", str(tmp_path)], "run": ["run"],
+             "kubeflow": ["kubeflow", "compile", "--image", IMAGE, "--output", str(tmp_path / "p.yaml"),
+                          "--pipeline-root", "gs://b/r", "--serving-dir", "gs://b/s"]}
+    for command, args in given.items():
+        parsed = vars(cli.build_parser([command]).parse_args([*args, "--dataset", str(tmp_path)]))
+        for field in dataclasses.fields(IngestOptions):
+            name = "dataset_format" if command != "ingest" and field.name == "format" else field.name
+            assert parsed[name] == field.default, (command, field.name)
+
+
 def test_dataset_and_train_steps_are_runtime_parameters_with_defaults(package):
     spec = package["spec"]
     parameters = spec.root.input_definitions.parameters

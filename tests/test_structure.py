@@ -6,7 +6,8 @@ import ast
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-PACKAGES = ("pipeline", "components", "dataset", "kubeflow")
+PACKAGES = next(ast.literal_eval(node.value) for node in ast.parse((REPO / "setup.py").read_text()).body
+                if isinstance(node, ast.Assign) and getattr(node.targets[0], "id", "") == "PACKAGES")
 MAX_LINES = 300
 
 
