@@ -11,6 +11,7 @@ import json
 import os
 import sys
 
+from components.util.blessing import meets
 from components.util.uncertainty import with_interval
 from pipeline.settings import DEFAULT_PIPELINE_ROOT
 
@@ -63,7 +64,7 @@ def time_to_threshold(points: list[dict], thresholds: dict[str, float]) -> tuple
     when none did, or a threshold names a metric not measured during training."""
     if not thresholds or not points or any(name not in points[0] for name in thresholds):
         return None, None
-    first = next((p for p in points if all(p[name] >= minimum for name, minimum in thresholds.items())), None)
+    first = next((p for p in points if meets(p, thresholds)), None)
     return (first["seconds"], first["step"]) if first else (None, None)
 
 

@@ -16,7 +16,7 @@ import numpy as np
 import tensorflow as tf
 
 from components.util import coco_metrics
-from components.util.blessing import flat_metrics
+from components.util.blessing import flat_metrics, meets
 from components.util.eval_split import EvalSplit
 from components.trainer.constants import ACCURACY_METRICS
 from dataset.labelmap import LabelMap
@@ -68,7 +68,7 @@ class InTrainingEvaluator:
 
 def targets_met(point: AccuracyPoint | dict, targets: dict[str, float]) -> bool:
     values = point if isinstance(point, dict) else point.as_dict()
-    return bool(targets) and all(values[name] >= minimum for name, minimum in targets.items())
+    return meets(values, targets)
 
 
 def schedule(start_step: int, train_steps: int, eval_interval: int | None) -> list[int]:

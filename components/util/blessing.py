@@ -12,6 +12,11 @@ def flat_metrics(metrics: dict) -> dict[str, float]:
     return {f"{kind}_{key}": metrics[kind][key] for kind in ("box", "mask") for key in SUMMARY_KEYS}
 
 
+def meets(values: dict[str, float], thresholds: dict[str, float]) -> bool:
+    """Every threshold met by the point values (none given: not met, there is nothing to reach)."""
+    return bool(thresholds) and all(values[name] >= minimum for name, minimum in thresholds.items())
+
+
 def check_thresholds(thresholds: dict[str, float], where: str) -> None:
     """Refuses a threshold on a metric the evaluator does not score, before anything runs."""
     unknown = sorted(set(thresholds) - set(BLESSING_METRICS))
