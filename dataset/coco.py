@@ -23,7 +23,7 @@ import re
 from dataset import fileio, records
 from dataset.images import EMPTY_FILE
 from dataset.labelmap import LABEL_MAP_FILE_NAMES, LabelMap, LabelMapError
-from dataset.records import RejectError, WorkItem
+from dataset.records import Listing, RejectError, WorkItem
 from dataset.seed import IMAGE_EXTENSIONS
 
 _TRAIN_ROLE = re.compile(r"train", re.IGNORECASE)
@@ -40,15 +40,6 @@ class CocoEntry:
     """A COCO image entry's own fields (its WorkItem's source)."""
     size: tuple[int, int] | None  # (width, height) as the entry declares it
     annotations: tuple[dict, ...]
-
-
-@dataclasses.dataclass(frozen=True)
-class CocoListing:
-    label_map: LabelMap
-    items: tuple[WorkItem, ...]
-    unlabelled: tuple[str, ...]
-    ignored: tuple[str, ...]
-    eval_source: str  # "annotation_files" | "hash_split"
 
 
 def annotation_files(dataset_dir: str) -> list[str]:
@@ -223,7 +214,7 @@ def _unlisted_files(dataset_dir: str, roots: set[str], listed: set[str], eval_fr
     return unlabelled, ignored
 
 
-def list_coco_inputs(dataset_dir: str, eval_fraction: float) -> CocoListing:
+def list_coco_inputs(dataset_dir: str, eval_fraction: float) -> Listing:
     dataset_dir = str(dataset_dir)
     rel_jsons = annotation_files(dataset_dir)
     if not rel_jsons:
@@ -252,7 +243,7 @@ def list_coco_inputs(dataset_dir: str, eval_fraction: float) -> CocoListing:
     items += [WorkItem(rel_path=path, path=path, split=split, format="coco", reject_reason=reason)
               for path, reason, split in rejects]
     items.sort(key=lambda item: item.rel_path)
-    return CocoListing(label_map, tuple(items), tuple(sorted(unlabelled)), tuple(sorted(ignored)),
+    return Listing(label_map, tuple(items), tuple(sorted(unlabelled)), tuple(sorted(ignored)),
                        "annotation_files" if files_split else "hash_split")
 
 

@@ -8,17 +8,7 @@ import dataclasses
 from typing import Any, Callable
 
 from dataset.labelmap import LabelMap
-from dataset.records import Converted, IngestError, WorkItem
-
-
-@dataclasses.dataclass(frozen=True)
-class Listing:
-    """What listing a dataset folder finds, before any image is read."""
-    label_map: LabelMap
-    items: tuple[WorkItem, ...]
-    unlabelled: tuple[str, ...]
-    ignored: tuple[str, ...]
-    eval_source: str
+from dataset.records import Converted, IngestError, Listing, WorkItem
 
 
 @dataclasses.dataclass(frozen=True)
@@ -45,10 +35,9 @@ def _coco_listing(dataset_dir: str, eval_fraction: float) -> Listing:
     from dataset import coco
 
     try:
-        found = coco.list_coco_inputs(dataset_dir, eval_fraction)
+        return coco.list_coco_inputs(dataset_dir, eval_fraction)
     except coco.CocoLayoutError as e:
         raise IngestError(str(e)) from e
-    return Listing(found.label_map, found.items, found.unlabelled, found.ignored, found.eval_source)
 
 
 def _seed_looks(dataset_dir: str) -> bool:

@@ -13,6 +13,8 @@ from typing import Any
 
 import numpy as np
 
+from dataset.labelmap import LabelMap
+
 # tf.train.Example keys: what Model Garden's TfExampleDecoder(include_mask=True) reads, plus
 # filename, format, sha256 and class text.
 IMAGE_ENCODED = "image/encoded"
@@ -60,6 +62,16 @@ class WorkItem:
     source: Any = None  # the format's own fields (seed.SeedFiles, coco.CocoEntry); None when rejected while listing
     # Decided while listing the folder (a mask without image, a text file, ...)
     reject_reason: str = ""
+
+
+@dataclasses.dataclass(frozen=True)
+class Listing:
+    """What listing a dataset folder finds, before any image is read."""
+    label_map: LabelMap
+    items: tuple[WorkItem, ...]
+    unlabelled: tuple[str, ...]
+    ignored: tuple[str, ...]
+    eval_source: str  # how the eval split was chosen: "test_folder", "annotation_files", "hash_split"
 
 
 @dataclasses.dataclass(frozen=True)
