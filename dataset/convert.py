@@ -25,4 +25,4 @@ def convert_item(item: WorkItem, label_map: LabelMap, min_instance_area: int, da
     return Outcome(file=item.path, split=item.split, example=example, num_instances=len(converted.instances),
                    num_small_components_dropped=converted.small_components_dropped,
                    pixels_reassigned=converted.pixels_reassigned,
-                   lossy_mask=converted.lossy_mask)
+                   lossy_mask=converted.lossy_mask, alpha_pixels=converted.alpha_pixels)

@@ -4,7 +4,8 @@ Images: JPEG and PNG bytes pass through unchanged when Model Garden's decoder
 reads them as they are; an EXIF orientation (phone photos) is applied and the
 image re-encoded upright, because tf.io.decode_image ignores EXIF while the
 annotator saw the rotated picture. Masks: the class value of a pixel is its
-grayscale value (ITU-R 601 luma, OpenCV's cvtColor and PIL's convert("L")).
+grayscale value (ITU-R 601 luma, OpenCV's cvtColor and PIL's convert("L")), after
+an alpha channel's transparency is composited onto the background.
 """
 from __future__ import annotations
 
@@ -79,8 +80,9 @@ def prepare_image(data: bytes) -> EncodedImage:
 @dataclasses.dataclass(frozen=True)
 class DecodedMask:
     gray: np.ndarray  # HxW uint8: the class value of each pixel
-    colour: np.ndarray | None  # HxWx3|4 BGR(A) as stored (palettes expanded); None for grayscale masks
+    colour: np.ndarray | None  # HxWx3 BGR (palettes expanded, transparency composited); None for grayscale masks
     lossy: bool = False  # JPEG data: its values are approximate (dataset/mask_values.py)
+    alpha_decided: int = 0  # pixels whose value the alpha channel changed (transparent or half-transparent)
 
 
 def decode_mask(data: bytes) -> DecodedMask:
@@ -109,10 +111,27 @@ def decode_mask(data: bytes) -> DecodedMask:
     channels = mask.shape[2]
     if channels == 1:
         return DecodedMask(mask[:, :, 0], None, lossy)
-    if channels in (3, 4):
-        gray = cv2.cvtColor(mask, cv2.COLOR_BGR2GRAY if channels == 3 else cv2.COLOR_BGRA2GRAY)
-        return DecodedMask(gray, mask, lossy)
+    if channels == 3:
+        return DecodedMask(cv2.cvtColor(mask, cv2.COLOR_BGR2GRAY), mask, lossy)
+    if channels == 4:
+        return _composited(mask, lossy)
     raise ImageDecodeError(f"the mask has {channels} channels")
+
+
+def _composited(bgra: np.ndarray, lossy: bool) -> DecodedMask:
+    """A mask on a transparent layer, as anyone looking at it sees it: composited onto the background (0).
+    Alpha 0 is background whatever the colour beneath (editors keep white there), a half-transparent pixel
+    is a blend of its colour and the background (a soft edge, read as one), an opaque one its colour."""
+    import cv2
+
+    bgr, alpha = bgra[..., :3], bgra[..., 3]
+    plain = cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY)
+    if (alpha == 255).all():
+        return DecodedMask(plain, np.ascontiguousarray(bgr), lossy)
+    weight = alpha.astype(np.uint16)[..., None]
+    composited = ((bgr.astype(np.uint16) * weight + 127) // 255).astype(np.uint8)
+    gray = cv2.cvtColor(composited, cv2.COLOR_BGR2GRAY)
+    return DecodedMask(gray, composited, lossy, int(np.count_nonzero(gray != plain)))
 
 
 def luma(rgb: tuple[int, int, int]) -> int:

@@ -23,6 +23,14 @@ nor a class's, every pixel is decided by one rule:
 A JPEG mask is first median-filtered over 3x3 pixels: that removes the compression's speckle (up to 20 levels
 inside a 5 px wide object at quality 75) and keeps edges, at the cost of features 1 px wide.
 
+At the photo's border the rule reads the mask inside a frame of background: a strip of blends between an
+object and the border is an edge like any other, not a region of its own.
+
+In a lossy mask with labelImg boxes, a piece of a class outside every box of that class which is thin (at most
+LOSSY_PIECE_WIDTH px across) and lies along an object of another class is the compression's (ringing beside an
+edge that lands within NOISE_TOLERANCE of a third class): it takes the nearest of the background's and that
+object's values (`compression_piece`), and its pixels are counted as reassigned.
+
 A blend of two colours has the blend of their grey values (luma is linear in RGB), so the rule reads colour
 masks through their grey values too.
 """
@@ -38,6 +46,8 @@ FLAT_PATCH = 3
 FLAT_SPREAD = 2
 EDGE_RADIUS = 8  # one JPEG block: its ringing stays inside the 8x8 blocks an edge crosses
 OVERSHOOT = 0.4
+LOSSY_PIECE_WIDTH = 4  # px: JPEG's ringing beside an edge, within the 8x8 blocks the edge crosses
+BORDER = EDGE_RADIUS + FLAT_PATCH  # the frame of background around the mask: an edge's width and a patch
 
 
 @dataclasses.dataclass(frozen=True)
@@ -130,6 +140,9 @@ def snap(painted: np.ndarray, class_values: Iterable[int], lossy: bool = False) 
     if np.isin(painted, palette).all():
         return Snapped(painted, 0, {})
     gray = cv2.medianBlur(painted, 3) if lossy else painted
+    # beyond the photo's border lies background, so a blend in a strip between an object and the border
+    # is an edge like any other: the rule reads the mask inside a frame of background
+    gray = cv2.copyMakeBorder(gray, BORDER, BORDER, BORDER, BORDER, cv2.BORDER_CONSTANT, value=0)
     values = gray.astype(np.int16)
     nearest = _nearest_table(palette)[gray]
     close = np.abs(values - nearest) <= NOISE_TOLERANCE
@@ -138,9 +151,28 @@ def snap(painted: np.ndarray, class_values: Iterable[int], lossy: bool = False) 
     low, high, choice, alone = _regions_near(regions, nearest, values, palette)
     margin = np.maximum(NOISE_TOLERANCE, OVERSHOOT * (high - low))
     blend = ~regions & (alone | ((values >= low - margin) & (values <= high + margin)))
-    unknown = own_value | (~regions & ~blend & ~close)
+    inside = (slice(BORDER, -BORDER), slice(BORDER, -BORDER))
+    unknown = (own_value | (~regions & ~blend & ~close))[inside]
+    gray = gray[inside]
     if unknown.any():
         found, counts = np.unique(gray[unknown], return_counts=True)
         return Snapped(gray, 0, {int(v): int(n) for v, n in zip(found, counts)})
-    result = np.where(blend, choice, nearest).astype(np.uint8)
+    result = np.where(blend, choice, nearest).astype(np.uint8)[inside]
     return Snapped(result, int(np.count_nonzero(result != painted)), {})
+
+
+def compression_piece(gray: np.ndarray, piece: np.ndarray, value: int) -> int | None:
+    """The value a piece (HxW bool) of `value` in a snapped lossy mask takes when it is the compression's (see
+    the module's rule), or None when it is not thin or lies along no object of another class."""
+    import cv2
+
+    binary = piece.astype(np.uint8)
+    kernel = np.ones((LOSSY_PIECE_WIDTH + 1, LOSSY_PIECE_WIDTH + 1), np.uint8)
+    # beyond the border is background here too: a strip 4 px tall along the border is thin
+    if cv2.erode(binary, kernel, borderType=cv2.BORDER_CONSTANT, borderValue=0).any():
+        return None
+    around = gray[cv2.dilate(binary, kernel).astype(bool) & ~piece]
+    neighbours = set(np.unique(around).tolist()) - {0, value}
+    if not neighbours:
+        return None
+    return min((0, *sorted(neighbours)), key=lambda other: abs(other - value))

@@ -25,6 +25,7 @@ class Report:
         self.rejects: list[dict[str, str]] = []
         self.pixels_reassigned: dict[str, int] = {}  # input file -> mask pixels snapped to a class value
         self.lossy_masks: dict[str, str] = {}  # input file -> its mask, when the mask holds JPEG data
+        self.alpha_pixels: dict[str, int] = {}  # input file -> mask pixels its alpha channel decided
 
     def add(self, outcome: Outcome) -> Report:
         if outcome.reason:
@@ -38,6 +39,8 @@ class Report:
             self.pixels_reassigned[outcome.file] = outcome.pixels_reassigned
         if outcome.lossy_mask:
             self.lossy_masks[outcome.file] = outcome.lossy_mask
+        if outcome.alpha_pixels:
+            self.alpha_pixels[outcome.file] = outcome.alpha_pixels
         return self
 
     def merge(self, other: Report) -> Report:
@@ -49,6 +52,7 @@ class Report:
         self.rejects.extend(other.rejects)
         self.pixels_reassigned.update(other.pixels_reassigned)
         self.lossy_masks.update(other.lossy_masks)
+        self.alpha_pixels.update(other.alpha_pixels)
         return self
 
     def warnings(self) -> list[str]:
@@ -67,6 +71,10 @@ class Report:
             lines.append(f"{len(soft)} masks have soft or antialiased edges (blends of a class value and its "
                          f"neighbour's): {sum(soft.values())} pixels took the nearest class value or the "
                          f"background")
+        if self.alpha_pixels:
+            lines.append(f"{len(self.alpha_pixels)} masks are on a transparent layer: alpha 0 read as the "
+                         f"background whatever the colour beneath, partial alpha as soft edges "
+                         f"({sum(self.alpha_pixels.values())} pixels decided by the alpha)")
         return lines
 
 
@@ -88,6 +96,7 @@ def write_report(report: Report, summary_fields: dict[str, Any], label_map_json:
         "pixels_reassigned": sum(report.pixels_reassigned.values()),
         "pixels_reassigned_by_input": dict(sorted(report.pixels_reassigned.items())),
         "lossy_masks": sorted(report.lossy_masks.values()),
+        "alpha_pixels_by_input": dict(sorted(report.alpha_pixels.items())),
         "warnings": report.warnings(),
     })
     fileio.write_text(layout.label_map_path(output_dir), label_map_json)

@@ -90,6 +90,7 @@ class Converted:
     small_components_dropped: int = 0
     pixels_reassigned: int = 0  # mask pixels snapped to a class value (dataset/mask_values.py)
     lossy_mask: str = ""  # the mask's path when it holds JPEG data
+    alpha_pixels: int = 0  # mask pixels whose value its alpha channel decided (images.DecodedMask)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -102,6 +103,7 @@ class Outcome:
     num_small_components_dropped: int = 0
     pixels_reassigned: int = 0
     lossy_mask: str = ""  # the mask's path when it holds JPEG data
+    alpha_pixels: int = 0
 
     @property
     def rejected(self) -> bool:

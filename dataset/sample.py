@@ -88,11 +88,13 @@ def generate(
     portrait_fraction: float = 0.15,
     workers: int = 1,
     num_background: int = 0,
+    border_gaps: tuple[int, ...] = (),
 ) -> SampleSummary:
     """Writes the dataset into `output_dir` (created; existing files are overwritten).
 
     sizes: (width, height) of the landscape photos; each photo takes one at random, then is turned to
-    portrait with probability `portrait_fraction`. voc_fraction 0 writes no VOC file.
+    portrait with probability `portrait_fraction`. voc_fraction 0 writes no VOC file. border_gaps: each photo's
+    first object lies against the border with one of these gaps (dataset/scene.py).
     """
     classes = tuple(classes)
     check_classes(classes)
@@ -104,7 +106,7 @@ def generate(
     jobs = [("train", i) for i in range(num_train)]
     jobs += [("test", i) for i in range(num_test)]
     jobs += [("unlabelled", i) for i in range(num_unlabelled)]
-    task = _ImageTask(str(out), tuple(sizes), seed, classes, voc_fraction, portrait_fraction)
+    task = _ImageTask(str(out), tuple(sizes), seed, classes, voc_fraction, portrait_fraction, tuple(border_gaps))
     if workers > 1 and len(jobs) > 1:
         import multiprocessing
 
@@ -152,6 +154,7 @@ class _ImageTask:
     classes: tuple[SampleClass, ...]
     voc_fraction: float
     portrait_fraction: float
+    border_gaps: tuple[int, ...] = ()
 
     def __call__(self, job: tuple[str, int]) -> tuple[int, int]:
         import cv2
@@ -162,7 +165,7 @@ class _ImageTask:
         if rng.random() < self.portrait_fraction:
             width, height = height, width
         kinds = tuple(KINDS.index(c.kind) if c.kind else i % len(KINDS) for i, c in enumerate(self.classes))
-        photo, label, objects = render_scene(rng, width, height, kinds)
+        photo, label, objects = render_scene(rng, width, height, kinds, self.border_gaps)
 
         out = Path(self.output_dir)
         folder = "train" if split == "train" else "test"

@@ -20,41 +20,68 @@ class DrawnObject:
     box: tuple[int, int, int, int]
 
 
-def render_scene(rng: np.random.Generator, width: int, height: int, kinds: tuple[int, ...]):
+def render_scene(rng: np.random.Generator, width: int, height: int, kinds: tuple[int, ...],
+                 border_gaps: tuple[int, ...] = ()):
     """Returns (photo RGB uint8, label map uint8 of class indices, objects); class i (1-based) is drawn as
-    DRAWERS[kinds[i - 1]]."""
+    DRAWERS[kinds[i - 1]].
+
+    border_gaps: when given, the first object is put against a random side of the photo with one of these gaps
+    of background between it and the border (0: it touches the border; negative: the border cuts it).
+    """
     num_classes = len(kinds)
+    base = min(width, height)
+    pad = base if border_gaps else 0  # drawn on a larger canvas, then cropped: objects can cross the border
     photo = _background(rng, width, height)
-    label = np.zeros((height, width), np.uint8)
+    if pad:
+        import cv2
+
+        photo = cv2.copyMakeBorder(photo, pad, pad, pad, pad, cv2.BORDER_REFLECT)
+    label = np.zeros((height + 2 * pad, width + 2 * pad), np.uint8)
     objects: list[DrawnObject] = []
     taken: list[tuple[int, int, int, int]] = []
-    base = min(width, height)
 
     if rng.random() < 0.35:  # several objects of one class
         plan = [int(rng.integers(1, num_classes + 1))] * int(rng.integers(2, 4))
     else:
         plan = [int(rng.integers(1, num_classes + 1)) for _ in range(int(rng.integers(1, 4)))]
     margin = max(6, base // 40)
-    for class_index in plan:
+    for number, class_index in enumerate(plan):
         shape, layer = DRAWERS[kinds[class_index - 1]](rng, base)
         h, w = shape.shape
         if w + 2 * margin >= width or h + 2 * margin >= height:
             continue
+        ys, xs = np.nonzero(shape)
         for _ in range(40):
             x0 = int(rng.integers(margin, width - w - margin))
             y0 = int(rng.integers(margin, height - h - margin))
-            ys, xs = np.nonzero(shape)
-            box = (x0 + int(xs.min()), y0 + int(ys.min()), x0 + int(xs.max()), y0 + int(ys.max()))
+            if border_gaps and number == 0:
+                x0, y0 = _against_border(rng, x0, y0, shape, width, height, border_gaps)
+            box = (max(0, x0 + int(xs.min())), max(0, y0 + int(ys.min())), min(width - 1, x0 + int(xs.max())),
+                   min(height - 1, y0 + int(ys.max())))
             padded = (box[0] - margin, box[1] - margin, box[2] + margin, box[3] + margin)
-            if any(_intersects(padded, t) for t in taken):
+            if box[0] > box[2] or box[1] > box[3] or any(_intersects(padded, t) for t in taken):
                 continue
-            _composite(photo, x0, y0, shape, layer, rng)
-            label[y0:y0 + h, x0:x0 + w][shape > 0] = class_index
+            _composite(photo, x0 + pad, y0 + pad, shape, layer, rng)
+            label[y0 + pad:y0 + pad + h, x0 + pad:x0 + pad + w][shape > 0] = class_index
             objects.append(DrawnObject(class_index, box))
             taken.append(padded)
             break
+    photo, label = photo[pad:pad + height, pad:pad + width], label[pad:pad + height, pad:pad + width]
+    return _finish(np.ascontiguousarray(photo), rng), np.ascontiguousarray(label), objects
 
-    return _finish(photo, rng), label, objects
+
+def _against_border(rng, x0: int, y0: int, shape: np.ndarray, width: int, height: int, gaps: tuple[int, ...]):
+    """(x0, y0) moved so that the shape's pixels end `gap` pixels from a random side of the photo."""
+    ys, xs = np.nonzero(shape)
+    gap = int(gaps[int(rng.integers(len(gaps)))])
+    side = int(rng.integers(4))
+    if side == 0:
+        return gap - int(xs.min()), y0
+    if side == 1:
+        return width - 1 - gap - int(xs.max()), y0
+    if side == 2:
+        return x0, gap - int(ys.min())
+    return x0, height - 1 - gap - int(ys.max())
 
 
 def render_background(rng: np.random.Generator, width: int, height: int) -> np.ndarray:

@@ -101,15 +101,21 @@ def convert_seed_item(item: WorkItem, label_map: LabelMap, min_instance_area: in
             raise RejectError(f"cannot read the VOC file: {e}") from e
     lossy_mask = item.source.mask_path if mask.lossy else ""
     if not counts and not (voc_path and parse_voc(voc_data)[1]):
-        return Converted(image, [], pixels_reassigned=snapped.reassigned, lossy_mask=lossy_mask)
+        return Converted(image, [], pixels_reassigned=snapped.reassigned, lossy_mask=lossy_mask,
+                         alpha_pixels=mask.alpha_decided)
+    boxed, boxes_by_class = _voc_boxes(voc_data, gray, label_map, voc_name) if voc_path else ([], None)
+    reassigned = snapped.reassigned
+    if mask.lossy:
+        gray, pieces = _without_compression_pieces(gray, label_map, min_instance_area, boxes_by_class)
+        reassigned += pieces
     if voc_path:
-        instances, dropped = _instances_from_voc(voc_data, gray, label_map, min_instance_area, image, voc_name)
+        instances, dropped = _instances_from_voc(boxed, boxes_by_class, gray, label_map, min_instance_area, voc_name)
     else:
         instances, dropped = _instances_from_components(gray, counts, label_map, min_instance_area)
     if not instances:
         raise RejectError(
             f"mask {mask_name} has no object of at least {min_instance_area} pixels (min_instance_area)")
-    return Converted(image, instances, dropped, snapped.reassigned, lossy_mask)
+    return Converted(image, instances, dropped, reassigned, lossy_mask, mask.alpha_decided)
 
 
 def _check_colours(mask, own: dict[int, colours.Colour], label_map: LabelMap, mask_name: str, dataset_dir: str):
@@ -149,7 +155,8 @@ def _instances_from_components(gray, counts, label_map: LabelMap, min_area: int)
     return instances, dropped
 
 
-def _instances_from_voc(data: bytes, gray, label_map: LabelMap, min_area: int, image, voc_name: str):
+def _voc_boxes(data: bytes, gray, label_map: LabelMap, voc_name: str):
+    """The VOC file's objects, each with its class and its box inside the image, and the boxes by class."""
     size, objects = parse_voc(data)
     height, width = gray.shape
     if size is not None and size != (width, height):
@@ -157,7 +164,7 @@ def _instances_from_voc(data: bytes, gray, label_map: LabelMap, min_area: int, i
     if not objects:
         raise RejectError(f"{voc_name} has no <object>")
     known = ", ".join(label_map.names)
-    instances: list[Instance] = []
+    boxed = []
     boxes_by_class: dict[int, list[tuple[int, int, int, int]]] = {}
     for index, obj in enumerate(objects, start=1):
         cls = label_map.lookup_name(obj.name)
@@ -170,30 +177,67 @@ def _instances_from_voc(data: bytes, gray, label_map: LabelMap, min_area: int, i
         if x0 >= width or y0 >= height or x1 < 0 or y1 < 0:
             raise RejectError(f"{voc_name}: object #{index} ({obj.name}) box {list(obj.box)} is outside "
                               f"the {width}x{height} image")
-        x0, y0, x1, y1 = max(0, x0), max(0, y0), min(width - 1, x1), min(height - 1, y1)
+        box = max(0, x0), max(0, y0), min(width - 1, x1), min(height - 1, y1)
+        boxed.append((index, obj, cls, box))
+        boxes_by_class.setdefault(cls.id, []).append(box)
+    return boxed, boxes_by_class
+
+
+def _instances_from_voc(boxed, boxes_by_class, gray, label_map: LabelMap, min_area: int, voc_name: str):
+    """Each box is one instance (its class's pixels inside it)."""
+    dropped = _check_every_object_boxed(gray, label_map, min_area, boxes_by_class, voc_name)
+    instances: list[Instance] = []
+    for index, obj, cls, (x0, y0, x1, y1) in boxed:
         mask = np.zeros_like(gray, dtype=np.uint8)
         mask[y0:y1 + 1, x0:x1 + 1] = gray[y0:y1 + 1, x0:x1 + 1] == cls.pixel_value
         if not mask.any():
             raise RejectError(f"{voc_name}: object #{index} ({obj.name}) box {list(obj.box)} holds no pixel of "
                               f"its class (value {cls.pixel_value}) in the mask")
         instances.append(Instance(cls.id, cls.name, mask))
-        boxes_by_class.setdefault(cls.id, []).append((x0, y0, x1, y1))
+    return instances, dropped
 
-    # Every object of the mask needs a box, otherwise it would be silently lost.
+
+def _in_a_box(stats, boxes) -> bool:
+    x, y, w, h = (int(v) for v in stats[:4])
+    return any(x <= bx1 and bx0 <= x + w - 1 and y <= by1 and by0 <= y + h - 1 for bx0, by0, bx1, by1 in boxes)
+
+
+def _check_every_object_boxed(gray, label_map: LabelMap, min_area: int, boxes_by_class: dict, voc_name: str) -> int:
+    """Every object of the mask needs a box of its class, otherwise it would be silently lost; returns the specks
+    dropped."""
     dropped = 0
     for cls in label_map.classes:
         binary = (gray == cls.pixel_value).astype(np.uint8)
         if not binary.any():
             continue
-        n, labels, stats = _components(binary)
+        n, _, stats = _components(binary)
         for index in range(1, n):
             x, y, w, h, area = (int(v) for v in stats[index, :5])
             if area < min_area:
                 dropped += 1
-                continue
-            if not any(x <= bx1 and bx0 <= x + w - 1 and y <= by1 and by0 <= y + h - 1
-                       for bx0, by0, bx1, by1 in boxes_by_class.get(cls.id, [])):
+            elif not _in_a_box(stats[index], boxes_by_class.get(cls.id, [])):
                 raise RejectError(
                     f"{voc_name}: the mask has a '{cls.name}' object at x={x} y={y} ({w}x{h}, {area} px) "
                     f"outside every '{cls.name}' box; add a box for it or remove it from the mask")
-    return instances, dropped
+    return dropped
+
+
+def _without_compression_pieces(gray, label_map: LabelMap, min_area: int, boxes_by_class: dict | None):
+    """A lossy mask with the compression's thin pieces (dataset/mask_values.py) given their neighbour's value;
+    with labelImg boxes, only pieces outside every box of their class. Returns the mask and the pixels changed."""
+    gray, reassigned = gray.copy(), 0
+    margin = mask_values.LOSSY_PIECE_WIDTH + 1
+    for cls in label_map.classes:
+        n, labels, stats = _components((gray == cls.pixel_value).astype(np.uint8))
+        for index in range(1, n):
+            x, y, w, h, area = (int(v) for v in stats[index, :5])
+            if area < min_area or (boxes_by_class is not None and
+                                   _in_a_box(stats[index], boxes_by_class.get(cls.id, []))):
+                continue
+            window = slice(max(0, y - margin), y + h + margin), slice(max(0, x - margin), x + w + margin)
+            piece = labels[window] == index
+            value = mask_values.compression_piece(gray[window], piece, cls.pixel_value)
+            if value is not None:
+                gray[window][piece] = value
+                reassigned += area
+    return gray, reassigned
