@@ -15,19 +15,15 @@ the segmentations in the Beam workers.
 from __future__ import annotations
 
 import dataclasses
-import json
 import posixpath
 import re
 
 
-from dataset import fileio, records
-from dataset.images import EMPTY_FILE
+from dataset import annotation_listing, fileio, records
+from dataset.annotation_listing import full as _full, join_rel as _join_rel
 from dataset.labelmap import LABEL_MAP_FILE_NAMES, LabelMap, LabelMapError
 from dataset.records import Listing, RejectError, WorkItem
-from dataset.seed import IMAGE_EXTENSIONS
 
-_TRAIN_ROLE = re.compile(r"train", re.IGNORECASE)
-_EVAL_ROLE = re.compile(r"val|test|eval", re.IGNORECASE)
 _PROBE_IMAGES = 20
 
 
@@ -58,26 +54,16 @@ def annotation_files(dataset_dir: str) -> list[str]:
 
 
 def looks_like_coco(dataset_dir: str) -> bool:
-    return bool(annotation_files(dataset_dir))
-
-
-def _role(rel: str) -> str:
-    if _TRAIN_ROLE.search(rel):
-        return "train"
-    if _EVAL_ROLE.search(rel):
-        return "eval"
-    return ""
+    """COCO files by their place, or a JSON file at the top of the folder that is no other format's (labelme
+    and VIA keep JSON files there too)."""
+    found = annotation_files(dataset_dir)
+    at_top = [rel for rel in found if "/" not in rel]
+    return len(found) > len(at_top) or any(
+        annotation_listing.json_kind(_full(dataset_dir, rel)) in ("coco", "") for rel in at_top[:1])
 
 
 def _load(dataset_dir: str, rel: str) -> dict:
-    path = fileio.join(dataset_dir, *rel.split("/"))
-    try:
-        text = fileio.read_text(path)
-        if not text:
-            raise RejectError(EMPTY_FILE)
-        data = json.loads(text)
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise RejectError(f"not a readable JSON file: {e}") from e
+    data = annotation_listing.load_json(_full(dataset_dir, rel))
     if not isinstance(data, dict) or not all(isinstance(data.get(k), list) for k in ("images", "annotations")):
         raise RejectError("not a COCO annotation file (needs lists 'images' and 'annotations')")
     if not isinstance(data.get("categories"), list) or not data["categories"]:
@@ -121,15 +107,6 @@ def _image_root(dataset_dir: str, rel_json: str, images: list[dict]) -> str:
     return best
 
 
-def _join_rel(root: str, name: str) -> str:
-    return posixpath.normpath(posixpath.join(root, name.replace("\\", "/"))) if root else posixpath.normpath(
-        name.replace("\\", "/"))
-
-
-def _full(dataset_dir: str, rel: str) -> str:
-    return fileio.join(dataset_dir, *rel.split("/"))
-
-
 def _load_files(dataset_dir: str, rel_jsons: list[str], rejects: list) -> list[tuple[str, dict]]:
     loaded = []
     for rel in rel_jsons:
@@ -145,7 +122,7 @@ def _load_files(dataset_dir: str, rel_jsons: list[str], rejects: list) -> list[t
 
 def _roles(dataset_dir: str, loaded: list[tuple[str, dict]]) -> tuple[dict[str, str], bool]:
     """Each file's role ("train", "eval" or "") and whether the files make the splits themselves."""
-    roles = {rel: _role(rel) for rel, _ in loaded}
+    roles = {rel: annotation_listing.role(rel) for rel, _ in loaded}
     if len(loaded) > 1 and not all(roles.values()):
         unknown = [rel for rel, role in roles.items() if not role]
         raise CocoLayoutError(
@@ -193,27 +170,6 @@ def _image_item(dataset_dir: str, rel_json: str, root: str, image: dict, split_o
                     format="coco", source=CocoEntry(size, annotations), reject_reason=reason)
 
 
-def _unlisted_files(dataset_dir: str, roots: set[str], listed: set[str], eval_fraction: float,
-                    rejects: list) -> tuple[list[str], list[str]]:
-    """(unlabelled images, ignored hidden files) of the image folders that no annotation file lists."""
-    unlabelled, ignored = [], []
-    for root in sorted(roots):
-        if root == "" or not fileio.isdir(_full(dataset_dir, root)):
-            continue  # the dataset folder itself holds other things (README, label maps)
-        for name, is_dir in fileio.list_entries(_full(dataset_dir, root)):
-            rel = _join_rel(root, name)
-            if is_dir or rel in listed:
-                continue
-            if name.startswith("."):
-                ignored.append(_full(dataset_dir, rel))
-            elif posixpath.splitext(name)[1].lower() in IMAGE_EXTENSIONS:
-                unlabelled.append(_full(dataset_dir, rel))
-            else:
-                rejects.append((_full(dataset_dir, rel), "not an image file (non-image file in the image folder)",
-                                records.hash_split(rel, eval_fraction)))
-    return unlabelled, ignored
-
-
 def list_coco_inputs(dataset_dir: str, eval_fraction: float) -> Listing:
     dataset_dir = str(dataset_dir)
     rel_jsons = annotation_files(dataset_dir)
@@ -238,8 +194,8 @@ def list_coco_inputs(dataset_dir: str, eval_fraction: float) -> Listing:
         seen_ids: set = set()
         items += [_image_item(dataset_dir, rel_json, root, image, split_of, seen_ids, referenced,
                               tuple(by_image.get(image.get("id"), ()))) for image in data["images"]]
-    unlabelled, ignored = _unlisted_files(dataset_dir, roots, set(referenced) | set(rel_jsons), eval_fraction,
-                                          rejects)
+    unlabelled, ignored = annotation_listing.unlisted_files(dataset_dir, roots, set(referenced) | set(rel_jsons),
+                                                            eval_fraction, rejects)
     items += [WorkItem(rel_path=path, path=path, split=split, format="coco", reject_reason=reason)
               for path, reason, split in rejects]
     items.sort(key=lambda item: item.rel_path)

@@ -5,6 +5,7 @@ FORMATS and the modules its functions live in; `--format`, detection, planning a
 from __future__ import annotations
 
 import dataclasses
+import importlib
 from typing import Any, Callable
 
 from dataset.labelmap import LabelMap
@@ -40,35 +41,23 @@ def _coco_listing(dataset_dir: str, eval_fraction: float) -> Listing:
         raise IngestError(str(e)) from e
 
 
-def _seed_looks(dataset_dir: str) -> bool:
-    from dataset import seed
+def _lazy(module: str, function: str, arity: int = 0) -> Callable:
+    """dataset.<module>.<function>, imported when called (a Beam worker imports only the formats it converts);
+    with arity, given only the first `arity` arguments (converters that need no more than the item and the
+    label map)."""
+    def call(*args):
+        return getattr(importlib.import_module(f"dataset.{module}"), function)(*(args[:arity] if arity else args))
 
-    return seed.looks_like_seed(dataset_dir)
-
-
-def _coco_looks(dataset_dir: str) -> bool:
-    from dataset import coco
-
-    return coco.looks_like_coco(dataset_dir)
-
-
-def _seed_convert(item, label_map, min_instance_area, dataset_dir, own_colours) -> Converted:
-    from dataset import seed_convert
-
-    return seed_convert.convert_seed_item(item, label_map, min_instance_area, dataset_dir, own_colours)
-
-
-def _coco_convert(item, label_map, min_instance_area, dataset_dir, own_colours) -> Converted:
-    from dataset import coco_convert
-
-    return coco_convert.convert_coco_item(item, label_map)
+    return call
 
 
 FORMATS: dict[str, DatasetFormat] = {f.name: f for f in (
-    DatasetFormat("seed", "a seed layout (label.pbtxt + train_images/ + train_masks/)", _seed_looks, _seed_listing,
-                  _seed_convert),
-    DatasetFormat("coco", "COCO (annotations/instances_*.json + images)", _coco_looks, _coco_listing,
-                  _coco_convert),
+    DatasetFormat("seed", "a seed layout (label.pbtxt + train_images/ + train_masks/)",
+                  _lazy("seed", "looks_like_seed"), _seed_listing, _lazy("seed_convert", "convert_seed_item")),
+    DatasetFormat("coco", "COCO (annotations/instances_*.json + images)", _lazy("coco", "looks_like_coco"),
+                  _coco_listing, _lazy("coco_convert", "convert_coco_item", 2)),
+    DatasetFormat("yolo", "YOLO segmentation (data.yaml + images/ + labels/)", _lazy("yolo", "looks_like_yolo"),
+                  _lazy("yolo", "list_yolo_inputs"), _lazy("yolo_convert", "convert_yolo_item", 2)),
 )}
 AUTO = "auto"  # whichever format the folder looks like
 

@@ -25,7 +25,9 @@ from pathlib import Path
 import numpy as np
 
 from dataset.images import luma
+from dataset.sample_formats import FORMATS as SAMPLE_FORMATS
 from dataset.scene import KINDS, render_scene
+from dataset.voc import voc_xml
 
 
 @dataclasses.dataclass(frozen=True)
@@ -89,13 +91,20 @@ def generate(
     workers: int = 1,
     num_background: int = 0,
     border_gaps: tuple[int, ...] = (),
+    format: str = "seed",
 ) -> SampleSummary:
     """Writes the dataset into `output_dir` (created; existing files are overwritten).
 
     sizes: (width, height) of the landscape photos; each photo takes one at random, then is turned to
     portrait with probability `portrait_fraction`. voc_fraction 0 writes no VOC file. border_gaps: each photo's
-    first object lies against the border with one of these gaps (dataset/scene.py).
+    first object lies against the border with one of these gaps (dataset/scene.py). format: "seed" or one of
+    dataset/sample_formats.py's FORMATS.
     """
+    if format != "seed":  # the classic folder, then written in the format (dataset/sample_formats.py)
+        arguments = {k: v for k, v in locals().items() if k not in ("output_dir", "format")}
+        from dataset.sample_formats import generate_as
+
+        return generate_as(format, output_dir, generate, arguments)
     classes = tuple(classes)
     check_classes(classes)
     out = Path(output_dir)
@@ -191,34 +200,6 @@ class _ImageTask:
         return len(objects), wrote_voc
 
 
-def voc_xml(filename: str, width: int, height: int, objects, classes, rng: np.random.Generator) -> str:
-    """labelImg's Pascal VOC file; names with or without the 3-digit suffix, at random."""
-    parts = [
-        "<annotation>",
-        "\t<folder>train_images</folder>",
-        f"\t<filename>{filename}</filename>",
-        f"\t<path>train_images/{filename}</path>",
-        "\t<source>\n\t\t<database>Unknown</database>\n\t</source>",
-        f"\t<size>\n\t\t<width>{width}</width>\n\t\t<height>{height}</height>\n\t\t<depth>3</depth>\n\t</size>",
-        "\t<segmented>0</segmented>",
-    ]
-    for obj in objects:
-        c = classes[obj.class_index - 1]
-        name = c.name if rng.random() < 0.5 else f"{c.name}{c.pixel_value:03d}"
-        x0, y0, x1, y1 = obj.box
-        pad = 2
-        parts.append(
-            "\t<object>\n"
-            f"\t\t<name>{name}</name>\n\t\t<pose>Unspecified</pose>\n\t\t<truncated>0</truncated>\n"
-            "\t\t<difficult>0</difficult>\n\t\t<bndbox>\n"
-            f"\t\t\t<xmin>{max(0, x0 - pad)}</xmin>\n\t\t\t<ymin>{max(0, y0 - pad)}</ymin>\n"
-            f"\t\t\t<xmax>{min(width - 1, x1 + pad)}</xmax>\n\t\t\t<ymax>{min(height - 1, y1 + pad)}</ymax>\n"
-            "\t\t</bndbox>\n\t</object>"
-        )
-    parts.append("</annotation>\n")
-    return "\n".join(parts)
-
-
 # --- command line -----------------------------------------------------------
 def _size(text: str) -> tuple[int, int]:
     try:
@@ -259,6 +240,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "(default: speaker:255,0,0 mug:0,255,0)")
     parser.add_argument("--voc-fraction", type=float, default=0.3,
                         help="share of training images with labelImg VOC boxes (default 0.3; 0: none)")
+    parser.add_argument("--background", type=int, default=0, metavar="N",
+                        help="photos without any object per split, listed with no object (default 0)")
+    parser.add_argument("--format", default="seed", choices=("seed", *SAMPLE_FORMATS),
+                        help="the layout to write: seed (the classic folder, default) or another format's")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     parser.add_argument("--workers", type=int, default=1, help="processes (default 1)")
 
@@ -276,6 +261,8 @@ def main(args: argparse.Namespace) -> int:
             voc_fraction=args.voc_fraction,
             portrait_fraction=args.portrait_fraction,
             workers=args.workers,
+            num_background=args.background,
+            format=args.format,
         )
     except ValueError as e:
         print(f"maskrcnn-tfx sample-data: {e}", file=sys.stderr)

@@ -9,7 +9,7 @@ import cv2
 import numpy as np
 import pytest
 
-from dataset import coco_convert, layout, records
+from dataset import layout, records, shapes
 from dataset import plan as planning
 from tests.conftest import MUG, SPEAKER, copy_dataset, decoded_masks, feature, ingest_folder, read_examples
 
@@ -156,13 +156,13 @@ def test_coco_single_file_is_hash_split(coco_dataset, tmp_path):
 def test_coco_segmentation_decoding():
     mask = np.zeros((20, 30), np.uint8)
     mask[5:15, 10:25] = 1
-    np.testing.assert_array_equal(coco_convert.segmentation_mask(uncompressed_rle(mask), 20, 30), mask)
-    square = coco_convert.segmentation_mask([[10, 5, 25, 5, 25, 15, 10, 15]], 20, 30)
+    np.testing.assert_array_equal(shapes.segmentation_mask(uncompressed_rle(mask), 20, 30), mask)
+    square = shapes.segmentation_mask([[10, 5, 25, 5, 25, 15, 10, 15]], 20, 30)
     assert square[6:14, 11:24].all() and not square[:4].any()
     with pytest.raises(ValueError, match="at least 3"):
-        coco_convert.segmentation_mask([[1, 2, 3, 4]], 20, 30)
+        shapes.segmentation_mask([[1, 2, 3, 4]], 20, 30)
     with pytest.raises(ValueError, match="differs"):
-        coco_convert.segmentation_mask({"size": [10, 10], "counts": [100]}, 20, 30)
+        shapes.segmentation_mask({"size": [10, 10], "counts": [100]}, 20, 30)
 
 
 

@@ -18,10 +18,11 @@ DATASETS = {
     "one class, VOC boxes, landscape and portrait": dict(
         classes=(SampleClass("boombox", (200, 30, 30)),), sizes=((640, 480), (400, 300)), portrait_fraction=0.5,
         voc_fraction=0.5, num_train=8, num_test=4, seed=21),
-    "three classes, masks only, large photos": dict(
+    "three classes, YOLO segmentation, large photos": dict(  # written as Ultralytics' data.yaml + images/ + labels/
         classes=(SampleClass("tumbler", (0, 0, 230)), SampleClass("kettle", (250, 200, 0)),
                  SampleClass("plant", (0, 160, 60))),
-        sizes=((1000, 750), (480, 360)), portrait_fraction=0.3, voc_fraction=0.0, num_train=10, num_test=6, seed=22),
+        sizes=((1000, 750), (480, 360)), portrait_fraction=0.3, voc_fraction=0.0, num_train=10, num_test=6, seed=22,
+        format="yolo"),
     "five classes, square to wide photos": dict(
         classes=(SampleClass("vase", (255, 128, 0)), SampleClass("clock", (40, 40, 40)),
                  SampleClass("lamp", (0, 200, 255)), SampleClass("book", (250, 250, 250)),
@@ -81,9 +82,9 @@ def runs(tmp_path_factory) -> dict:
     results = {}
     for name, options in DATASETS.items():
         dataset = tmp_path_factory.mktemp("own") / "dataset"
-        sample.generate(dataset, num_unlabelled=1, **options)
+        written = sample.generate(dataset, num_unlabelled=1, **options)
         root = tmp_path_factory.mktemp("root")
-        results[name] = {"options": options, "root": root, **run(dataset, root)}
+        results[name] = {"options": options, "root": root, "num_objects": written.num_objects, **run(dataset, root)}
     coco_classes = tuple(SampleClass(n, c) for n, c in zip(COCO_CATEGORIES.values(),
                                                             [(230, 0, 0), (0, 0, 230), (0, 210, 0)]))
     seed_dir = tmp_path_factory.mktemp("coco-seed") / "dataset"
@@ -128,6 +129,10 @@ def test_a_generated_dataset_runs_with_no_schema_step(runs, name):
     options = result["options"]
     names = tuple(c.name for c in options["classes"])
     _check_flow(result, names, options["num_train"], options["num_test"])
+    if "format" in options:  # every object drawn is an instance, read from the format's own files
+        assert result["examples"]["format"] == options["format"]
+        assert sum(result["examples"]["num_instances"].values()) == result["num_objects"]
+        assert result["examples"]["num_unlabelled"] == 1
     predictions = Path(result["root"]) / "reports" / f"predictions-{result['run_id']}"
     assert sorted(p.name for p in predictions.glob("*.png")) == ["unlabelled_0000.png"]
 

@@ -1,0 +1,108 @@
+"""The annotation formats people export, each read with its own conventions: one dataset written in each
+(dataset/sample_formats.py) ingests with the same examples and instances as in the classic layout; each
+format's malformed files are named with the reason."""
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from dataset import layout, mask_variants, plan as planning, sample_formats
+from dataset.convert import convert_item
+from tests.conftest import SAMPLE_NUM_TEST, SAMPLE_NUM_TRAIN, ingest_folder
+
+FORMATS = ("yolo",)
+
+
+@pytest.fixture(scope="module")
+def written(sample_dataset, tmp_path_factory) -> dict[str, Path]:
+    """The sample written in each format."""
+    out = tmp_path_factory.mktemp("formats")
+    for fmt in FORMATS:
+        sample_formats.write(fmt, str(sample_dataset), str(out / fmt))
+    return {fmt: out / fmt for fmt in FORMATS}
+
+
+@pytest.fixture(scope="module")
+def ingested(written, tmp_path_factory) -> dict[str, Path]:
+    """Each format's copy through the Beam ingestion."""
+    out = tmp_path_factory.mktemp("formats-ingested")
+    for fmt, dataset in written.items():
+        ingest_folder(dataset, out / fmt)
+    return {fmt: out / fmt for fmt in FORMATS}
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_a_dataset_in_each_format_ingests_as_in_the_classic_layout(fmt, written, ingested, sample_ingested):
+    assert planning.detect_format(str(written[fmt])) == fmt
+    classic, summary = layout.read_summary(str(sample_ingested)), layout.read_summary(str(ingested[fmt]))
+    assert summary["format"] == fmt and summary["num_rejected"] == 0, layout.read_rejects(str(ingested[fmt]))
+    assert summary["num_examples"] == classic["num_examples"] == {"train": SAMPLE_NUM_TRAIN, "eval": SAMPLE_NUM_TEST}
+    assert summary["num_instances"] == classic["num_instances"]
+    assert summary["num_unlabelled"] == classic["num_unlabelled"] == 1
+    assert [Path(p).name for p in summary["unlabelled_images"]] == ["unlabelled_0000.jpg"]
+    assert summary["class_names"] == classic["class_names"]
+    assert layout.read_label_map(str(ingested[fmt])).names == layout.read_label_map(str(sample_ingested)).names
+    # the same objects, image by image: polygons through the boundary pixels' centres lose part of them
+    clean = {Path(n).stem: v for n, v in mask_variants.ingested_instances(str(sample_ingested)).items()}
+    other = {Path(n).stem: v for n, v in mask_variants.ingested_instances(str(ingested[fmt])).items()}
+    assert {s: [c for c, _ in v] for s, v in other.items()} == {s: [c for c, _ in v] for s, v in clean.items()}
+    ious = [iou for stem in clean for iou in mask_variants.instance_ious(clean[stem], other[stem])]
+    assert min(ious) > (0.999 if fmt == "voc" else 0.85) and np.mean(ious) > 0.9
+
+
+def _outcomes(dataset: Path) -> tuple[planning.IngestPlan, dict]:
+    plan = planning.plan_ingest(str(dataset), planning.IngestOptions())
+    return plan, {item.rel_path: convert_item(item, plan.label_map, 16, plan.dataset_dir) for item in plan.items}
+
+
+# --- YOLO segmentation ---------------------------------------------------------------------------------------
+def test_yolo_label_lines_are_read_as_ultralytics_reads_them(sample_dataset):
+    from dataset.labelmap import LabelMap
+    from dataset.records import RejectError
+    from dataset.yolo_convert import parse_label
+
+    label_map = LabelMap.from_coco_categories([{"id": 0, "name": "speaker"}, {"id": 1, "name": "mug"}])
+    square = "0.1 0.1 0.5 0.1 0.5 0.5 0.1 0.5"
+    found = parse_label(f"1 {square}\n\n1 {square}\n0 {square}\n", "x.txt", label_map, "data.yaml", 200, 100)
+    assert [(s.cls.name, s.where) for s in found] == [("mug", "line 1 of x.txt"), ("speaker", "line 4 of x.txt")]
+    assert found[0].segmentation == [[20.0, 10.0, 100.0, 10.0, 100.0, 50.0, 20.0, 50.0]]  # fractions -> pixels
+    for text, reason in (
+            ("0 0.5 0.5 0.2 0.2", "line 1 of x.txt is a box (class x_centre y_centre width height), a YOLO "
+                                  "detection label"),
+            (f"2 {square}", "line 1 of x.txt: class 2 is not one of the ids 0..1 of 'names' in data.yaml"),
+            ("0 10 10 50 10 50 50", "coordinates must be fractions of the image's width and height (0 to 1)"),
+            ("0 0.1 0.1 0.5 0.1 0.5", "a polygon needs at least 3 (x, y) pairs; it has 5 numbers"),
+            ("0 0.1 0.1 0.5 zero 0.5 0.5", "'zero' is not a number")):
+        with pytest.raises(RejectError) as error:
+            parse_label(text, "x.txt", label_map, "data.yaml", 200, 100)
+        assert reason in str(error.value)
+
+
+def test_yolo_roboflow_paths_split_lists_backgrounds_and_orphan_labels(written, tmp_path):
+    root = shutil.copytree(written["yolo"], tmp_path / "ds")
+    (root / "train").mkdir()
+    shutil.move(root / "images" / "train", root / "train" / "images")  # Roboflow's export: train/images, ...
+    shutil.move(root / "labels" / "train", root / "train" / "labels")
+    val = sorted((root / "images" / "val").glob("*.jpg"))
+    (root / "val.txt").write_text("".join(f"./images/val/{p.name}\n" for p in val))
+    (root / "data.yaml").write_text("path: /home/someone/datasets/speakers\ntrain: ../train/images\nval: val.txt\n"
+                                    "names: [speaker, mug]\n")
+    (root / "train" / "labels" / "train_0000.txt").unlink()  # an image without label file: a background photo
+    (root / "train" / "labels" / "ghost.txt").write_text("0 0.1 0.1 0.5 0.1 0.5 0.5\n")
+    (root / "labels" / "val.cache").write_bytes(b"\0")  # Ultralytics' cache of the split's labels
+    (root / "images" / "val" / "notes.pdf").write_bytes(b"%PDF")
+    plan, outcomes = _outcomes(root)
+    assert plan.format == "yolo" and plan.eval_source == "annotation_files"
+    assert [c.name for c in plan.label_map.classes] == ["speaker", "mug"]
+    assert {rel: o.split for rel, o in outcomes.items() if not o.reason} == {
+        **{f"train/images/{p.name}": "train" for p in (root / "train" / "images").glob("*.jpg")},
+        **{f"images/val/{p.name}": "eval" for p in val}}
+    assert outcomes["train/images/train_0000.jpg"].num_instances == 0  # kept as a negative example
+    rejects = {Path(o.file).name: o.reason for o in outcomes.values() if o.reason}
+    assert rejects == {"ghost.txt": "label file of no image listed in the splits of data.yaml",
+                       "notes.pdf": "not an image file (non-image file in the image folder)"}
+    assert [Path(p).name for p in plan.unlabelled] == ["unlabelled_0000.jpg"]
+    assert [Path(p).name for p in plan.ignored] == ["val.cache"]
