@@ -58,6 +58,10 @@ FORMATS: dict[str, DatasetFormat] = {f.name: f for f in (
                   _coco_listing, _lazy("coco_convert", "convert_coco_item", 2)),
     DatasetFormat("yolo", "YOLO segmentation (data.yaml + images/ + labels/)", _lazy("yolo", "looks_like_yolo"),
                   _lazy("yolo", "list_yolo_inputs"), _lazy("yolo_convert", "convert_yolo_item", 2)),
+    DatasetFormat("labelme", "labelme (one .json with shapes per photo)", _lazy("labelme", "looks_like_labelme"),
+                  _lazy("labelme", "list_labelme_inputs"), _lazy("labelme", "convert_labelme_item", 2)),
+    DatasetFormat("via", "a VIA project (via_region_data.json beside the photos)", _lazy("via", "looks_like_via"),
+                  _lazy("via", "list_via_inputs"), _lazy("via", "convert_via_item", 2)),
 )}
 AUTO = "auto"  # whichever format the folder looks like
 

@@ -1,5 +1,5 @@
 """A classic-layout dataset (the sample, or anyone's) written in the other formats people export: YOLO
-segmentation, labelme, Pascal VOC segmentation and VIA. Its instances are the ones ingestion reads from it
+segmentation, labelme and VIA. Its instances are the ones ingestion reads from it
 (dataset/seed_convert.py), so each copy holds the same examples and instances; polygons are the instances'
 outer contours (one polygon an object where a format has one: its largest piece). Test photos without a mask
 stay unlabelled in every format (a folder no annotation lists); background photos are listed without objects.
@@ -15,7 +15,7 @@ import numpy as np
 
 from dataset.labelmap import LabelMap
 
-FORMATS = ("yolo", "labelme", "voc", "via")
+FORMATS = ("yolo", "labelme", "via")
 SPLIT_FOLDERS = {"train": "train", "eval": "val"}
 
 
@@ -120,52 +120,12 @@ def write_via(out: Path, label_map: LabelMap, photos: list[Photo], unlabelled: l
         _write(out / "val" / Path(path).name, Path(path).read_bytes())
 
 
-def write_voc(out: Path, label_map: LabelMap, photos: list[Photo], unlabelled: list[str]) -> None:
-    import cv2
-
-    from dataset.voc_segmentation import VOC_COLOURS, VOID
-
-    colours = VOC_COLOURS
-    position = {c.id: index for index, c in enumerate(label_map.classes, start=1)}  # labelmap.txt's order
-    lists: dict[str, list[str]] = {"train": [], "eval": []}
-    for photo in photos:
-        stem = _stem(photo.name)
-        _write(out / "JPEGImages" / photo.name, photo.data)
-        classes = np.zeros((photo.height, photo.width), np.uint8)
-        objects = np.zeros_like(classes)
-        for number, inst in enumerate(photo.instances, start=1):
-            classes[inst.mask > 0] = position[inst.class_id]
-            objects[inst.mask > 0] = number
-        # VOC's void band around the objects (index 255), here one pixel outside them
-        band = cv2.dilate((objects > 0).astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool) & (objects == 0)
-        classes[band] = objects[band] = VOID
-        for folder, index in (("SegmentationClass", classes), ("SegmentationObject", objects)):
-            _write_palette_png(out / folder / f"{stem}.png", index, colours)
-        lists[photo.split].append(stem)
-    for split, stems in lists.items():
-        _write(out / "ImageSets" / "Segmentation" / f"{SPLIT_FOLDERS[split]}.txt", "".join(f"{s}\n" for s in stems))
-    for path in unlabelled:
-        _write(out / "JPEGImages" / Path(path).name, Path(path).read_bytes())
-    lines = ["# label:color_rgb:parts:actions", "background:0,0,0::"]
-    lines += [f"{c.name}:{','.join(map(str, colours[position[c.id]]))}::" for c in label_map.classes]
-    _write(out / "labelmap.txt", "\n".join(lines) + "\n")
-
-
-def _write_palette_png(path: Path, index: np.ndarray, colours) -> None:
-    from PIL import Image
-
-    image = Image.fromarray(index, mode="P")
-    image.putpalette([v for colour in colours for v in colour])
-    path.parent.mkdir(parents=True, exist_ok=True)
-    image.save(path)
-
-
 def _write(path: Path, data) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(data) if isinstance(data, bytes) else path.write_text(data, encoding="utf-8")
 
 
-WRITERS = {"yolo": write_yolo, "labelme": write_labelme, "voc": write_voc, "via": write_via}
+WRITERS = {"yolo": write_yolo, "labelme": write_labelme, "via": write_via}
 
 
 def generate_as(fmt: str, output_dir, generate, arguments: dict):

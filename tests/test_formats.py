@@ -13,7 +13,7 @@ from dataset import layout, mask_variants, plan as planning, sample_formats
 from dataset.convert import convert_item
 from tests.conftest import SAMPLE_NUM_TEST, SAMPLE_NUM_TRAIN, ingest_folder
 
-FORMATS = ("yolo",)
+FORMATS = ("yolo", "labelme", "via")
 
 
 @pytest.fixture(scope="module")
@@ -43,14 +43,20 @@ def test_a_dataset_in_each_format_ingests_as_in_the_classic_layout(fmt, written,
     assert summary["num_instances"] == classic["num_instances"]
     assert summary["num_unlabelled"] == classic["num_unlabelled"] == 1
     assert [Path(p).name for p in summary["unlabelled_images"]] == ["unlabelled_0000.jpg"]
-    assert summary["class_names"] == classic["class_names"]
-    assert layout.read_label_map(str(ingested[fmt])).names == layout.read_label_map(str(sample_ingested)).names
-    # the same objects, image by image: polygons through the boundary pixels' centres lose part of them
-    clean = {Path(n).stem: v for n, v in mask_variants.ingested_instances(str(sample_ingested)).items()}
-    other = {Path(n).stem: v for n, v in mask_variants.ingested_instances(str(ingested[fmt])).items()}
+    # the same classes (VIA, which has no order of its own, sorts them) and objects, image by image
+    assert sorted(summary["class_names"]) == sorted(classic["class_names"])
+    clean, other = _by_name(sample_ingested), _by_name(ingested[fmt])
     assert {s: [c for c, _ in v] for s, v in other.items()} == {s: [c for c, _ in v] for s, v in clean.items()}
+    # polygons through the boundary pixels' centres lose part of them
     ious = [iou for stem in clean for iou in mask_variants.instance_ious(clean[stem], other[stem])]
-    assert min(ious) > (0.999 if fmt == "voc" else 0.85) and np.mean(ious) > 0.9
+    assert min(ious) > 0.85 and np.mean(ious) > 0.9
+
+
+def _by_name(output: Path) -> dict[str, list[tuple[str, np.ndarray]]]:
+    """{photo stem: [(class name, instance mask)]} of an ingestion output."""
+    names = layout.read_label_map(str(output)).by_id
+    return {Path(file).stem: [(names[c].name, m) for c, m in instances]
+            for file, instances in mask_variants.ingested_instances(str(output)).items()}
 
 
 def _outcomes(dataset: Path) -> tuple[planning.IngestPlan, dict]:
@@ -106,3 +112,64 @@ def test_yolo_roboflow_paths_split_lists_backgrounds_and_orphan_labels(written, 
                        "notes.pdf": "not an image file (non-image file in the image folder)"}
     assert [Path(p).name for p in plan.unlabelled] == ["unlabelled_0000.jpg"]
     assert [Path(p).name for p in plan.ignored] == ["val.cache"]
+
+
+# --- labelme and VIA --------------------------------------------------------------------------------------------
+def test_labelme_image_paths_embedded_photos_groups_and_malformed_files(written, tmp_path):
+    import base64
+    import json
+
+    root = shutil.copytree(written["labelme"], tmp_path / "ds")
+    first = sorted((root / "train").glob("*.json"))
+    data = json.loads(first[0].read_text())  # the photo moved elsewhere: imagePath with Windows separators
+    (root / "photos").mkdir()
+    shutil.move(root / "train" / data["imagePath"], root / "photos" / data["imagePath"])
+    data["imagePath"] = f"..\\photos\\{data['imagePath']}"
+    first[0].write_text(json.dumps(data))
+    data = json.loads(first[1].read_text())  # only embedded: the photo is the file's imageData
+    photo = root / "train" / data["imagePath"]
+    data["imageData"] = base64.b64encode(photo.read_bytes()).decode()
+    photo.unlink()
+    shapes = data["shapes"]
+    shapes[1:1] = [dict(shapes[0], group_id=7), dict(shapes[0], group_id=7, shape_type="rectangle",
+                                                       points=[[1, 1], [5, 5]])]  # one label + group: one object
+    first[1].write_text(json.dumps(data))
+    data = json.loads(first[2].read_text())
+    data["shapes"].append({"label": data["shapes"][0]["label"], "points": [[3, 4]], "shape_type": "point"})
+    first[2].write_text(json.dumps(data))
+    (root / "val" / "broken.json").write_text("{not json")
+    plan, outcomes = _outcomes(root)
+    assert plan.format == "labelme" and plan.label_map.names == ("speaker", "mug")  # labels.txt's order
+    assert not outcomes[f"photos/{Path(first[0]).stem}.jpg"].reason
+    embedded = outcomes[f"train/{first[1].name}"]
+    assert not embedded.reason and embedded.num_instances == len(shapes) - 1  # the two of group 7 are one
+    rejects = {Path(o.file).name: o.reason for o in outcomes.values() if o.reason}
+    assert rejects[f"{first[2].stem}.jpg"].endswith("is a point, which has no area: an instance needs a polygon, "
+                                                   "rectangle or circle")
+    assert rejects["broken.json"].startswith("not a readable JSON file")
+    assert len(rejects) == 2
+
+
+def test_via_regions_as_a_mapping_shapes_and_attributes(written, tmp_path):
+    import json
+
+    root = shutil.copytree(written["via"], tmp_path / "ds")
+    path = root / "train" / "via_region_data.json"
+    entries = json.loads(path.read_text())
+    keys = sorted(entries)
+    entries[keys[0]]["regions"] = {str(i): r for i, r in enumerate(entries[keys[0]]["regions"])}  # VIA 1
+    entries[keys[1]]["regions"].append({"shape_attributes": {"name": "circle", "cx": 30, "cy": 30, "r": 9},
+                                        "region_attributes": {"class": "mug"}})
+    entries[keys[2]]["regions"].append({"shape_attributes": {"name": "point", "cx": 3, "cy": 3},
+                                        "region_attributes": {"class": "mug"}})
+    entries[keys[3]]["regions"][0]["region_attributes"] = {}
+    path.write_text(json.dumps(entries))
+    plan, outcomes = _outcomes(root)
+    assert plan.format == "via" and plan.label_map.names == ("mug", "speaker")
+    by_name = {entries[k]["filename"]: outcomes[f"train/{entries[k]['filename']}"] for k in keys[:4]}
+    first, circle, point, unnamed = (by_name[entries[k]["filename"]] for k in keys[:4])
+    assert not first.reason and first.num_instances == len(entries[keys[0]]["regions"])
+    assert not circle.reason and circle.num_instances == len(entries[keys[1]]["regions"])
+    assert point.reason.endswith("is a point, which has no area: an instance needs a polygon, rect, circle or "
+                                 "ellipse")
+    assert "region 1 of" in unnamed.reason and "has no class in its region attributes" in unnamed.reason
