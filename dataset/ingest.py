@@ -98,7 +98,7 @@ def default_beam_args(workers: int) -> list[str]:
 
 # --- command line -----------------------------------------------------------
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--dataset", required=True, help="the dataset folder (seed layout or COCO)")
+    parser.add_argument("--dataset", required=True, help="the dataset folder (seed layout, COCO, YOLO, labelme or VIA)")
     parser.add_argument("--output", required=True, help="output folder (the layout of a TFX Examples artifact)")
     parser.add_argument("--format", choices=DATASET_FORMATS, default=DEFAULT_DATASET_FORMAT,
                         help="dataset layout (default: %(default)s)")
