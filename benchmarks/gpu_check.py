@@ -8,9 +8,11 @@ On GPUs: the config as it is (all visible GPUs, its precision and XLA), at its f
 generated sample. `--dry-run`: the same code on the CPU, with two logical CPU devices as two replicas
 (MirroredStrategy: per-replica batches, the gradient all-reduce, batch and learning rates scaled by the replica
 count), the config's precision and loss scaling, its heads and init modules, at 128x128, 2 steps of one image
-and 128 sampled RoIs per replica; XLA off (DRY_RUN_NO_XLA says why). One-device configs keep their strategy.
-Both train from random weights unless --init-checkpoint is given: the check measures speed, and a GPU node may
-not reach the config's checkpoint. `--json PATH` writes the record (the test of every config reads it).
+and 128 sampled RoIs per replica; XLA off (DRY_RUN_NO_XLA says why), oneDNN off (DRY_RUN_NO_ONEDNN says why).
+One-device configs keep their strategy. Several `--config` names run one after another in one process (one
+TensorFlow start-up). Both train from random weights unless --init-checkpoint is given (a path, or NAME=PATH
+per config): the check measures speed, and a GPU node may not reach the config's checkpoint. `--json PATH`
+writes the records, a list (the test of every config reads it).
 """
 from __future__ import annotations
 
@@ -35,6 +37,12 @@ DRY_RUN_NO_XLA = (
     "only when every device is a GPU (tensorflow/python/distribute/mirrored_strategy.py, _use_merge_call, "
     "TF 2.21); on "
     "logical CPU devices the batch norm's and the optimizer's merge_call fails")
+# Measured 2026-12-02 (TF 2.21, a Xeon with AVX512-FP16 and AMX): one float16 conv backprop (2x64x64x256, 3x3)
+# 53.8 s with oneDNN, 0.84 s with Eigen, 0.08 s in float32; gpu-r50fpn's dry-run step 98 s with oneDNN, 7 s
+# without. On CPUs without AVX512-FP16 oneDNN leaves float16 to Eigen, so the dry run's time depends on the CPU.
+DRY_RUN_NO_ONEDNN = (
+    "oneDNN off in the dry run (TF_ENABLE_ONEDNN_OPTS=0): on CPUs with AVX512-FP16 its float16 convolution "
+    "gradients are about 60 times slower than Eigen's (docs/training.md, Configs on a CPU)")
 
 
 def _logical_cpus(count: int) -> list[str]:
@@ -81,7 +89,7 @@ def _outputs(serving_dir: str) -> dict[str, str]:
 
 
 def check(config: str, examples: str, work: str, steps: int, dry_run: bool, init_checkpoint: str | None,
-          devices: list[str] | None = None) -> dict:
+          strategy=None) -> dict:
     import tensorflow as tf
 
     from benchmarks.accuracy_benchmark import params_for
@@ -93,9 +101,8 @@ def check(config: str, examples: str, work: str, steps: int, dry_run: bool, init
 
     params = params_for(examples, _config_file(work, config, dry_run), steps,
                         init_checkpoint=init_checkpoint or NO_CHECKPOINT)
-    strategy = tf.distribute.MirroredStrategy(devices) if devices and mirrored(config) else None
     model_dir, serving = os.path.join(work, "model"), os.path.join(work, "serving")
-    record = training.train(params, model_dir, strategy=strategy)
+    record = training.train(params, model_dir, strategy=strategy if mirrored(config) else None)
     label_map = layout.read_label_map(examples)
     trainer_module.export(params, model_dir, serving, label_map)
     metrics = evaluate_model(serving, load_eval_split(examples), label_map)
@@ -122,6 +129,7 @@ def _print(result: dict) -> None:
           f"({result['memory_of']})")
     if result["dry_run"]:
         print(f"  {DRY_RUN_NO_XLA}")
+        print(f"  {DRY_RUN_NO_ONEDNN}")
     print(f"  init: {t['init'] or 'random weights'}")
     print(f"  exported outputs: {', '.join(f'{k} {v}' for k, v in result['outputs'].items())}")
     box, mask = result["metrics"]["box"], result["metrics"]["mask"]
@@ -130,27 +138,49 @@ def _print(result: dict) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--config", default="gpu-r50fpn")
+    parser.add_argument("--config", nargs="+", default=["gpu-r50fpn"], help="one or more configs, run in turn")
     parser.add_argument("--steps", type=int, help=f"default: 300, or {DRY_RUN_STEPS} in a dry run")
     parser.add_argument("--dry-run", action="store_true", help="on the CPU: two logical devices, 128x128")
     parser.add_argument("--examples", help="an ingested folder (default: the sample, generated and ingested)")
-    parser.add_argument("--init-checkpoint", help="start from this checkpoint (default: random weights)")
+    parser.add_argument("--init-checkpoint", action="append", default=[], metavar="[NAME=]PATH",
+                        help="start from this checkpoint (NAME=PATH: for that config only; default: random weights)")
     parser.add_argument("--work", help="where the model goes (default: a new temporary folder)")
     parser.add_argument("--json", help="also write the record here")
     args = parser.parse_args(argv)
 
+    if args.dry_run:
+        os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")  # read when TensorFlow loads: before _logical_cpus
     devices = _logical_cpus(DRY_RUN_REPLICAS) if args.dry_run else None
     from benchmarks.accuracy_benchmark import ingested_sample
 
     work = args.work or tempfile.mkdtemp(prefix="gpu-check-")
     examples = args.examples or (ingested_sample(work, 8, 4, (320, 240)) if args.dry_run else ingested_sample(work))
-    result = check(args.config, examples, work, args.steps or (DRY_RUN_STEPS if args.dry_run else 300),
-                   args.dry_run, args.init_checkpoint, devices)
-    _print(result)
+    # One MirroredStrategy for every config of the process: a second one's collective ops would reuse the
+    # first's instance keys ("Shape mismatch in the collective instance").
+    strategy = _mirrored_strategy(devices) if devices else None
+    results = []
+    for config in args.config:
+        config_work = os.path.join(work, config) if len(args.config) > 1 else work
+        os.makedirs(config_work, exist_ok=True)
+        results.append(check(config, examples, config_work, args.steps or (DRY_RUN_STEPS if args.dry_run else 300),
+                             args.dry_run, _init_checkpoint(args.init_checkpoint, config), strategy))
+        _print(results[-1])
     if args.json:
         with open(args.json, "w") as f:
-            json.dump(result, f, indent=1)
+            json.dump(results, f, indent=1)
     return 0
+
+
+def _mirrored_strategy(devices: list[str]):
+    import tensorflow as tf
+
+    return tf.distribute.MirroredStrategy(devices)
+
+
+def _init_checkpoint(given: list[str], config: str) -> str | None:
+    """The checkpoint `--init-checkpoint` gives `config`: its NAME=PATH, else a plain PATH, else none."""
+    own = [value.partition("=")[2] for value in given if value.partition("=")[0] == config and "=" in value]
+    return (own or [value for value in given if "=" not in value] or [None])[0]
 
 
 if __name__ == "__main__":

@@ -17,7 +17,7 @@ import dataclasses
 import posixpath
 
 from dataset import fileio, records, shapes
-from dataset.annotation_listing import full, is_image, join_rel, json_kind, load_json, role, unlisted_files, walk
+from dataset.annotation_listing import full, join_rel, json_kind, load_json, role, unlisted_files, walk
 from dataset.labelmap import LABEL_MAP_FILE_NAMES, LabelClass, LabelMap, LabelMapError
 from dataset.records import Converted, IngestError, Listing, RejectError, WorkItem
 

@@ -176,8 +176,10 @@ def read_examples(output: Path, split: str) -> list:
 
 
 # --- pipeline ----------------------------------------------------------------
-# Enough for the tiny model to detect something (mask AP50 > 0), so a worse model can be refused.
+# The end-to-end run: enough steps for the tiny model to detect something, so that its in-training and final
+# evaluations compare numbers other than zeros (no test requires a score); scored twice while training.
 TINY_TRAIN_STEPS = 150
+TINY_EVAL_INTERVAL = 75
 PIPELINE_NUM_TRAIN = 32
 PIPELINE_NUM_TEST = 12  # fewer eval images make AP too noisy to compare two models
 
@@ -195,17 +197,30 @@ def pipeline_dataset(tmp_path_factory) -> Path:
     return out
 
 
-@pytest.fixture(scope="session")
-def trained_pipeline(pipeline_dataset, tmp_path_factory) -> dict:
-    """The local pipeline run once on the sample dataset with the tiny config; its run summary."""
-    from pipeline import local_runner, run_summary
+def tiny_pipeline(dataset: Path, root: str, **changes):
+    """The end-to-end run's PipelineConfig (the tiny config, evaluated while training), with `changes`."""
     from pipeline.settings import PipelineConfig, TrainingSettings
 
+    settings = dict(dataset=str(dataset), pipeline_root=root, serving_dir=os.path.join(root, "serving"),
+                    training=TrainingSettings(config="tiny", eval_interval=TINY_EVAL_INTERVAL),
+                    train_steps=TINY_TRAIN_STEPS)
+    return PipelineConfig(**{**settings, **changes})
+
+
+@pytest.fixture(scope="session")
+def trained_pipeline(pipeline_dataset, tmp_path_factory) -> dict:
+    """The local pipeline run once on the sample dataset with the tiny config; its run summary and what it
+    printed. Shared by every test that reads a trained, evaluated, pushed run."""
+    import contextlib
+    import io
+
+    from pipeline import local_runner, run_summary
+
     root = str(tmp_path_factory.mktemp("pipeline-root"))
-    config = PipelineConfig(dataset=str(pipeline_dataset), pipeline_root=root,
-                            serving_dir=os.path.join(root, "serving"), training=TrainingSettings(config="tiny"),
-                            train_steps=TINY_TRAIN_STEPS)
-    return run_summary.latest_run(root, local_runner.run(config))
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        run_id = local_runner.run(tiny_pipeline(pipeline_dataset, root))
+    return {**run_summary.latest_run(root, run_id), "printed": printed.getvalue()}
 
 
 # --- bad inputs: one dataset holding them all -----------------------------------------

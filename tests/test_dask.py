@@ -124,6 +124,7 @@ def _gate_report(root: Path) -> str:
     return (Path(folder) / "validation_report.txt").read_text()
 
 
+@pytest.mark.slow  # two pipelines of the validation steps
 def test_validation_on_dask_computes_the_direct_runners_statistics_and_passes_the_gate(
         sample_ingested, dask_address, tmp_path):
     run_until_gate(sample_ingested, tmp_path / "direct", train=False)
@@ -135,6 +136,7 @@ def test_validation_on_dask_computes_the_direct_runners_statistics_and_passes_th
     assert _gate_report(tmp_path / "dask").endswith("anomalies: none")
 
 
+@pytest.mark.slow  # a pipeline on Dask
 def test_bad_examples_stop_the_pipeline_on_dask_too(sample_ingested, dask_address, tmp_path):
     # The gate reads every example: upstream's DaskRunner turned that read into nothing, and passed.
     examples = shutil.copytree(sample_ingested, tmp_path / "examples")

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 
 import cv2
 import numpy as np
@@ -11,6 +12,7 @@ from scipy import stats
 from tfx.types import Channel, standard_artifacts
 
 from components.util import blessing, uncertainty
+from components.evaluator import constants
 from components.evaluator.component import MaskEvaluator
 from components.util.coco_metrics import GroundTruth, Predictions, score
 from components.evaluator.executor import same_classes
@@ -224,7 +226,8 @@ def test_a_threshold_on_a_metric_the_evaluator_does_not_score_is_refused_before_
                "box_AP50, box_AP75, mask_AP, mask_AP50, mask_AP75")
     with pytest.raises(ValueError, match=refusal):
         MaskEvaluator(**channels, thresholds={"mask_mAP": 0.5, "mask_AP90": 0.1, "box_AP": 0.2})
-    assert MaskEvaluator(**channels, thresholds={"mask_AP75": 0.5}) is not None
+    accepted = MaskEvaluator(**channels, thresholds={"mask_AP75": 0.5})
+    assert json.loads(accepted.exec_properties[constants.THRESHOLDS_KEY]) == {"mask_AP75": 0.5}
 
 
 def test_a_baseline_of_other_classes_is_not_comparable():

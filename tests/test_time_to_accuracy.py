@@ -3,7 +3,6 @@ time to the blessing thresholds in the report, one progress line per train loop.
 a model learns: the flow is checked on thresholds any model meets."""
 from __future__ import annotations
 
-import contextlib
 import io
 import json
 import re
@@ -13,6 +12,7 @@ import pytest
 import tensorflow as tf
 
 from components.util.eval_split import load_eval_split
+from conftest import TINY_EVAL_INTERVAL, TINY_TRAIN_STEPS
 from components.trainer import experiment, training
 from dataset import layout
 from pipeline import report
@@ -35,33 +35,15 @@ def test_stop_at_ends_training_at_the_first_evaluation_meeting_it(sample_ingeste
     assert "train | step:" not in printed  # Orbit's loss dictionaries go to the log, not the terminal
 
 
-@pytest.fixture(scope="module")
-def evaluated_run(trained_pipeline, pipeline_dataset, tmp_path_factory) -> dict:
-    """`maskrcnn-tfx run` fine-tuning the end-to-end run's model (its classes: all restored) for 4 more steps,
-    scored every 2: a model good enough for the in-training and the final evaluations to be compared."""
-    from pipeline import cli, run_summary
-
-    trainer = next(c for c in trained_pipeline["components"] if c["component"] == "Trainer")
-    root = tmp_path_factory.mktemp("evaluated")
-    out = io.StringIO()
-    with contextlib.redirect_stdout(out):
-        code = cli.main(["run", "--dataset", str(pipeline_dataset), "--config", "tiny", "--train-steps", "4",
-                         "--eval-interval", "2", "--init-checkpoint", trainer["outputs"]["ModelRun"],
-                         "--pipeline-root", str(root), "--serving-dir", str(root / "serving")])
-    assert code == 0, out.getvalue()[-3000:]
-    return {**run_summary.latest_run(str(root)), "printed": out.getvalue()}
-
-
-def test_points_at_the_interval_agree_with_the_final_evaluation(evaluated_run):
-    points = evaluated_run["training"]["accuracy_over_time"]
-    assert [p["step"] for p in points] == [2, 4]
+def test_points_at_the_interval_agree_with_the_final_evaluation(trained_pipeline):
+    points = trained_pipeline["training"]["accuracy_over_time"]
+    assert [p["step"] for p in points] == [TINY_EVAL_INTERVAL, TINY_TRAIN_STEPS]
     assert all(0.0 <= p[k] <= 1.0 for p in points for k in ("box_AP", "box_AP50", "mask_AP", "mask_AP50"))
     # each point with its bootstrap interval over the eval images, as the final evaluation has
     assert all(0.0 <= p["interval"][k][0] <= p["interval"][k][1] <= 1.0
                for p in points for k in ("box_AP", "box_AP50", "mask_AP", "mask_AP50"))
-    assert points[0]["seconds"] < points[1]["seconds"] <= evaluated_run["training"]["wall_time_s"] + 0.01
-    assert evaluated_run["training"]["init"]["restored"] > 300
-    final = evaluated_run["evaluation"]
+    assert points[0]["seconds"] < points[1]["seconds"] <= trained_pipeline["training"]["wall_time_s"] + 0.01
+    final = trained_pipeline["evaluation"]
     # The last point scores the final checkpoint through the serving preprocessing, as MaskEvaluator scores the
     # SavedModel exported from it: the same AP up to float rounding in the two graphs (tolerance 0.02).
     for kind in ("box", "mask"):
@@ -69,25 +51,26 @@ def test_points_at_the_interval_agree_with_the_final_evaluation(evaluated_run):
             assert points[-1][f"{kind}_{key}"] == pytest.approx(final[kind][key], abs=0.02), (kind, key)
 
 
-def test_the_report_has_the_curve_and_the_time_to_threshold(evaluated_run, tmp_path):
-    built = report.build(evaluated_run)
-    assert built["accuracy_over_time"] == evaluated_run["training"]["accuracy_over_time"]
+def test_the_report_has_the_curve_and_the_time_to_threshold(trained_pipeline, tmp_path):
+    built = report.build(trained_pipeline)
+    assert built["accuracy_over_time"] == trained_pipeline["training"]["accuracy_over_time"]
     # tiny's threshold (mask AP50 >= 0) is met at the first evaluation
-    assert built["steps_to_threshold"] == 2
-    assert built["time_to_threshold_s"] == evaluated_run["training"]["accuracy_over_time"][0]["seconds"]
+    assert built["steps_to_threshold"] == TINY_EVAL_INTERVAL
+    assert built["time_to_threshold_s"] == trained_pipeline["training"]["accuracy_over_time"][0]["seconds"]
     table = report.format_table([built])
-    assert "evaluations in training" in table and "2, every 2 steps" in table and "time to threshold s" in table
-    assert "fine-tuned from" in table
+    assert "evaluations in training" in table and f"2, every {TINY_EVAL_INTERVAL} steps" in table
+    assert "time to threshold s" in table
     json_path, png_path = report.write([built], str(tmp_path))
-    assert json.load(open(json_path))["steps_to_threshold"] == 2
+    assert json.load(open(json_path))["steps_to_threshold"] == TINY_EVAL_INTERVAL
     assert cv2.imread(png_path).shape[1] == 2400  # four panels: times, loss, final AP and intervals, accuracy in training
     assert report.time_to_threshold(built["accuracy_over_time"], {"mask_AP50": 1.01}) == (None, None)
     assert report.time_to_threshold(built["accuracy_over_time"], {"mask_AP75": 0.0}) == (None, None)
 
 
-def test_the_terminal_shows_one_line_per_train_loop(evaluated_run):
-    lines = [line for line in evaluated_run["printed"].splitlines() if line.startswith("[train] step ")]
-    assert [line.split(" | ")[0] for line in lines] == [f"[train] step {i}/4" for i in range(1, 5)]
+def test_the_terminal_shows_one_line_per_train_loop(trained_pipeline):
+    lines = [line for line in trained_pipeline["printed"].splitlines() if line.startswith("[train] step ")]
+    assert [line.split(" | ")[0] for line in lines] == \
+        [f"[train] step {i}/{TINY_TRAIN_STEPS}" for i in range(1, TINY_TRAIN_STEPS + 1)]
     assert all("steps/s" in line and "images/s" in line and "loss " in line for line in lines)
     assert "mask AP50" in lines[-1]
-    assert "train | step:" not in evaluated_run["printed"]
+    assert "train | step:" not in trained_pipeline["printed"]

@@ -132,13 +132,19 @@ def _checkpoint_steps(root: str) -> list[int]:
     return steps
 
 
-def test_training_killed_mid_run_resumes_from_its_checkpoint(sample_dataset, tmp_path):
+@pytest.mark.slow  # two pipeline runs
+def test_training_killed_mid_run_resumes_from_its_checkpoint(sample_dataset, tmp_path, capsys):
+    """A `run` killed mid-training (a subprocess, SIGKILL), then the same `run` again (in this process):
+    training resumes from the last complete checkpoint."""
+    from pipeline import cli
+
     root = str(tmp_path / "root")
-    command = [sys.executable, "-m", "pipeline.cli", "run", "--dataset", str(sample_dataset), "--pipeline-root", root,
-               "--serving-dir", str(tmp_path / "serving"), "--config", "tiny", "--train-steps", "30", "--set", "trainer.checkpoint_interval=5"]
+    argv = ["run", "--dataset", str(sample_dataset), "--pipeline-root", root, "--serving-dir",
+            str(tmp_path / "serving"), "--config", "tiny", "--train-steps", "30", "--set",
+            "trainer.checkpoint_interval=5"]
     env = dict(os.environ, PYTHONPATH=REPO)
-    first = subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                             start_new_session=True)
+    first = subprocess.Popen([sys.executable, "-m", "pipeline.cli", *argv], cwd=REPO, env=env,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     deadline = time.monotonic() + 600
     while not [s for s in _checkpoint_steps(root) if s >= 10] and first.poll() is None and time.monotonic() < deadline:
         time.sleep(0.5)
@@ -147,7 +153,7 @@ def test_training_killed_mid_run_resumes_from_its_checkpoint(sample_dataset, tmp
     saved = max(_checkpoint_steps(root))
     assert 10 <= saved < 30, "the first run must be killed mid-training"
 
-    subprocess.run(command, cwd=REPO, env=env, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    assert cli.main(argv) == 0, capsys.readouterr().err[-3000:]
     training = run_summary.latest_run(root)["training"]
     assert training["start_step"] >= saved
     assert training["end_step"] == 30
