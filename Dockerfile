@@ -20,8 +20,10 @@ ENV SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt \
     UV_LINK_MODE=copy
 RUN python3 -m venv /opt/uv && /opt/uv/bin/pip install --no-cache-dir uv==0.13.9
 COPY requirements/ /tmp/requirements/
+# --compile-bytecode: uv writes no .pyc by default, and a container (each Kubeflow step, each test's) would
+# compile TensorFlow, TFX and Model Garden from source at every start: 39 s to import them, measured 2026-12-02.
 RUN /opt/uv/bin/uv venv --python /usr/bin/python3 /opt/venv \
- && VIRTUAL_ENV=/opt/venv /opt/uv/bin/uv pip install --no-cache \
+ && VIRTUAL_ENV=/opt/venv /opt/uv/bin/uv pip install --no-cache --compile-bytecode \
       -r /tmp/requirements/${VARIANT}.lock --overrides /tmp/requirements/overrides-${VARIANT}.txt
 
 FROM ${BASE_IMAGE}
@@ -41,7 +43,7 @@ RUN useradd --create-home --uid 1000 app && chmod 1777 /home/app
 # Installed as a package (setup.py's PACKAGES; configs and the curated schema are package data); no source
 # tree stays behind, so the image runs exactly what a cluster runs. .dockerignore keeps the rest out.
 COPY . /tmp/maskrcnn-tfx/
-RUN uv pip install --no-deps --no-build-isolation --no-cache /tmp/maskrcnn-tfx \
+RUN uv pip install --no-deps --no-build-isolation --no-cache --compile-bytecode /tmp/maskrcnn-tfx \
  && rm -rf /tmp/maskrcnn-tfx
 USER app
 WORKDIR /home/app

@@ -8,7 +8,7 @@ On GPUs: the config as it is (all visible GPUs, its precision and XLA), at its f
 generated sample. `--dry-run`: the same code on the CPU, with two logical CPU devices as two replicas
 (MirroredStrategy: per-replica batches, the gradient all-reduce, batch and learning rates scaled by the replica
 count), the config's precision and loss scaling, its heads and init modules, at 128x128, 2 steps of one image
-and 128 sampled RoIs per replica; XLA off (DRY_RUN_NO_XLA says why), oneDNN off (DRY_RUN_NO_ONEDNN says why).
+and 128 sampled RoIs per replica; XLA off (DRY_RUN_NO_XLA says why), oneDNN off (components/trainer/onednn.py says why).
 One-device configs keep their strategy. Several `--config` names run one after another in one process (one
 TensorFlow start-up). Both train from random weights unless --init-checkpoint is given (a path, or NAME=PATH
 per config): the check measures speed, and a GPU node may not reach the config's checkpoint. `--json PATH`
@@ -26,6 +26,8 @@ import tempfile
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
 
+from components.trainer import onednn  # noqa: E402 - after the path; imports no TensorFlow
+
 DRY_RUN_REPLICAS = 2
 DRY_RUN_INPUT = 128    # divisible by 2**7: the largest max_level of the configs
 DRY_RUN_STEPS = 2     # the first traces; the second is a step
@@ -37,12 +39,6 @@ DRY_RUN_NO_XLA = (
     "only when every device is a GPU (tensorflow/python/distribute/mirrored_strategy.py, _use_merge_call, "
     "TF 2.21); on "
     "logical CPU devices the batch norm's and the optimizer's merge_call fails")
-# Measured 2026-12-02 (TF 2.21, a Xeon with AVX512-FP16 and AMX): one float16 conv backprop (2x64x64x256, 3x3)
-# 53.8 s with oneDNN, 0.84 s with Eigen, 0.08 s in float32; gpu-r50fpn's dry-run step 98 s with oneDNN, 7 s
-# without. On CPUs without AVX512-FP16 oneDNN leaves float16 to Eigen, so the dry run's time depends on the CPU.
-DRY_RUN_NO_ONEDNN = (
-    "oneDNN off in the dry run (TF_ENABLE_ONEDNN_OPTS=0): on CPUs with AVX512-FP16 its float16 convolution "
-    "gradients are about 60 times slower than Eigen's (docs/training.md, Configs on a CPU)")
 
 
 def _logical_cpus(count: int) -> list[str]:
@@ -129,7 +125,7 @@ def _print(result: dict) -> None:
           f"({result['memory_of']})")
     if result["dry_run"]:
         print(f"  {DRY_RUN_NO_XLA}")
-        print(f"  {DRY_RUN_NO_ONEDNN}")
+        print(f"  oneDNN off in the dry run ({onednn.VARIABLE}=0): {onednn.REASON}")
     print(f"  init: {t['init'] or 'random weights'}")
     print(f"  exported outputs: {', '.join(f'{k} {v}' for k, v in result['outputs'].items())}")
     box, mask = result["metrics"]["box"], result["metrics"]["mask"]
@@ -149,7 +145,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     if args.dry_run:
-        os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")  # read when TensorFlow loads: before _logical_cpus
+        os.environ.setdefault(onednn.VARIABLE, "0")  # read when TensorFlow loads: before _logical_cpus
     devices = _logical_cpus(DRY_RUN_REPLICAS) if args.dry_run else None
     from benchmarks.accuracy_benchmark import ingested_sample
 

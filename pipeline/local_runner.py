@@ -94,10 +94,15 @@ def compile_pipeline(config, metadata):
 
 
 def main(args: argparse.Namespace) -> int:
-    from components.trainer import trainer_module
+    from components.trainer import onednn
 
     config = options.pipeline_config(args, local=True)
     started, run_id = time.monotonic(), new_run_id()
+    note = onednn.off_for_float16(config.training.config, config.training.params_override)
+    if note:
+        print(f"[run] {note}", flush=True)
+    from components.trainer import trainer_module
+
     try:
         print(f"[run] {trainer_module.starting_point(config.training)}", flush=True)
         print(f"[run] run id {run_id} (its report later: maskrcnn-tfx report --run {run_id})", flush=True)

@@ -10,6 +10,7 @@ import os
 import shlex
 
 from components.util.metrics import BLESSING_METRICS
+from components.trainer.config_files import shipped_configs
 from components.trainer.constants import ACCURACY_METRICS
 from pipeline import settings
 
@@ -17,12 +18,12 @@ from pipeline import settings
 def add_pipeline_arguments(parser: argparse.ArgumentParser, pipeline_root: str | None = None,
                            serving_dir: str | None = None, config: str = settings.DEFAULT_CONFIG) -> None:
     """Dataset, training, validation and blessing options; a path without a default is required."""
-    parser.add_argument("--dataset", required=True, help="dataset folder (seed layout or COCO JSON + images)")
+    parser.add_argument("--dataset", required=True, help="dataset folder (any layout --format reads)")
     parser.add_argument("--format", default=settings.DEFAULT_DATASET_FORMAT, choices=settings.DATASET_FORMATS,
                         dest="dataset_format")
     parser.add_argument("--config", default=config,
-                        help=f"training config: a name in components/trainer/configs/ (cpu-demo, gpu-r50fpn, tiny) or a YAML "
-                             f"path (default: {config})")
+                        help=f"training config: a name in components/trainer/configs/ ({', '.join(shipped_configs())}) "
+                             f"or a YAML path (default: {config})")
     parser.add_argument("--train-steps", type=int, help="override the config's trainer.train_steps")
     parser.add_argument("--batch-size", type=int,
                         help="override the config's training batch size (per GPU where the config scales with "

@@ -1,6 +1,8 @@
 """Shared fixtures and helpers of the test suite."""
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 import shutil
 from pathlib import Path
@@ -177,7 +179,7 @@ def read_examples(output: Path, split: str) -> list:
 
 # --- pipeline ----------------------------------------------------------------
 # The end-to-end run: enough steps for the tiny model to detect something, so that its in-training and final
-# evaluations compare numbers other than zeros (no test requires a score); scored twice while training.
+# evaluations compare numbers other than zeros (no test requires a score); scored twice in training.
 TINY_TRAIN_STEPS = 150
 TINY_EVAL_INTERVAL = 75
 PIPELINE_NUM_TRAIN = 32
@@ -201,19 +203,16 @@ def tiny_pipeline(dataset: Path, root: str, **changes):
     """The end-to-end run's PipelineConfig (the tiny config, evaluated while training), with `changes`."""
     from pipeline.settings import PipelineConfig, TrainingSettings
 
-    settings = dict(dataset=str(dataset), pipeline_root=root, serving_dir=os.path.join(root, "serving"),
-                    training=TrainingSettings(config="tiny", eval_interval=TINY_EVAL_INTERVAL),
-                    train_steps=TINY_TRAIN_STEPS)
-    return PipelineConfig(**{**settings, **changes})
+    return PipelineConfig(**{"dataset": str(dataset), "pipeline_root": root, "train_steps": TINY_TRAIN_STEPS,
+                             "serving_dir": os.path.join(root, "serving"),
+                             "training": TrainingSettings(config="tiny", eval_interval=TINY_EVAL_INTERVAL),
+                             **changes})
 
 
 @pytest.fixture(scope="session")
 def trained_pipeline(pipeline_dataset, tmp_path_factory) -> dict:
     """The local pipeline run once on the sample dataset with the tiny config; its run summary and what it
     printed. Shared by every test that reads a trained, evaluated, pushed run."""
-    import contextlib
-    import io
-
     from pipeline import local_runner, run_summary
 
     root = str(tmp_path_factory.mktemp("pipeline-root"))
@@ -269,37 +268,3 @@ def bad_dataset(sample_dataset, tmp_path_factory) -> Path:
     (images / "more").mkdir()
     (root / "test_masks" / "orphan_test.png").write_bytes(good_mask.read_bytes())
     return root
-
-
-# --- validation -------------------------------------------------------------
-def rewrite_examples(examples_dir, split, mutate, which=lambda index: index == 0):
-    """Rewrites the split's GZIP TFRecords with `mutate(example)` applied to the chosen examples."""
-    import tensorflow as tf
-
-    for path in tf.io.gfile.glob(os.path.join(layout.split_dir(str(examples_dir), split), "*")):
-        serialized = [r.numpy() for r in tf.data.TFRecordDataset(path, compression_type="GZIP")]
-        with tf.io.TFRecordWriter(path, options="GZIP") as writer:
-            for index, data in enumerate(serialized):
-                example = tf.train.Example.FromString(data)
-                if which(index):
-                    mutate(example.features.feature)
-                writer.write(example.SerializeToString())
-
-
-def run_until_gate(examples_dir: Path, root: Path, train: bool = True, **config_changes) -> None:
-    """Runs the validation components (and a 2-step Trainer after the gate) on an ingested folder."""
-    from tfx import v1 as tfx
-
-    from pipeline.pipeline import trainer_component, validation_components
-    from pipeline.settings import PipelineConfig, TrainingSettings
-
-    config = PipelineConfig(dataset="unused", pipeline_root=str(root), training=TrainingSettings(config="tiny"),
-                            train_steps=2, **config_changes)
-    importer = tfx.dsl.Importer(source_uri=str(examples_dir), artifact_type=tfx.types.standard_artifacts.Examples,
-                                properties={"split_names": '["train", "eval"]'}).with_id("examples")
-    validation = validation_components(importer.outputs["result"], config)
-    trainer = [trainer_component(importer.outputs["result"], config, after=[validation[-1]])] if train else []
-    metadata = tfx.orchestration.metadata.sqlite_metadata_connection_config(os.path.join(root, "metadata.sqlite"))
-    tfx.orchestration.LocalDagRunner().run(tfx.dsl.Pipeline(
-        pipeline_name="gate-test", pipeline_root=str(root), components=[importer, *validation, *trainer],
-        metadata_connection_config=metadata, beam_pipeline_args=config.beam_pipeline_args))

@@ -18,7 +18,8 @@ import tensorflow_data_validation as tfdv
 
 from components.data_gate.executor import DataValidationError
 from dataset import layout, records
-from tests.conftest import ingest_folder, read_examples, rewrite_examples, run_until_gate
+from tests.conftest import ingest_folder, read_examples
+from tests.gate_helpers import rewrite_examples, run_until_gate
 
 NUM_WORKERS = 2
 

@@ -90,25 +90,18 @@ def test_reruns_cache_refuse_below_threshold_and_refuse_a_worse_model(trained_pi
     assert cached["pushed"]["destination"] == trained_pipeline["pushed"]["destination"]  # not pushed twice
     assert _versions(serving_dir) == served
 
-    # A threshold the model cannot meet: not blessed, not pushed, and the run says why.
-    refused = run(thresholds={"mask_AP50": 1.01})
-    assert refused["evaluation"]["blessing"]["blessed"] is False
-    assert "mask_AP50" in refused["evaluation"]["blessing"]["reasons"][0]
-    assert "< threshold 1.010" in refused["evaluation"]["blessing"]["reasons"][0]
-    assert refused["pushed"]["pushed"] is False
-    assert "NOT BLESSED: mask_AP50" in report.format_table([report.build(refused)])
-    assert _versions(serving_dir) == served
-
-    # Another model against the served one, with a rule no model can meet (beat the baseline by 1.0 AP)
-    # and no thresholds: the baseline is still compared, on box and mask AP, and the model refused.
-    other = run(train_steps=2, thresholds={}, max_regression=-1.0)
+    # Another model against the served one, with a threshold no model can meet and a rule no model can meet
+    # (beat the baseline by 1.0 AP): not blessed, not pushed, and the run says why, for each rule.
+    other = run(train_steps=2, thresholds={"mask_AP50": 1.01}, max_regression=-1.0)
     blessing = other["evaluation"]["blessing"]
     assert other["model_uri"] != trained_pipeline["model_uri"]
     assert other["evaluation"]["baseline"]["model_uri"] == trained_pipeline["pushed"]["destination"]
     assert blessing["blessed"] is False
+    assert blessing["reasons"][0] == f"mask_AP50 {other['evaluation']['mask']['AP50']:.3f} < threshold 1.010"
     assert [r.split(" ")[0] for r in blessing["reasons"] if "worse than the allowed regression -1.000" in r] == \
-        ["box_AP", "mask_AP"]
+        ["mask_AP50"]  # the thresholded metric is compared (box and mask AP without thresholds: test_evaluator)
     assert other["pushed"]["pushed"] is False
+    assert "NOT BLESSED: mask_AP50" in report.format_table([report.build(other)])
     assert _versions(serving_dir) == served
 
 

@@ -158,3 +158,38 @@ def test_training_killed_mid_run_resumes_from_its_checkpoint(sample_dataset, tmp
     assert training["start_step"] >= saved
     assert training["end_step"] == 30
     assert training["steps"] == 30 - training["start_step"]
+
+
+def test_the_precision_a_config_trains_in_is_read_with_its_overrides():
+    from components.trainer.config_files import precision
+
+    assert precision("gpu-r50fpn", []) == precision("finetune-retinanet-r50fpn", []) == "float16"  # base's
+    assert precision("cpu-demo", []) == precision("tiny", []) == "float32"
+    assert precision("gpu-r50fpn", ["runtime.mixed_precision_dtype=float32"]) == "float32"
+    assert precision("tiny", ["task.model.input_size=[64,64,3],runtime.mixed_precision_dtype='float16'"]) == "float16"
+
+
+def test_a_float16_config_turns_onednn_off_before_tensorflow_loads_and_not_after():
+    """Its float16 gradients are ~60x slower than Eigen's on AVX512-FP16 CPUs (components/trainer/onednn.py)."""
+    from components.trainer import onednn
+
+    program = ("import os, sys; from components.trainer import onednn; "
+               "print(onednn.off_for_float16(sys.argv[1], [])); print(os.environ.get(onednn.VARIABLE))")
+    env = {k: v for k, v in os.environ.items() if k != onednn.VARIABLE}
+    for config, note, value in (("gpu-r50fpn", f"gpu-r50fpn trains in float16: oneDNN off ({onednn.VARIABLE}=0)",
+                                 "0"), ("cpu-demo", "None", "None")):
+        done = subprocess.run([sys.executable, "-c", program, config], cwd=REPO, env=env, capture_output=True,
+                              text=True, check=True)
+        printed, set_to = done.stdout.splitlines()
+        assert printed.startswith(note) and set_to == value, done.stdout
+    assert onednn.off_for_float16("gpu-r50fpn", []) is None  # TensorFlow loaded here: too late to change
+
+
+def test_the_config_option_names_every_shipped_config(capsys, monkeypatch):
+    from pipeline import cli
+
+    monkeypatch.setenv("COLUMNS", "1000")  # one line per option: no name wrapped at its hyphens
+    with pytest.raises(SystemExit):
+        cli.main(["run", "--help"])
+    [line] = [line for line in capsys.readouterr().out.splitlines() if line.strip().startswith("--config")]
+    assert all(p.stem in line for p in experiment_lib.CONFIG_DIR.glob("*.yaml")) and "gpu-r50fpn-stock-heads" in line

@@ -2,10 +2,8 @@
 from __future__ import annotations
 
 import dataclasses
-from pathlib import Path
 
 import tensorflow as tf
-import yaml
 from official.core import config_definitions as cfg
 from official.core import exp_factory
 from official.modeling import hyperparams
@@ -13,44 +11,13 @@ from official.vision import registry_imports  # noqa: F401  (registers the visio
 
 from components.util.blessing import check_thresholds
 from components.trainer import init_checkpoint as init_lib
+from components.trainer.config_files import BASE_KEY, CONFIG_DIR, config_path, load_config  # noqa: F401
 from components.util.metrics import DEFAULT_MAX_REGRESSION
-from components.util.package_data import package_file
 from dataset import layout
 from dataset.labelmap import LabelMap
 
-CONFIG_DIR = package_file("trainer", "configs")
-BASE_KEY = "base"  # a config may start from another of CONFIG_DIR and change what it lists
-
-
 class TrainingDataError(ValueError):
     """The ingested data cannot train the configured model."""
-
-
-def config_path(name_or_path: str) -> Path:
-    """`cpu-demo` -> components/trainer/configs/cpu-demo.yaml; a path is taken as it is."""
-    path = Path(name_or_path)
-    if path.suffix in (".yaml", ".yml"):
-        return path
-    path = CONFIG_DIR / f"{name_or_path}.yaml"
-    if not path.exists():
-        names = sorted(p.stem for p in CONFIG_DIR.glob("*.yaml"))
-        raise ValueError(f"unknown training config {name_or_path!r}; known: {', '.join(names)}")
-    return path
-
-
-def _merged(base: dict, changes: dict) -> dict:
-    merged = dict(base)
-    for key, value in changes.items():
-        merged[key] = _merged(base[key], value) if isinstance(value, dict) and isinstance(base.get(key), dict) \
-            else value
-    return merged
-
-
-def load_config(config: str) -> dict:
-    """A config's YAML, on top of its `base:` config's (recursively)."""
-    data = yaml.safe_load(config_path(config).read_text()) or {}
-    base = data.pop(BASE_KEY, None)
-    return _merged(load_config(base), data) if base else data
 
 
 @dataclasses.dataclass(frozen=True)
