@@ -116,8 +116,7 @@ def target(args: argparse.Namespace) -> Target:
         sessions = {name: (path, _with_options(launcher_config.session(launcher, path, release), path, name,
                                                args.s3_endpoint, secret))
                     for name, path in paths.items() if path and fileio.is_s3(path)}
-        if fileio.scheme(root) == "s3" and sessions["pipeline_root"][1].from_env and \
-                not launcher_config.providers(launcher).get("s3"):
+        if fileio.scheme(root) == "s3" and sessions["pipeline_root"][1].built_in:
             raise StoreError(
                 f"--pipeline-root {root}: the kfp-launcher ConfigMap has no providers entry for s3://, so the "
                 f"launcher would open it with the AWS SDK's default session (no endpoint, no path-style: "

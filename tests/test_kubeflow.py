@@ -89,9 +89,8 @@ def test_the_trainer_requests_gpus_and_ingestion_does_not(package):
 
 
 def test_the_steps_that_decide_on_what_is_served_are_never_served_from_the_cache(package):
-    tasks = json_format.MessageToDict(package["spec"].root)["dag"]["tasks"]
-    assert {name for name, task in tasks.items() if task.get("cachingOptions", {}).get("enableCache") is False} == \
-        {"MaskEvaluator", "Pusher"}
+    tasks = package["spec"].root.dag.tasks
+    assert {name for name, task in tasks.items() if not task.caching_options.enable_cache} == {"MaskEvaluator", "Pusher"}
 
 
 @pytest.mark.parametrize("written, message", [
