@@ -7,8 +7,11 @@ Python 3.13), so an S3-API store (AWS S3, MinIO and SeaweedFS in a Kubeflow
 install) goes through s3fs, configured from the environment its pods are given:
 `AWS_ENDPOINT_URL_S3` or `AWS_ENDPOINT_URL` (a MinIO service, for example
 http://minio-service.kubeflow:9000), `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`
-and `AWS_REGION`, as botocore reads them. `minio://bucket/key` (Kubeflow's
-default pipeline root) is `s3://bucket/key` on that endpoint.
+and `AWS_DEFAULT_REGION`, as botocore reads them. With an endpoint, buckets are
+addressed path-style (as KFP's launcher does by default: MinIO and SeaweedFS
+have no per-bucket host names) unless `S3_ADDRESSING_STYLE=virtual`.
+`minio://bucket/key` (Kubeflow's default pipeline root) is `s3://bucket/key` on
+that endpoint.
 """
 from __future__ import annotations
 
@@ -17,6 +20,8 @@ import posixpath
 
 S3_SCHEMES = ("s3", "minio")
 ENDPOINT_VARIABLES = ("AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL")
+REGION_VARIABLE = "AWS_DEFAULT_REGION"
+ADDRESSING_STYLE_VARIABLE = "S3_ADDRESSING_STYLE"  # the project's: botocore reads the style from its config file only
 
 
 def is_uri(path: str) -> bool:
@@ -50,8 +55,9 @@ def s3_filesystem():
     import s3fs
 
     endpoint = next((os.environ[v] for v in ENDPOINT_VARIABLES if os.environ.get(v)), None)
+    style = os.environ.get(ADDRESSING_STYLE_VARIABLE) or ("path" if endpoint else "auto")
     return s3fs.S3FileSystem(client_kwargs={"endpoint_url": endpoint} if endpoint else {},
-                             use_listings_cache=False)
+                             config_kwargs={"s3": {"addressing_style": style}}, use_listings_cache=False)
 
 
 def _key(path: str) -> str:

@@ -76,18 +76,44 @@ def output_file(executor_input: dict) -> str:
     return outputs.get("outputFile") or outputs.get("output_file", "")
 
 
+class ExecutorOutputError(ValueError):
+    """An executor output KFP's launcher would refuse; the message names the file and what is wrong."""
+
+
+def check_executor_output(text: str, output_file: str) -> dict:
+    """The executor output parsed as KFP's launcher parses it (`protojson.Unmarshal` into ExecutorOutput,
+    kubeflow/pipelines 2.2.0 and 2.17.0 `backend/src/v2/component/launcher_v2.go` getExecutorOutputFile): strict JSON (no
+    NaN or Infinity, which Python's json writes) and no field ExecutorOutput lacks."""
+    from google.protobuf import json_format
+    from kfp.pipeline_spec import pipeline_spec_pb2
+
+    def refuse(constant):
+        raise ExecutorOutputError(f"{output_file}: {constant} is not JSON; KFP's launcher refuses the executor output")
+
+    try:
+        output = json.loads(text, parse_constant=refuse)
+        json_format.ParseDict(output, pipeline_spec_pb2.ExecutorOutput(), ignore_unknown_fields=False)
+    except (json.JSONDecodeError, json_format.ParseError) as error:
+        raise ExecutorOutputError(f"{output_file}: KFP's launcher would refuse this executor output ({error})") \
+            from None
+    return output
+
+
 def restore_remote_uris(output_file: str, remote: dict[ArtifactKey, str]) -> None:
-    """The executor output written by TFX's entrypoint, its artifacts named by their remote URIs again."""
-    if not remote or not os.path.exists(output_file):
+    """The executor output written by TFX's entrypoint, checked as the launcher reads it, its artifacts named by
+    their remote URIs again."""
+    if not os.path.exists(output_file):
         return
     with open(output_file) as f:
-        output = json.load(f)
+        output = check_executor_output(f.read(), output_file)
+    if not remote:
+        return
     for key, artifact_list in output.get("artifacts", {}).items():
         for index, artifact in enumerate(artifact_list.get("artifacts", [])):
             if (key, index) in remote:
                 artifact["uri"] = remote[key, index]
     with open(output_file, "w") as f:
-        json.dump(output, f)
+        json.dump(output, f, allow_nan=False)
 
 
 def parse_flags(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:

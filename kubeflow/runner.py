@@ -18,7 +18,7 @@ import time
 import urllib.parse
 
 from dataset import fileio
-from kubeflow import local_run, package, submission
+from kubeflow import local_run, package, releases, stores, submission
 from kubeflow.submission import KubeflowError
 from kubeflow.local_run import LocalRunError
 from pipeline import options
@@ -63,17 +63,16 @@ def resource_spec(resources: Resources, gpu_type: str):
     from kfp.pipeline_spec import pipeline_spec_pb2
 
     spec_type = pipeline_spec_pb2.PipelineDeploymentConfig.PipelineContainerSpec.ResourceSpec
-    # The float fields are what older KFP backends read, the string ones what current backends read.
-    spec = spec_type(cpu_request=resources.cpu, memory_request=resources.memory_gb,
-                     resource_cpu_request=f"{resources.cpu:g}", resource_memory_request=f"{resources.memory_gb:g}G")
+    # The float fields and the accelerator's type and count: the only ones KFP 2.2.0 and 2.3.0 parse (their strict
+    # driver refuses resource_cpu_request & co., releases.py); every later driver still reads them.
+    spec = spec_type(cpu_request=resources.cpu, memory_request=resources.memory_gb)
     if resources.gpus:
-        spec.accelerator.CopyFrom(spec_type.AcceleratorConfig(
-            type=gpu_type, count=resources.gpus, resource_type=gpu_type, resource_count=str(resources.gpus)))
+        spec.accelerator.CopyFrom(spec_type.AcceleratorConfig(type=gpu_type, count=resources.gpus))
     return spec
 
 
 def compile_pipeline(config, image: str, output: str, resources: dict[str, Resources],
-                     gpu_type: str = "nvidia.com/gpu", s3: package.S3Access | None = None) -> str:
+                     gpu_type: str = "nvidia.com/gpu", target: stores.Target | None = None) -> str:
     """Writes the KFP v2 package of `config` to `output` (.yaml); returns its path."""
     import yaml
     from tfx import v1 as tfx
@@ -103,26 +102,13 @@ def compile_pipeline(config, image: str, output: str, resources: dict[str, Resou
     defaults = {p.name: p.default for p in (config.dataset, config.train_steps) if isinstance(p, RuntimeParameter)}
     for name, parameter in spec["root"].get("inputDefinitions", {}).get("parameters", {}).items():
         parameter["defaultValue"] = defaults[name]
-    spec, platform_spec = package.for_backend(spec, config.pipeline_root, UNCACHED_STEPS, s3)
+    spec, platform_spec = package.for_backend(spec, config.pipeline_root, UNCACHED_STEPS,
+                                              target.store if target else None)
     fileio.write_text(output, f"# {config.pipeline_name}: maskrcnn-tfx compiled for Kubeflow Pipelines v2 by "
-                              f"{spec['sdkVersion']}\n" + yaml.safe_dump_all(
+                              f"{spec['sdkVersion']}\n" + (submission.target_line(target) if target else "") +
+                      yaml.safe_dump_all(
                                   [spec, platform_spec] if platform_spec else [spec], sort_keys=True))
     return output
-
-
-def s3_access(args: argparse.Namespace) -> package.S3Access | None:
-    """The object store the steps reach, when a path of the package is on S3 or MinIO."""
-    paths = [getattr(args, name) for name in ("dataset", "pipeline_root", "serving_dir", "schema", "init_checkpoint")]
-    if not any(path and fileio.is_s3(path) for path in paths):
-        return None
-    if not args.s3_endpoint and any(path and fileio.scheme(path) == "minio" for path in paths):
-        raise KubeflowError("minio:// paths need --s3-endpoint, the object store's S3 endpoint as the pods reach "
-                            "it (Kubeflow's bundled store: http://minio-service.kubeflow:9000, or "
-                            "http://seaweedfs.kubeflow:9000 on recent releases)")
-    try:
-        return package.S3Access(endpoint=args.s3_endpoint, secret=package.parse_s3_secret(args.s3_secret))
-    except ValueError as error:
-        raise KubeflowError(str(error)) from None
 
 
 def compile_config(args: argparse.Namespace):
@@ -201,14 +187,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                                      f"one GPU; {TRAINER_CPU_WITHOUT_GPUS} without GPUs)")
     compile_parser.add_argument("--trainer-memory", type=float, default=32, metavar="GB",
                                 help="memory the Trainer requests, in GB (default: %(default)s)")
+    compile_parser.add_argument("--kfp-version", default=releases.ANY_RELEASE, metavar="VERSION",
+                                help=f"the KFP release of the cluster: {', '.join(releases.RELEASES)} (default: "
+                                     f"%(default)s, a package every one of them runs)")
+    compile_parser.add_argument("--namespace", help="the profile namespace the runs go to on multi-user Kubeflow: "
+                                                    "its pipeline root and the store prefixes its key may use")
+    compile_parser.add_argument("--launcher-config", metavar="FILE",
+                                help="the namespace's kfp-launcher ConfigMap (`kubectl -n NS get configmap "
+                                     "kfp-launcher -o yaml`): its pipeline root and store providers")
     compile_parser.add_argument("--s3-endpoint", metavar="URL",
-                                help="the S3 endpoint the pods reach for s3:// and minio:// paths (MinIO or "
-                                     "SeaweedFS in the cluster; none for AWS S3)")
-    compile_parser.add_argument("--s3-secret", default=package.DEFAULT_S3_SECRET,
-                                metavar="NAME[:ACCESS_KEY_KEY:SECRET_KEY_KEY]",
-                                help="the Kubernetes secret in the run's namespace holding the store's credentials "
-                                     "(default: Kubeflow's, %(default)s; '' for the pods' own, e.g. IAM roles)")
-    options.add_pipeline_arguments(compile_parser, config="gpu-r50fpn")
+                                help="the S3 endpoint the pods reach for s3:// and minio:// paths that the "
+                                     "kfp-launcher ConfigMap has no providers entry for (default: the release's "
+                                     "built-in store for minio://, AWS S3 for s3://)")
+    compile_parser.add_argument("--s3-secret", metavar="NAME[:ACCESS_KEY_KEY:SECRET_KEY_KEY]",
+                                help=f"the Kubernetes secret holding the credentials for those paths (default: "
+                                     f"Kubeflow's, {releases.STORE_SECRET}; '' for the pods' own, e.g. IAM roles)")
+    options.add_pipeline_arguments(compile_parser, pipeline_root="", config="gpu-r50fpn")
 
     local_parser = sub.add_parser("run-local", help="run a compiled package with KFP's local orchestrator "
                                                     "(kfp.local, each step in the package's image)")
@@ -223,7 +217,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     submit_parser.add_argument("--package", required=True, help="the .yaml written by `kubeflow compile`")
     submit_parser.add_argument("--experiment", help="experiment name (default: KFP's Default)")
     submit_parser.add_argument("--run-name")
-    submit_parser.add_argument("--namespace", help="the profile namespace on multi-user Kubeflow")
+    submit_parser.add_argument("--namespace", help="the profile namespace on multi-user Kubeflow (default: the one "
+                                                   "the package was compiled for)")
+    submit_parser.add_argument("--launcher-config", metavar="FILE",
+                               help="the namespace's kfp-launcher ConfigMap, to check the root the run will use")
     submit_parser.add_argument("--token", help="a bearer token (Dex, or `kubectl create token` for a service "
                                                "account with access to the namespace)")
     submit_parser.add_argument("--token-file", metavar="PATH", help="a file holding the bearer token")
@@ -243,12 +240,15 @@ def main(args: argparse.Namespace) -> int:
         if args.kubeflow_command == "compile":
             if args.gpus < 0:
                 raise KubeflowError("--gpus must be 0 or more")
+            target = stores.target(args)
+            args.pipeline_root = target.pipeline_root
             config = compile_config(args)
             print(starting_point(config.training))
+            print(submission.root_line(target.pipeline_root, target.root_given, target.namespace))
             path = compile_pipeline(config, image=args.image, output=args.output,
                                     resources=step_resources(args.gpus, args.trainer_cpu or trainer_cpu(args.gpus),
                                                              args.trainer_memory),
-                                    gpu_type=args.gpu_type, s3=s3_access(args))
+                                    gpu_type=args.gpu_type, target=target)
             print(f"wrote {path}: check it with `maskrcnn-tfx kubeflow run-local --package {path}`, then submit "
                   f"it with `maskrcnn-tfx kubeflow submit --host URL --package {path}`")
         elif args.kubeflow_command == "run-local":
@@ -261,9 +261,10 @@ def main(args: argparse.Namespace) -> int:
         else:
             run_id = submission.submit(args.host, args.package, experiment=args.experiment, run_name=args.run_name,
                             arguments=runtime_arguments(args.arguments, args.package), namespace=args.namespace,
-                            enable_caching=False if args.no_cache else None, auth=submission.credentials(args))
+                            enable_caching=False if args.no_cache else None, auth=submission.credentials(args),
+                            launcher=stores.read_launcher_config(args.launcher_config))
             print(f"submitted run {run_id} to {args.host}")
-    except (KubeflowError, LocalRunError) as error:
+    except (KubeflowError, LocalRunError, stores.StoreError) as error:
         print(f"kubeflow {args.kubeflow_command}: {error}", file=sys.stderr)
         return 1
     return 0

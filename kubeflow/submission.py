@@ -1,10 +1,12 @@
 """`maskrcnn-tfx kubeflow submit`: a compiled package sent to a Kubeflow Pipelines endpoint with the kfp client,
 authenticated as a multi-user Kubeflow expects (a bearer token, a session cookie, or inside the cluster the
-pod's service-account token), in the package's pipeline root."""
+pod's service-account token), in the pipeline root the package was compiled for: the one given, else the
+namespace's own (its kfp-launcher ConfigMap's), which the run then leaves to the backend."""
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 import os
 import socket
 import urllib.error
@@ -17,6 +19,8 @@ from kubeflow import local_run
 SA_TOKEN_ENV = "KF_PIPELINES_SA_TOKEN_PATH"
 SA_TOKEN_PATH = "/var/run/secrets/kubeflow/pipelines/token"
 HEALTHZ_PATH = "apis/v2beta1/healthz"
+# The package's header line naming what it was compiled for (a YAML comment: the PipelineSpec has no field for it).
+TARGET_COMMENT = "# maskrcnn-tfx target: "
 
 
 class KubeflowError(RuntimeError):
@@ -119,19 +123,65 @@ def check_credentials(host: str, auth: Credentials, timeout_s: float = 30.0) -> 
                             f"Pipelines' API: is --host the KFP endpoint (e.g. http://HOST/pipeline)?")
 
 
-def package_pipeline_root(path: str) -> str | None:
-    return local_run.load_package(path).get("defaultPipelineRoot")
+def target_line(target) -> str:
+    """The package's header line recording the compile's target (stores.Target)."""
+    return TARGET_COMMENT + json.dumps({"kfp_version": target.release.version if target.release else "any",
+                                        "namespace": target.namespace, "pipeline_root": target.pipeline_root,
+                                        "root_given": target.root_given}, sort_keys=True) + "\n"
+
+
+def package_target(path: str) -> dict:
+    """What the package was compiled for; a package without the line is taken as compiled with its root given."""
+    with open(path) as f:
+        for line in f:
+            if not line.startswith("#"):
+                break
+            if line.startswith(TARGET_COMMENT):
+                return json.loads(line[len(TARGET_COMMENT):])
+    return {"namespace": None, "pipeline_root": local_run.load_package(path).get("defaultPipelineRoot"),
+            "root_given": True}
+
+
+def root_line(root: str, given: bool, namespace: str | None, launcher_root: str | None = None) -> str:
+    if given:
+        return f"pipeline root: {root} (given; it replaces the namespace's own for this run)" if namespace else \
+            f"pipeline root: {root}"
+    return f"pipeline root: {launcher_root or root} (namespace {namespace or 'of the run'}'s own, from its " \
+           f"kfp-launcher ConfigMap; the run sends none)"
+
+
+def run_root(path: str, namespace: str | None, launcher: dict[str, str]) -> tuple[str | None, str | None, str]:
+    """(the pipeline root the run sends, None to leave it to the namespace; the namespace; the line saying
+    which root the run uses). A package compiled for one namespace is refused for another."""
+    from kubeflow.launcher_config import ROOT_KEY
+
+    target = package_target(path)
+    compiled = target.get("namespace")
+    if compiled and namespace and namespace != compiled:
+        raise KubeflowError(f"{path} was compiled for namespace {compiled}, whose store key and root its paths were "
+                            f"checked against; compile it again with --namespace {namespace}")
+    namespace = namespace or compiled
+    launcher_root = launcher.get(ROOT_KEY)
+    if not target["root_given"] and launcher_root and launcher_root != target["pipeline_root"]:
+        raise KubeflowError(f"the namespace's kfp-launcher ConfigMap gives the pipeline root {launcher_root}, not "
+                            f"{target['pipeline_root']} as when {path} was compiled; compile it again with "
+                            f"--launcher-config")
+    return (target["pipeline_root"] if target["root_given"] else None, namespace,
+            root_line(target["pipeline_root"], target["root_given"], namespace, launcher_root))
 
 
 def submit(host: str, package_path: str, experiment: str | None = None, run_name: str | None = None,
            arguments: dict[str, str] | None = None, namespace: str | None = None,
-           enable_caching: bool | None = None, auth: Credentials = Credentials()) -> str:
-    """Creates a run of the package on the KFP endpoint `host`, in the package's pipeline root; returns the
-    run id."""
+           enable_caching: bool | None = None, auth: Credentials = Credentials(),
+           launcher: dict[str, str] | None = None) -> str:
+    """Creates a run of the package on the KFP endpoint `host`, in the pipeline root it was compiled for (printed);
+    returns the run id."""
     if not os.path.isfile(package_path):
         raise KubeflowError(f"{package_path}: no such package (make one with `maskrcnn-tfx kubeflow compile`)")
     if not package_path.endswith((".yaml", ".yml")):
         raise KubeflowError(f"{package_path}: the kfp client submits .yaml packages (compile with --output NAME.yaml)")
+    pipeline_root, namespace, line = run_root(package_path, namespace, launcher or {})
+    print(line)
     check_reachable(host)
     check_credentials(host, auth)
     import kfp
@@ -143,7 +193,7 @@ def submit(host: str, package_path: str, experiment: str | None = None, run_name
                             verify_ssl=False if auth.insecure else None)
         result = client.create_run_from_pipeline_package(
             package_path, arguments=arguments or {}, run_name=run_name, experiment_name=experiment,
-            namespace=namespace, pipeline_root=package_pipeline_root(package_path), enable_caching=enable_caching)
+            namespace=namespace, pipeline_root=pipeline_root, enable_caching=enable_caching)
     except ApiException as error:
         raise refusal(host, error) from None
     return result.run_id

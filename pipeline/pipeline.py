@@ -17,9 +17,11 @@ from components.trainer.experiment import own_keys
 from pipeline.settings import PipelineConfig
 
 TRAINER_RUN_FN = "components.trainer.trainer_module.run_fn"
-# Steps never served from the cache: the evaluator's baseline is the served model, which is not one of its
-# inputs, so an evaluation from the cache could judge against a model no longer served.
-UNCACHED_STEPS = ("MaskEvaluator",)
+# Steps never served from the cache: they decide on what is served now, which is not one of their inputs. The
+# evaluator's baseline is the served model (from the cache it could judge against a model no longer served); the
+# Pusher checks whether the model is already served (from the cache a push could be reported that did not
+# happen now, or a cached Trainer's model pushed again: components/pusher/executor.py).
+UNCACHED_STEPS = ("MaskEvaluator", "Pusher")
 
 
 def validation_components(examples: tfx.dsl.Channel, config: PipelineConfig) -> list:

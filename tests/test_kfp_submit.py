@@ -144,3 +144,46 @@ def test_a_credential_that_cannot_be_used_is_refused_before_anything_is_sent(kfp
     assert _submit(kfp_api, cluster_package, *option) == 1
     assert message in capsys.readouterr().err
     assert kfp_api["api"].requests == []
+
+
+@pytest.fixture(scope="module")
+def namespace_package(tmp_path_factory):
+    """A package for namespace team-a on KFP 2.17.0 with no root given: the namespace's own."""
+    path = tmp_path_factory.mktemp("submit-ns") / "pipeline.yaml"
+    assert cli.main(["kubeflow", "compile", "--image", "registry.example.com/maskrcnn-tfx:1", "--output", str(path),
+                     "--namespace", "team-a", "--kfp-version", "2.17.0", "--init-checkpoint", "none",
+                     "--dataset", "minio://mlpipeline/private/team-a/datasets/kettles",
+                     "--serving-dir", "minio://mlpipeline/private/team-a/serving/kettles"]) == 0
+    return path
+
+
+def test_a_run_in_a_namespace_uses_the_namespaces_root_and_says_so(kfp_api, namespace_package, capsys):
+    assert _submit(kfp_api, namespace_package, "--token", TOKEN) == 0  # the namespace the package was compiled for
+    out = capsys.readouterr().out
+    # sync.py at 2.17.0 (about line 285): the namespace's kfp-launcher defaultPipelineRoot
+    assert "pipeline root: minio://mlpipeline/private-artifacts/team-a/v2/artifacts (namespace team-a's own" in out
+    listed = next(r for r in kfp_api["api"].requests if r["path"] == "/apis/v2beta1/experiments")
+    assert listed["query"]["namespace"] == ["team-a"]
+    run = next(r for r in kfp_api["api"].requests if r["method"] == "POST")["body"]
+    assert not run["runtime_config"].get("pipeline_root")  # left to the namespace's ConfigMap (root_dag.go)
+
+
+def test_a_given_root_is_named_as_replacing_the_namespaces(kfp_api, cluster_package, capsys):
+    assert _submit(kfp_api, cluster_package, "--token", TOKEN, "--namespace", "team-a") == 0
+    assert "pipeline root: minio://mlpipeline/v2/artifacts (given; it replaces the namespace's own for this run)" in \
+        capsys.readouterr().out
+
+
+def test_a_package_for_one_namespace_is_refused_for_another(kfp_api, namespace_package, capsys):
+    assert _submit(kfp_api, namespace_package, "--token", TOKEN, "--namespace", "team-b") == 1
+    assert "was compiled for namespace team-a, whose store key and root its paths were checked against; compile it " \
+           "again with --namespace team-b" in capsys.readouterr().err
+    assert kfp_api["api"].requests == []
+
+
+def test_a_launcher_config_with_another_root_is_refused(kfp_api, namespace_package, tmp_path, capsys):
+    config = tmp_path / "kfp-launcher.yaml"
+    config.write_text("kind: ConfigMap\ndata:\n  defaultPipelineRoot: minio://mlpipeline/elsewhere\n")
+    assert _submit(kfp_api, namespace_package, "--token", TOKEN, "--launcher-config", str(config)) == 1
+    assert "gives the pipeline root minio://mlpipeline/elsewhere, not " \
+           "minio://mlpipeline/private-artifacts/team-a/v2/artifacts" in capsys.readouterr().err

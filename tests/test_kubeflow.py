@@ -68,8 +68,8 @@ def test_the_package_meets_the_backend_compilers_rules_and_its_pods_get_their_re
     assert kfp_backend.compiler_violations(spec) == []
     containers = _containers(package["spec"])
     assert kfp_backend.pod_resources(containers["Trainer"]) == {
-        "requests": {"cpu": f"{2 * runner.TRAINER_CPU_PER_GPU:g}", "memory": "32G"},
-        "limits": {"nvidia.com/gpu": "2"}}  # what feeds 2 GPUs
+        "requests": {"cpu": 2 * runner.TRAINER_CPU_PER_GPU, "memory": 32},
+        "limits": {"nvidia.com/gpu": "2"}}  # what feeds 2 GPUs; the driver appends G to the float memory
     assert kfp_backend.pod_resources(containers["MaskEvaluator"])["limits"] == {"nvidia.com/gpu": "1"}
     assert kfp_backend.pod_resources(containers["DataGate"]) == {"requests": {}, "limits": {}}
     assert spec["defaultPipelineRoot"] == "gs://bucket/pipeline-root"
@@ -77,18 +77,35 @@ def test_the_package_meets_the_backend_compilers_rules_and_its_pods_get_their_re
 
 def test_the_trainer_requests_gpus_and_ingestion_does_not(package):
     containers = _containers(package["spec"])
+    # Only the fields KFP 2.2.0's strict driver knows, which every later driver still reads (kubeflow/releases.py).
     trainer = containers["Trainer"]["resources"]
-    assert trainer["accelerator"]["resourceType"] == "nvidia.com/gpu"
-    assert trainer["accelerator"]["resourceCount"] == "2"
-    assert trainer["resourceCpuRequest"] == f"{2 * runner.TRAINER_CPU_PER_GPU:g}"
-    assert trainer["resourceMemoryRequest"] == "32G"
-    assert containers["MaskEvaluator"]["resources"]["accelerator"]["resourceCount"] == "1"
+    assert trainer == {"cpuRequest": 2 * runner.TRAINER_CPU_PER_GPU, "memoryRequest": 32,
+                       "accelerator": {"type": "nvidia.com/gpu", "count": "2"}}
+    assert containers["MaskEvaluator"]["resources"]["accelerator"]["count"] == "1"
     for name in ("ImageMaskExampleGen", "StatisticsGen"):
-        resources = containers[name]["resources"]
-        assert "accelerator" not in resources, name
-        assert resources["resourceCpuRequest"] == "2" and resources["resourceMemoryRequest"] == "8G"
+        assert containers[name]["resources"] == {"cpuRequest": 2, "memoryRequest": 8}, name
     for name in ("LabelMapSchemaGen", "ExampleValidator", "DataGate", "Pusher"):
         assert "accelerator" not in containers[name].get("resources", {}), name
+
+
+def test_the_steps_that_decide_on_what_is_served_are_never_served_from_the_cache(package):
+    tasks = package["spec"].root.dag.tasks
+    assert {name for name, task in tasks.items() if not task.caching_options.enable_cache} == {"MaskEvaluator", "Pusher"}
+
+
+@pytest.mark.parametrize("written, message", [
+    ('{"artifacts": {"blessing": {"artifacts": [{"metadata": {"score": NaN}}]}}}', "NaN is not JSON"),
+    ('{"artifacts": {}, "parameters": {}, "logs": "x"}', 'no field named "logs"'),
+])
+def test_an_executor_output_the_launcher_would_refuse_is_refused_naming_the_file(tmp_path, written, message):
+    """KFP's launcher reads it with protojson.Unmarshal (launcher_v2.go getExecutorOutputFile, 2.2.0 and 2.17.0)."""
+    from kubeflow import entrypoint
+
+    output = tmp_path / "output_metadata.json"
+    output.write_text(written)
+    with pytest.raises(entrypoint.ExecutorOutputError, match=message) as error:
+        entrypoint.restore_remote_uris(str(output), {})
+    assert str(output) in str(error.value)
 
 
 def test_beam_args_reach_the_beam_steps(package):

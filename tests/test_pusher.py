@@ -117,3 +117,21 @@ def test_a_model_not_blessed_is_not_pushed(tmp_path):
     pushed = push(saved_model(tmp_path / "a", 1.0), base, tmp_path, blessed=False)
     assert pushed.get_int_custom_property("pushed") == 0
     assert not os.path.exists(base) or versions(base) == []
+
+
+def test_pushing_a_served_model_again_makes_no_second_version_and_says_which_serves_it(tmp_path, caplog):
+    """Two runs with the same inputs (KFP's cache serves the second the same Trainer's model): one version."""
+    base = tmp_path / "serving"
+    model = saved_model(tmp_path / "a", 1.0)
+    first = push(model, base, tmp_path)
+    version = first.get_string_custom_property("pushed_version")
+    newer = push(saved_model(tmp_path / "b", 2.0), base, tmp_path)
+    with caplog.at_level("WARNING"):
+        again = push(model, base, tmp_path)
+    assert versions(base) == [version, newer.get_string_custom_property("pushed_version")]
+    assert again.get_int_custom_property("pushed") == 1
+    assert again.get_string_custom_property("pushed_version") == version
+    assert again.get_string_custom_property(pusher.ALREADY_SERVED_KEY) == version
+    assert again.get_string_custom_property("pushed_destination") == first.get_string_custom_property(
+        "pushed_destination")
+    assert f"is already served as version {version}" in caplog.text and "no second version is pushed" in caplog.text

@@ -10,8 +10,9 @@ push made it first), so two pushes in the same second get two versions and no
 version is ever overwritten. Staging folders of pushes that died are removed
 once they are an hour old. On S3 the version is staged on local disk and
 uploaded with its `saved_model.pb` last (serving.py). A model that is already
-the newest served version (same SavedModel fingerprint, as after a cached
-rerun) is not pushed again.
+served (the same SavedModel fingerprint in a version folder, as when KFP's cache
+serves a second run the same Trainer's model) is not pushed again: the push
+says so, naming the version, and reports that version as its destination.
 """
 from __future__ import annotations
 
@@ -29,6 +30,8 @@ from tfx.utils import proto_utils
 from components.util import serving
 from dataset import fileio
 
+ALREADY_SERVED_KEY = "already_served"  # the PushedModel's property: the version that already held the model
+
 
 class Executor(pusher_executor.Executor):
 
@@ -45,10 +48,14 @@ class Executor(pusher_executor.Executor):
         if not fileio.exists(fileio.join(model_path, serving.SAVED_MODEL_FILE)):
             raise FileNotFoundError(f"{model_path}: no {serving.SAVED_MODEL_FILE}; a version without a model is "
                                     f"not pushed")
-        served = serving.newest_version(base)
-        if served and serving.same_saved_model(model_path, served):
-            logging.info("The model is already served as %s; not pushing it again.", served)
+        served = serving.served_version_of(model_path, base)
+        if served:
+            newest = serving.newest_version(base)
+            logging.warning("%s is already served as version %s (%s)%s; no second version is pushed.", model_path,
+                            os.path.basename(served), served,
+                            "" if newest == served else f", and a newer version, {os.path.basename(newest)}, is served")
             self._MarkPushed(pushed, pushed_destination=served, pushed_version=os.path.basename(served))
+            pushed.set_string_custom_property(ALREADY_SERVED_KEY, os.path.basename(served))
             return
         serving.remove_stale_staging(base)
         # TFX's copy writes through tf.io.gfile, which has no S3: there the version is staged on local disk.

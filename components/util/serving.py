@@ -76,14 +76,22 @@ def remove_stale_staging(base: str, max_age_s: float = STALE_STAGING_S) -> list[
     return removed
 
 
-def newest_version(base: str) -> str | None:
-    """The highest numbered version folder of a TF Serving base directory that holds a whole model (what TF
-    Serving serves)."""
+def served_versions(base: str) -> list[str]:
+    """The numbered version folders of a TF Serving base directory that hold a whole model, newest first."""
     if not base or not fileio.isdir(base):
-        return None
+        return []
     versions = sorted((int(v) for v in fileio.listdir(base) if v.isdigit()), reverse=True)
-    return next((fileio.join(base, str(v)) for v in versions
-                 if fileio.exists(fileio.join(base, str(v), SAVED_MODEL_FILE))), None)
+    return [fileio.join(base, str(v)) for v in versions if fileio.exists(fileio.join(base, str(v), SAVED_MODEL_FILE))]
+
+
+def newest_version(base: str) -> str | None:
+    """The version TF Serving serves: the highest numbered one that holds a whole model."""
+    return next(iter(served_versions(base)), None)
+
+
+def served_version_of(model_dir: str, base: str) -> str | None:
+    """The newest served version holding the same SavedModel as `model_dir`, if any."""
+    return next((version for version in served_versions(base) if same_saved_model(model_dir, version)), None)
 
 
 def same_saved_model(a: str, b: str) -> bool:

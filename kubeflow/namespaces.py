@@ -1,0 +1,54 @@
+"""Multi-user Kubeflow's namespaces as the profile controller makes them: each one's pipeline root and the store
+prefixes its key may use.
+
+kubeflow/pipelines 2.17.0 `manifests/kustomize/base/installs/multi-user/pipelines-profile-controller/sync.py`
+(the same from 2.15.0): the namespace's `kfp-launcher` ConfigMap has `defaultPipelineRoot:
+minio://mlpipeline/private-artifacts/<namespace>/v2/artifacts`, and its `mlpipeline-minio-artifact` secret holds a
+key of its own whose policy allows `mlpipeline/artifacts/*`, `mlpipeline/private-artifacts/<namespace>/*`,
+`mlpipeline/private/<namespace>/*` and `mlpipeline/shared/*`, nothing else. Before 2.15.0 the secret is a copy of
+the install's MinIO keys (sync.py at 2.2.0), which reach the whole store.
+"""
+from __future__ import annotations
+
+from kubeflow import releases
+
+BUCKET = "mlpipeline"  # sync.py S3_BUCKET_NAME
+
+
+class NamespaceError(ValueError):
+    """A path the namespace's key may not use; the message names the allowed prefixes and the fix."""
+
+
+def namespace_root(namespace: str) -> str:
+    return f"minio://{BUCKET}/private-artifacts/{namespace}/v2/artifacts"
+
+
+def allowed_prefixes(namespace: str) -> list[str]:
+    return [f"{BUCKET}/artifacts/", f"{BUCKET}/private-artifacts/{namespace}/", f"{BUCKET}/private/{namespace}/",
+            f"{BUCKET}/shared/"]
+
+
+def launcher_root(namespace: str | None, target: releases.Release | None) -> str:
+    """The root a run in the namespace gets from the profile controller's ConfigMap, else the release's."""
+    return namespace_root(namespace) if namespace and releases.namespace_keys(target) else \
+        releases.DEFAULT_PIPELINE_ROOT
+
+
+def check(paths: dict[str, str], namespace: str) -> None:
+    """Refuses a path (option -> s3:// or minio:// URI, reached with the namespace's own key) outside its key's
+    prefixes."""
+    allowed = allowed_prefixes(namespace)
+    outside = {option: path for option, path in paths.items()
+               if not any(f"{path.split('://', 1)[1].rstrip('/')}/".startswith(p) for p in allowed)}
+    if not outside:
+        return
+    given = "; ".join(f"{option} {path}" for option, path in outside.items())
+    raise NamespaceError(
+        f"{given}: outside what the key of namespace {namespace} may use. On multi-user Kubeflow (KFP 2.15 and "
+        f"later) the profile controller gives each namespace a key limited to "
+        f"{', '.join(p + '*' for p in allowed)}; put the data under your namespace's folder, e.g. "
+        f"--dataset minio://{BUCKET}/private/{namespace}/datasets/NAME --serving-dir "
+        f"minio://{BUCKET}/private/{namespace}/serving/NAME (and leave --pipeline-root out: the namespace's is "
+        f"{namespace_root(namespace)}), or reach the path with another identity through a `providers` entry of "
+        f"the namespace's kfp-launcher ConfigMap (--launcher-config)")
+
