@@ -24,7 +24,7 @@ DATASETS = {
                  SampleClass("lamp", (0, 200, 255)), SampleClass("book", (250, 250, 250)),
                  SampleClass("cactus", (0, 100, 0))),
         sizes=((300, 300), (1000, 750), (1000, 562), (480, 360)), portrait_fraction=0.3, voc_fraction=0.0,
-        num_train=14, num_test=10, seed=23, format="yolo"),
+        num_train=10, num_test=6, seed=23, format="yolo"),
 }
 COCO_CATEGORIES = {3: "drill", 7: "hammer", 11: "wrench"}
 
