@@ -47,7 +47,8 @@ def s3_store():
 @pytest.fixture(scope="module")
 def contract_run(engine, s3_store, trained_pipeline, tmp_path_factory):
     """One run of a package, with other train_args than its defaults, on a serving folder that already serves
-    the end-to-end run's model (the sample's classes, so comparable)."""
+    the end-to-end run's model (the sample's classes, so comparable). A few minutes on 2 cores: eight steps,
+    each a container of the image, as the cluster runs them."""
     work = tmp_path_factory.mktemp("kfp-backend")
     dataset = work / "dataset"
     sample.generate(dataset, num_train=8, num_test=4, num_unlabelled=0, sizes=((320, 240),))

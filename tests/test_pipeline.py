@@ -74,6 +74,8 @@ def test_blessed_model_is_pushed_in_tf_serving_layout_and_predicts(trained_pipel
 
 
 def test_reruns_cache_refuse_below_threshold_and_refuse_a_worse_model(trained_pipeline, pipeline_dataset):
+    """Two more runs in the end-to-end run's root (about 2 minutes on 2 cores): the same one, from the cache,
+    and another model (2 steps) refused by a threshold and by the regression rule against the served one."""
     root = trained_pipeline["pipeline_root"]
     serving_dir = os.path.join(root, "serving")
     served = _versions(serving_dir)
@@ -107,7 +109,8 @@ def test_reruns_cache_refuse_below_threshold_and_refuse_a_worse_model(trained_pi
 
 def test_two_runs_started_together_in_one_root_each_report_their_own(sample_dataset, tmp_path):
     """Two `maskrcnn-tfx run` a few seconds apart on one pipeline root (one metadata store, one cache, one
-    serving folder): each prints its own run's report and overlays, both models are pushed, nothing is lost."""
+    serving folder): each prints its own run's report and overlays, both models are pushed, nothing is lost.
+    About 2 minutes on 2 cores: two whole runs in processes of their own, which is what is tested."""
     root, serving_dir = tmp_path / "root", tmp_path / "root" / "serving"
     steps = {"first": 2, "second": 3}
     processes = {}

@@ -135,7 +135,8 @@ def _checkpoint_steps(root: str) -> list[int]:
 @pytest.mark.slow  # two pipeline runs
 def test_training_killed_mid_run_resumes_from_its_checkpoint(sample_dataset, tmp_path, capsys):
     """A `run` killed mid-training (a subprocess, SIGKILL), then the same `run` again (in this process):
-    training resumes from the last complete checkpoint."""
+    training resumes from the last complete checkpoint. About 2 minutes on 2 cores: two pipeline runs, which is
+    what is tested (the resume crosses TFX executions)."""
     from pipeline import cli
 
     root = str(tmp_path / "root")
