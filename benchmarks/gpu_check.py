@@ -105,7 +105,8 @@ def check(config: str, examples: str, work: str, steps: int, dry_run: bool, init
     gpus = tf.config.list_physical_devices("GPU")
     peak = tf.config.experimental.get_memory_info("GPU:0")["peak"] if gpus else \
         resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-    return {"config": config, "dry_run": dry_run, "input_size": list(params.task.model.input_size),
+    return {"config": config, "dry_run": dry_run, "model_dir": model_dir,
+            "input_size": list(params.task.model.input_size),
             "mixed_precision_dtype": params.runtime.mixed_precision_dtype, "training": record,
             "learning_rate": params.trainer.optimizer_config.learning_rate.as_dict(),
             "init_checkpoint": params.task.init_checkpoint, "init_modules": params.task.init_checkpoint_modules,
