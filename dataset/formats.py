@@ -62,6 +62,10 @@ FORMATS: dict[str, DatasetFormat] = {f.name: f for f in (
                   _lazy("labelme", "list_labelme_inputs"), _lazy("labelme", "convert_labelme_item", 2)),
     DatasetFormat("via", "a VIA project (via_region_data.json beside the photos)", _lazy("via", "looks_like_via"),
                   _lazy("via", "list_via_inputs"), _lazy("via", "convert_via_item", 2)),
+    DatasetFormat("voc-seg", "Pascal VOC segmentation (ImageSets/Segmentation/ + SegmentationObject/ + "
+                  "SegmentationClass/)", _lazy("voc_segmentation", "looks_like_voc_segmentation"),
+                  _lazy("voc_segmentation", "list_voc_segmentation_inputs"),
+                  _lazy("voc_segmentation", "convert_voc_segmentation_item", 3)),
 )}
 AUTO = "auto"  # whichever format the folder looks like
 

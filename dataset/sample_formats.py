@@ -1,5 +1,5 @@
 """A classic-layout dataset (the sample, or anyone's) written in the other formats people export: YOLO
-segmentation, labelme and VIA. Its instances are the ones ingestion reads from it
+segmentation, labelme, VIA and Pascal VOC segmentation. Its instances are the ones ingestion reads from it
 (dataset/seed_convert.py), so each copy holds the same examples and instances; polygons are the instances'
 outer contours (one polygon an object where a format has one: its largest piece). Test photos without a mask
 stay unlabelled in every format (a folder no annotation lists); background photos are listed without objects.
@@ -15,7 +15,7 @@ import numpy as np
 
 from dataset.labelmap import LabelMap
 
-FORMATS = ("yolo", "labelme", "via")
+FORMATS = ("yolo", "labelme", "via", "voc-seg")
 SPLIT_FOLDERS = {"train": "train", "eval": "val"}
 
 
@@ -120,12 +120,53 @@ def write_via(out: Path, label_map: LabelMap, photos: list[Photo], unlabelled: l
         _write(out / "val" / Path(path).name, Path(path).read_bytes())
 
 
+def write_voc_segmentation(out: Path, label_map: LabelMap, photos: list[Photo], unlabelled: list[str]) -> None:
+    """VOC's folders as datumaro exports them: palette PNGs in VOC's colours, labelmap.txt, the split lists; a
+    background photo has masks all 0."""
+    from dataset.voc_segmentation import CLASSES, LABELMAP_FILE, LISTS, OBJECTS, PHOTOS, voc_colormap
+
+    palette = voc_colormap()
+    index = {c.id: i for i, c in enumerate(label_map.classes, start=1)}  # 0 is the background
+    ids: dict[str, list[str]] = {"train": [], "eval": []}
+    for photo in photos:
+        stem = _stem(photo.name)
+        if stem in ids["train"] + ids["eval"]:  # VOC's ids are unique; the classic folders' names per folder
+            stem = f"{SPLIT_FOLDERS[photo.split]}_{stem}"
+        objects, classes = (np.zeros((photo.height, photo.width), np.uint8) for _ in range(2))
+        for number, inst in enumerate(photo.instances, start=1):
+            objects[inst.mask > 0], classes[inst.mask > 0] = number, index[inst.class_id]
+        _write(out / PHOTOS / f"{stem}{posixpath.splitext(photo.name)[1]}", photo.data)
+        _write(out / OBJECTS / f"{stem}.png", _palette_png(objects, palette))
+        _write(out / CLASSES / f"{stem}.png", _palette_png(classes, palette))
+        ids[photo.split].append(stem)
+    for path in unlabelled:  # VOC's test list: photos without masks
+        _write(out / PHOTOS / Path(path).name, Path(path).read_bytes())
+    lists = {"train": ids["train"], "val": ids["eval"], "trainval": ids["train"] + ids["eval"],
+             "test": [_stem(Path(p).name) for p in unlabelled]}
+    for name, listed in lists.items():
+        _write(out / LISTS / f"{name}.txt", "".join(f"{i}\n" for i in listed))
+    lines = [f"{n}:{','.join(map(str, palette[i]))}::\n" for i, n in enumerate(("background", *label_map.names))]
+    _write(out / LABELMAP_FILE, "# label:color_rgb:parts:actions\n" + "".join(lines))
+
+
+def _palette_png(array: np.ndarray, palette) -> bytes:
+    import io
+
+    from PIL import Image
+
+    image = Image.fromarray(array)
+    image.putpalette([v for colour in palette for v in colour])
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
 def _write(path: Path, data) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(data) if isinstance(data, bytes) else path.write_text(data, encoding="utf-8")
 
 
-WRITERS = {"yolo": write_yolo, "labelme": write_labelme, "via": write_via}
+WRITERS = {"yolo": write_yolo, "labelme": write_labelme, "via": write_via, "voc-seg": write_voc_segmentation}
 
 
 def generate_as(fmt: str, output_dir, generate, arguments: dict):

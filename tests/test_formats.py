@@ -13,7 +13,7 @@ from dataset import layout, mask_variants, plan as planning, sample_formats
 from dataset.convert import convert_item
 from tests.conftest import SAMPLE_NUM_TEST, SAMPLE_NUM_TRAIN, ingest_folder
 
-FORMATS = ("yolo", "labelme", "via")
+FORMATS = ("yolo", "labelme", "via", "voc-seg")
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,243 @@
+"""Pascal VOC segmentation datasets, as the VOC devkit, torchvision's VOCSegmentation and CVAT's/datumaro's VOC
+exports lay them out (the dataset folder, or VOCdevkit/VOC2012 inside it):
+
+    JPEGImages/x.jpg              the photo
+    SegmentationObject/x.png      palette PNG: the index is the instance id (1..N), 0 background, 255 void
+    SegmentationClass/x.png       palette PNG: the index is the class, 0 background, 255 void
+    ImageSets/Segmentation/train.txt, val.txt, trainval.txt, test.txt   one id (x) a line
+    labelmap.txt                  optional (CVAT, datumaro): `name:r,g,b:parts:actions` a line, background first
+
+An instance is the pixels of one id in SegmentationObject; its class is the majority class under it in
+SegmentationClass, void (255, VOC's boundary band) counting as neither. Classes: labelmap.txt's, in its order
+(a palette mask's colours then say the class, as datumaro reads them), else VOC's 20 by index. Splits: train.txt
+-> train, val.txt -> eval, ids only in trainval.txt hash-split (and all of them with no val.txt); test.txt's ids
+without masks are unlabelled. Photos of JPEGImages that no list names are ignored, named; masks of no listed id
+are rejects.
+"""
+from __future__ import annotations
+
+import dataclasses
+import io
+import posixpath
+
+import numpy as np
+
+from dataset import fileio, records, shapes
+from dataset.annotation_listing import full, is_image, join_rel
+from dataset.labelmap import LabelClass, LabelMap, LabelMapError
+from dataset.records import Converted, IngestError, Listing, RejectError, WorkItem
+
+PHOTOS, OBJECTS, CLASSES, LISTS = "JPEGImages", "SegmentationObject", "SegmentationClass", "ImageSets/Segmentation"
+LABELMAP_FILE = "labelmap.txt"
+VOID = 255
+VOC_CLASSES = ("aeroplane", "bicycle", "bird", "boat", "bottle", "bus", "car", "cat", "chair", "cow", "diningtable",
+               "dog", "horse", "motorbike", "person", "pottedplant", "sheep", "sofa", "train", "tvmonitor")
+NESTED_ROOTS = ("VOC2012", "VOCdevkit/VOC2012", "VOC2007", "VOCdevkit/VOC2007")
+
+
+@dataclasses.dataclass(frozen=True)
+class VocSegFiles:
+    """A VOC photo's own fields (its WorkItem's source)."""
+    object_path: str
+    class_path: str
+    listed_in: str  # the ImageSets list naming it, for reasons
+    positions: tuple[int, ...]  # class id (0: background) of each class index, labelmap.txt's order
+    colours: tuple[tuple[tuple[int, int, int], int], ...] | None  # (RGB, class id): labelmap.txt's colours
+
+
+def voc_colormap(count: int = 256) -> list[tuple[int, int, int]]:
+    """The VOC devkit's palette (labelcolormap.m): index bits spread over the high bits of R, G and B."""
+    colours = []
+    for index in range(count):
+        r = g = b = 0
+        for shift in range(7, -1, -1):
+            r, g, b = r | (index & 1) << shift, g | (index >> 1 & 1) << shift, b | (index >> 2 & 1) << shift
+            index >>= 3
+        colours.append((r, g, b))
+    return colours
+
+
+def _root(dataset_dir: str) -> str | None:
+    for rel in ("", *NESTED_ROOTS):
+        if fileio.isdir(full(dataset_dir, join_rel(rel, LISTS))) and any(
+                fileio.isdir(full(dataset_dir, join_rel(rel, sub))) for sub in (OBJECTS, CLASSES)):
+            return rel
+    return None
+
+
+def looks_like_voc_segmentation(dataset_dir: str) -> bool:
+    return _root(dataset_dir) is not None
+
+
+def _label_map(dataset_dir: str, root: str) -> tuple[LabelMap, tuple[int, ...], tuple | None]:
+    """(label map, class id of each class index, (colour, class id) pairs or None) of the dataset."""
+    path = next((p for p in (full(dataset_dir, join_rel(root, LABELMAP_FILE)), full(dataset_dir, LABELMAP_FILE))
+                 if fileio.exists(p)), "")
+    if not path:
+        classes = tuple(LabelClass(i, n, None) for i, n in enumerate(VOC_CLASSES, start=1))
+        return LabelMap(classes, source="Pascal VOC's 20 classes"), tuple(range(len(VOC_CLASSES) + 1)), None
+    entries = []
+    for number, line in enumerate(fileio.read_text(path).splitlines(), start=1):
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        name, _, rest = line.partition(":")
+        colour = rest.partition(":")[0].strip()
+        try:
+            rgb = tuple(int(v) for v in colour.split(",")) if colour else None
+        except ValueError:
+            rgb = ()
+        if not name.strip() or (rgb is not None and (len(rgb) != 3 or not all(0 <= v <= 255 for v in rgb))):
+            raise LabelMapError(f"{path}: line {number} ({line!r}) is not `name:r,g,b:parts:actions`")
+        entries.append((name.strip(), rgb))
+    background = next((i for i, (n, c) in enumerate(entries) if n.lower() == "background" or c == (0, 0, 0)), None)
+    named = [n for i, (n, _) in enumerate(entries) if i != background]
+    if not named:
+        raise LabelMapError(f"{path}: no class besides the background")
+    ids, next_id = [], 1
+    for i in range(len(entries)):
+        ids.append(0 if i == background else next_id)
+        next_id += i != background
+    label_map = LabelMap(tuple(LabelClass(ids[i], n, None, colour=c) for i, (n, c) in enumerate(entries)
+                               if i != background), source=path)
+    colours = tuple((c, ids[i]) for i, (_, c) in enumerate(entries) if c is not None)
+    return label_map, tuple(ids), colours if len(colours) == len(entries) else None
+
+
+def _read_list(dataset_dir: str, rel: str) -> list[str]:
+    return [line.split()[0] for line in fileio.read_text(full(dataset_dir, rel)).splitlines() if line.strip()]
+
+
+def _files(dataset_dir: str, rel: str) -> list[str]:
+    folder = full(dataset_dir, rel)
+    return sorted(name for name, is_dir in fileio.list_entries(folder) if not is_dir) if fileio.isdir(folder) else []
+
+
+def list_voc_segmentation_inputs(dataset_dir: str, eval_fraction: float) -> Listing:
+    dataset_dir = str(dataset_dir)
+    root = _root(dataset_dir)
+    if root is None:
+        raise IngestError(f"{dataset_dir}: no Pascal VOC {LISTS}/ beside {OBJECTS}/ or {CLASSES}/")
+    label_map, positions, colours = _label_map(dataset_dir, root)
+    lists = join_rel(root, LISTS)
+    named = {n: _read_list(dataset_dir, join_rel(lists, n)) for n in _files(dataset_dir, lists) if n.endswith(".txt")}
+    has_val = bool(named.get("val.txt"))
+    split_of: dict[str, tuple[str, str]] = {}  # id -> (split, list); split "" hash-split, "test" unlabelled if bare
+    rejects: list[tuple[str, str, str, str]] = []  # (rel, path, reason, split)
+    for name in sorted(named, key=lambda n: ("train.txt", "val.txt").index(n) if n in ("train.txt", "val.txt") else 2):
+        split = {"train.txt": "train" if has_val else "", "val.txt": "eval", "test.txt": "test"}.get(name, "")
+        for ident in named[name]:
+            if ident not in split_of:
+                split_of[ident] = (split, name)
+            elif {split_of[ident][0], split} == {"train", "eval"}:
+                split_of[ident] = ("both", f"{split_of[ident][1]} and {name}")
+    in_photos = _files(dataset_dir, join_rel(root, PHOTOS))
+    photos = {posixpath.splitext(n)[0]: n for n in in_photos if is_image(n) and not n.startswith(".")}
+    masks = {sub: set(_files(dataset_dir, join_rel(root, sub))) for sub in (OBJECTS, CLASSES)}
+    items, unlabelled = [], []
+    for ident, (split, listed) in sorted(split_of.items()):
+        photo = join_rel(root, f"{PHOTOS}/{photos.get(ident, ident + '.jpg')}")
+        split = split if split in ("train", "eval") else records.hash_split(photo, eval_fraction)
+        missing = [sub for sub in (OBJECTS, CLASSES) if f"{ident}.png" not in masks[sub]]
+        where = f"{LISTS}/{listed}"
+        if split_of[ident][0] == "test" and len(missing) == 2 and ident in photos:
+            unlabelled.append(full(dataset_dir, photo))
+            continue
+        reason = (f"listed in both {listed} of {LISTS}" if split_of[ident][0] == "both" else
+                  f"no photo {PHOTOS}/{ident}.jpg for the id {ident} listed in {where}" if ident not in photos else
+                  f"no {' and no '.join(f'{s}/{ident}.png' for s in missing)} for the id {ident} listed in {where} "
+                  f"(Mask R-CNN needs its instances and their classes)" if missing else "")
+        source = VocSegFiles(*(full(dataset_dir, join_rel(root, f"{s}/{ident}.png")) for s in (OBJECTS, CLASSES)),
+                             where, positions, colours)
+        items.append(WorkItem(photo, full(dataset_dir, photo), split, "voc-seg", None if reason else source, reason))
+    for sub in (OBJECTS, CLASSES):
+        for name in sorted(masks[sub]):
+            rel = join_rel(root, f"{sub}/{name}")
+            reason = ("not a PNG mask" if not name.lower().endswith(".png") else
+                      f"mask of no id listed in {LISTS}" if posixpath.splitext(name)[0] not in split_of else "")
+            if reason and not name.startswith("."):
+                rejects.append((rel, full(dataset_dir, rel), reason, records.hash_split(rel, eval_fraction)))
+    for name in in_photos:
+        rel = join_rel(root, f"{PHOTOS}/{name}")
+        if not is_image(name) and not name.startswith("."):
+            rejects.append((rel, full(dataset_dir, rel), "not an image file (non-image file in the image folder)",
+                            records.hash_split(rel, eval_fraction)))
+    items += [WorkItem(rel, path, split, "voc-seg", reject_reason=reason) for rel, path, reason, split in rejects]
+    ignored = [full(dataset_dir, join_rel(root, f"{PHOTOS}/{n}")) for n in in_photos if n.startswith(".")
+               or (is_image(n) and posixpath.splitext(n)[0] not in split_of)]
+    return Listing(label_map, tuple(sorted(items, key=lambda i: i.rel_path)), tuple(sorted(unlabelled)),
+                   tuple(sorted(ignored)), "annotation_files" if has_val else "hash_split")
+
+
+def _indices(path: str, image) -> tuple[np.ndarray, np.ndarray | None, str]:
+    """(palette indices, palette as Nx3 or None for a grey index PNG, name) of a VOC mask."""
+    from PIL import Image, UnidentifiedImageError
+
+    from dataset.images import EMPTY_FILE
+
+    name = "/".join(path.replace("\\", "/").split("/")[-2:])
+    try:
+        data = fileio.read_bytes(path)
+        if not data:
+            raise RejectError(f"{name}: {EMPTY_FILE}")
+        with Image.open(io.BytesIO(data)) as im:
+            im.load()
+            mode, array, palette = im.mode, np.array(im), im.getpalette()
+    except (OSError, UnidentifiedImageError, ValueError, SyntaxError) as e:  # PIL: SyntaxError for broken PNGs
+        raise RejectError(f"cannot read {name}: {e}") from e
+    if mode not in ("P", "L"):
+        raise RejectError(f"{name} is in mode {mode}, not a palette PNG: VOC's masks hold the class "
+                          f"({CLASSES}) or the instance id ({OBJECTS}) as the palette index of each pixel")
+    shapes.check_size((array.shape[1], array.shape[0]), image, f"the mask {name} has")
+    return array, np.reshape(palette, (-1, 3)) if mode == "P" and palette else None, name
+
+
+def _class_ids(array, palette, source: VocSegFiles, name: str, label_map: LabelMap) -> np.ndarray:
+    """The class id of each pixel of a SegmentationClass mask (0 background, -1 void)."""
+    lookup = np.zeros(256, np.int64)
+    by_colour = dict(source.colours) if source.colours is not None and palette is not None else None
+    for value in np.unique(array):
+        if value == VOID:
+            lookup[value] = -1
+        elif by_colour is not None:
+            colour = tuple(int(v) for v in palette[value]) if value < len(palette) else None
+            if colour not in by_colour:
+                raise RejectError(f"{name}: index {value} has colour RGB{colour}, which is no colour of "
+                                  f"{label_map.source}")
+            lookup[value] = by_colour[colour]
+        elif value < len(source.positions):
+            lookup[value] = source.positions[value]
+        else:
+            raise RejectError(f"{name}: value {value} is no class of {label_map.source} (0 background, "
+                              f"1..{len(source.positions) - 1}, {VOID} void)")
+    return lookup[array]
+
+
+def convert_voc_segmentation_item(item: WorkItem, label_map: LabelMap, min_area: int) -> Converted:
+    source = item.source
+    image = shapes.read_image(item.path, source.listed_in)
+    objects, _, object_name = _indices(source.object_path, image)
+    class_array, palette, class_name = _indices(source.class_path, image)
+    classes = _class_ids(class_array, palette, source, class_name, label_map)
+    names = {c.id: c.name for c in label_map.classes}
+    instances, reassigned = [], 0
+    for value in (int(v) for v in np.unique(objects) if v not in (0, VOID)):
+        inside = objects == value
+        counts = np.bincount(np.clip(classes[inside], 0, None), minlength=2)[1:]
+        if not counts.any():
+            raise RejectError(f"instance {value} of {object_name} lies on no class in {class_name} (only "
+                              f"background or void {VOID} there)")
+        order = np.argsort(counts)[::-1] + 1
+        if len(order) > 1 and counts[order[1] - 1] >= min_area:
+            raise RejectError(f"instance {value} of {object_name} spans two classes in {class_name}: "
+                              f"{counts[order[0] - 1]} px {names[order[0]]}, {counts[order[1] - 1]} px "
+                              f"{names[order[1]]}; give each object its own instance id")
+        reassigned += int(counts.sum() - counts[order[0] - 1])
+        instances.append(records.Instance(int(order[0]), names[int(order[0])], inside.astype(np.uint8)))
+    outside = (classes > 0) & ((objects == 0) | (objects == VOID))
+    if outside.sum() >= min_area:
+        found = np.bincount(classes[outside])
+        cls = int(found.argmax())
+        raise RejectError(f"{int(outside.sum())} px of {class_name} ({found[cls]} of them {names[cls]}) lie in no "
+                          f"instance of {object_name}: an object with no instance id")
+    return Converted(image, instances, pixels_reassigned=reassigned + int(outside.sum()))
