@@ -6,9 +6,10 @@
 
 `imagePath` is relative to the JSON's folder (Windows separators too); without that file, the embedded
 `imageData` is the photo. Shapes of one label and one `group_id` are one instance (labelme2coco's rule);
-polygons, rectangles and circles have an area, lines and points do not (rejected). Classes: labels.txt's order,
-else the labels found, sorted; ids 1..N. A file's split comes from its path (train/, val/, ...) when both roles
-are there, else from a hash of the path. Photos in the JSON files' folders that none lists are unlabelled.
+polygons, rectangles, circles and masks (a PNG of a box, labelme >= 5.3) have an area, lines and points do
+not (rejected). Classes: labels.txt's order, else the labels found, sorted; ids 1..N. A file's split comes from
+its path (train/, val/, ...) when both roles are there, else from a hash of the path. Photos in the JSON files'
+folders that none lists are unlabelled.
 """
 from __future__ import annotations
 
@@ -74,7 +75,7 @@ def _entry(dataset_dir: str, rel: str, data, files: set[str]) -> tuple[str, obje
         size = (int(data["imageWidth"]), int(data["imageHeight"])) if data.get("imageWidth") else None
     except (TypeError, ValueError):
         return rel, None, "imageWidth/imageHeight are not numbers"
-    kept = tuple({k: s.get(k) for k in ("label", "points", "shape_type", "group_id")}
+    kept = tuple({k: s.get(k) for k in ("label", "points", "shape_type", "group_id", "mask")}
                  for s in data["shapes"] if isinstance(s, dict))
     if len(kept) != len(data["shapes"]):
         return rel, None, "a shape is not a mapping with label and points"
@@ -111,12 +112,15 @@ def list_labelme_inputs(dataset_dir: str, eval_fraction: float) -> Listing:
                    tuple(sorted(ignored)), "annotation_files" if by_folder else "hash_split")
 
 
-def _polygon(shape: dict, where: str) -> list[float]:
+def _piece(shape: dict, where: str, height: int, width: int) -> list[float] | dict:
+    """A shape's polygon in pixels, or a mask shape's compressed RLE."""
     kind, points = shape.get("shape_type") or "polygon", shape.get("points") or []
     try:
         flat = [float(v) for point in points for v in point[:2]]
     except (TypeError, ValueError):
         raise RejectError(f"{where}: its points are not (x, y) pairs of numbers") from None
+    if kind == "mask":
+        return shapes.mask_rle(_mask_shape(shape.get("mask"), flat, where, height, width))
     if kind == "polygon" and len(flat) >= 6:
         return flat
     if kind == "rectangle" and len(flat) == 4:
@@ -127,7 +131,35 @@ def _polygon(shape: dict, where: str) -> list[float]:
         return shapes.ellipse_polygon(flat[0], flat[1], radius, radius)
     if kind in ("polygon", "rectangle", "circle"):
         raise RejectError(f"{where}: a {kind} with {len(flat) // 2} points")
-    raise RejectError(f"{where} is a {kind}, which has no area: an instance needs a polygon, rectangle or circle")
+    raise RejectError(f"{where} is a {kind}, which has no area: an instance needs a polygon, rectangle, circle or "
+                      "mask")
+
+
+def _mask_shape(data, flat: list[float], where: str, height: int, width: int):
+    """labelme's mask shape (labelme >= 5.3): a PNG of the box from its first point to its second, both
+    included, placed on the image as labelme's shapes_to_label places it (the points truncated to pixels, the
+    parts outside the image cut off)."""
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    if len(flat) != 4 or not isinstance(data, str):
+        raise RejectError(f"{where}: a mask shape needs its 2 corner points and a base64 PNG 'mask'")
+    try:
+        with Image.open(io.BytesIO(base64.b64decode(data))) as im:
+            piece = np.array(im).astype(bool)
+    except Exception as e:  # base64 or image data of any malformed kind
+        raise RejectError(f"{where}: its mask is not a base64 PNG ({e})") from e
+    x1, y1, x2, y2 = (int(v) for v in flat)
+    if piece.ndim != 2 or piece.shape != (y2 - y1 + 1, x2 - x1 + 1):
+        raise RejectError(f"{where}: its mask is {'x'.join(map(str, piece.shape[1::-1]))} px, but its points "
+                          f"({x1}, {y1}) to ({x2}, {y2}) make a {x2 - x1 + 1}x{y2 - y1 + 1} box")
+    mask = np.zeros((height, width), np.uint8)
+    top, bottom, left, right = max(y1, 0), min(y2 + 1, height), max(x1, 0), min(x2 + 1, width)
+    if top < bottom and left < right:
+        mask[top:bottom, left:right] = piece[top - y1:bottom - y1, left - x1:right - x1]
+    return mask
 
 
 def convert_labelme_item(item: WorkItem, label_map: LabelMap) -> Converted:
@@ -152,9 +184,9 @@ def convert_labelme_item(item: WorkItem, label_map: LabelMap) -> Converted:
             raise RejectError(f"{where}: its label is not a class of {label_map.source} "
                               f"({', '.join(label_map.names)})")
         key = (label, shape["group_id"]) if shape.get("group_id") is not None else number
-        polygon = _polygon(shape, where)
+        piece = _piece(shape, where, image.height, image.width)
         if key in groups:
-            groups[key] = dataclasses.replace(groups[key], segmentation=groups[key].segmentation + [polygon])
+            groups[key] = dataclasses.replace(groups[key], segmentation=groups[key].segmentation + [piece])
         else:
-            groups[key] = shapes.Shape(where, cls, [polygon])
+            groups[key] = shapes.Shape(where, cls, [piece])
     return Converted(image, shapes.to_instances(list(groups.values()), image.height, image.width))

@@ -27,22 +27,35 @@ def segmentation_mask(segmentation, height: int, width: int) -> np.ndarray:
 
     if isinstance(segmentation, list):
         polygons = [p for p in segmentation if isinstance(p, list)]
-        if not polygons or len(polygons) != len(segmentation):
+        pieces = [_rle(p, height, width) for p in segmentation if isinstance(p, dict)]  # labelme's mask shapes
+        if not segmentation or len(polygons) + len(pieces) != len(segmentation):
             raise ValueError("polygon segmentation must be a non-empty list of coordinate lists")
         if any(len(p) < 6 or len(p) % 2 for p in polygons):
             raise ValueError("a polygon needs at least 3 (x, y) points")
-        rle = mask_utils.merge(mask_utils.frPyObjects(polygons, height, width))
-    elif isinstance(segmentation, dict) and "counts" in segmentation and "size" in segmentation:
-        if [int(v) for v in segmentation["size"]] != [height, width]:
-            raise ValueError(f"RLE size {segmentation['size']} differs from the image's [{height}, {width}]")
-        if isinstance(segmentation["counts"], list):
-            rle = mask_utils.frPyObjects(segmentation, height, width)
-        else:
-            counts = segmentation["counts"]
-            rle = {"size": [height, width], "counts": counts.encode("ascii") if isinstance(counts, str) else counts}
+        rle = mask_utils.merge((mask_utils.frPyObjects(polygons, height, width) if polygons else []) + pieces)
     else:
-        raise ValueError("segmentation is neither polygons nor RLE")
+        rle = _rle(segmentation, height, width)
     return np.ascontiguousarray(mask_utils.decode(rle), dtype=np.uint8)
+
+
+def _rle(segmentation, height: int, width: int) -> dict:
+    from pycocotools import mask as mask_utils
+
+    if not (isinstance(segmentation, dict) and "counts" in segmentation and "size" in segmentation):
+        raise ValueError("segmentation is neither polygons nor RLE")
+    if [int(v) for v in segmentation["size"]] != [height, width]:
+        raise ValueError(f"RLE size {segmentation['size']} differs from the image's [{height}, {width}]")
+    if isinstance(segmentation["counts"], list):
+        return mask_utils.frPyObjects(segmentation, height, width)
+    counts = segmentation["counts"]
+    return {"size": [height, width], "counts": counts.encode("ascii") if isinstance(counts, str) else counts}
+
+
+def mask_rle(mask: np.ndarray) -> dict:
+    """A 0/1 HxW mask as COCO's compressed RLE (a segmentation of the shapes' form)."""
+    from pycocotools import mask as mask_utils
+
+    return mask_utils.encode(np.asfortranarray(mask.astype(np.uint8)))
 
 
 def ellipse_polygon(cx: float, cy: float, rx: float, ry: float, degrees: float = 0.0) -> list[float]:

@@ -145,7 +145,7 @@ def test_labelme_image_paths_embedded_photos_groups_and_malformed_files(written,
     assert not embedded.reason and embedded.num_instances == len(shapes) - 1  # the two of group 7 are one
     rejects = {Path(o.file).name: o.reason for o in outcomes.values() if o.reason}
     assert rejects[f"{first[2].stem}.jpg"].endswith("is a point, which has no area: an instance needs a polygon, "
-                                                   "rectangle or circle")
+                                                   "rectangle, circle or mask")
     assert rejects["broken.json"].startswith("not a readable JSON file")
     assert len(rejects) == 2
 
@@ -173,3 +173,51 @@ def test_via_regions_as_a_mapping_shapes_and_attributes(written, tmp_path):
     assert point.reason.endswith("is a point, which has no area: an instance needs a polygon, rect, circle or "
                                  "ellipse")
     assert "region 1 of" in unnamed.reason and "has no class in its region attributes" in unnamed.reason
+
+
+def test_labelme_mask_shapes_are_placed_by_their_two_points(written, tmp_path):
+    import base64
+    import io
+    import json
+
+    from PIL import Image
+
+    def png(array: np.ndarray) -> str:
+        buffer = io.BytesIO()
+        Image.fromarray(array.astype(bool)).save(buffer, format="PNG")  # labelme saves mode "1"
+        return base64.b64encode(buffer.getvalue()).decode()
+
+    def mask_shape(label: str, x: float, y: float, array: np.ndarray, **extra) -> dict:
+        h, w = array.shape
+        return {"label": label, "points": [[x, y], [x + w - 1, y + h - 1]], "shape_type": "mask",
+                "mask": png(array), "group_id": None, **extra}
+
+    root = shutil.copytree(written["labelme"], tmp_path / "ds")
+    files = sorted((root / "train").glob("*.json"))
+    ring = np.ones((12, 20), bool)
+    ring[4:8, 5:15] = False
+    data = json.loads(files[0].read_text())
+    label = data["shapes"][0]["label"]
+    data["shapes"] = [mask_shape(label, 5.7, 7.2, ring),  # points truncated to pixels, as labelme does
+                      mask_shape(label, data["imageWidth"] - 10, -3, np.ones((8, 16), bool)),  # cut by the border
+                      mask_shape(label, 40, 40, np.ones((5, 5), bool), group_id=3),  # one object with the polygon
+                      {"label": label, "points": [[60, 40], [70, 40], [70, 50]], "shape_type": "polygon",
+                       "group_id": 3}]
+    files[0].write_text(json.dumps(data))
+    for path, shape in ((files[1], mask_shape(label, 5, 5, np.ones((6, 6), bool), points=[[5, 5], [20, 20]])),
+                        (files[2], dict(mask_shape(label, 5, 5, np.ones((6, 6), bool)), mask="not base64 png"))):
+        data = json.loads(path.read_text())
+        data["shapes"].append(shape)
+        path.write_text(json.dumps(data))
+    plan, outcomes = _outcomes(root)
+    from dataset import labelme
+
+    item = next(i for i in plan.items if i.rel_path == f"train/{files[0].stem}.jpg")
+    instances = labelme.convert_labelme_item(item, plan.label_map).instances
+    assert [int(i.mask.sum()) for i in instances[:2]] == [ring.sum(), 10 * 5]
+    assert np.array_equal(instances[0].mask[7:19, 5:25], ring) and instances[0].mask.sum() == ring.sum()
+    assert instances[2].mask[40:45, 40:45].all() and instances[2].mask[45, 69]  # the mask and the polygon
+    assert len(instances) == 3
+    rejects = {Path(o.file).stem: o.reason for o in outcomes.values() if o.reason}
+    assert rejects[files[1].stem].endswith("its mask is 6x6 px, but its points (5, 5) to (20, 20) make a 16x16 box")
+    assert "its mask is not a base64 PNG" in rejects[files[2].stem] and len(rejects) == 2
