@@ -11,8 +11,8 @@ An instance is the pixels of one id in SegmentationObject; its class is the majo
 SegmentationClass, void (255, VOC's boundary band) counting as neither. Classes: labelmap.txt's, in its order
 (a palette mask's colours then say the class, as datumaro reads them), else VOC's 20 by index. Splits: train.txt
 -> train, val.txt -> eval, ids only in trainval.txt hash-split (and all of them with no val.txt); test.txt's ids
-without masks are unlabelled. Photos of JPEGImages that no list names are ignored, named; masks of no listed id
-are rejects.
+without masks are unlabelled (with them, eval). Photos of JPEGImages that no list names are ignored, named;
+masks of no listed id are rejects.
 """
 from __future__ import annotations
 
@@ -76,8 +76,12 @@ def _label_map(dataset_dir: str, root: str) -> tuple[LabelMap, tuple[int, ...], 
     if not path:
         classes = tuple(LabelClass(i, n, None) for i, n in enumerate(VOC_CLASSES, start=1))
         return LabelMap(classes, source="Pascal VOC's 20 classes"), tuple(range(len(VOC_CLASSES) + 1)), None
+    try:
+        text = fileio.read_text(path)
+    except (OSError, UnicodeDecodeError) as e:
+        raise LabelMapError(f"{path}: cannot read the label map: {e}") from e
     entries = []
-    for number, line in enumerate(fileio.read_text(path).splitlines(), start=1):
+    for number, line in enumerate(text.splitlines(), start=1):
         line = line.strip()
         if not line or line.startswith("#"):
             continue
@@ -121,7 +125,7 @@ def list_voc_segmentation_inputs(dataset_dir: str, eval_fraction: float) -> List
     label_map, positions, colours = _label_map(dataset_dir, root)
     lists = join_rel(root, LISTS)
     named = {n: _read_list(dataset_dir, join_rel(lists, n)) for n in _files(dataset_dir, lists) if n.endswith(".txt")}
-    has_val = bool(named.get("val.txt"))
+    has_val = bool(named.get("val.txt"))  # else train.txt's ids are hash-split too
     split_of: dict[str, tuple[str, str]] = {}  # id -> (split, list); split "" hash-split, "test" unlabelled if bare
     rejects: list[tuple[str, str, str, str]] = []  # (rel, path, reason, split)
     for name in sorted(named, key=lambda n: ("train.txt", "val.txt").index(n) if n in ("train.txt", "val.txt") else 2):
@@ -137,12 +141,13 @@ def list_voc_segmentation_inputs(dataset_dir: str, eval_fraction: float) -> List
     items, unlabelled = [], []
     for ident, (split, listed) in sorted(split_of.items()):
         photo = join_rel(root, f"{PHOTOS}/{photos.get(ident, ident + '.jpg')}")
-        split = split if split in ("train", "eval") else records.hash_split(photo, eval_fraction)
         missing = [sub for sub in (OBJECTS, CLASSES) if f"{ident}.png" not in masks[sub]]
         where = f"{LISTS}/{listed}"
-        if split_of[ident][0] == "test" and len(missing) == 2 and ident in photos:
+        if split == "test" and len(missing) == 2 and ident in photos:
             unlabelled.append(full(dataset_dir, photo))
             continue
+        split = "eval" if split == "test" else split
+        split = split if split in ("train", "eval") else records.hash_split(photo, eval_fraction)
         reason = (f"listed in both {listed} of {LISTS}" if split_of[ident][0] == "both" else
                   f"no photo {PHOTOS}/{ident}.jpg for the id {ident} listed in {where}" if ident not in photos else
                   f"no {' and no '.join(f'{s}/{ident}.png' for s in missing)} for the id {ident} listed in {where} "

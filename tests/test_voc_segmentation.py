@@ -59,7 +59,9 @@ def test_voc_malformed_files_are_named_with_their_reason(voc, tmp_path):
     (root / "SegmentationObject" / f"{train[5]}.png").unlink()
     shutil.copy(root / "SegmentationClass" / f"{val[0]}.png", root / "SegmentationClass" / "ghost.png")
     shutil.copy(root / "JPEGImages" / f"{val[0]}.jpg", root / "JPEGImages" / "not_listed.jpg")
-    (root / "ImageSets" / "Segmentation" / "val.txt").write_text("\n".join(val + [train[6]]) + "\n")
+    (root / "ImageSets" / "Segmentation" / "val.txt").write_text("\n".join(val[1:] + [train[6]]) + "\n")
+    with open(root / "ImageSets" / "Segmentation" / "test.txt", "a") as test:
+        test.write(f"{val[0]}\n")  # a test id with its masks: an eval example
     plan, outcomes = _outcomes(tmp_path)
     assert plan.format == "voc-seg" and plan.eval_source == "annotation_files"
     rejects = {name: o.reason for name, o in outcomes.items() if o.reason}
@@ -79,7 +81,7 @@ def test_voc_malformed_files_are_named_with_their_reason(voc, tmp_path):
         "ghost.png": "mask of no id listed in ImageSets/Segmentation"}
     assert rejects[f"{train[4]}.jpg"].startswith(f"cannot read SegmentationObject/{train[4]}.png")
     examples = {name: o.split for name, o in outcomes.items() if not o.reason}
-    assert len(examples) == SAMPLE_NUM_TRAIN + SAMPLE_NUM_TEST - 7
+    assert len(examples) == SAMPLE_NUM_TRAIN + SAMPLE_NUM_TEST - 7 and examples[f"{val[0]}.jpg"] == "eval"
     assert [Path(p).name for p in plan.ignored] == ["not_listed.jpg"]
     assert [Path(p).name for p in plan.unlabelled] == ["unlabelled_0000.jpg"]  # test.txt's, without masks
 
