@@ -1,10 +1,6 @@
 """The whole pipeline end to end: ingest, validate, train, evaluate, bless, push; reruns."""
 import json
 import os
-import re
-import subprocess
-import sys
-import time
 
 import cv2
 import numpy as np
@@ -105,40 +101,3 @@ def test_reruns_cache_refuse_below_threshold_and_refuse_a_worse_model(trained_pi
     assert other["pushed"]["pushed"] is False
     assert "NOT BLESSED: mask_AP50" in report.format_table([report.build(other)])
     assert _versions(serving_dir) == served
-
-
-def test_two_runs_started_together_in_one_root_each_report_their_own(sample_dataset, tmp_path):
-    """Two `maskrcnn-tfx run` a few seconds apart on one pipeline root (one metadata store, one cache, one
-    serving folder): each prints its own run's report and overlays, both models are pushed, nothing is lost.
-    About 2 minutes on 2 cores: two whole runs in processes of their own, which is what is tested."""
-    root, serving_dir = tmp_path / "root", tmp_path / "root" / "serving"
-    steps = {"first": 2, "second": 3}
-    processes = {}
-    for name, train_steps in steps.items():
-        # --max-regression 1: the later model is pushed whatever it scores against the earlier one
-        processes[name] = subprocess.Popen(
-            [sys.executable, "-m", "pipeline.cli", "run", "--dataset", str(sample_dataset), "--config", "tiny",
-             "--train-steps", str(train_steps), "--max-regression", "1", "--pipeline-root", str(root),
-             "--serving-dir", str(serving_dir)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        time.sleep(3)
-    printed = {name: process.communicate(timeout=1800)[0] for name, process in processes.items()}
-    for name, process in processes.items():
-        assert process.returncode == 0, printed[name][-3000:]
-
-    run_ids = {name: re.search(r"^\[run\] run id (\S+)", out, re.M).group(1) for name, out in printed.items()}
-    assert len(set(run_ids.values())) == 2
-    assert sorted(run_summary.run_ids(str(root))) == sorted(run_ids.values())
-    pushed = set()
-    for name, run_id in run_ids.items():
-        assert f"report-{run_id}.json" in printed[name] and f"predictions-{run_id}" in printed[name]
-        other = next(r for n, r in run_ids.items() if n != name)
-        assert other not in printed[name]
-        with open(root / "reports" / f"report-{run_id}.json") as f:
-            own = json.load(f)
-        assert own["run_id"] == run_id
-        assert own["training"]["end_step"] == steps[name]
-        assert {c["state"] for c in own["components"]} <= {"COMPLETE", "CACHED"}
-        assert re.search(rf"^training steps +0 -> {steps[name]}$", printed[name], re.M)
-        assert own["pushed"]["pushed"]
-        pushed.add(own["pushed"]["version"])
-    assert _versions(serving_dir) == sorted(pushed)  # two versions, neither overwritten

@@ -1,11 +1,8 @@
 """The Trainer: Model Garden Mask R-CNN through the real TFX Trainer component."""
-import glob
 import math
 import os
-import signal
 import subprocess
 import sys
-import time
 
 import cv2
 import numpy as np
@@ -16,7 +13,6 @@ from components.trainer import experiment as experiment_lib
 from components.trainer.summaries import scalars
 from dataset.labelmap import LabelClass, LabelMap
 from conftest import TINY_TRAIN_STEPS
-from pipeline import run_summary
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TWO_CLASSES = LabelMap(classes=(LabelClass(1, "speaker", 76), LabelClass(2, "mug", 150)))
@@ -118,47 +114,6 @@ def test_num_classes_disagreeing_with_the_label_map_is_a_clear_error():
 def test_unknown_config_name_lists_the_known_ones():
     with pytest.raises(ValueError, match="cpu-demo"):
         experiment_lib.config_path("no-such-config")
-
-
-def _checkpoint_steps(root: str) -> list[int]:
-    """Steps of the checkpoints the manager recorded as complete: a kill during a save leaves its ckpt-N.index
-    behind without its record, and training rightly resumes from the one before."""
-    import tensorflow as tf
-
-    steps = []
-    for folder in glob.glob(os.path.join(root, "Trainer", "model_run", "*")):
-        state = tf.train.get_checkpoint_state(folder)
-        steps += [int(p.rsplit("-", 1)[1]) for p in (state.all_model_checkpoint_paths if state else [])]
-    return steps
-
-
-@pytest.mark.slow  # two pipeline runs
-def test_training_killed_mid_run_resumes_from_its_checkpoint(sample_dataset, tmp_path, capsys):
-    """A `run` killed mid-training (a subprocess, SIGKILL), then the same `run` again (in this process):
-    training resumes from the last complete checkpoint. About 2 minutes on 2 cores: two pipeline runs, which is
-    what is tested (the resume crosses TFX executions)."""
-    from pipeline import cli
-
-    root = str(tmp_path / "root")
-    argv = ["run", "--dataset", str(sample_dataset), "--pipeline-root", root, "--serving-dir",
-            str(tmp_path / "serving"), "--config", "tiny", "--train-steps", "30", "--set",
-            "trainer.checkpoint_interval=5"]
-    env = dict(os.environ, PYTHONPATH=REPO)
-    first = subprocess.Popen([sys.executable, "-m", "pipeline.cli", *argv], cwd=REPO, env=env,
-                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    deadline = time.monotonic() + 600
-    while not [s for s in _checkpoint_steps(root) if s >= 10] and first.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.5)
-    os.killpg(first.pid, signal.SIGKILL)
-    first.wait()
-    saved = max(_checkpoint_steps(root))
-    assert 10 <= saved < 30, "the first run must be killed mid-training"
-
-    assert cli.main(argv) == 0, capsys.readouterr().err[-3000:]
-    training = run_summary.latest_run(root)["training"]
-    assert training["start_step"] >= saved
-    assert training["end_step"] == 30
-    assert training["steps"] == 30 - training["start_step"]
 
 
 def test_the_precision_a_config_trains_in_is_read_with_its_overrides():
