@@ -28,17 +28,21 @@ Followed: kubeflow/pipelines tag 2.17.0 (commit 4a3592cb2dd0a91a4652ab93893ec8be
   artifact under gs://, minio://, s3:// is downloaded by prefix to LocalPathForURI before the command
   (downloadArtifacts, objectstore DownloadBlob: a zero-byte `dir/` marker becomes an empty file); with
   PUBLISH_LOGS on (the API server's deployment manifest sets it) the executor input has one output more,
-  `executor-logs` (system.Artifact), and the step's log is uploaded to it; the executor output is read with
+  `executor-logs` (system.Artifact, provisioned by driver.go provisionOutputs, so in the cache key; the launcher
+  names the first attempt's executor-logs-0, writes the step's output there and uploads it as an output
+  artifact: qualifyExecutorLogsForRetry, getLogWriter); the executor output is read with
   protojson (strict: unknown fields and NaN are errors); an executor output's non-empty URI and metadata are
   merged into each provisioned output (mergeRuntimeArtifacts), the URI must lie under the run's prefix, and
   the local path is uploaded (file or folder; missing: a warning); a missing executor output is an empty one.
 Read at 2.2.0 where it differs (kfp_store.RULES): cmd/driver/main.go's strict jsonpb parsing of every step's
 specs (with 2.2.0's protos, tests/test_kfp_releases.py), k8s.go's secretName alone, objectstore/config.go's
-built-in endpoint minio-service.kubeflow:9000.
+built-in endpoint minio-service.kubeflow:9000, driver.go's outputs without executor-logs and cacheutils/cache.go's
+key without PVC names.
 Not reproduced: Argo and Kubernetes themselves (a step is a container of the image with the launcher's volumes
 mounted), ML Metadata's and the API server's own stores (lists and a dict here), the AWS default session (an
 s3:// root without providers), retries; the log upload's exact object layout (one object at the output's URI
-here); 2.2.0's launcher and cache themselves (the containers run under 2.17.0's rules).
+here); 2.2.0's launcher itself (the containers run under 2.17.0's rules; 2.2.0's driver and cache run with a
+stand-in for the containers).
 """
 from __future__ import annotations
 
@@ -204,9 +208,12 @@ class Backend:
             recorded = steps[producer["producerTask"]].outputs[producer["outputArtifactKey"]]
             inputs[name] = {"artifacts": [{"name": str(recorded.id), "uri": recorded.uri,
                                            "type": {"instanceSchema": ""}, "metadata": recorded.metadata}]}
+        declared = dict(component.get("outputDefinitions", {}).get("artifacts", {}))
+        if self.rules.publish_logs:  # driver.go provisionOutputs: the log's placeholder, with PUBLISH_LOGS
+            declared[LOGS_OUTPUT] = {"artifactType": {"schemaTitle": "system.Artifact"}}
         outputs = {name: {"artifacts": [{"name": name, "uri": f"{task_root}/{name}",
                                          "type": definition["artifactType"], "metadata": {}}]}
-                   for name, definition in component.get("outputDefinitions", {}).get("artifacts", {}).items()}
+                   for name, definition in declared.items()}
         return {"inputs": {"parameterValues": values, "artifacts": inputs},
                 "outputs": {"artifacts": outputs, "outputFile": f"{local_path(task_root)}/{OUTPUT_METADATA_FILE}"}}
 
@@ -238,16 +245,18 @@ class Backend:
         for artifact_list in executor_input["inputs"]["artifacts"].values():
             for artifact in artifact_list["artifacts"]:
                 store.download(artifact["uri"], on_host(local_path(artifact["uri"])))
-        # The launcher's own output with PUBLISH_LOGS on (the API server's deployment sets it): after the cache key.
-        launched = json.loads(json.dumps(executor_input))
-        logs_uri = f"{task_root}/{LOGS_OUTPUT}"
-        launched["outputs"]["artifacts"][LOGS_OUTPUT] = {"artifacts": [
-            {"name": LOGS_OUTPUT, "uri": logs_uri, "type": {"schemaTitle": "system.Artifact"}, "metadata": {}}]}
-        compact = json.dumps(launched, separators=(",", ":"))
+        # launcher_v2.go qualifyExecutorLogsForRetry: the first attempt's log is executor-logs-0.
+        executor_input = json.loads(json.dumps(executor_input))
+        logs = executor_input["outputs"]["artifacts"].get(LOGS_OUTPUT, {"artifacts": [{}]})["artifacts"][0]
+        if logs:
+            logs["uri"] += "-0"
+        compact = json.dumps(executor_input, separators=(",", ":"))
         argv = [*container["command"], *(compact if a == "{{$}}" else a for a in container["args"])]
         code, log = self.run_container(container["image"], argv, env, mounts)
         assert code == 0, f"step {task} failed with exit code {code}:\n{log[-4000:]}"
-        store.fs.pipe_file(kfp_store.ObjectStore.key(logs_uri), log.encode())
+        if logs:  # getLogWriter: the command's output, also written to the log's local path, uploaded as outputs are
+            on_host(local_path(logs["uri"])).parent.mkdir(parents=True, exist_ok=True)
+            on_host(local_path(logs["uri"])).write_text(log)
         output_file = on_host(executor_input["outputs"]["outputFile"])
         executor_output = kfp_store.parse_executor_output(output_file.read_text(), str(output_file)) \
             if output_file.exists() else {}
@@ -267,7 +276,7 @@ class Backend:
             self.artifacts.append(Recorded(len(self.artifacts) + 1, artifact["uri"], _as_doubles(
                 {**artifact["metadata"], "display_name": name, "store_session_info": "{}"})))
             recorded[name] = self.artifacts[-1]
-        step = StepRun(task, executor_input, executor_output, recorded, log, logs_uri=logs_uri)
+        step = StepRun(task, executor_input, executor_output, recorded, log, logs_uri=logs.get("uri", ""))
         if cacheable:
             self.cache[fingerprint] = step
         return step

@@ -2,23 +2,29 @@
 cache, reproduced from kubeflow/pipelines' source for tests/kfp_backend.py (written from the Go source, not from
 the project's kubeflow/ modules, which the contract checks).
 
-- root_dag.go (backend/src/v2/driver/, 2.2.0 and 2.17.0): a run's pipeline root is its runtime config's, else the
-  namespace's kfp-launcher ConfigMap's `defaultPipelineRoot`, else minio://mlpipeline/v2/artifacts
-  (config/env.go defaultPipelineRoot, both tags).
+- driver/root_dag.go at 2.17.0 (L97-113; driver.go L133-152 at 2.2.0): a run's pipeline root is its runtime
+  config's, else the namespace's kfp-launcher ConfigMap's `defaultPipelineRoot`, else
+  minio://mlpipeline/v2/artifacts (config/env.go defaultPipelineRoot, both tags).
 - config/s3.go (2.17.0; config/env.go getBucketProviders at 2.2.0): the launcher's store for a path is the
   ConfigMap's `providers` entry of its scheme: `default`, replaced field by field by the first of `overrides`
   whose bucketName equals the path's bucket and whose keyPrefix begins its key (strings.HasPrefix). With no entry
-  a minio:// path gets the release's built-in endpoint (objectstore/config.go: minio-service.kubeflow:9000 at
-  2.2.0, seaweedfs.kubeflow:9000 at 2.17.0) and the secret mlpipeline-minio-artifact, keys accesskey / secretkey.
-- driver/k8s.go (2.17.0): secretAsEnv's secret is `secretNameParameter`'s value, else `secretName`; at 2.2.0 the
-  driver knows `secretName` alone (kubernetes_platform proto at 8b2a099e8c9f) and cmd/driver/main.go parses
-  --kubernetes_config with jsonpb (unknown fields are errors; tests/test_kfp_releases.py's protos of 2.2.0).
-- cacheutils/cache.go GenerateCacheKey / GenerateFingerPrint: the key is the input artifacts' names (their ML
-  Metadata ids), the input parameter values, the outputs' name, type and metadata (URI wiped), the output
-  parameters' types, and the container's image, command + args (as compiled, before placeholders are filled), PVC
-  names and env; the fingerprint is the SHA-256 of that key as protojson, re-marshalled by encoding/json (sorted
-  keys, compact). driver.go looks the fingerprint up only for a task whose cachingOptions.enableCache is true;
-  a hit reuses the cached execution's outputs and runs no container.
+  a minio:// path gets the release's built-in endpoint (objectstore/config.go: at 2.2.0 MinioDefaultEndpoint,
+  minio-service.kubeflow:9000 in a namespace without its own minio-service, as a profile's; at 2.17.0
+  DefaultEndpointInMultiUserMode, seaweedfs.kubeflow:9000) and the secret mlpipeline-minio-artifact, keys
+  accesskey / secretkey.
+- driver/k8s.go (2.17.0, L366): secretAsEnv's secret is `secretNameParameter`'s value, else `secretName`; at
+  2.2.0 the driver (driver.go L554-564) knows `secretName` alone (kubernetes_platform proto at 8b2a099e8c9f), and
+  cmd/driver/main.go parses --kubernetes_config with jsonpb (unknown fields are errors; the protos of 2.2.0 in
+  tests/test_kfp_releases.py).
+- cacheutils/cache.go GenerateCacheKey / GenerateFingerPrint, driver/cache.go getFingerPrint (2.17.0): the key
+  is the input artifacts' names (their ML Metadata ids), the input parameter values, the outputs' name, type and
+  metadata (URI wiped; the driver's executor-logs among them), the output parameters' types, and the container's
+  image, command + args (as compiled, before placeholders are filled) and sorted PVC names (none here); the
+  fingerprint is the SHA-256 of that key as protojson, re-marshalled by encoding/json (sorted keys, compact).
+  driver/container.go: the cache serves a task only with the cache on at the server and the task's
+  cachingOptions.enableCache true; a hit reuses the cached execution's outputs (reuseCachedOutputs) and runs
+  no container. At 2.2.0 the same (GenerateCacheKey has no PVC names, driver.go L321 the same condition).
+- driver.go provisionOutputs (2.17.0; absent at 2.2.0): with PUBLISH_LOGS on, an `executor-logs` output.
 Not reproduced: encoding/json's HTML escaping (<, >, & as \\u003c...; no such characters in this package's keys
 matter for equality), the cache's scoping by pipeline name and namespace (one pipeline, one namespace here).
 """
@@ -39,10 +45,11 @@ class Rules:
     strict_driver: bool           # cmd/driver/main.go: jsonpb.UnmarshalString (2.2.0) or util.UnmarshalString
     minio_endpoint: str           # objectstore/config.go, a minio:// path with no providers entry
     secret_name_parameter: bool   # driver/k8s.go reads secretNameParameter
+    publish_logs: bool            # driver.go provisionOutputs adds executor-logs (PUBLISH_LOGS, default true)
 
 
-RULES = {r.tag: r for r in (Rules("2.2.0", True, "minio-service.kubeflow:9000", False),
-                            Rules("2.17.0", False, "seaweedfs.kubeflow:9000", True))}
+RULES = {r.tag: r for r in (Rules("2.2.0", True, "minio-service.kubeflow:9000", False, False),
+                            Rules("2.17.0", False, "seaweedfs.kubeflow:9000", True, True))}
 
 
 def pipeline_root(runtime_root: str | None, configmap: dict[str, str]) -> str:
@@ -57,7 +64,8 @@ class Store:
     disable_ssl: bool
 
     def url(self) -> str:
-        return self.endpoint if "://" in self.endpoint else f"{'http' if self.disable_ssl else 'https'}://{self.endpoint}"
+        scheme = "http" if self.disable_ssl else "https"
+        return self.endpoint if "://" in self.endpoint else f"{scheme}://{self.endpoint}"
 
 
 def launcher_store(configmap: dict[str, str], path: str, rules: Rules) -> Store:
@@ -112,7 +120,7 @@ def cache_fingerprint(executor_input: dict, container: dict) -> str:
                                 for name, artifacts in outputs.get("artifacts", {}).items() if artifacts["artifacts"]},
         "outputParametersSpec": {name: "" for name in outputs.get("parameters", {})},
         "containerSpec": {"image": container["image"], "cmdArgs": [*container["command"], *container["args"]],
-                          "env": container.get("env", [])},
+                          "pvcNames": []},
     }
     text = json.dumps(_drop_empty(key), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(text.encode()).hexdigest()

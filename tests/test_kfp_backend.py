@@ -7,17 +7,18 @@ served from the store (the end-to-end run's, uploaded) and pushes its own beside
 the same inputs is served from the cache but for the Evaluator and the Pusher, and pushes no second version.
 
 Only 2.17.0's rules run the containers (eight, then two). 2.2.0's differences are checked where they live, without
-containers: its strict driver parses every step's specs and gives each pod the same env, and its built-in store
-endpoint differs; the same install's cache is not reproduced across an upgrade (its key rule was read at one
-version only), so both submissions follow 2.17.0."""
+containers: its strict driver parses every step's specs and gives each pod the env 2.17.0's gave, its built-in
+store endpoint differs, and two submissions through its driver and cache (no step run) are served as 2.17.0's
+are. Mixing the releases across the two submissions would not stand for an install: 2.17.0's cache key holds
+the executor-logs output, 2.2.0's does not, so an upgraded install's cache serves nothing of the old runs."""
 from __future__ import annotations
 
 import json
 import os
-import socket
 from pathlib import Path
 
 import kfp_backend
+import kfp_install
 import kfp_store
 import pytest
 from conftest import IMAGE, IN_MEMORY_BEAM_ARGS
@@ -26,84 +27,20 @@ from dataset import sample
 from pipeline import cli
 
 NS = "team-a"
-ROOT = f"minio://mlpipeline/private-artifacts/{NS}/v2/artifacts"  # sync.py's defaultPipelineRoot (2.17.0)
+ROOT = kfp_install.namespace_root(NS)
 DATASET = f"minio://mlpipeline/private/{NS}/datasets/speakers"
 SERVING = f"minio://mlpipeline/private/{NS}/serving/speakers"
 RULES = kfp_store.RULES["2.17.0"]
-SECRET = kfp_store.DEFAULT_SECRET[0]  # the name sync.py gives the namespace's key
-
-
-def namespace_policy(namespace: str) -> dict:
-    """sync.py (2.17.0) put_user_policy for the namespace's IAM user, and one statement more: its statements
-    name object ARNs only, and a store with AWS's rules (moto: s3/responses.py checks ListObjectsV2 against
-    arn:aws:s3:::BUCKET) refuses every listing with them, which the launcher's download by prefix and the steps
-    need. What SeaweedFS does with that policy for a listing is not reproduced here."""
-    objects = ["artifacts/*", f"private-artifacts/{namespace}/*", f"private/{namespace}/*", "shared/*"]
-    return {"Version": "2012-10-17", "Statement": [
-        {"Effect": "Allow", "Action": ["s3:Put*", "s3:Get*", "s3:List*"],
-         "Resource": [f"arn:aws:s3:::mlpipeline/{p}" for p in objects]},
-        {"Effect": "Allow", "Action": ["s3:ListBucket"], "Resource": ["arn:aws:s3:::mlpipeline"]}]}
+SECRET = kfp_install.SECRET
+ARGUMENTS = {"train_args": json.dumps({"num_steps": 3})}
 
 
 @pytest.fixture(scope="module")
 def s3_store():
-    """moto's S3 server on a free loopback port with IAM enforced (moto/core/authorization.py: after
-    /moto-api/reset-auth 0 every request needs a key IAM made, signed, and allowed by its user's policies): an
-    admin key for the test's own checks, and the namespace's key with its policy."""
-    import boto3
-    import requests
-    import s3fs
-    from moto.server import ThreadedMotoServer
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    endpoint = f"http://127.0.0.1:{port}"
-    anyone = {"endpoint_url": endpoint, "region_name": "us-east-1", "aws_access_key_id": "setup",
-              "aws_secret_access_key": "setup"}
-    iam = boto3.client("iam", **anyone)
-    keys = {}
-    for user, policy in (("admin", {"Version": "2012-10-17", "Statement": [
-            {"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]}), (NS, namespace_policy(NS))):
-        iam.create_user(UserName=user)
-        iam.put_user_policy(UserName=user, PolicyName=f"KubeflowProject{user}", PolicyDocument=json.dumps(policy))
-        key = iam.create_access_key(UserName=user)["AccessKey"]
-        keys[user] = (key["AccessKeyId"], key["SecretAccessKey"])
-    for bucket in ("mlpipeline", "models"):
-        boto3.client("s3", **anyone).create_bucket(Bucket=bucket)
-    assert requests.post(f"{endpoint}/moto-api/reset-auth", data=b"0").ok
-
-    def connect(url, key, secret):
-        return s3fs.S3FileSystem(key=key, secret=secret, client_kwargs={"endpoint_url": url, "region_name": "minio"},
-                                 use_listings_cache=False)
-
-    yield {"endpoint": endpoint, "fs": connect(endpoint, *keys["admin"]), "keys": keys, "connect": connect}
-    requests.post(f"{endpoint}/moto-api/reset-auth", data=b"inf")  # moto's settings are this process's
-    server.stop()
-
-
-def launcher_configmap(endpoint: str) -> str:
-    """The namespace's kfp-launcher ConfigMap as `kubectl get configmap kfp-launcher -o yaml` prints it: sync.py's
-    defaultPipelineRoot, and a providers entry (config/s3.go) sending minio:// to the loopback server, where a
-    cluster's built-in session would reach seaweedfs.kubeflow:9000 with the same secret."""
-    host = endpoint.partition("://")[2]
-    return f"""apiVersion: v1
-kind: ConfigMap
-metadata: {{name: kfp-launcher, namespace: {NS}}}
-data:
-  defaultPipelineRoot: {ROOT}
-  providers: |
-    minio:
-      default:
-        endpoint: {host}
-        disableSSL: true
-        region: minio
-        credentials:
-          fromEnv: false
-          secretRef: {{secretName: {SECRET}, accessKeyKey: accesskey, secretKeyKey: secretkey}}
-"""
+    """moto's S3 server on loopback with IAM enforced: an admin key for the test's own checks, and the
+    namespace's key with its policy (kfp_install.py)."""
+    with kfp_install.store(NS, ("mlpipeline", "models")) as store:
+        yield store
 
 
 @pytest.fixture(scope="module")
@@ -121,7 +58,7 @@ def contract_run(engine, s3_store, trained_pipeline, tmp_path_factory):
     served = trained_pipeline["pushed"]["destination"]
     baseline = f"{SERVING}/{os.path.basename(served)}"
     fs.put(served + "/", baseline.partition("://")[2], recursive=True)
-    (work / "kfp-launcher.yaml").write_text(launcher_configmap(s3_store["endpoint"]))
+    (work / "kfp-launcher.yaml").write_text(kfp_install.launcher_configmap(s3_store["endpoint"], NS))
     path = work / "pipeline.yaml"
     assert cli.main(["kubeflow", "compile", "--image", IMAGE, "--output", str(path), "--gpus", "0",
                      "--config", "tiny", "--train-steps", "2", "--max-regression", "1", "--namespace", NS,
@@ -143,9 +80,8 @@ def contract_run(engine, s3_store, trained_pipeline, tmp_path_factory):
     key, secret = s3_store["keys"][NS]
     secrets = {SECRET: {"accesskey": key, "secretkey": secret}}
     backend = kfp_backend.Backend(s3_store["connect"], run_container, secrets, configmap, work / "pods", RULES)
-    arguments = {"train_args": json.dumps({"num_steps": 3})}
-    first = backend.run(path, None, arguments)  # `submit` sends no root for a namespace's package
-    second = backend.run(path, None, arguments)
+    first = backend.run(path, None, ARGUMENTS)  # `submit` sends no root for a namespace's package
+    second = backend.run(path, None, ARGUMENTS)
     return {"package": path, "run": first, "second": second, "fs": fs, "baseline": baseline,
             "configmap": configmap, "secrets": secrets}
 
@@ -244,6 +180,29 @@ def test_the_steps_reach_their_paths_as_the_launcher_does_on_every_release(contr
     tasks = spec["root"]["dag"]["tasks"]
     assert {t for t, task in tasks.items() if not task.get("cachingOptions", {}).get("enableCache")} == \
         {"MaskEvaluator", "Pusher"}
+
+
+def test_kfp_2_2_0s_driver_and_cache_on_the_same_package(contract_run, s3_store, tmp_path):
+    """The driver and the cache only (the containers' stand-in runs nothing): 2.2.0's strict driver takes every
+    step, its executor inputs have no executor-logs (provisionOutputs at 2.2.0 has none), its cache
+    (cacheutils/cache.go GenerateCacheKey at 2.2.0: the same key without PVC names; driver.go L321: enableCache)
+    serves all but the Evaluator and the Pusher the second time; on an install upgraded to 2.17.0 none of
+    2.2.0's fingerprints match (2.17.0's key holds the executor-logs output), so every step runs once again."""
+    started = []
+
+    def run_container(image, argv, env, mounts):
+        started.append(argv)
+        return 0, ""
+
+    backend = kfp_backend.Backend(s3_store["connect"], run_container, contract_run["secrets"],
+                                  contract_run["configmap"], tmp_path, kfp_store.RULES["2.2.0"])
+    first = backend.run(contract_run["package"], None, ARGUMENTS)
+    second = backend.run(contract_run["package"], None, ARGUMENTS)
+    assert [t for t, step in second.items() if not step.cached] == ["MaskEvaluator", "Pusher"]
+    assert len(started) == len(first) + 2
+    assert not any(kfp_backend.LOGS_OUTPUT in step.executor_input["outputs"]["artifacts"] for step in first.values())
+    upgraded = backend.run(contract_run["package"], None, ARGUMENTS, rules=RULES)
+    assert not any(step.cached for step in upgraded.values())
 
 
 @pytest.mark.parametrize("key, path, words", [
