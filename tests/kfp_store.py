@@ -136,7 +136,10 @@ def parse_executor_output(text: str, where: str) -> dict:
         raise ValueError(f"{where}: {constant} is not JSON")
 
     output = json.loads(text, parse_constant=refuse)
-    json_format.ParseDict(output, pipeline_spec_pb2.ExecutorOutput(), ignore_unknown_fields=False)
+    try:
+        json_format.ParseDict(output, pipeline_spec_pb2.ExecutorOutput(), ignore_unknown_fields=False)
+    except json_format.ParseError as error:
+        raise ValueError(f"{where}: the launcher refuses the executor output: {error}") from None
     return output
 
 

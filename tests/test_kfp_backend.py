@@ -205,6 +205,16 @@ def test_kfp_2_2_0s_driver_and_cache_on_the_same_package(contract_run, s3_store,
     assert not any(step.cached for step in upgraded.values())
 
 
+@pytest.mark.parametrize("written, words", [
+    ('{"artifacts": {}, "logs": "x"}', "no field named"),
+    ('{"artifacts": {"blessing": {"artifacts": [{"metadata": {"score": NaN}}]}}}', "NaN is not JSON"),
+])
+def test_the_reproduced_launcher_reads_an_executor_output_strictly(written, words):
+    """launcher_v2.go getExecutorOutputFile (protojson.Unmarshal): what the steps' outputs passed."""
+    with pytest.raises(ValueError, match=words):
+        kfp_store.parse_executor_output(written, "output_metadata.json")
+
+
 @pytest.mark.parametrize("key, path, words", [
     ("namespace", "mlpipeline/v2/artifacts/x", "Access Denied"),
     ("namespace", "mlpipeline/private-artifacts/team-b/v2/artifacts/x", "Access Denied"),
