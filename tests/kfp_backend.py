@@ -1,5 +1,6 @@
 """What an open-source Kubeflow Pipelines backend does with a package, reproduced from its source for the
-contract tests: its compiler's rules, its driver's executor input and its launcher's staging of artifacts.
+contract tests: its compiler's rules, its driver's executor input, pod env and cache, and its launcher's store,
+staging of artifacts and logs. The parts that differ between releases, the store and the cache: kfp_store.py.
 
 Followed: kubeflow/pipelines tag 2.17.0 (commit 4a3592cb2dd0a91a4652ab93893ec8beda1f3158), `backend/src/`:
 - apiserver/template/v2_template.go NewV2SpecTemplate: schema 2.1.0; a second YAML document with
@@ -8,7 +9,7 @@ Followed: kubeflow/pipelines tag 2.17.0 (commit 4a3592cb2dd0a91a4652ab93893ec8be
   `triggerPolicy.condition` on an importer.
 - v2/driver/driver.go initPodSpecPatch (L289-447): resources from resource_cpu_request / resource_memory_request
   (else cpu_request / memory_request), accelerator.resource_type + resource_count (else type + count); the
-  container's env; k8s.go extendPodSpecPatch: the platform spec's secretAsEnv.
+  container's env; k8s.go extendPodSpecPatch: the platform spec's secretAsEnv, from the namespace's secrets.
 - v2/driver/root_dag.go: the run's pipeline root, else the kfp-launcher ConfigMap's, else
   minio://mlpipeline/v2/artifacts (the package's defaultPipelineRoot is not read).
 - v2/driver/driver.go provisionOutputs (L741-810): an output's URI is
@@ -17,16 +18,31 @@ Followed: kubeflow/pipelines tag 2.17.0 (commit 4a3592cb2dd0a91a4652ab93893ec8be
 - v2/driver/resolve.go + v2/metadata/converter.go ToRuntimeArtifact, client.go GetOutputArtifactsByExecutionId:
   an upstream output arrives as name = its ML Metadata id, type `{instanceSchema: ""}`, metadata with every
   number a double and `display_name` / `store_session_info` added by RecordArtifact (client.go L1234-1250);
-  an optional input nobody produces is absent; parameters are the constants as JSON values and the run's
-  arguments or the pipeline's defaults.
+  parameters are the constants as JSON values and the run's arguments or the pipeline's defaults.
+- v2/cacheutils/cache.go + driver.go: a task with cachingOptions.enableCache whose fingerprint an earlier run
+  of the same install recorded runs no container and reuses that execution's outputs (kfp_store.py).
+- v2/config/s3.go (env.go GetStoreSessionInfo): the launcher reaches the root's store with the ConfigMap's
+  providers entry and the secret it names (kfp_store.py); the steps reach their own paths with the env the
+  package gives them. The store checks both identities (tests/test_kfp_backend.py: moto with IAM enforced).
 - v2/component/launcher_v2.go: `{{$}}` is the executor input as compact JSON (compileCmdAndArgs); every input
   artifact under gs://, minio://, s3:// is downloaded by prefix to LocalPathForURI before the command
-  (downloadArtifacts, objectstore DownloadBlob: a zero-byte `dir/` marker becomes an empty file); after it, an
-  executor output's non-empty URI and metadata are merged into each provisioned output (mergeRuntimeArtifacts),
-  the URI must lie under the run's prefix, and the local path is uploaded (file or folder; missing: a warning);
-  a missing executor output is an empty one.
-Not reproduced: Argo and Kubernetes themselves (a step is a container of the image with the launcher's
-volumes mounted), ML Metadata's server (a list here), the cache (steps always run), retries, executor logs.
+  (downloadArtifacts, objectstore DownloadBlob: a zero-byte `dir/` marker becomes an empty file); with
+  PUBLISH_LOGS on (the API server's deployment manifest sets it) the executor input has one output more,
+  `executor-logs` (system.Artifact, provisioned by driver.go provisionOutputs, so in the cache key; the launcher
+  names the first attempt's executor-logs-0, writes the step's output there and uploads it as an output
+  artifact: qualifyExecutorLogsForRetry, getLogWriter); the executor output is read with
+  protojson (strict: unknown fields and NaN are errors); an executor output's non-empty URI and metadata are
+  merged into each provisioned output (mergeRuntimeArtifacts), the URI must lie under the run's prefix, and
+  the local path is uploaded (file or folder; missing: a warning); a missing executor output is an empty one.
+Read at 2.2.0 where it differs (kfp_store.RULES): cmd/driver/main.go's strict jsonpb parsing of every step's
+specs (with 2.2.0's protos, tests/test_kfp_releases.py), k8s.go's secretName alone, objectstore/config.go's
+built-in endpoint minio-service.kubeflow:9000, driver.go's outputs without executor-logs and cacheutils/cache.go's
+key without PVC names.
+Not reproduced: Argo and Kubernetes themselves (a step is a container of the image with the launcher's volumes
+mounted), ML Metadata's and the API server's own stores (lists and a dict here), the AWS default session (an
+s3:// root without providers), retries; the log upload's exact object layout (one object at the output's URI
+here); 2.2.0's launcher itself (the containers run under 2.17.0's rules; 2.2.0's driver and cache run with a
+stand-in for the containers).
 """
 from __future__ import annotations
 
@@ -36,11 +52,13 @@ import os
 import uuid
 from pathlib import Path
 
+import kfp_store
 import yaml
 
 SCHEMA_VERSION = "2.1.0"
 LOCAL_ROOTS = {"gs": "/gcs", "minio": "/minio", "s3": "/s3"}
 OUTPUT_METADATA_FILE = "output_metadata.json"
+LOGS_OUTPUT = "executor-logs"
 
 
 def load_package(path: Path) -> tuple[dict, dict]:
@@ -122,41 +140,6 @@ class Recorded:
     metadata: dict
 
 
-class ObjectStore:
-    """The bucket side of the launcher: an S3-compatible store through s3fs (gocloud's blob in the launcher)."""
-
-    def __init__(self, fs):
-        self.fs = fs
-
-    @staticmethod
-    def key(uri: str) -> str:
-        return uri.partition("://")[2]
-
-    def download(self, uri: str, local: Path) -> None:
-        """objectstore DownloadBlob: every key equal to the prefix or under it; a key ending in '/' (a folder
-        marker) becomes an empty file."""
-        prefix = self.key(uri)
-        for key in self.fs.find(prefix):
-            if key != prefix and not key.startswith(prefix + "/"):
-                continue
-            relative = key[len(prefix):].strip("/")
-            target = local / relative if relative else local
-            target.parent.mkdir(parents=True, exist_ok=True)
-            if key.endswith("/"):
-                target.touch()
-            else:
-                self.fs.get_file(key, str(target))
-
-    def upload(self, local: Path, uri: str) -> None:
-        """objectstore UploadBlob: a file to the key, a folder's files under it; no folder markers."""
-        key = self.key(uri)
-        if local.is_file():
-            self.fs.put_file(str(local), key)
-            return
-        for path in sorted(p for p in local.rglob("*") if p.is_file()):
-            self.fs.put_file(str(path), f"{key}/{path.relative_to(local).as_posix()}")
-
-
 @dataclasses.dataclass
 class StepRun:
     task: str
@@ -164,32 +147,54 @@ class StepRun:
     executor_output: dict
     outputs: dict[str, Recorded]
     log: str
+    cached: bool = False
+    logs_uri: str = ""
 
 
 class Backend:
-    """Runs a package's tasks in order as the driver and launcher would, each in a container of its image.
+    """One install: runs a package's tasks in order as the driver and launcher would, each in a container of its
+    image, with the install's cache kept across runs.
 
     `run_container(image, argv, env, mounts) -> (exit code, log)` starts the step's container with the
-    launcher's volumes (`mounts`: host folder -> /minio, /s3, /gcs); `secrets` are the namespace's Kubernetes
-    secrets ({name: {key: value}})."""
+    launcher's volumes (`mounts`: host folder -> /minio, /s3, /gcs); `connect(endpoint_url, key, secret)` is an
+    S3 client (s3fs) on the store; `secrets` are the namespace's Kubernetes secrets ({name: {key: value}}) and
+    `configmap` its kfp-launcher ConfigMap's data; `rules` the release's (kfp_store.RULES)."""
 
-    def __init__(self, store: ObjectStore, run_container, secrets: dict[str, dict[str, str]], work_dir: Path):
-        self.store, self.run_container, self.secrets, self.work_dir = store, run_container, secrets, work_dir
+    def __init__(self, connect, run_container, secrets: dict[str, dict[str, str]], configmap: dict[str, str],
+                 work_dir: Path, rules: kfp_store.Rules):
+        self.connect, self.run_container, self.secrets, self.work_dir = connect, run_container, secrets, work_dir
+        self.configmap, self.rules = configmap, rules
         self.artifacts: list[Recorded] = []
+        self.cache: dict[str, StepRun] = {}
 
-    def run(self, package: Path, pipeline_root: str, arguments: dict | None = None) -> dict[str, StepRun]:
+    def launcher_store(self, root: str) -> kfp_store.ObjectStore:
+        """The store and keys the launcher reaches the root with: the ConfigMap's providers, the secret's keys."""
+        store = kfp_store.launcher_store(self.configmap, root, self.rules)
+        name, access_key, secret_key = store.secret
+        keys = self.secrets[name]
+        return kfp_store.ObjectStore(self.connect(store.url(), keys[access_key], keys[secret_key]))
+
+    def run(self, package: Path, runtime_root: str | None = None, arguments: dict | None = None,
+            rules: kfp_store.Rules | None = None) -> dict[str, StepRun]:
+        self.rules = rules or self.rules
         spec, platform = load_package(package)
         assert not compiler_violations(spec), compiler_violations(spec)
+        if self.rules.strict_driver:  # cmd/driver/main.go at 2.2.0: every step's specs, with 2.2.0's protos
+            from test_kfp_releases import driver_2_2_0_parse
+
+            driver_2_2_0_parse(spec, {"platforms": {"kubernetes": platform}} if platform else {})
+        root = kfp_store.pipeline_root(runtime_root, self.configmap)
+        store = self.launcher_store(root)
         run_id = uuid.uuid4().hex
-        prefix = f"{pipeline_root.rstrip('/')}/{spec['pipelineInfo']['name']}/{run_id}"
+        prefix = f"{root.rstrip('/')}/{spec['pipelineInfo']['name']}/{run_id}"
         parameters = {name: (arguments or {}).get(name, definition.get("defaultValue"))
                       for name, definition in spec["root"].get("inputDefinitions", {}).get("parameters", {}).items()}
         steps: dict[str, StepRun] = {}
         for task in ordered_tasks(spec):
-            steps[task] = self.run_task(spec, platform, task, prefix, parameters, steps)
+            steps[task] = self.run_task(spec, platform, task, prefix, parameters, steps, store)
         return steps
 
-    def executor_input(self, spec: dict, task: str, prefix: str, parameters: dict,
+    def executor_input(self, spec: dict, task: str, task_root: str, parameters: dict,
                        steps: dict[str, StepRun]) -> dict:
         task_spec = spec["root"]["dag"]["tasks"][task]
         component = spec["components"][task_spec["componentRef"]["name"]]
@@ -203,26 +208,31 @@ class Backend:
             recorded = steps[producer["producerTask"]].outputs[producer["outputArtifactKey"]]
             inputs[name] = {"artifacts": [{"name": str(recorded.id), "uri": recorded.uri,
                                            "type": {"instanceSchema": ""}, "metadata": recorded.metadata}]}
-        task_root = f"{prefix}/{task}/{uuid.uuid4()}"
+        declared = dict(component.get("outputDefinitions", {}).get("artifacts", {}))
+        if self.rules.publish_logs:  # driver.go provisionOutputs: the log's placeholder, with PUBLISH_LOGS
+            declared[LOGS_OUTPUT] = {"artifactType": {"schemaTitle": "system.Artifact"}}
         outputs = {name: {"artifacts": [{"name": name, "uri": f"{task_root}/{name}",
                                          "type": definition["artifactType"], "metadata": {}}]}
-                   for name, definition in component.get("outputDefinitions", {}).get("artifacts", {}).items()}
+                   for name, definition in declared.items()}
         return {"inputs": {"parameterValues": values, "artifacts": inputs},
                 "outputs": {"artifacts": outputs, "outputFile": f"{local_path(task_root)}/{OUTPUT_METADATA_FILE}"}}
 
     def pod_env(self, container: dict, platform_executor: dict) -> dict[str, str]:
         env = {e["name"]: e["value"] for e in container.get("env", [])}
-        for secret in platform_executor.get("secretAsEnv", []):
-            name = secret.get("secretNameParameter", {}).get("runtimeValue", {}).get("constant") or secret["secretName"]
-            for item in secret["keyToEnv"]:
-                env[item["envVar"]] = self.secrets[name][item["secretKey"]]
-        return env
+        return {**env, **kfp_store.secret_env(platform_executor, self.secrets, self.rules)}
 
     def run_task(self, spec: dict, platform: dict, task: str, prefix: str, parameters: dict,
-                 steps: dict[str, StepRun]) -> StepRun:
-        label = spec["components"][spec["root"]["dag"]["tasks"][task]["componentRef"]["name"]]["executorLabel"]
+                 steps: dict[str, StepRun], store: kfp_store.ObjectStore) -> StepRun:
+        task_spec = spec["root"]["dag"]["tasks"][task]
+        label = spec["components"][task_spec["componentRef"]["name"]]["executorLabel"]
         container = spec["deploymentSpec"]["executors"][label]["container"]
-        executor_input = self.executor_input(spec, task, prefix, parameters, steps)
+        task_root = f"{prefix}/{task}/{uuid.uuid4()}"
+        executor_input = self.executor_input(spec, task, task_root, parameters, steps)
+        fingerprint = kfp_store.cache_fingerprint(executor_input, container)
+        cacheable = task_spec.get("cachingOptions", {}).get("enableCache", False)
+        if cacheable and fingerprint in self.cache:
+            return dataclasses.replace(self.cache[fingerprint], executor_input=executor_input, cached=True)
+        env = self.pod_env(container, platform.get("deploymentSpec", {}).get("executors", {}).get(label, {}))
         pod = self.work_dir / f"{task}-{uuid.uuid4().hex[:8]}"
         mounts = {str(pod / root.strip("/")): root for root in LOCAL_ROOTS.values()}
         for host in mounts:
@@ -234,14 +244,22 @@ class Backend:
 
         for artifact_list in executor_input["inputs"]["artifacts"].values():
             for artifact in artifact_list["artifacts"]:
-                self.store.download(artifact["uri"], on_host(local_path(artifact["uri"])))
+                store.download(artifact["uri"], on_host(local_path(artifact["uri"])))
+        # launcher_v2.go qualifyExecutorLogsForRetry: the first attempt's log is executor-logs-0.
+        executor_input = json.loads(json.dumps(executor_input))
+        logs = executor_input["outputs"]["artifacts"].get(LOGS_OUTPUT, {"artifacts": [{}]})["artifacts"][0]
+        if logs:
+            logs["uri"] += "-0"
         compact = json.dumps(executor_input, separators=(",", ":"))
         argv = [*container["command"], *(compact if a == "{{$}}" else a for a in container["args"])]
-        env = self.pod_env(container, platform.get("deploymentSpec", {}).get("executors", {}).get(label, {}))
         code, log = self.run_container(container["image"], argv, env, mounts)
         assert code == 0, f"step {task} failed with exit code {code}:\n{log[-4000:]}"
+        if logs:  # getLogWriter: the command's output, also written to the log's local path, uploaded as outputs are
+            on_host(local_path(logs["uri"])).parent.mkdir(parents=True, exist_ok=True)
+            on_host(local_path(logs["uri"])).write_text(log)
         output_file = on_host(executor_input["outputs"]["outputFile"])
-        executor_output = json.loads(output_file.read_text()) if output_file.exists() else {}
+        executor_output = kfp_store.parse_executor_output(output_file.read_text(), str(output_file)) \
+            if output_file.exists() else {}
         recorded = {}
         for name, artifact_list in executor_input["outputs"]["artifacts"].items():
             artifact = dict(artifact_list["artifacts"][0])
@@ -254,8 +272,11 @@ class Backend:
                 f"bucket prefix {prefix!r}"
             local = on_host(local_path(artifact["uri"]))
             if local.exists():
-                self.store.upload(local, artifact["uri"])
+                store.upload(local, artifact["uri"])
             self.artifacts.append(Recorded(len(self.artifacts) + 1, artifact["uri"], _as_doubles(
                 {**artifact["metadata"], "display_name": name, "store_session_info": "{}"})))
             recorded[name] = self.artifacts[-1]
-        return StepRun(task, executor_input, executor_output, recorded, log)
+        step = StepRun(task, executor_input, executor_output, recorded, log, logs_uri=logs.get("uri", ""))
+        if cacheable:
+            self.cache[fingerprint] = step
+        return step

@@ -1,0 +1,97 @@
+"""What a multi-user Kubeflow install gives a namespace, as the profile controller writes it (kubeflow/pipelines
+2.17.0 manifests/kustomize/base/installs/multi-user/pipelines-profile-controller/sync.py, from 2.15.0): its IAM
+user's policy and key in the secret mlpipeline-minio-artifact, its kfp-launcher ConfigMap; and the store that
+enforces them here, moto's S3 server with IAM on (moto/core/authorization.py: after /moto-api/reset-auth 0 every
+request needs a key IAM made, a good signature, and a user policy allowing the action on the resource,
+moto/iam/access_control.py)."""
+from __future__ import annotations
+
+import contextlib
+import json
+import socket
+
+SECRET = "mlpipeline-minio-artifact"  # sync.py's secret, keys accesskey / secretkey
+
+
+def namespace_root(namespace: str) -> str:
+    return f"minio://mlpipeline/private-artifacts/{namespace}/v2/artifacts"  # sync.py defaultPipelineRoot
+
+
+def namespace_policy(namespace: str) -> dict:
+    """sync.py (2.17.0, L465-491) put_user_policy for the namespace's IAM user: s3:Put*, Get*, List* on the
+    objects of its prefixes; and, standing in for the bucket policy sync.py sets for listings
+    (ensure_bucket_list_policy, L176-248: ListBucket allowed under the user's own prefixes and at the top level,
+    denied deeper in another namespace's, keyed on ${aws:username} and s3:prefix conditions), ListBucket on the
+    bucket: a listing is checked against the bucket's ARN (moto's s3/responses.py, as AWS does), and moto
+    evaluates no StringLike / StringNotLike condition (moto/iam/policy_conditions.py: StringEquals only). So
+    here a namespace may list another's names; their objects stay refused."""
+    objects = ["artifacts/*", f"private-artifacts/{namespace}/*", f"private/{namespace}/*", "shared/*"]
+    return {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": ["s3:Put*", "s3:Get*", "s3:List*"],
+         "Resource": [f"arn:aws:s3:::mlpipeline/{p}" for p in objects]},
+        {"Effect": "Allow", "Action": ["s3:ListBucket"], "Resource": ["arn:aws:s3:::mlpipeline"]}]}
+
+
+@contextlib.contextmanager
+def store(namespace: str, buckets: tuple[str, ...]):
+    """moto's S3 server on a free loopback port with the buckets, an `admin` key (s3:* on everything) and the
+    namespace's key with namespace_policy, then IAM enforced; yields the endpoint, an admin s3fs, the keys
+    ({user: (access key id, secret)}) and connect(endpoint_url, key, secret) -> s3fs."""
+    import boto3
+    import requests
+    import s3fs
+    from moto.server import ThreadedMotoServer
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    endpoint = f"http://127.0.0.1:{port}"
+    anyone = {"endpoint_url": endpoint, "region_name": "us-east-1", "aws_access_key_id": "setup",
+              "aws_secret_access_key": "setup"}
+    iam = boto3.client("iam", **anyone)
+    keys = {}
+    for user, policy in (("admin", {"Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]}), (namespace, namespace_policy(namespace))):
+        iam.create_user(UserName=user)
+        iam.put_user_policy(UserName=user, PolicyName=f"KubeflowProject{user}", PolicyDocument=json.dumps(policy))
+        key = iam.create_access_key(UserName=user)["AccessKey"]
+        keys[user] = (key["AccessKeyId"], key["SecretAccessKey"])
+    for bucket in buckets:
+        boto3.client("s3", **anyone).create_bucket(Bucket=bucket)
+    assert requests.post(f"{endpoint}/moto-api/reset-auth", data=b"0").ok
+
+    def connect(url, key, secret):
+        return s3fs.S3FileSystem(key=key, secret=secret, client_kwargs={"endpoint_url": url, "region_name": "minio"},
+                                 use_listings_cache=False)
+
+    try:
+        yield {"endpoint": endpoint, "fs": connect(endpoint, *keys["admin"]), "keys": keys, "connect": connect}
+    finally:
+        requests.post(f"{endpoint}/moto-api/reset-auth", data=b"inf")  # moto's settings are this process's
+        server.stop()
+
+
+def launcher_configmap(endpoint: str, namespace: str) -> str:
+    """The namespace's kfp-launcher ConfigMap as `kubectl get configmap kfp-launcher -o yaml` prints it: sync.py's
+    defaultPipelineRoot, and a providers entry (config/s3.go) sending minio:// to the loopback server, where a
+    cluster's built-in session would reach seaweedfs.kubeflow:9000 with the same secret."""
+    host = endpoint.partition("://")[2]
+    return f"""apiVersion: v1
+kind: ConfigMap
+metadata: {{name: kfp-launcher, namespace: {namespace}}}
+data:
+  defaultPipelineRoot: {namespace_root(namespace)}
+  providers: |
+    minio:
+      default:
+        endpoint: {host}
+        disableSSL: true
+        region: minio
+        credentials:
+          fromEnv: false
+          secretRef: {{secretName: {SECRET}, accessKeyKey: accesskey, secretKeyKey: secretkey}}
+"""
+
+
