@@ -1,5 +1,6 @@
 """`maskrcnn-tfx run` on datasets unlike the sample: other class names, counts, colours, sizes, orientations
-and formats, each through the one command with no schema step. Asserts the flow, never how well a model learns."""
+and formats, each through the one command with no schema step; two runs started together on one root, one killed
+and resumed. Asserts the flow, never how well a model learns."""
 from __future__ import annotations
 
 import contextlib
@@ -17,13 +18,13 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from conftest import REPO
 
 from dataset import sample
 from dataset.sample import SampleClass
 from pipeline import run_summary
 
 TRAIN_STEPS = 2
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # the dataset of the two runs started together (one of them killed and resumed)
 ONE_CLASS = dict(classes=(SampleClass("boombox", (200, 30, 30)),), sizes=((640, 480), (400, 300)),
                  portrait_fraction=0.5, voc_fraction=0.5, num_train=8, num_test=4, seed=21)
@@ -196,7 +197,7 @@ def test_two_runs_started_together_in_one_root_one_killed_and_resumed(tmp_path):
               str(root), "--serving-dir", str(serving_dir)]  # --max-regression 1: each model pushed
     argv = {"first": [*common, "--train-steps", str(TRAIN_STEPS)],
             "killed": [*common, "--train-steps", "30", "--set", "trainer.checkpoint_interval=5"]}
-    env = dict(os.environ, PYTHONPATH=REPO)
+    env = dict(os.environ, PYTHONPATH=str(REPO))
     processes, logs = {}, {}
     for name, args in argv.items():
         logs[name] = tmp_path / f"{name}.log"
