@@ -38,7 +38,10 @@ ENV PATH=/opt/venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     TF_CPP_MIN_LOG_LEVEL=2 \
     HOME=/home/app
-RUN useradd --create-home --uid 1000 app && chmod 1777 /home/app
+# /gcs, /minio, /s3: where KFP's launcher stages artifacts. From KFP 2.3.0 a step's pod mounts emptyDirs there;
+# at 2.2.0 (Kubeflow 1.9.0) it has none and the launcher makes them as this image's user, which may not write
+# in / (kubeflow/pipelines#10538; argocompiler/container.go at 2.2.0; tests/test_kfp_backend.py).
+RUN useradd --create-home --uid 1000 app && chmod 1777 /home/app && mkdir -m 1777 /gcs /minio /s3
 # The project last: a source change rebuilds only these layers (seconds, not the dependency install).
 # Installed as a package (setup.py's PACKAGES; configs and the curated schema are package data); no source
 # tree stays behind, so the image runs exactly what a cluster runs. .dockerignore keeps the rest out.

@@ -15,8 +15,10 @@ What the backend gives, read in kubeflow/pipelines 2.17.0, `backend/src/v2/`:
   `minio://` -> `/minio/`, emptyDir volumes the compiler mounts). TFX's executors read and write `artifact.uri`
   with tf.io.gfile, which knows no S3: they are given those local paths, so they never touch the store. The
   executor output names the remote URIs again, because the launcher takes an output's URI from it when it is
-  set (mergeRuntimeArtifacts: `if len(src.Uri) > 0 { dst.Uri = src.Uri }`). Where no such volume is mounted
-  (Vertex mounts /gcs itself; kfp.local has local URIs) the URIs are left as they are.
+  set (mergeRuntimeArtifacts: `if len(src.Uri) > 0 { dst.Uri = src.Uri }`). Where no such folder exists
+  (Vertex mounts /gcs itself; kfp.local has local URIs) the URIs are left as they are. The image makes the three
+  folders, writable by all: KFP 2.2.0's pods mount no volume there and its launcher, as the image's user, makes
+  them (argocompiler/container.go; emptyDirs from 2.3.0).
 """
 from __future__ import annotations
 

@@ -36,13 +36,14 @@ Followed: kubeflow/pipelines tag 2.17.0 (commit 4a3592cb2dd0a91a4652ab93893ec8be
   the local path is uploaded (file or folder; missing: a warning); a missing executor output is an empty one.
 Read at 2.2.0 where it differs (kfp_store.RULES): cmd/driver/main.go's strict jsonpb parsing of every step's
 specs (with 2.2.0's protos, tests/test_kfp_releases.py), k8s.go's secretName alone, objectstore/config.go's
-built-in endpoint minio-service.kubeflow:9000, driver.go's outputs without executor-logs and cacheutils/cache.go's
-key without PVC names.
-Not reproduced: Argo and Kubernetes themselves (a step is a container of the image with the launcher's volumes
-mounted), ML Metadata's and the API server's own stores (lists and a dict here), the AWS default session (an
-s3:// root without providers), retries; the log upload's exact object layout (one object at the output's URI
-here); 2.2.0's launcher itself (the containers run under 2.17.0's rules; 2.2.0's driver and cache run with a
-stand-in for the containers).
+built-in endpoint minio-service.kubeflow:9000, driver.go's outputs (no executor-logs, no salt, no name, the
+output file at /tmp/kfp_outputs), cacheutils/cache.go's key without PVC names, and a pod with no scratch volumes:
+launcher_v2.go's execute (downloadArtifacts, prepareOutputFolders, getExecutorOutputFile: the same as 2.17.0's
+but for the output file) writes /minio in the container's own file system as the image's user.
+Not reproduced: Argo and Kubernetes themselves (a step is a container of the image with the pod's volumes
+mounted; at 2.2.0 the launcher's in-container part is a shell script, kfp_store.in_container_launcher), ML Metadata's and
+the API server's own stores (lists and a dict here), the AWS default session (an s3:// root without
+providers), retries; the log upload's exact object layout (one object at the output's URI here).
 """
 from __future__ import annotations
 
@@ -155,8 +156,10 @@ class Backend:
     """One install: runs a package's tasks in order as the driver and launcher would, each in a container of its
     image, with the install's cache kept across runs.
 
-    `run_container(image, argv, env, mounts) -> (exit code, log)` starts the step's container with the
-    launcher's volumes (`mounts`: host folder -> /minio, /s3, /gcs); `connect(endpoint_url, key, secret)` is an
+    `run_container(image, argv, env, mounts, image_user) -> (exit code, log)` starts the step's container with
+    the pod's volumes (`mounts`: host folder -> /minio, /s3, /gcs, or the launcher's own at 2.2.0), as the image's
+    user when `image_user` (where the launcher writes in the container's own file system; else the user does not
+    matter: emptyDirs are writable by all); `connect(endpoint_url, key, secret)` is an
     S3 client (s3fs) on the store; `secrets` are the namespace's Kubernetes secrets ({name: {key: value}}) and
     `configmap` its kfp-launcher ConfigMap's data; `rules` the release's (kfp_store.RULES)."""
 
@@ -211,11 +214,14 @@ class Backend:
         declared = dict(component.get("outputDefinitions", {}).get("artifacts", {}))
         if self.rules.publish_logs:  # driver.go provisionOutputs: the log's placeholder, with PUBLISH_LOGS
             declared[LOGS_OUTPUT] = {"artifactType": {"schemaTitle": "system.Artifact"}}
-        outputs = {name: {"artifacts": [{"name": name, "uri": f"{task_root}/{name}",
-                                         "type": definition["artifactType"], "metadata": {}}]}
-                   for name, definition in declared.items()}
+        outputs = {}
+        for name, definition in declared.items():
+            artifact = {"uri": f"{task_root}/{name}", "type": definition["artifactType"], "metadata": {}}
+            outputs[name] = {"artifacts": [{"name": name, **artifact} if self.rules.task_root_outputs else artifact]}
+        output_file = f"{local_path(task_root)}/{OUTPUT_METADATA_FILE}" if self.rules.task_root_outputs \
+            else kfp_store.OUTPUT_METADATA_FILEPATH
         return {"inputs": {"parameterValues": values, "artifacts": inputs},
-                "outputs": {"artifacts": outputs, "outputFile": f"{local_path(task_root)}/{OUTPUT_METADATA_FILE}"}}
+                "outputs": {"artifacts": outputs, "outputFile": output_file}}
 
     def pod_env(self, container: dict, platform_executor: dict) -> dict[str, str]:
         env = {e["name"]: e["value"] for e in container.get("env", [])}
@@ -226,7 +232,7 @@ class Backend:
         task_spec = spec["root"]["dag"]["tasks"][task]
         label = spec["components"][task_spec["componentRef"]["name"]]["executorLabel"]
         container = spec["deploymentSpec"]["executors"][label]["container"]
-        task_root = f"{prefix}/{task}/{uuid.uuid4()}"
+        task_root = f"{prefix}/{task}/{uuid.uuid4()}" if self.rules.task_root_outputs else f"{prefix}/{task}"
         executor_input = self.executor_input(spec, task, task_root, parameters, steps)
         fingerprint = kfp_store.cache_fingerprint(executor_input, container)
         cacheable = task_spec.get("cachingOptions", {}).get("enableCache", False)
@@ -234,11 +240,20 @@ class Backend:
             return dataclasses.replace(self.cache[fingerprint], executor_input=executor_input, cached=True)
         env = self.pod_env(container, platform.get("deploymentSpec", {}).get("executors", {}).get(label, {}))
         pod = self.work_dir / f"{task}-{uuid.uuid4().hex[:8]}"
-        mounts = {str(pod / root.strip("/")): root for root in LOCAL_ROOTS.values()}
+        if self.rules.scratch_volumes:  # emptyDirs, 0777 as the kubelet makes them
+            mounts = {str(pod / root.strip("/")): root for root in LOCAL_ROOTS.values()}
+        else:
+            mounts = {str(pod / "launcher"): kfp_store.LAUNCHER_VOLUME}
+            for folder in ("in", "out"):
+                os.makedirs(pod / "launcher" / folder)
+                os.chmod(pod / "launcher" / folder, 0o777)
         for host in mounts:
-            os.makedirs(host)
+            os.makedirs(host, exist_ok=True)
+            os.chmod(host, 0o777)
 
-        def on_host(path: str) -> Path:
+        def on_host(path: str, direction: str = "in") -> Path:
+            if not self.rules.scratch_volumes:
+                return pod / "launcher" / direction / path.lstrip("/")
             root = "/" + path.lstrip("/").split("/", 1)[0]
             return pod / path.lstrip("/") if root in LOCAL_ROOTS.values() else Path(path)
 
@@ -252,12 +267,15 @@ class Backend:
             logs["uri"] += "-0"
         compact = json.dumps(executor_input, separators=(",", ":"))
         argv = [*container["command"], *(compact if a == "{{$}}" else a for a in container["args"])]
-        code, log = self.run_container(container["image"], argv, env, mounts)
+        if not self.rules.scratch_volumes:
+            outputs = [local_path(a["artifacts"][0]["uri"]) for a in executor_input["outputs"]["artifacts"].values()]
+            argv = kfp_store.in_container_launcher(argv, outputs, executor_input["outputs"]["outputFile"])
+        code, log = self.run_container(container["image"], argv, env, mounts, not self.rules.scratch_volumes)
         assert code == 0, f"step {task} failed with exit code {code}:\n{log[-4000:]}"
         if logs:  # getLogWriter: the command's output, also written to the log's local path, uploaded as outputs are
-            on_host(local_path(logs["uri"])).parent.mkdir(parents=True, exist_ok=True)
-            on_host(local_path(logs["uri"])).write_text(log)
-        output_file = on_host(executor_input["outputs"]["outputFile"])
+            on_host(local_path(logs["uri"]), "out").parent.mkdir(parents=True, exist_ok=True)
+            on_host(local_path(logs["uri"]), "out").write_text(log)
+        output_file = on_host(executor_input["outputs"]["outputFile"], "out")
         executor_output = kfp_store.parse_executor_output(output_file.read_text(), str(output_file)) \
             if output_file.exists() else {}
         recorded = {}
@@ -270,7 +288,7 @@ class Backend:
             assert artifact["uri"].startswith(prefix + "/"), \
                 f"failed to upload output artifact {name!r}: URI {artifact['uri']!r} does not have expected " \
                 f"bucket prefix {prefix!r}"
-            local = on_host(local_path(artifact["uri"]))
+            local = on_host(local_path(artifact["uri"]), "out")
             if local.exists():
                 store.upload(local, artifact["uri"])
             self.artifacts.append(Recorded(len(self.artifacts) + 1, artifact["uri"], _as_doubles(

@@ -24,7 +24,15 @@ the project's kubeflow/ modules, which the contract checks).
   driver/container.go: the cache serves a task only with the cache on at the server and the task's
   cachingOptions.enableCache true; a hit reuses the cached execution's outputs (reuseCachedOutputs) and runs
   no container. At 2.2.0 the same (GenerateCacheKey has no PVC names, driver.go L321 the same condition).
-- driver.go provisionOutputs (2.17.0; absent at 2.2.0): with PUBLISH_LOGS on, an `executor-logs` output.
+- driver.go provisionOutputs (2.17.0; absent at 2.2.0): with PUBLISH_LOGS on, an `executor-logs` output. At
+  2.17.0 an output's URI is <root>/<pipeline>/<run>/<task>/<salt>/<key> and the executor output file lies in the
+  task root's local path; at 2.2.0 (driver.go L1206-1232, metadata/client.go GenerateOutputURI) the URI is
+  <root>/<pipeline>/<run>/<task>/<key>, with no `name`, and the file is launcher_v2.go's OutputMetadataFilepath,
+  /tmp/kfp_outputs/output_metadata.json, in the container.
+- argocompiler/container.go: from 2.3.0 (kubeflow/pipelines#10538) the step's pod has emptyDir volumes at /gcs,
+  /minio and /s3, writable by any user; at 2.2.0 only the launcher's own volume, so the launcher, as the image's
+  user, makes those folders in the container's own file system (launcher_v2.go downloadArtifacts,
+  prepareOutputFolders: os.MkdirAll) and fails on an image whose user may not write there.
 Not reproduced: encoding/json's HTML escaping (<, >, & as \\u003c...; no such characters in this package's keys
 matter for equality), the cache's scoping by pipeline name and namespace (one pipeline, one namespace here).
 """
@@ -33,6 +41,8 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import os
+import shlex
 from pathlib import Path
 
 DEFAULT_ROOT = "minio://mlpipeline/v2/artifacts"
@@ -46,10 +56,38 @@ class Rules:
     minio_endpoint: str           # objectstore/config.go, a minio:// path with no providers entry
     secret_name_parameter: bool   # driver/k8s.go reads secretNameParameter
     publish_logs: bool            # driver.go provisionOutputs adds executor-logs (PUBLISH_LOGS, default true)
+    task_root_outputs: bool       # driver.go provisionOutputs: <task>/<salt>/<key>, the output file in the task's root
+    scratch_volumes: bool         # argocompiler/container.go: emptyDirs at /gcs, /minio, /s3 (from 2.3.0)
 
 
-RULES = {r.tag: r for r in (Rules("2.2.0", True, "minio-service.kubeflow:9000", False, False),
-                            Rules("2.17.0", False, "seaweedfs.kubeflow:9000", True, True))}
+RULES = {r.tag: r for r in (Rules("2.2.0", True, "minio-service.kubeflow:9000", False, False, False, False),
+                            Rules("2.17.0", False, "seaweedfs.kubeflow:9000", True, True, True, True))}
+
+
+OUTPUT_METADATA_FILEPATH = "/tmp/kfp_outputs/output_metadata.json"  # launcher_v2.go at 2.2.0
+LAUNCHER_VOLUME = "/kfp-launcher"  # argocompiler/container.go volumePathKFPLauncher, every tag
+# launcher_v2.go execute at 2.2.0, the part that runs in the step's container as the image's user when the pod
+# has no scratch volumes (kfp_store.Rules.scratch_volumes): the inputs to their local paths (downloadArtifacts,
+# DownloadBlob: os.MkdirAll), each output's folder (prepareOutputFolders), the command, then what the launcher
+# reads back: the outputs' local paths and the executor output file (uploadOutputArtifacts,
+# getExecutorOutputFile). Here the launcher's volume carries them in and out of the container.
+IN_CONTAINER_LAUNCHER = """umask 000
+cp -R {volume}/in/. / || exit 1
+for folder in {folders}; do mkdir -p "$folder" || exit 1; done
+"$@"; code=$?
+for path in {outputs}; do
+  if [ -e "$path" ]; then mkdir -p "{volume}/out$(dirname "$path")" && cp -R "$path" "{volume}/out$path" || exit 1; fi
+done
+exit $code
+"""
+
+
+def in_container_launcher(argv: list[str], outputs: list[str], output_file: str) -> list[str]:
+    """The step's command wrapped in IN_CONTAINER_LAUNCHER, for a pod with no scratch volumes."""
+    script = IN_CONTAINER_LAUNCHER.format(
+        volume=LAUNCHER_VOLUME, folders=" ".join(shlex.quote(os.path.dirname(p)) for p in outputs),
+        outputs=" ".join(shlex.quote(p) for p in [*outputs, output_file]))
+    return ["sh", "-c", script, "launcher", *argv]
 
 
 def pipeline_root(runtime_root: str | None, configmap: dict[str, str]) -> str:

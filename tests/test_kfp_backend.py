@@ -6,11 +6,14 @@ moto's S3 server on loopback enforcing keys and the namespace's policy. The run 
 served from the store (the end-to-end run's, uploaded) and pushes its own beside it; a second submission with
 the same inputs is served from the cache but for the Evaluator and the Pusher, and pushes no second version.
 
-Only 2.17.0's rules run the containers (eight, then two). 2.2.0's differences are checked where they live, without
-containers: its strict driver parses every step's specs and gives each pod the env 2.17.0's gave, its built-in
-store endpoint differs, and two submissions through its driver and cache (no step run) are served as 2.17.0's
-are. Mixing the releases across the two submissions would not stand for an install: 2.17.0's cache key holds
-the executor-logs output, 2.2.0's does not, so an upgraded install's cache serves nothing of the old runs."""
+Both the oldest and the newest release supported run it, each on its own install (its own serving folder of
+the one store), with the package compiled for it (`--kfp-version`): KFP 2.2.0 (its strict driver parses every
+step's specs with its own protos, no executor-logs output, its cache key) and KFP 2.17.0 (PUBLISH_LOGS'
+executor-logs, its cache key), eight containers and then two each. The store enforces the namespace key's policy
+of 2.17.0's profile controller for both: 2.2.0's sync.py would give the namespace the install's shared keys,
+which allow all this key allows. Mixing the releases across two submissions would not stand for an install:
+2.17.0's cache key holds the executor-logs output, 2.2.0's does not, so an upgraded install's cache serves
+nothing of the old runs (checked with a stand-in for the containers)."""
 from __future__ import annotations
 
 import json
@@ -29,10 +32,14 @@ from pipeline import cli
 NS = "team-a"
 ROOT = kfp_install.namespace_root(NS)
 DATASET = f"minio://mlpipeline/private/{NS}/datasets/speakers"
-SERVING = f"minio://mlpipeline/private/{NS}/serving/speakers"
-RULES = kfp_store.RULES["2.17.0"]
 SECRET = kfp_install.SECRET
 ARGUMENTS = {"train_args": json.dumps({"num_steps": 3})}
+RELEASES = ("2.2.0", "2.17.0")  # the oldest and the newest supported (kubeflow/releases.py)
+
+
+def serving(tag: str) -> str:
+    """Each release's own install serves its own model folder (one store holds both here)."""
+    return f"minio://mlpipeline/private/{NS}/serving/speakers-kfp-{tag}"
 
 
 @pytest.fixture(scope="module")
@@ -44,54 +51,70 @@ def s3_store():
 
 
 @pytest.fixture(scope="module")
-def contract_run(engine, s3_store, trained_pipeline, tmp_path_factory):
-    """Two submissions of a package with other train_args than its defaults, on a serving folder that already
-    serves the end-to-end run's model (the sample's classes, so comparable). A few minutes on 2 cores: eight
-    steps, each a container of the image, as the cluster runs them; then the two the cache does not serve."""
+def install(s3_store, trained_pipeline, tmp_path_factory):
+    """What both releases' installs hold: the dataset, the namespace's ConfigMap and secret, a serving folder per
+    release already serving the end-to-end run's model (the sample's classes, so comparable), and the package
+    compiled for each release (`--kfp-version`), with other train_args than its defaults."""
     import yaml
 
-    work = tmp_path_factory.mktemp("kfp-backend")
+    work = tmp_path_factory.mktemp("kfp-install")
     dataset = work / "dataset"
     sample.generate(dataset, num_train=8, num_test=4, num_unlabelled=0, sizes=((320, 240),))
     fs = s3_store["fs"]
     fs.put(str(dataset) + "/", DATASET.partition("://")[2], recursive=True)
     served = trained_pipeline["pushed"]["destination"]
-    baseline = f"{SERVING}/{os.path.basename(served)}"
-    fs.put(served + "/", baseline.partition("://")[2], recursive=True)
-    (work / "kfp-launcher.yaml").write_text(kfp_install.launcher_configmap(s3_store["endpoint"], NS))
-    path = work / "pipeline.yaml"
-    assert cli.main(["kubeflow", "compile", "--image", IMAGE, "--output", str(path), "--gpus", "0",
-                     "--config", "tiny", "--train-steps", "2", "--max-regression", "1", "--namespace", NS,
-                     "--launcher-config", str(work / "kfp-launcher.yaml"), "--dataset", DATASET,
-                     "--serving-dir", SERVING, "--beam-args=" + " ".join(IN_MEMORY_BEAM_ARGS)]) == 0
+    configmap_file = work / "kfp-launcher.yaml"
+    configmap_file.write_text(kfp_install.launcher_configmap(s3_store["endpoint"], NS))
+    packages, baselines = {}, {}
+    for tag in RELEASES:
+        baselines[tag] = f"{serving(tag)}/{os.path.basename(served)}"
+        fs.put(served + "/", baselines[tag].partition("://")[2], recursive=True)
+        packages[tag] = work / f"pipeline-{tag}.yaml"
+        assert cli.main(["kubeflow", "compile", "--image", IMAGE, "--output", str(packages[tag]), "--gpus", "0",
+                         "--config", "tiny", "--train-steps", "2", "--max-regression", "1", "--namespace", NS,
+                         "--kfp-version", tag, "--launcher-config", str(configmap_file), "--dataset", DATASET,
+                         "--serving-dir", serving(tag), "--beam-args=" + " ".join(IN_MEMORY_BEAM_ARGS)]) == 0
+    key, secret = s3_store["keys"][NS]
+    return {"packages": packages, "baselines": baselines, "fs": fs, "work": work,
+            "configmap": yaml.safe_load(configmap_file.read_text())["data"],
+            "secrets": {SECRET: {"accesskey": key, "secretkey": secret}}}
 
-    def run_container(image, argv, env, mounts):
+
+@pytest.fixture(scope="module", params=RELEASES)
+def contract_run(request, engine, s3_store, install):
+    """Two submissions of the release's package on its own install: eight steps, each a container of the image,
+    as the cluster runs them; then the two the cache does not serve. About 3 minutes a release on 2 cores."""
+    tag = request.param
+    work = install["work"] / f"pods-{tag}"
+
+    def run_container(image, argv, env, mounts, image_user):
+        user = {} if image_user else {"user": f"{os.getuid()}:{os.getgid()}"}  # a pod runs as the image's USER
         container = engine.containers.run(
             image, argv, environment=env, network_mode="host", working_dir="/", detach=True, shm_size="2g",
-            user=f"{os.getuid()}:{os.getgid()}", volumes={host: {"bind": target, "mode": "rw"}
-                                                            for host, target in mounts.items()})
+            volumes={host: {"bind": target, "mode": "rw"} for host, target in mounts.items()}, **user)
         try:
             code = container.wait(timeout=900)["StatusCode"]
             return code, container.logs().decode(errors="replace")
         finally:
             container.remove(force=True)
 
-    configmap = yaml.safe_load((work / "kfp-launcher.yaml").read_text())["data"]
-    key, secret = s3_store["keys"][NS]
-    secrets = {SECRET: {"accesskey": key, "secretkey": secret}}
-    backend = kfp_backend.Backend(s3_store["connect"], run_container, secrets, configmap, work / "pods", RULES)
-    first = backend.run(path, None, ARGUMENTS)  # `submit` sends no root for a namespace's package
-    second = backend.run(path, None, ARGUMENTS)
-    return {"package": path, "run": first, "second": second, "fs": fs, "baseline": baseline,
-            "configmap": configmap, "secrets": secrets}
+    backend = kfp_backend.Backend(s3_store["connect"], run_container, install["secrets"], install["configmap"],
+                                  work, kfp_store.RULES[tag])
+    package = install["packages"][tag]
+    first = backend.run(package, None, ARGUMENTS)  # `submit` sends no root for a namespace's package
+    second = backend.run(package, None, ARGUMENTS)
+    return {"tag": tag, "rules": kfp_store.RULES[tag], "package": package, "run": first, "second": second,
+            "fs": install["fs"], "baseline": install["baselines"][tag], "serving": serving(tag),
+            "configmap": install["configmap"], "secrets": install["secrets"]}
 
 
 def _pushed(run) -> dict:
     return run["Pusher"].executor_output["artifacts"]["pushed_model"]["artifacts"][0]["metadata"]
 
 
-def _versions(fs) -> list[str]:
-    return sorted(p.rsplit("/", 1)[-1] for p in fs.ls(SERVING.partition("://")[2]) if p.rsplit("/", 1)[-1].isdigit())
+def _versions(contract_run) -> list[str]:
+    listed = contract_run["fs"].ls(contract_run["serving"].partition("://")[2])
+    return sorted(p.rsplit("/", 1)[-1] for p in listed if p.rsplit("/", 1)[-1].isdigit())
 
 
 def _evaluation(run, fs) -> dict:
@@ -107,7 +130,7 @@ def test_a_run_pushes_a_model_to_the_object_store_in_tf_servings_layout(contract
     assert examples.metadata["num_examples_train"] == 8.0 and examples.metadata["num_examples_eval"] == 4.0
     assert run["Trainer"].executor_input["inputs"]["parameterValues"]["train_args"] == '{"num_steps": 3}'
     pushed = _pushed(run)
-    assert pushed["pushed"] == 1 and pushed["pushed_destination"].startswith(SERVING + "/")
+    assert pushed["pushed"] == 1 and pushed["pushed_destination"].startswith(contract_run["serving"] + "/")
     version = pushed["pushed_destination"].partition("://")[2]
     assert fs.exists(f"{version}/saved_model.pb") and fs.exists(f"{version}/variables/variables.index")
     label_map = json.loads(fs.cat_file(f"{version}/assets/label_map.json"))
@@ -126,12 +149,14 @@ def test_the_run_is_judged_against_the_model_served_from_the_store(contract_run)
     assert evaluation["baseline"]["model_uri"] == contract_run["baseline"]
     assert any("vs baseline" in reason for reason in evaluation["blessing"]["reasons"])
     assert evaluation["blessing"]["blessed"]  # --max-regression 1: any model within 1.0 AP of the served one
-    assert _versions(fs) == sorted([contract_run["baseline"].rsplit("/", 1)[-1], _pushed(run)["pushed_version"]])
+    assert _versions(contract_run) == sorted([contract_run["baseline"].rsplit("/", 1)[-1],
+                                              _pushed(run)["pushed_version"]])
 
 
 def test_a_second_submission_is_served_from_the_cache_and_pushes_no_second_version(contract_run):
-    """cacheutils/cache.go's key: the same inputs give the same fingerprints down the graph (a cached step's
-    outputs keep their ML Metadata ids); cachingOptions.enableCache false runs the Evaluator and the Pusher."""
+    """cacheutils/cache.go's key (GenerateCacheKey at 2.2.0: the same without PVC names): the same inputs give the
+    same fingerprints down the graph (a cached step's outputs keep their ML Metadata ids); cachingOptions
+    .enableCache false (driver.go: the same condition at both tags) runs the Evaluator and the Pusher."""
     fs, first, second = contract_run["fs"], contract_run["run"], contract_run["second"]
     assert [t for t, step in second.items() if not step.cached] == ["MaskEvaluator", "Pusher"]
     assert second["Trainer"].outputs["model"].id == first["Trainer"].outputs["model"].id
@@ -139,10 +164,14 @@ def test_a_second_submission_is_served_from_the_cache_and_pushes_no_second_versi
     again = _pushed(second)
     assert again["already_served"] == _pushed(first)["pushed_version"] == again["pushed_version"]
     assert "is already served as version " + again["pushed_version"] in second["Pusher"].log
-    assert _versions(fs) == sorted([contract_run["baseline"].rsplit("/", 1)[-1], _pushed(first)["pushed_version"]])
+    assert _versions(contract_run) == sorted([contract_run["baseline"].rsplit("/", 1)[-1],
+                                              _pushed(first)["pushed_version"]])
 
 
 def test_steps_got_the_executor_input_the_backend_builds_and_the_launcher_published_their_logs(contract_run):
+    """With PUBLISH_LOGS (2.17.0) every step was given the executor-logs output and its log is in the store; at
+    2.2.0 (driver.go provisionOutputs has no such output) none was. Either way each step's executor output was
+    read strictly (kfp_store.parse_executor_output)."""
     fs, run = contract_run["fs"], contract_run["run"]
     evaluator = run["MaskEvaluator"].executor_input
     for artifact_list in evaluator["inputs"]["artifacts"].values():
@@ -150,20 +179,22 @@ def test_steps_got_the_executor_input_the_backend_builds_and_the_launcher_publis
         assert artifact["type"] == {"instanceSchema": ""} and artifact["name"].isdigit()
         assert artifact["uri"].startswith(ROOT)
     assert "Traceback" not in run["ImageMaskExampleGen"].log
-    # PUBLISH_LOGS: every step was given the executor-logs output, read its executor output strictly
-    # (kfp_store.parse_executor_output), and its log is in the store.
-    for step in (*run.values(), contract_run["second"]["Pusher"]):
+    steps = (*run.values(), contract_run["second"]["Pusher"])
+    given = [kfp_backend.LOGS_OUTPUT in step.executor_input["outputs"]["artifacts"] for step in steps]
+    assert given == [contract_run["rules"].publish_logs] * len(steps)
+    for step in steps if contract_run["rules"].publish_logs else ():
         assert fs.cat_file(step.logs_uri.partition("://")[2]).decode() == step.log
 
 
-def test_the_steps_reach_their_paths_as_the_launcher_does_on_every_release(contract_run):
+@pytest.mark.parametrize("tag", RELEASES)
+def test_the_steps_reach_their_paths_as_the_launcher_does_on_every_release(install, tag):
     """The launcher's store for each path (config/s3.go: the ConfigMap's providers) is the steps' endpoint and
-    secret; 2.2.0's strict driver parses every step and gives each pod the env 2.17.0's gave the run; only the
+    secret; 2.2.0's strict driver parses every step and gives each pod the env 2.17.0's gives it; only the
     built-in endpoint of a minio:// path without providers differs between them."""
-    spec, platform = kfp_backend.load_package(contract_run["package"])
-    configmap, secrets = contract_run["configmap"], contract_run["secrets"]
+    spec, platform = kfp_backend.load_package(install["packages"][tag])
+    configmap, secrets = install["configmap"], install["secrets"]
     assert kfp_backend.compiler_violations(spec) == []
-    stores = {kfp_store.launcher_store(configmap, path, RULES) for path in (ROOT, DATASET, SERVING)}
+    stores = {kfp_store.launcher_store(configmap, path, kfp_store.RULES[tag]) for path in (ROOT, DATASET, serving(tag))}
     assert len(stores) == 1
     store = stores.pop()
     from test_kfp_releases import driver_2_2_0_parse
@@ -182,27 +213,26 @@ def test_the_steps_reach_their_paths_as_the_launcher_does_on_every_release(contr
         {"MaskEvaluator", "Pusher"}
 
 
-def test_kfp_2_2_0s_driver_and_cache_on_the_same_package(contract_run, s3_store, tmp_path):
-    """The driver and the cache only (the containers' stand-in runs nothing): 2.2.0's strict driver takes every
-    step, its executor inputs have no executor-logs (provisionOutputs at 2.2.0 has none), its cache
-    (cacheutils/cache.go GenerateCacheKey at 2.2.0: the same key without PVC names; driver.go L321: enableCache)
-    serves all but the Evaluator and the Pusher the second time; on an install upgraded to 2.17.0 none of
-    2.2.0's fingerprints match (2.17.0's key holds the executor-logs output), so every step runs once again."""
+def test_an_install_upgraded_from_2_2_0_to_2_17_0_serves_nothing_from_2_2_0s_cache(install, s3_store, tmp_path):
+    """The driver and the cache only (the containers' stand-in runs nothing): 2.17.0's key holds the executor-logs
+    output, 2.2.0's does not (cacheutils/cache.go, driver.go provisionOutputs at each tag), so after an upgrade
+    every step runs once again rather than reusing a 2.2.0 output."""
     started = []
 
-    def run_container(image, argv, env, mounts):
+    def run_container(image, argv, env, mounts, image_user):
         started.append(argv)
         return 0, ""
 
-    backend = kfp_backend.Backend(s3_store["connect"], run_container, contract_run["secrets"],
-                                  contract_run["configmap"], tmp_path, kfp_store.RULES["2.2.0"])
-    first = backend.run(contract_run["package"], None, ARGUMENTS)
-    second = backend.run(contract_run["package"], None, ARGUMENTS)
-    assert [t for t, step in second.items() if not step.cached] == ["MaskEvaluator", "Pusher"]
-    assert len(started) == len(first) + 2
-    assert not any(kfp_backend.LOGS_OUTPUT in step.executor_input["outputs"]["artifacts"] for step in first.values())
-    upgraded = backend.run(contract_run["package"], None, ARGUMENTS, rules=RULES)
+    backend = kfp_backend.Backend(s3_store["connect"], run_container, install["secrets"], install["configmap"],
+                                  tmp_path, kfp_store.RULES["2.2.0"])
+    package = install["packages"]["2.2.0"]
+    before = backend.run(package, None, ARGUMENTS)
+    again = backend.run(package, None, ARGUMENTS)
+    assert [t for t, step in again.items() if step.cached] == [t for t in before if t not in ("MaskEvaluator",
+                                                                                             "Pusher")]
+    upgraded = backend.run(package, None, ARGUMENTS, rules=kfp_store.RULES["2.17.0"])
     assert not any(step.cached for step in upgraded.values())
+    assert len(started) == 2 * len(before) + 2
 
 
 @pytest.mark.parametrize("written, words", [
