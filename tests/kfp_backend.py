@@ -41,9 +41,9 @@ output file at /tmp/kfp_outputs), cacheutils/cache.go's key without PVC names, a
 launcher_v2.go's execute (downloadArtifacts, prepareOutputFolders, getExecutorOutputFile: the same as 2.17.0's
 but for the output file) writes /minio in the container's own file system as the image's user.
 Not reproduced: Argo and Kubernetes themselves (a step is a container of the image with the pod's volumes
-mounted; at 2.2.0 the launcher's in-container part is a shell script, kfp_store.in_container_launcher), ML Metadata's and
-the API server's own stores (lists and a dict here), the AWS default session (an s3:// root without
-providers), retries; the log upload's exact object layout (one object at the output's URI here).
+mounted; at 2.2.0 the launcher's in-container part is a shell script, kfp_store.in_container_launcher), ML
+Metadata's and the API server's own stores (lists and a dict here), the AWS default session (an s3:// root
+without providers), retries; the log upload's exact object layout (one object at the output's URI here).
 """
 from __future__ import annotations
 

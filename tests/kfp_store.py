@@ -60,8 +60,11 @@ class Rules:
     scratch_volumes: bool         # argocompiler/container.go: emptyDirs at /gcs, /minio, /s3 (from 2.3.0)
 
 
-RULES = {r.tag: r for r in (Rules("2.2.0", True, "minio-service.kubeflow:9000", False, False, False, False),
-                            Rules("2.17.0", False, "seaweedfs.kubeflow:9000", True, True, True, True))}
+RULES = {r.tag: r for r in (
+    Rules("2.2.0", strict_driver=True, minio_endpoint="minio-service.kubeflow:9000", secret_name_parameter=False,
+          publish_logs=False, task_root_outputs=False, scratch_volumes=False),
+    Rules("2.17.0", strict_driver=False, minio_endpoint="seaweedfs.kubeflow:9000", secret_name_parameter=True,
+          publish_logs=True, task_root_outputs=True, scratch_volumes=True))}
 
 
 OUTPUT_METADATA_FILEPATH = "/tmp/kfp_outputs/output_metadata.json"  # launcher_v2.go at 2.2.0

@@ -34,7 +34,7 @@ ROOT = kfp_install.namespace_root(NS)
 DATASET = f"minio://mlpipeline/private/{NS}/datasets/speakers"
 SECRET = kfp_install.SECRET
 ARGUMENTS = {"train_args": json.dumps({"num_steps": 3})}
-RELEASES = ("2.2.0", "2.17.0")  # the oldest and the newest supported (kubeflow/releases.py)
+RELEASES = tuple(kfp_store.RULES)  # the oldest and the newest supported (kubeflow/releases.py)
 
 
 def serving(tag: str) -> str:
@@ -103,9 +103,8 @@ def contract_run(request, engine, s3_store, install):
     package = install["packages"][tag]
     first = backend.run(package, None, ARGUMENTS)  # `submit` sends no root for a namespace's package
     second = backend.run(package, None, ARGUMENTS)
-    return {"tag": tag, "rules": kfp_store.RULES[tag], "package": package, "run": first, "second": second,
-            "fs": install["fs"], "baseline": install["baselines"][tag], "serving": serving(tag),
-            "configmap": install["configmap"], "secrets": install["secrets"]}
+    return {"rules": kfp_store.RULES[tag], "package": package, "run": first, "second": second, "fs": install["fs"],
+            "baseline": install["baselines"][tag], "serving": serving(tag)}
 
 
 def _pushed(run) -> dict:

@@ -90,7 +90,7 @@ class DetectionModule(detection.DetectionModule):
 
 
 def export(params: cfg.ExperimentConfig, model_dir: str, serving_model_dir: str, label_map: LabelMap) -> None:
-    """Model Garden's export: one SavedModel, signatures for bytes, tensors and tf.Examples. Built in float32
+    """Model Garden's export: one SavedModel, signatures for bytes and tensors (SIGNATURES). Built in float32
     whatever the training precision (the variables are float32 under a mixed policy too): a client reads the
     same float32 outputs from a model trained on GPUs in float16 as from one trained on the CPU."""
     started = time.monotonic()
