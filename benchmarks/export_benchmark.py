@@ -1,5 +1,6 @@
-"""The Trainer's export: Model Garden's own export module against trainer_module.DetectionModule (the model's
-inference graph traced once for both signatures), side by side, alternating, on one config's random weights.
+"""The Trainer's export: Model Garden's own export module against export.DetectionModule (the model's
+inference graph traced once for every signature, answering the serving contract), side by side, alternating, on
+one config's random weights.
 
     scripts/container python benchmarks/export_benchmark.py [--config tiny] [--rounds 2]
 
@@ -29,8 +30,8 @@ def main(argv: list[str] | None = None) -> int:
     from official.core import task_factory
     from official.vision.serving import export_saved_model_lib
 
-    from components.trainer import experiment, trainer_module
-    from components.trainer.constants import SIGNATURES
+    from components.trainer import experiment, export
+    from components.util.serving_contract import SIGNATURES, ServingConfig
     from dataset.labelmap import LabelClass, LabelMap
 
     label_map = LabelMap(classes=(LabelClass(1, "a", 1), LabelClass(2, "b", 2)))
@@ -42,8 +43,8 @@ def main(argv: list[str] | None = None) -> int:
     exported = ""
     for round_ in range(args.rounds):
         for name in ("Model Garden's module", "traced once"):
-            module = None if name.startswith("Model") else trainer_module.DetectionModule(
-                params=params, batch_size=None, input_image_size=size, input_type="image_bytes")
+            module = None if name.startswith("Model") else export.DetectionModule(
+                ServingConfig(), params=params, batch_size=None, input_image_size=size, input_type="image_bytes")
             exported = os.path.join(work, f"{round_}-{len(name)}")
             started = time.monotonic()
             export_saved_model_lib.export_inference_graph(

@@ -75,13 +75,22 @@ def _config_file(work: str, config: str, dry_run: bool) -> str:
     return path
 
 
-def _outputs(serving_dir: str) -> dict[str, str]:
+def _outputs(serving_dir: str) -> tuple[dict[str, str], int]:
+    """The served signature's output types, and the REST JSON size of its answer for a 512x384 photo."""
+    import json
+
+    import cv2
+    import numpy as np
     import tensorflow as tf
 
-    from components.evaluator.constants import SIGNATURE
+    from components.serving_check.server import answer
+    from components.util.serving_contract import SERVING_DEFAULT
 
-    signature = tf.saved_model.load(serving_dir).signatures[SIGNATURE]
-    return {name: spec.dtype.name for name, spec in sorted(signature.structured_outputs.items())}
+    signature = tf.saved_model.load(serving_dir).signatures[SERVING_DEFAULT]
+    photo = np.random.default_rng(0).integers(0, 255, (384, 512, 3), dtype=np.uint8)
+    outputs = signature(tf.constant([cv2.imencode(".jpg", photo)[1].tobytes()]))
+    size = len(json.dumps(answer({k: v.numpy() for k, v in outputs.items()}, row_format=True)))
+    return {name: spec.dtype.name for name, spec in sorted(signature.structured_outputs.items())}, size
 
 
 def check(config: str, examples: str, work: str, steps: int, dry_run: bool, init_checkpoint: str | None,
@@ -91,7 +100,8 @@ def check(config: str, examples: str, work: str, steps: int, dry_run: bool, init
     from benchmarks.accuracy_benchmark import params_for
     from components.util.eval_split import load_eval_split
     from components.evaluator.executor import evaluate_model
-    from components.trainer import trainer_module, training
+    from components.trainer import export, training
+    from components.util.serving_contract import ServingConfig
     from components.trainer.init_checkpoint import NO_CHECKPOINT
     from dataset import layout
 
@@ -100,7 +110,7 @@ def check(config: str, examples: str, work: str, steps: int, dry_run: bool, init
     model_dir, serving = os.path.join(work, "model"), os.path.join(work, "serving")
     record = training.train(params, model_dir, strategy=strategy if mirrored(config) else None)
     label_map = layout.read_label_map(examples)
-    trainer_module.export(params, model_dir, serving, label_map)
+    export.export(params, model_dir, serving, label_map, ServingConfig(), export.eval_images(examples, 1))
     metrics = evaluate_model(serving, load_eval_split(examples), label_map)
     gpus = tf.config.list_physical_devices("GPU")
     peak = tf.config.experimental.get_memory_info("GPU:0")["peak"] if gpus else \
@@ -111,7 +121,7 @@ def check(config: str, examples: str, work: str, steps: int, dry_run: bool, init
             "learning_rate": params.trainer.optimizer_config.learning_rate.as_dict(),
             "init_checkpoint": params.task.init_checkpoint, "init_modules": params.task.init_checkpoint_modules,
             "peak_memory_gb": round(peak / 1e9, 2), "memory_of": "GPU:0" if gpus else "process RSS",
-            "outputs": _outputs(serving), "metrics": metrics}
+            **dict(zip(("outputs", "answer_bytes"), _outputs(serving))), "metrics": metrics}
 
 
 def _print(result: dict) -> None:
@@ -128,7 +138,8 @@ def _print(result: dict) -> None:
         print(f"  {DRY_RUN_NO_XLA}")
         print(f"  oneDNN off in the dry run ({onednn.VARIABLE}=0): {onednn.REASON}")
     print(f"  init: {t['init'] or 'random weights'}")
-    print(f"  exported outputs: {', '.join(f'{k} {v}' for k, v in result['outputs'].items())}")
+    print(f"  exported outputs: {', '.join(f'{k} {v}' for k, v in result['outputs'].items())}; REST answer for a "
+          f"512x384 photo: {result['answer_bytes']} bytes")
     box, mask = result["metrics"]["box"], result["metrics"]["mask"]
     print(f"  scored: box AP {box['AP']:.3f}, mask AP {mask['AP']:.3f} (a check of the path, not of accuracy)")
 

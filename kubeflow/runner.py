@@ -56,6 +56,8 @@ def step_resources(gpus: int, trainer_cpu: float, trainer_memory_gb: float) -> d
         "Trainer": Resources(cpu=trainer_cpu, memory_gb=trainer_memory_gb, gpus=gpus),
         # Evaluation runs the SavedModel over Split-eval and times it: on the kind of device that will serve it.
         "MaskEvaluator": Resources(cpu=4, memory_gb=16, gpus=min(gpus, 1)),
+        # The model server and its client in one pod: the model loaded once, on the CPU that will serve it.
+        "ServingCheck": Resources(cpu=2, memory_gb=8),
     }
 
 

@@ -18,7 +18,9 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "labelmap": ("dataset.labelmap_draft", "list the mask pixel values of a dataset and draft a label map"),
     "schema": ("components.schema_gen.schema", "draft a curated TFDV schema (structural rules) from an ingestion output"),
     "report": ("pipeline.report", "a run's timings and results from ML Metadata: table, JSON, PNG chart"),
-    "predict": ("pipeline.predict", "run a pushed or exported model on images: overlay PNGs and COCO-RLE JSON"),
+    "predict": ("pipeline.predict", "a model (--model) or a model server (--url) on images: overlay PNGs and COCO-RLE "
+                                    "JSON"),
+    "serve": ("pipeline.serve", "serve a pushed model over TF Serving's REST protocol, to try it locally"),
     "kubeflow": ("kubeflow.runner", "compile the pipeline for Kubeflow Pipelines v2, or submit a compiled package"),
 }
 

@@ -9,6 +9,7 @@ import dataclasses
 import os
 import shlex
 
+from components.util import serving_contract
 from components.util.metrics import BLESSING_METRICS
 from components.trainer.config_files import shipped_configs
 from components.trainer.constants import ACCURACY_METRICS
@@ -43,6 +44,11 @@ def add_pipeline_arguments(parser: argparse.ArgumentParser, pipeline_root: str |
     parser.add_argument("--stop-at", action="append", default=[], metavar="METRIC=VALUE",
                         help=f"end training at the first evaluation meeting every target, e.g. mask_AP50=0.8 "
                              f"(repeatable; {', '.join(ACCURACY_METRICS)})")
+    parser.add_argument("--serving-max-detections", type=int, default=serving_contract.DEFAULT_MAX_DETECTIONS,
+                        metavar="N", help="the served answer's most detections per photo (default %(default)s)")
+    parser.add_argument("--serving-min-score", type=float, default=serving_contract.DEFAULT_MIN_SCORE,
+                        metavar="SCORE", help="the served answer's lowest detection score (default %(default)s; "
+                                              "docs/serving.md says why)")
     parser.add_argument("--pipeline-root", default=pipeline_root, required=pipeline_root is None,
                         help="artifacts (and, locally, the SQLite metadata store)"
                              + (f" (default: {pipeline_root})" if pipeline_root else ""))
@@ -89,7 +95,9 @@ def pipeline_config(args: argparse.Namespace, local: bool, **changes):
         "training": settings.TrainingSettings(config=args.config, batch_size=args.batch_size,
                                      params_override=args.params_override, init_checkpoint=args.init_checkpoint,
                                      init_modules=args.init_modules, eval_interval=args.eval_interval,
-                                     stop_at=metric_values(args.stop_at, "--stop-at", ACCURACY_METRICS)),
+                                     stop_at=metric_values(args.stop_at, "--stop-at", ACCURACY_METRICS),
+                                     serving_max_detections=args.serving_max_detections,
+                                     serving_min_score=args.serving_min_score),
         "train_steps": args.train_steps,
         "serving_dir": path(args.serving_dir),
         "thresholds": metric_values(args.threshold, "--threshold", BLESSING_METRICS) or None,

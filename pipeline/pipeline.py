@@ -13,6 +13,7 @@ from components.evaluator.component import MaskEvaluator
 from components.example_gen.component import ImageMaskExampleGen
 from components.pusher.component import AtomicPusher
 from components.schema_gen.component import LabelMapSchemaGen
+from components.serving_check.component import ServingCheck
 from components.trainer.experiment import own_keys
 from pipeline.settings import PipelineConfig
 
@@ -20,8 +21,9 @@ TRAINER_RUN_FN = "components.trainer.trainer_module.run_fn"
 # Steps never served from the cache: they decide on what is served now, which is not one of their inputs. The
 # evaluator's baseline is the served model (from the cache it could judge against a model no longer served); the
 # Pusher checks whether the model is already served (from the cache a push could be reported that did not
-# happen now, or a cached Trainer's model pushed again: components/pusher/executor.py).
-UNCACHED_STEPS = ("MaskEvaluator", "Pusher")
+# happen now, or a cached Trainer's model pushed again: components/pusher/executor.py). The serving check judges
+# the evaluator's answers of this run.
+UNCACHED_STEPS = ("MaskEvaluator", "ServingCheck", "Pusher")
 
 
 def validation_components(examples: tfx.dsl.Channel, config: PipelineConfig) -> list:
@@ -73,13 +75,17 @@ def create_components(config: PipelineConfig) -> list:
         thresholds=rules.thresholds if config.thresholds is None else config.thresholds,
         max_regression=rules.max_regression if config.max_regression is None else config.max_regression,
         latency_batch=config.latency_batch, bless_on=config.bless_on)
+    serving_check = ServingCheck(
+        model=trainer.outputs["model"], examples=examples, evaluation=evaluator.outputs["evaluation"],
+        blessing=evaluator.outputs["blessing"], serving_dir=config.serving_dir)
     pusher = AtomicPusher(
         model=trainer.outputs["model"],
         model_blessing=evaluator.outputs["blessing"],
+        infra_blessing=serving_check.outputs["infra_blessing"],
         push_destination=tfx.proto.PushDestination(
             filesystem=tfx.proto.PushDestination.Filesystem(base_directory=config.serving_dir)),
     ).with_id("Pusher")
-    return [example_gen, *validation, trainer, evaluator, pusher]
+    return [example_gen, *validation, trainer, evaluator, serving_check, pusher]
 
 
 def create_pipeline(config: PipelineConfig, metadata_connection_config=None) -> tfx.dsl.Pipeline:

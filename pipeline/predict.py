@@ -49,28 +49,54 @@ def find_saved_model(path: str) -> str:
 
 
 class Predictor:
-    """The model's `serving_default` signature (encoded image bytes), as a server calls it, as the evaluator does."""
+    """A model's `serving_default` answer (encoded image bytes), from the SavedModel itself (`model`, as the
+    evaluator calls it) or from a server speaking TF Serving's REST protocol (`url`)."""
 
-    def __init__(self, model_path: str):
-        import tensorflow as tf
-
-        from components.evaluator.constants import SIGNATURE
+    def __init__(self, model: str | None = None, url: str | None = None, label_map: str | None = None):
         from dataset import layout
 
-        self.model_dir = find_saved_model(model_path)
-        assets = os.path.join(self.model_dir, "assets")
-        if not tf.io.gfile.exists(layout.label_map_path(assets)):
-            raise PredictError(f"{self.model_dir}: no assets/{layout.LABEL_MAP_FILE} (not exported by this project?)")
-        self.class_names = {c.id: c.name for c in layout.read_label_map(assets).classes}
-        self._signature = tf.saved_model.load(self.model_dir).signatures[SIGNATURE]
+        self.model_dir, self.url, self._signature = None, url, None
+        if model:
+            import tensorflow as tf
 
-    def __call__(self, encoded: bytes, height: int, width: int, min_score: float) -> list[Detection]:
+            from components.util.serving_contract import SERVING_DEFAULT
+
+            self.model_dir = find_saved_model(model)
+            assets = os.path.join(self.model_dir, "assets")
+            if not tf.io.gfile.exists(layout.label_map_path(assets)):
+                raise PredictError(f"{self.model_dir}: no assets/{layout.LABEL_MAP_FILE} (not exported by this project?)")
+            label_map = label_map or assets
+            self._signature = tf.saved_model.load(self.model_dir).signatures[SERVING_DEFAULT]
+        self.class_names = {}
+        if label_map:
+            try:
+                labels = layout.read_label_map(label_map if os.path.isdir(label_map) else os.path.dirname(label_map))
+            except (OSError, ValueError) as error:
+                raise PredictError(f"{label_map}: not a label map: {error}") from None
+            self.class_names = {c.id: c.name for c in labels.classes}
+
+    @property
+    def source(self) -> str:
+        return self.model_dir or self.url
+
+    def answer(self, encoded: bytes):
+        from components.util import serving_contract as contract
+
+        if self._signature is None:
+            from components.serving_check.client import ServingError, predict
+
+            try:
+                return predict(self.url, [encoded])[0][0]
+            except ServingError as error:
+                raise PredictError(str(error)) from None
         import tensorflow as tf
 
+        return contract.answers({k: v.numpy() for k, v in self._signature(tf.constant([encoded])).items()})[0]
+
+    def __call__(self, encoded: bytes, height: int, width: int, min_score: float) -> list[Detection]:
         from components.util.coco_metrics import Predictions
 
-        outputs = {k: v.numpy() for k, v in self._signature(tf.constant([encoded])).items()}
-        found = Predictions.from_model_outputs(outputs, 0, height, width)
+        found = Predictions.from_answer(self.answer(encoded), height, width)
         keep = found.scores >= min_score
         boxes, classes, scores, pasted = found.boxes[keep], found.classes[keep], found.scores[keep], found.masks[keep]
         return [Detection(int(c), self.class_names.get(int(c), f"class {c}"), float(s),
@@ -124,7 +150,7 @@ def predict_file(predictor: Predictor, path: str, output_dir: str, min_score: fl
     detections = predictor(image.data, image.height, image.width, min_score)
     bgr = cv2.imdecode(np.frombuffer(image.data, np.uint8), cv2.IMREAD_COLOR)
     stem = os.path.splitext(os.path.basename(path))[0]
-    result = {"image": path, "height": image.height, "width": image.width, "model": predictor.model_dir,
+    result = {"image": path, "height": image.height, "width": image.width, "model": predictor.source,
               "min_score": min_score, "detections": [d.as_json() for d in detections]}
     tf.io.gfile.makedirs(output_dir)
     ok, png = cv2.imencode(".png", overlay(bgr, detections))
@@ -141,7 +167,7 @@ def predict_unlabelled(summary: dict, reports_dir: str, max_images: int = 20) ->
     if not unlabelled or not summary.get("model_uri"):
         return
     output = os.path.join(reports_dir, f"predictions-{summary['run_id']}")
-    predictor = Predictor(summary["model_uri"])
+    predictor = Predictor(model=summary["model_uri"])
     failed = 0
     for path in unlabelled[:max_images]:
         try:  # ingestion lists unlabelled images without reading them: one may not be an image at all
@@ -155,9 +181,14 @@ def predict_unlabelled(summary: dict, reports_dir: str, max_images: int = 20) ->
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--model", required=True,
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--model",
                         help="a pushed version (SERVING_DIR/<version>), the serving folder (its newest version), "
                              "a Trainer model artifact or an exported SavedModel")
+    source.add_argument("--url", help="a model server speaking TF Serving's REST protocol (TF Serving, KServe, "
+                                      "`maskrcnn-tfx serve`): http://HOST:PORT/v1/models/NAME")
+    parser.add_argument("--label-map", help="with --url: the model's assets/label_map.json, for class names "
+                                            "(default: class ids)")
     parser.add_argument("images", nargs="+", metavar="IMAGE", help="JPEG or PNG files")
     parser.add_argument("--output", required=True, help="folder for <image>.png overlays and <image>.json")
     parser.add_argument("--min-score", type=float, default=DEFAULT_MIN_SCORE,
@@ -170,7 +201,7 @@ def main(args: argparse.Namespace) -> int:
     try:
         if clashes:
             raise PredictError(f"several images would write {', '.join(clashes)}.png: predict them separately")
-        predictor = Predictor(args.model)
+        predictor = Predictor(model=args.model, url=args.url, label_map=args.label_map)
     except PredictError as error:
         print(f"predict: {error}", file=sys.stderr)
         return 1

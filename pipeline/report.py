@@ -46,6 +46,7 @@ def build(summary: dict) -> dict:
         "evaluation": {key: evaluation.get(key) for key in
                        ("num_images", "box", "mask", "interval", "latency", "throughput")} if evaluation else None,
         "blessing": evaluation.get("blessing"),
+        "serving_check": summary.get("serving_check"),
         "pushed": summary.get("pushed"),
         "model_uri": summary.get("model_uri"),
         "loss_curve": loss_curve((trainer or {}).get("outputs", {}).get("ModelRun")),
@@ -110,8 +111,25 @@ def metric_rows(report: dict) -> list[tuple[str, str]]:
         ("throughput images/s", f"{throughput['images_per_s']:.2f} (batch {throughput['batch_size']})"
          if throughput else MISSING),
         ("blessed", ("yes" if blessing["blessed"] else "no") if blessing else MISSING),
+        *serving_rows(report.get("serving_check")),
         ("pushed version", (pushed["version"] if pushed["pushed"] else "none") if pushed else MISSING),
     ]
+    return rows
+
+
+def serving_rows(check: dict | None) -> list[tuple[str, str]]:
+    """The serving check's rows: its verdict, and the server's figures when it started one."""
+    if not check:
+        return []
+    rows = [("served by a model server", "yes" if check["ok"] else "no")]
+    if "first_request_ms" in check:
+        server = check["server"]
+        rows += [("server ready s (load, warm-up)", f"{check['ready_s']:.1f} ({server['load_s']:.1f}, "
+                                                     f"{server['warmup_records']} requests {server['warmup_s']:.1f})"),
+                 ("first request ms (cold call at load)",
+                  f"{check['first_request_ms']:.0f} ({1000 * (server['warmup_first_call_s'] or 0):.0f})"),
+                 ("steady request ms", f"{check['steady_request_ms']:.0f}"),
+                 ("answer bytes (REST JSON)", str(check["answer_bytes"]))]
     return rows
 
 
@@ -158,6 +176,9 @@ def format_table(reports: list[dict]) -> str:
         text += [f"WARNING: {warning}" for warning in blessing.get("warnings", [])]
     if len(reports) == 1 and (reports[0]["training"] or {}).get("end_reason"):
         text.append(f"Training: {reports[0]['training']['end_reason']}")
+    if len(reports) == 1 and reports[0].get("serving_check"):
+        check = reports[0]["serving_check"]
+        text.append(f"Serving check: {'passed' if check['ok'] else 'FAILED'}: {check['reason']}")
     if len(reports) == 1 and reports[0]["pushed"] and reports[0]["pushed"]["pushed"]:
         text.append(f"Pushed: {reports[0]['pushed']['destination']}")
     return "\n".join(text)

@@ -10,6 +10,7 @@ from tfx import v1 as tfx
 
 from components.data_gate.constants import REPORT_FILE, REPORT_TYPE_NAME
 from components.evaluator.constants import METRICS_FILE
+from components.serving_check.constants import REPORT_FILE as SERVING_CHECK_FILE
 from components.trainer.constants import TIMING_FILE
 from dataset import layout
 
@@ -57,7 +58,7 @@ def latest_run(pipeline_root: str, run_id: str | None = None) -> dict:
         for execution in store.get_executions_by_context(node.id):
             node_of[execution.id] = node.name.split(".", 1)[-1]
     components = []
-    examples_uri = model_uri = evaluation_uri = report_uri = pushed = None
+    examples_uri = model_uri = evaluation_uri = report_uri = pushed = serving_check_uri = None
     for execution in sorted(store.get_executions_by_context(run.id), key=lambda e: e.create_time_since_epoch):
         events = [e for e in store.get_events_by_execution_ids([execution.id])
                   if e.type in (metadata_store_pb2.Event.OUTPUT, metadata_store_pb2.Event.DECLARED_OUTPUT)]
@@ -74,6 +75,8 @@ def latest_run(pipeline_root: str, run_id: str | None = None) -> dict:
                 report_uri = artifact.uri
             if type_name == "ModelEvaluation":
                 evaluation_uri = artifact.uri
+            if type_name == "InfraBlessing":
+                serving_check_uri = artifact.uri
             if type_name == "PushedModel":
                 pushed = artifact
         components.append({
@@ -99,6 +102,8 @@ def latest_run(pipeline_root: str, run_id: str | None = None) -> dict:
     if evaluation_uri:
         summary["evaluation"] = _read_json(os.path.join(evaluation_uri, METRICS_FILE))
         summary["evaluation_uri"] = evaluation_uri
+    if serving_check_uri:
+        summary["serving_check"] = _read_json(os.path.join(serving_check_uri, SERVING_CHECK_FILE))
     if pushed is not None:
         props = pushed.custom_properties
         summary["pushed"] = {

@@ -44,8 +44,8 @@ VARIANTS_START_FROM = {
     "finetune-mobilenet": "mobilenet_imagenet",                # MobileNetV2 1.0, ImageNet
     "finetune-retinanet-r50fpn": "retinanet_resnetfpn_coco",  # COCO RetinaNet R50 FPN, levels 3-7
 }
-FLOAT32_OUTPUTS = {"detection_boxes": "float32", "detection_classes": "int32", "detection_masks": "float32",
-                   "detection_scores": "float32", "image_info": "float32", "num_detections": "int32"}
+FLOAT32_OUTPUTS = {"detection_boxes": "float32", "detection_classes": "int32", "detection_masks_png_bytes": "string",
+                   "detection_scores": "float32", "num_detections": "int32"}
 
 
 def test_every_shipped_config_is_tested():
@@ -141,6 +141,7 @@ def test_config_trains_exports_and_is_scored_as_on_gpus(config, dry_runs, sample
         assert training["init"] is None
 
     assert result["outputs"] == FLOAT32_OUTPUTS  # a client reads what the float32 model returns
+    assert result["answer_bytes"] <= 100_000  # with the defaults: up to 100 detections, PNG masks
     eval_images = len(load_eval_split(str(sample_ingested)).images)
     assert result["metrics"]["num_images"] == eval_images  # every eval image scored
     for kind in ("box", "mask"):

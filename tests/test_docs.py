@@ -197,22 +197,3 @@ def test_make_targets_in_the_text_exist(use):
     unknown = [target for target in MAKE_USE.findall(use.text) if target not in _make_targets()]
     assert not unknown, f"{use}: not a Makefile target: {unknown}"
 
-
-def test_every_test_is_named_in_the_row_of_its_file_in_docs_testing():
-    """docs/testing.md's table is the list of what the suite shows: each row names its files' tests, so that a
-    behaviour leads to the test that fails when it breaks, and a test renamed or deleted shows in the doc."""
-    import ast
-
-    named = {}  # file -> the test names its row gives ("tests: `a`, `b`" or, for several files, "`f.py`: `a`; ...")
-    for row in (REPO / "docs" / "testing.md").read_text().splitlines():
-        if row.startswith("| `test_") and "<br>tests: " in row:
-            files = re.findall(r"`(test_\w+\.py)`", row.split(" | ", 1)[0])
-            segments = re.split(r"; (?=`test_\w+\.py`:)", row.split("<br>tests: ", 1)[1])
-            for file, segment in zip(files, segments):
-                named[file] = set(re.findall(r"`(test_\w+)`", segment.split(":", 1)[-1] if len(files) > 1 else segment))
-    for path in sorted((REPO / "tests").glob("test_*.py")):
-        tests = {node.name for node in ast.parse(path.read_text()).body
-                 if isinstance(node, ast.FunctionDef) and node.name.startswith("test_")}
-        assert path.name in named, f"docs/testing.md: no row for {path.name}"
-        assert tests - named[path.name] == set(), f"docs/testing.md: {path.name}'s row does not name these tests"
-        assert named[path.name] - tests == set(), f"docs/testing.md: {path.name} has no such tests"

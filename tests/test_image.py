@@ -54,7 +54,7 @@ def test_the_image_alone_imports_every_step_of_a_compiled_package(engine, sample
                         for args in [e["container"]["args"]]})
     run_fns = [t["inputs"]["parameters"]["run_fn"]["runtimeValue"]["constant"]
                for t in spec["root"]["dag"]["tasks"].values() if "run_fn" in t.get("inputs", {}).get("parameters", {})]
-    assert "components.trainer.trainer_module.run_fn" in run_fns and len(executors) == 8
+    assert "components.trainer.trainer_module.run_fn" in run_fns and len(executors) == 9
 
     printed = engine.containers.run(IMAGE, ["python", "-c", IN_IMAGE, json.dumps(executors), json.dumps(run_fns)],
                                     working_dir="/", remove=True, environment={}).decode()

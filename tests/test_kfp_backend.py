@@ -155,9 +155,10 @@ def test_the_run_is_judged_against_the_model_served_from_the_store(contract_run)
 def test_a_second_submission_is_served_from_the_cache_and_pushes_no_second_version(contract_run):
     """cacheutils/cache.go's key (GenerateCacheKey at 2.2.0: the same without PVC names): the same inputs give the
     same fingerprints down the graph (a cached step's outputs keep their ML Metadata ids); cachingOptions
-    .enableCache false (driver.go: the same condition at both tags) runs the Evaluator and the Pusher."""
+    .enableCache false (driver.go: the same condition at both tags) runs the Evaluator, the serving check and the
+    Pusher."""
     fs, first, second = contract_run["fs"], contract_run["run"], contract_run["second"]
-    assert [t for t, step in second.items() if not step.cached] == ["MaskEvaluator", "Pusher"]
+    assert [t for t, step in second.items() if not step.cached] == ["MaskEvaluator", "ServingCheck", "Pusher"]
     assert second["Trainer"].outputs["model"].id == first["Trainer"].outputs["model"].id
     assert _evaluation(second, fs)["baseline"]["model_uri"] == _pushed(first)["pushed_destination"]
     again = _pushed(second)
@@ -209,7 +210,7 @@ def test_the_steps_reach_their_paths_as_the_launcher_does_on_every_release(insta
         {"2.2.0": "minio-service.kubeflow:9000", "2.17.0": "seaweedfs.kubeflow:9000"}
     tasks = spec["root"]["dag"]["tasks"]
     assert {t for t, task in tasks.items() if not task.get("cachingOptions", {}).get("enableCache")} == \
-        {"MaskEvaluator", "Pusher"}
+        {"MaskEvaluator", "ServingCheck", "Pusher"}
 
 
 def test_an_install_upgraded_from_2_2_0_to_2_17_0_serves_nothing_from_2_2_0s_cache(install, s3_store, tmp_path):

@@ -16,7 +16,7 @@ IMAGE = "registry.example.com/ml/maskrcnn-tfx:gpu-abc123"
 BEAM_ARGS = ["--direct_running_mode=multi_processing", "--direct_num_workers=4"]
 # The pipeline's steps in dependency order: every one a container (no resolver: the baseline is the served model).
 STEPS = ["ImageMaskExampleGen", "LabelMapSchemaGen", "StatisticsGen", "ExampleValidator", "DataGate", "Trainer",
-         "MaskEvaluator", "Pusher"]
+         "MaskEvaluator", "ServingCheck", "Pusher"]
 CONTAINER_STEPS = STEPS
 
 
@@ -90,7 +90,8 @@ def test_the_trainer_requests_gpus_and_ingestion_does_not(package):
 
 def test_the_steps_that_decide_on_what_is_served_are_never_served_from_the_cache(package):
     tasks = package["spec"].root.dag.tasks
-    assert {name for name, task in tasks.items() if not task.caching_options.enable_cache} == {"MaskEvaluator", "Pusher"}
+    assert {name for name, task in tasks.items() if not task.caching_options.enable_cache} == \
+        {"MaskEvaluator", "ServingCheck", "Pusher"}
 
 
 @pytest.mark.parametrize("written, message", [

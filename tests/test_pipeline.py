@@ -11,7 +11,7 @@ from conftest import PIPELINE_NUM_TEST, PIPELINE_NUM_TRAIN, TINY_TRAIN_STEPS, ti
 from pipeline import local_runner, report, run_summary
 
 COMPONENTS = ["ImageMaskExampleGen", "LabelMapSchemaGen", "StatisticsGen", "ExampleValidator", "DataGate", "Trainer",
-              "MaskEvaluator", "Pusher"]
+              "MaskEvaluator", "ServingCheck", "Pusher"]
 
 
 def _states(summary) -> dict[str, str]:
@@ -65,7 +65,7 @@ def test_blessed_model_is_pushed_in_tf_serving_layout_and_predicts(trained_pipel
     model = tf.saved_model.load(pushed["destination"])
     image = np.full((192, 256, 3), 120, np.uint8)
     outputs = model.signatures["serving_default"](tf.constant([cv2.imencode(".jpg", image)[1].tobytes()]))
-    assert outputs["detection_masks"].shape[0] == 1
+    assert outputs["detection_masks_png_bytes"].shape[0] == 1
     assert json.load(open(os.path.join(pushed["destination"], "assets", "label_map.json")))["classes"]
 
 

@@ -14,6 +14,7 @@ from tfx.types import standard_artifacts, standard_component_specs
 from tfx.utils import proto_utils
 
 from components.pusher import executor as pusher
+from components.serving_check import executor as check_executor
 from components.util import serving
 
 STAGING = serving.STAGING_DIR
@@ -28,7 +29,7 @@ def saved_model(path: Path, value: float) -> Path:
     return path
 
 
-def push(model_dir: Path, base: Path, tmp: Path, blessed: bool = True):
+def push(model_dir: Path, base: Path, tmp: Path, blessed: bool = True, infra_blessed: bool | None = None):
     model = standard_artifacts.Model()
     model.uri = str(model_dir)
     model.id = 1
@@ -40,8 +41,14 @@ def push(model_dir: Path, base: Path, tmp: Path, blessed: bool = True):
     pushed.uri = str(tmp / f"pushed-{time.monotonic_ns()}")
     destination = pusher_pb2.PushDestination(filesystem=pusher_pb2.PushDestination.Filesystem(
         base_directory=str(base)))
+    inputs = {standard_component_specs.MODEL_KEY: [model], standard_component_specs.MODEL_BLESSING_KEY: [blessing]}
+    if infra_blessed is not None:  # what the serving check writes (components/serving_check/executor.py)
+        infra = standard_artifacts.InfraBlessing()
+        infra.uri = str(tmp / f"infra-{time.monotonic_ns()}")
+        infra.set_int_custom_property(check_executor.BLESSED_PROPERTY, int(infra_blessed))
+        inputs[standard_component_specs.INFRA_BLESSING_KEY] = [infra]
     pusher.Executor().Do(
-        {standard_component_specs.MODEL_KEY: [model], standard_component_specs.MODEL_BLESSING_KEY: [blessing]},
+        inputs,
         {standard_component_specs.PUSHED_MODEL_KEY: [pushed]},
         {standard_component_specs.PUSH_DESTINATION_KEY: proto_utils.proto_to_json(destination)})
     return pushed
@@ -135,3 +142,11 @@ def test_pushing_a_served_model_again_makes_no_second_version_and_says_which_ser
     assert again.get_string_custom_property("pushed_destination") == first.get_string_custom_property(
         "pushed_destination")
     assert f"is already served as version {version}" in caplog.text and "no second version is pushed" in caplog.text
+
+
+def test_a_model_the_serving_check_did_not_bless_is_not_pushed(tmp_path):
+    base = tmp_path / "serving"
+    refused = push(saved_model(tmp_path / "a", 1.0), base, tmp_path, infra_blessed=False)
+    assert not refused.get_int_custom_property("pushed") and not base.exists()
+    pushed = push(saved_model(tmp_path / "a", 1.0), base, tmp_path, infra_blessed=True)
+    assert pushed.get_int_custom_property("pushed") and len(versions(base)) == 1

@@ -11,6 +11,7 @@ import tensorflow as tf
 
 from components.trainer import experiment as experiment_lib
 from components.trainer.summaries import scalars
+from components.util.serving_contract import DEFAULT_MIN_SCORE, answers
 from dataset.labelmap import LabelClass, LabelMap
 from conftest import TINY_TRAIN_STEPS
 
@@ -43,9 +44,12 @@ def test_exported_model_predicts_from_encoded_jpeg_and_image_tensor(trained_pipe
     from_bytes = model.signatures["serving_default"](tf.constant([jpeg, jpeg]))
     from_tensor = model.signatures["image_tensor"](tf.constant(image[None]))
     for outputs, batch in ((from_bytes, 2), (from_tensor, 1)):
-        for key in ("detection_boxes", "detection_classes", "detection_scores", "detection_masks", "num_detections"):
+        for key in ("detection_boxes", "detection_classes", "detection_scores", "detection_masks_png_bytes",
+                    "num_detections"):
             assert outputs[key].shape[0] == batch, key
-        assert outputs["detection_masks"].shape[2:] == (28, 28)
+        for answer in answers({key: value.numpy() for key, value in outputs.items()}):
+            assert answer.masks.shape[1:] == (28, 28) and ((answer.masks >= 0) & (answer.masks <= 1)).all()
+            assert (answer.scores >= DEFAULT_MIN_SCORE).all() and len(answer) <= 10  # tiny: 10 detections
 
 
 def test_config_file_then_data_then_overrides():

@@ -8,4 +8,3 @@ BLESS_ON_KEY = "bless_on"
 DEFAULT_LATENCY_BATCH = 8  # the throughput batch
 METRICS_FILE = "metrics.json"
 SUMMARY_FILE = "summary.md"
-SIGNATURE = "serving_default"  # what a TF Serving client calls: encoded image bytes

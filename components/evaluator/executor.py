@@ -14,8 +14,9 @@ from tfx.utils import path_utils
 
 from components.evaluator import latency
 from components.evaluator.constants import (BLESS_ON_KEY, LATENCY_BATCH_KEY, MAX_REGRESSION_KEY, METRICS_FILE,
-                                            SERVING_DIR_KEY, SIGNATURE, SUMMARY_FILE, THRESHOLDS_KEY)
+                                            SERVING_DIR_KEY, SUMMARY_FILE, THRESHOLDS_KEY)
 from components.util import coco_metrics, serving
+from components.util import serving_contract as contract
 from components.util.blessing import flat_metrics, interval_warnings, judge
 from components.util.eval_split import EvalSplit, load_eval_split
 from components.util.metrics import SUMMARY_KEYS
@@ -37,16 +38,20 @@ def same_classes(a: LabelMap, b: LabelMap) -> bool:
     return [(c.id, c.name) for c in a.classes] == [(c.id, c.name) for c in b.classes]
 
 
-def evaluate_model(model_dir: str, split: EvalSplit, label_map: LabelMap, latency_batch: int = 0) -> dict:
-    """COCO metrics of the model's detections; with latency_batch, also latency and throughput."""
-    predict = tf.saved_model.load(model_dir).signatures[SIGNATURE]
+def evaluate_model(model_dir: str, split: EvalSplit, label_map: LabelMap, latency_batch: int = 0,
+                   answers: list | None = None) -> dict:
+    """COCO metrics of the model's answers; with latency_batch, also latency and throughput. `answers` gets the
+    answers (serving_contract.Answer) for the first CHECKED_IMAGES eval images."""
+    predict = tf.saved_model.load(model_dir).signatures[contract.SERVING_DEFAULT]
     for _ in range(latency.WARMUP_CALLS):
         latency.call(predict, [split.images[0].encoded])
     predictions, seconds = [], []
     progress = Progress("[evaluate] eval images scored", len(split.images))
     for image in split.images:
-        outputs = latency.timed_call(predict, image.encoded, seconds)
-        predictions.append(coco_metrics.Predictions.from_model_outputs(outputs, 0, image.height, image.width))
+        answer = contract.answers(latency.timed_call(predict, image.encoded, seconds))[0]
+        if answers is not None and len(answers) < contract.CHECKED_IMAGES:
+            answers.append(answer)
+        predictions.append(coco_metrics.Predictions.from_answer(answer, image.height, image.width))
         progress.add()
     metrics = coco_metrics.score(split.ground_truth, predictions, label_map)
     if latency_batch:
@@ -91,8 +96,9 @@ class Executor(base_executor.BaseExecutor):
         label_map = model_label_map(model.uri)
         model_dir = path_utils.serving_model_dir(model.uri)
         split = load_eval_split(examples.uri)
+        answers: list[contract.Answer] = []
         metrics = evaluate_model(model_dir, split, label_map,
-                                 latency_batch=int(exec_properties[LATENCY_BATCH_KEY]))
+                                 latency_batch=int(exec_properties[LATENCY_BATCH_KEY]), answers=answers)
         served = serving.newest_version(exec_properties.get(SERVING_DIR_KEY) or "")
         baseline, no_baseline_reason = None, "no blessed baseline yet (no model served)"
         if served:
@@ -118,6 +124,8 @@ class Executor(base_executor.BaseExecutor):
         fileio.makedirs(evaluation.uri)
         fileio.write_text(fileio.join(evaluation.uri, METRICS_FILE), json.dumps(metrics, indent=2))
         fileio.write_text(fileio.join(evaluation.uri, SUMMARY_FILE), summary_markdown(metrics))
+        fileio.write_text(fileio.join(evaluation.uri, contract.ANSWERS_FILE),
+                          json.dumps([answer.as_json() for answer in answers]))
 
         # What TFX's Pusher reads.
         blessing.set_int_custom_property(evaluator_constants.ARTIFACT_PROPERTY_BLESSED_KEY, int(blessed))

@@ -10,21 +10,19 @@ import hashlib
 import json
 import logging
 import os
-import time
 from typing import Callable
 
 import tensorflow as tf
 from official.core import config_definitions as cfg
-from official.modeling import performance
-from official.vision.serving import detection, export_saved_model_lib
 
 from components.trainer import experiment as experiment_lib
+from components.trainer import export as export_lib
 from components.trainer import init_checkpoint, training
-from components.trainer.constants import FINGERPRINT_FILE, SIGNATURES, TIMING_FILE
+from components.trainer.constants import FINGERPRINT_FILE, TIMING_FILE
+from components.util import serving_contract
 from dataset import layout
 from dataset.labelmap import LabelMap
 from components.trainer.settings import TrainingSettings
-
 
 
 def starting_point(settings: TrainingSettings, check: Callable[[str], bool] = lambda path: True) -> str:
@@ -76,43 +74,6 @@ def resume_from_previous_attempt(model_run_dir: str, fingerprint: str) -> int:
     return best_step
 
 
-class DetectionModule(detection.DetectionModule):
-    """Model Garden's export module with the model's inference graph traced once for every signature: each
-    signature's tf.function calls `serve`, a plain method, so Mask R-CNN was traced once per signature (seconds
-    each on a CPU, more for larger backbones)."""
-
-    @tf.function(input_signature=[tf.TensorSpec([None, None, None, 3], tf.uint8)])
-    def _serve(self, images: tf.Tensor):
-        return super().serve(images)
-
-    def serve(self, images: tf.Tensor):
-        return self._serve(images)
-
-
-def export(params: cfg.ExperimentConfig, model_dir: str, serving_model_dir: str, label_map: LabelMap) -> None:
-    """Model Garden's export: one SavedModel, signatures for bytes and tensors (SIGNATURES). Built in float32
-    whatever the training precision (the variables are float32 under a mixed policy too): a client reads the
-    same float32 outputs from a model trained on GPUs in float16 as from one trained on the CPU."""
-    started = time.monotonic()
-    performance.set_mixed_precision_policy(tf.float32)
-    print(f"[train] exporting the SavedModel of {tf.train.latest_checkpoint(model_dir)} ...", flush=True)
-    input_image_size = list(params.task.model.input_size[:2])
-    export_saved_model_lib.export_inference_graph(
-        input_type="image_bytes",
-        batch_size=None,
-        input_image_size=input_image_size,
-        params=params,
-        export_module=DetectionModule(params=params, batch_size=None, input_image_size=input_image_size,
-                                      input_type="image_bytes"),
-        checkpoint_path=tf.train.latest_checkpoint(model_dir),
-        export_dir=serving_model_dir,
-        function_keys=SIGNATURES)
-    assets = os.path.join(serving_model_dir, "assets")
-    tf.io.gfile.makedirs(assets)
-    label_map.write(os.path.join(assets, layout.LABEL_MAP_FILE))
-    print(f"[train] exported in {time.monotonic() - started:.0f} s: {serving_model_dir}", flush=True)
-
-
 def _evaluation(settings: TrainingSettings, examples_uri: str, label_map: LabelMap) -> training.Evaluation | None:
     """Evaluations during training, when the settings or the config ask for them."""
     from components.util.eval_split import load_eval_split
@@ -148,7 +109,9 @@ def run_fn(fn_args) -> None:
 
     timing = {"config_fingerprint": fingerprint,
               **training.train(params, model_dir, _evaluation(settings, examples_uri, label_map))}
-    export(params, model_dir, fn_args.serving_model_dir, label_map)
+    serving = serving_contract.ServingConfig(settings.serving_max_detections, settings.serving_min_score)
+    export_lib.export(params, model_dir, fn_args.serving_model_dir, label_map, serving,
+                      export_lib.eval_images(examples_uri, export_lib.WARMUP_IMAGES))
     model_uri = os.path.dirname(fn_args.serving_model_dir.rstrip("/"))
     with tf.io.gfile.GFile(os.path.join(model_uri, TIMING_FILE), "w") as f:
         json.dump(timing, f, indent=2)

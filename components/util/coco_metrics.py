@@ -110,6 +110,12 @@ class Predictions:
                    paste_masks(outputs["detection_masks"][index, :n], boxes, height, width))
 
 
+    @classmethod
+    def from_answer(cls, answer, height: int, width: int) -> "Predictions":
+        """One image's detections as the served model answers them (serving_contract.Answer), masks pasted."""
+        return cls(answer.boxes, answer.classes, answer.scores, paste_masks(answer.masks, answer.boxes, height, width))
+
+
 def paste_masks(masks: np.ndarray, boxes_yxyx: np.ndarray, height: int, width: int) -> np.ndarray:
     """Per-box mask probabilities -> full-size 0/1 instance masks (Model Garden's pasting)."""
     from official.vision.ops import mask_ops
