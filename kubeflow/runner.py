@@ -18,7 +18,7 @@ import time
 import urllib.parse
 
 from dataset import fileio
-from kubeflow import local_run, package, releases, stores, submission
+from kubeflow import launcher_config, local_run, package, releases, serving_manifest, stores, submission
 from kubeflow.submission import KubeflowError
 from kubeflow.local_run import LocalRunError
 from pipeline import options
@@ -174,7 +174,8 @@ def runtime_arguments(items: list[str], package: str) -> dict[str, str]:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    sub = parser.add_subparsers(dest="kubeflow_command", metavar="{compile,run-local,submit}", required=True)
+    sub = parser.add_subparsers(dest="kubeflow_command", metavar="{compile,run-local,submit,serving-manifest}",
+                                required=True)
     compile_parser = sub.add_parser("compile", help="compile the pipeline into a KFP v2 package (.yaml)")
     compile_parser.add_argument("--image", required=True,
                                 help="the project image in your registry (see README, Run on Kubeflow)")
@@ -214,6 +215,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     local_parser.add_argument("--arg", action="append", default=[], metavar="NAME=VALUE", dest="arguments",
                               help="a runtime parameter, as for submit (repeatable)")
 
+    serving_manifest.add_arguments(sub.add_parser(
+        "serving-manifest", help="a KServe InferenceService for the models the pipeline pushes to a serving folder"))
     submit_parser = sub.add_parser("submit", help="create a run of a compiled package on a KFP endpoint")
     submit_parser.add_argument("--host", required=True, help="the KFP API endpoint, e.g. http://localhost:8080")
     submit_parser.add_argument("--package", required=True, help="the .yaml written by `kubeflow compile`")
@@ -253,6 +256,8 @@ def main(args: argparse.Namespace) -> int:
                                     gpu_type=args.gpu_type, target=target)
             print(f"wrote {path}: check it with `maskrcnn-tfx kubeflow run-local --package {path}`, then submit "
                   f"it with `maskrcnn-tfx kubeflow submit --host URL --package {path}`")
+        elif args.kubeflow_command == "serving-manifest":
+            serving_manifest.main(args)
         elif args.kubeflow_command == "run-local":
             started = time.monotonic()
             result = local_run.run_local(args.package, args.pipeline_root,
@@ -266,7 +271,7 @@ def main(args: argparse.Namespace) -> int:
                             enable_caching=False if args.no_cache else None, auth=submission.credentials(args),
                             launcher=stores.read_launcher_config(args.launcher_config))
             print(f"submitted run {run_id} to {args.host}")
-    except (KubeflowError, LocalRunError, stores.StoreError) as error:
+    except (KubeflowError, LocalRunError, stores.StoreError, launcher_config.LauncherConfigError) as error:
         print(f"kubeflow {args.kubeflow_command}: {error}", file=sys.stderr)
         return 1
     return 0

@@ -8,7 +8,11 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import socket
+import subprocess
+import sys
+from pathlib import Path
 
 SECRET = "mlpipeline-minio-artifact"  # sync.py's secret, keys accesskey / secretkey
 
@@ -95,3 +99,26 @@ data:
 """
 
 
+
+
+def kserve_download(serving_dir: str, configmap: dict, secrets: dict, work: Path) -> Path:
+    """What KServe's storage initializer copies into /mnt/models for `kubeflow serving-manifest`'s
+    InferenceService: kserve-storage's own download, in the environment kserve/kserve builds from the manifest's
+    Secret (pkg/credentials/s3/s3_secret.go BuildSecretEnvs and BuildS3EnvVars: the keys, the endpoint with the
+    scheme `s3-usehttps` gives, the region)."""
+    from kubeflow import launcher_config, serving_manifest
+
+    made = serving_manifest.manifest(serving_dir, "model", "ns", launcher_config.session(configmap, serving_dir, None))
+    annotations, keys = made.secret.annotations, secrets[made.secret.source.split(":")[0]]
+    endpoint, https = annotations["serving.kserve.io/s3-endpoint"], annotations["serving.kserve.io/s3-usehttps"]
+    region = annotations["serving.kserve.io/s3-region"]
+    env = {**os.environ, "AWS_ACCESS_KEY_ID": keys["accesskey"], "AWS_SECRET_ACCESS_KEY": keys["secretkey"],
+           "S3_ENDPOINT": endpoint, "S3_USE_HTTPS": https, "AWS_REGION": region, "AWS_DEFAULT_REGION": region,
+           "AWS_ENDPOINT_URL": ("http://" if https == "0" else "https://") + endpoint}
+    mounted = work / "mnt-models"
+    done = subprocess.run([sys.executable, "-c", "import sys; from kserve_storage import Storage; "
+                           "Storage.download(sys.argv[1], sys.argv[2])",
+                           made.documents[-1]["spec"]["predictor"]["model"]["storageUri"], str(mounted)],
+                          env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return mounted

@@ -121,7 +121,7 @@ def _evaluation(run, fs) -> dict:
     return json.loads(fs.cat_file(uri.partition("://")[2] + "/metrics.json"))
 
 
-def test_a_run_pushes_a_model_to_the_object_store_in_tf_servings_layout(contract_run):
+def test_a_run_pushes_a_model_to_the_object_store_in_tf_servings_layout(contract_run, install, tmp_path):
     fs, run = contract_run["fs"], contract_run["run"]
     assert list(run) == kfp_backend.ordered_tasks(kfp_backend.load_package(contract_run["package"])[0])
     assert all(r.outputs for r in run.values()) and not any(r.cached for r in run.values())
@@ -134,6 +134,10 @@ def test_a_run_pushes_a_model_to_the_object_store_in_tf_servings_layout(contract
     assert fs.exists(f"{version}/saved_model.pb") and fs.exists(f"{version}/variables/variables.index")
     label_map = json.loads(fs.cat_file(f"{version}/assets/label_map.json"))
     assert [c["name"] for c in label_map["classes"]] == ["speaker", "mug"]
+    # KServe's storage initializer (kserve-storage) copies the finished versions alone, each whole
+    mounted = kfp_install.kserve_download(contract_run["serving"], install["configmap"], install["secrets"], tmp_path)
+    assert sorted(os.listdir(mounted)) == _versions(contract_run)
+    assert all((mounted / v / "assets.extra" / "tf_serving_warmup_requests").is_file() for v in _versions(contract_run))
     # Every artifact is under the run's prefix of the namespace's root (root_dag.go: the ConfigMap's, the run
     # sent none), and nothing wrote a folder marker.
     for step in run.values():
@@ -285,3 +289,4 @@ def test_moto_is_a_real_s3_server_for_the_images_s3_client(s3_store, tmp_path, m
         ["saved_model.pb", "variables/v.index"]
     assert serving.newest_version(f"minio://{base}") == f"minio://{base}/7"
     assert serving.newest_version(f"minio://{base}-none") is None  # the evaluator's "no model served yet"
+

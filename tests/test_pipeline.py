@@ -8,6 +8,7 @@ import pytest
 import tensorflow as tf
 
 from conftest import PIPELINE_NUM_TEST, PIPELINE_NUM_TRAIN, TINY_TRAIN_STEPS, tiny_pipeline
+from components.util import serving
 from pipeline import local_runner, report, run_summary
 
 COMPONENTS = ["ImageMaskExampleGen", "LabelMapSchemaGen", "StatisticsGen", "ExampleValidator", "DataGate", "Trainer",
@@ -60,7 +61,8 @@ def test_blessed_model_is_pushed_in_tf_serving_layout_and_predicts(trained_pipel
     assert version == pushed["version"] and version.isdigit()
     assert _versions(serving_dir) == [version]
     assert os.path.exists(os.path.join(pushed["destination"], "saved_model.pb"))
-    assert not os.listdir(os.path.join(serving_dir, ".staging"))  # nothing half-copied left behind
+    assert not os.listdir(serving.staging_root(serving_dir))  # nothing half-copied left behind
+    assert sorted(os.listdir(serving_dir)) == [version]  # nothing but finished versions in what KServe copies
 
     model = tf.saved_model.load(pushed["destination"])
     image = np.full((192, 256, 3), 120, np.uint8)

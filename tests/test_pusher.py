@@ -17,7 +17,10 @@ from components.pusher import executor as pusher
 from components.serving_check import executor as check_executor
 from components.util import serving
 
-STAGING = serving.STAGING_DIR
+
+
+def staging(base: Path) -> Path:
+    return Path(serving.staging_root(str(base)))
 
 
 def saved_model(path: Path, value: float) -> Path:
@@ -73,7 +76,7 @@ def test_taken_versions_are_never_overwritten(tmp_path):
         assert (base / str(version) / "marker").read_text() == str(version)
     for pushed in (first, second):
         assert os.path.exists(os.path.join(pushed.get_string_custom_property("pushed_destination"), "saved_model.pb"))
-    assert os.listdir(base / STAGING) == []
+    assert os.listdir(staging(base)) == []
 
 
 def test_pushes_at_the_same_time_get_their_own_versions(tmp_path):
@@ -97,17 +100,17 @@ def test_pushes_at_the_same_time_get_their_own_versions(tmp_path):
     assert len(destinations) == 3 and sorted(os.path.basename(d) for d in destinations) == versions(base)
     values = sorted(float(tf.saved_model.load(d).v.numpy()) for d in destinations)
     assert values == [0.0, 1.0, 2.0]  # each version holds a whole model, none holds another's
-    assert os.listdir(base / STAGING) == []
+    assert os.listdir(staging(base)) == []
 
 
 def test_staging_of_a_dead_push_is_removed_and_a_failed_push_leaves_none(tmp_path):
     base = tmp_path / "serving"
-    dead = base / STAGING / f"{int(time.time()) - 2 * serving.STALE_STAGING_S}-dead"
-    running = base / STAGING / f"{int(time.time())}-running"
+    dead = staging(base) / f"{int(time.time()) - 2 * serving.STALE_STAGING_S}-dead"
+    running = staging(base) / f"{int(time.time())}-running"
     for folder in (dead, running):
         (folder / "123").mkdir(parents=True)
     push(saved_model(tmp_path / "a", 1.0), base, tmp_path)
-    assert sorted(os.listdir(base / STAGING)) == [running.name]  # another push may still be writing that one
+    assert sorted(os.listdir(staging(base))) == [running.name]  # another push may still be writing that one
 
     with pytest.raises(FileNotFoundError, match="no saved_model.pb"):
         push(tmp_path / "no-such-model", base, tmp_path)
@@ -115,7 +118,7 @@ def test_staging_of_a_dead_push_is_removed_and_a_failed_push_leaves_none(tmp_pat
     os.symlink(tmp_path / "gone", broken / "Format-Serving" / "assets" / "gone.txt")  # the copy fails midway
     with pytest.raises(Exception):
         push(broken, base, tmp_path)
-    assert sorted(os.listdir(base / STAGING)) == [running.name]
+    assert sorted(os.listdir(staging(base))) == [running.name]
     assert len(versions(base)) == 1
 
 

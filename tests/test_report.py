@@ -167,7 +167,7 @@ def test_predict_writes_the_detections_it_is_given_as_rle_and_overlay(images, tm
     given = predict.Detection(2, "mug", 0.875, [60.0, 40.0, 140.0, 90.0], mask)
 
     class Known:
-        model_dir = "known"
+        source = "known"
 
         def __call__(self, encoded, h, w, min_score):
             assert (h, w, min_score) == (height, width, 0.5)

@@ -66,28 +66,42 @@ def test_rest_bodies_are_read_and_answered_as_tf_serving_does():
     assert server.answer({"n": np.array([1, 2])}, row_format=False) == {"outputs": {"n": [1, 2]}}
 
 
-def test_the_pushed_version_carries_the_contract_and_a_warm_up_that_replays_in_a_fresh_process(trained_pipeline):
-    version = trained_pipeline["pushed"]["destination"]
-    config = contract.ServingConfig.read(os.path.join(version, "assets"))
-    assert config == contract.ServingConfig()
-    replayed = subprocess.run(
-        [sys.executable, "-c", "import sys, json, tensorflow as tf; from components.serving_check import server; "
-         "print(json.dumps(server.replay_warmup(tf.saved_model.load(sys.argv[1]), sys.argv[1])))", version],
-        capture_output=True, text=True, cwd=REPO)
-    assert replayed.returncode == 0, replayed.stderr[-2000:]
-    assert len(json.loads(replayed.stdout.splitlines()[-1])) == len(contract.SIGNATURES)
+def test_the_pushed_version_carries_the_contract_and_a_warm_up_replayed_in_a_fresh_process(trained_pipeline):
+    """The serving check's server is a fresh process that replays every warm-up record at load, as TF Serving
+    does, and refuses the model on any error (server.replay_warmup): its report counts the records it replayed."""
     from tensorflow_serving.apis import prediction_log_pb2
-    signatures = [prediction_log_pb2.PredictionLog.FromString(r.numpy()).predict_log.request.model_spec.signature_name
-                  for r in tf.data.TFRecordDataset(os.path.join(version, contract.WARMUP_FILE))]
-    assert sorted(signatures) == sorted(contract.SIGNATURES.values())
+
+    version = trained_pipeline["pushed"]["destination"]
+    assert contract.ServingConfig.read(os.path.join(version, "assets")) == contract.ServingConfig()
+    requests = [prediction_log_pb2.PredictionLog.FromString(r.numpy()).predict_log.request
+                for r in tf.data.TFRecordDataset(os.path.join(version, contract.WARMUP_FILE))]
+    assert sorted(r.model_spec.signature_name for r in requests) == sorted(contract.SIGNATURES.values())
+    check = trained_pipeline["serving_check"]
+    assert check["ok"] and check["server"]["warmup_records"] == len(requests)
+    assert check["server"]["warmup_first_call_s"] > 0
 
 
 def test_the_serving_check_served_the_model_before_its_push(trained_pipeline):
     check = trained_pipeline["serving_check"]
     assert check["ok"] and check["reason"] == "served and answered 2 eval images as the evaluator saw them"
-    assert check["server"]["warmup_records"] == len(contract.SIGNATURES) and check["answer_bytes"] > 0
-    assert 0 < check["steady_request_ms"] and 0 < check["first_request_ms"]
-    assert "Serving check: passed: served and answered 2 eval images" in trained_pipeline["printed"]
+    assert check["answer_bytes"] > 0 and 0 < check["steady_request_ms"] and 0 < check["first_request_ms"]
+    assert "[serving check] passed: served and answered 2 eval images" in trained_pipeline["printed"]
+
+
+def test_a_warm_up_record_the_model_cannot_answer_stops_the_load(tmp_path):
+    """What TF Serving does with a warm-up file that fails: the version does not load."""
+    from tensorflow_serving.apis import predict_pb2, prediction_log_pb2
+
+    model = _failing_model(tmp_path / "model")
+    request = predict_pb2.PredictRequest()
+    request.model_spec.signature_name = contract.SERVING_DEFAULT
+    request.inputs["inputs"].CopyFrom(tf.make_tensor_proto([b"not a number"]))
+    (model / "assets.extra").mkdir()
+    with tf.io.TFRecordWriter(str(model / contract.WARMUP_FILE)) as writer:
+        writer.write(prediction_log_pb2.PredictionLog(predict_log=prediction_log_pb2.PredictLog(
+            request=request)).SerializeToString())
+    with pytest.raises(RuntimeError, match=r"warm-up record 1 \(serving_default\) fails"):
+        server.replay_warmup(tf.saved_model.load(str(model)), str(model))
 
 
 def _failing_model(path: Path) -> Path:
@@ -114,11 +128,12 @@ def test_the_serving_check_stops_a_model_that_does_not_load_or_does_not_answer(t
 
 
 @pytest.fixture(scope="module")
-def served(trained_pipeline):
-    """`maskrcnn-tfx serve` on the pushed model's serving folder, on TF Serving's REST port, as docs/serving.md."""
+def served(trained_pipeline, tmp_path_factory):
+    """`maskrcnn-tfx serve` on the pushed model's serving folder, on TF Serving's ports, as docs/serving.md."""
     serving_dir = os.path.dirname(trained_pipeline["pushed"]["destination"])
+    log = open(tmp_path_factory.mktemp("serve") / "serve.log", "w")
     process = subprocess.Popen([sys.executable, "-m", "pipeline.cli", "serve", "--model", serving_dir],
-                               cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                               cwd=REPO, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://localhost:{server.DEFAULT_PORT}/v1/models/{server.DEFAULT_NAME}"
     try:
         client.wait_ready(url, 300, alive=lambda: process.poll() is None)
@@ -126,6 +141,7 @@ def served(trained_pipeline):
     finally:
         process.kill()
         process.wait()
+        log.close()
 
 
 def test_predict_url_against_serve_writes_what_predict_model_writes(served, pipeline_dataset, tmp_path):

@@ -33,6 +33,16 @@ DEFAULT_GRPC_PORT = 8500  # and its gRPC port
 DEFAULT_NAME = "maskrcnn"
 
 
+def import_kserve():
+    """The kserve package: it parses the process's arguments when imported, so it is shown none."""
+    argv, sys.argv = sys.argv, sys.argv[:1]
+    try:
+        import kserve
+    finally:
+        sys.argv = argv
+    return kserve
+
+
 def replay_warmup(model, model_dir: str) -> list[float]:
     """Every warm-up record sent to its signature, as TF Serving does at load; the seconds of each. Raises on a
     record the model cannot answer."""
@@ -148,10 +158,10 @@ def grpc_server(model, port: int):
 
 
 def _model_class():
-    from kserve import Model
+    kserve = import_kserve()
     from kserve.errors import InvalidInput
 
-    class SavedModelServer(Model):
+    class SavedModelServer(kserve.Model):
         """The SavedModel's signatures over TF Serving's REST body."""
 
         def __init__(self, name: str, model_dir: str):
@@ -198,9 +208,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--name", default=DEFAULT_NAME, help="the model's name in the URL")
     parser.add_argument("--timings", help="write the load and warm-up seconds here (JSON) once loaded")
     args = parser.parse_args(argv)
-    sys.argv = sys.argv[:1]  # kserve parses the process's arguments when imported
-    from kserve import ModelServer
-
     model = _model_class()(args.name, args.model)
     try:
         model.load()
@@ -216,7 +223,7 @@ def main(argv: list[str] | None = None) -> int:
           + (f"; gRPC Predict at localhost:{args.grpc_port}" if args.grpc_port else "")
           + f"; loaded in {model.timings['load_s']:.1f} s, {model.timings['warmup_records']} warm-up requests in "
           f"{model.timings['warmup_s']:.1f} s)", flush=True)
-    ModelServer(http_port=args.port, enable_grpc=False, workers=1).start([model])
+    import_kserve().ModelServer(http_port=args.port, enable_grpc=False, workers=1).start([model])
     return 0
 
 

@@ -1,8 +1,9 @@
 """The TF Serving layout the Pusher writes and the evaluator reads its baseline from: `<base>/<version>/`.
 
 On a filesystem each version is claimed (mkdir) before a finished copy is
-renamed into place, staging in `<base>/.staging/<time>-<random>/` (TF Serving
-ignores non-numeric names). An S3 store has no rename and no folders: a version
+renamed into place, staging in `<parent>/.staging-<name>/<time>-<random>/` beside `<parent>/<name>/`, the
+base: outside it, so that what copies the base's whole prefix (KServe's storage initializer) gets the finished
+versions alone, and beginning with a dot. An S3 store has no rename and no folders: a version
 is uploaded under `<base>/<version>/` with `saved_model.pb` last, so a server
 that lists the version before the upload ends cannot load it yet (S3 reads and
 lists are strongly consistent after a write); versions are not claimed
@@ -21,17 +22,23 @@ from absl import logging
 
 from dataset import fileio
 
-STAGING_DIR = ".staging"
+STAGING_PREFIX = ".staging-"
 STALE_STAGING_S = 3600
 SAVED_MODEL_FILE = "saved_model.pb"
 FINGERPRINT_FILE = "fingerprint.pb"
+
+
+def staging_root(base: str) -> str:
+    """Where the pushes to `base` stage their copies: beside it, not in it."""
+    parent, name = os.path.split(base.rstrip("/"))
+    return fileio.join(parent, STAGING_PREFIX + name)
 
 
 def staging_dir(base: str) -> str:
     """A staging folder of its own for one push (its name starts with the time, for remove_stale_staging)."""
     import uuid
 
-    return fileio.join(base, STAGING_DIR, f"{int(time.time())}-{uuid.uuid4().hex}")
+    return fileio.join(staging_root(base), f"{int(time.time())}-{uuid.uuid4().hex}")
 
 
 def publish(staged: str, base: str, version: int) -> str:
@@ -50,6 +57,7 @@ def publish(staged: str, base: str, version: int) -> str:
                 tf.io.gfile.rename(staged, final)
                 return final
         else:
+            os.makedirs(base, exist_ok=True)
             try:
                 os.mkdir(final)  # the claim: fails if another push has this version
             except FileExistsError:
@@ -62,14 +70,14 @@ def publish(staged: str, base: str, version: int) -> str:
 
 def remove_stale_staging(base: str, max_age_s: float = STALE_STAGING_S) -> list[str]:
     """Removes staging folders left by pushes that died more than max_age_s ago; returns them."""
-    staging_root = fileio.join(base, STAGING_DIR)
-    if not fileio.isdir(staging_root):
+    root = staging_root(base)
+    if not fileio.isdir(root):
         return []
     removed = []
-    for name in fileio.listdir(staging_root):
+    for name in fileio.listdir(root):
         started = name.split("-", 1)[0]
         if started.isdigit() and time.time() - int(started) > max_age_s:
-            path = fileio.join(staging_root, name)
+            path = fileio.join(root, name)
             fileio.remove_tree(path)
             removed.append(path)
             logging.info("Removed %s, left by a push that did not finish.", path)
