@@ -189,7 +189,7 @@ def test_steps_got_the_executor_input_the_backend_builds_and_the_launcher_publis
 @pytest.mark.parametrize("tag", RELEASES)
 def test_the_steps_reach_their_paths_as_the_launcher_does_on_every_release(install, tag):
     """The launcher's store for each path (config/s3.go: the ConfigMap's providers) is the steps' endpoint and
-    secret; 2.2.0's strict driver parses every step and gives each pod the env 2.17.0's gives it; only the
+    secret; each release's driver parses every step (2.2.0 strictly) and gives each pod the env 2.17.0's gives it; only the
     built-in endpoint of a minio:// path without providers differs between them."""
     spec, platform = kfp_backend.load_package(install["packages"][tag])
     configmap, secrets = install["configmap"], install["secrets"]
@@ -197,9 +197,9 @@ def test_the_steps_reach_their_paths_as_the_launcher_does_on_every_release(insta
     stores = {kfp_store.launcher_store(configmap, path, kfp_store.RULES[tag]) for path in (ROOT, DATASET, serving(tag))}
     assert len(stores) == 1
     store = stores.pop()
-    from test_kfp_releases import driver_2_2_0_parse
+    from test_kfp_releases import driver_parse
 
-    driver_2_2_0_parse(spec, {"platforms": {"kubernetes": platform}})
+    driver_parse(spec, {"platforms": {"kubernetes": platform}}, tag)
     executors = platform["deploymentSpec"]["executors"]
     for label, executor in spec["deploymentSpec"]["executors"].items():
         env = {e["name"]: e["value"] for e in executor["container"].get("env", [])}
