@@ -87,8 +87,11 @@ def contract_run(request, engine, s3_store, install):
     tag = request.param
     work = install["work"] / f"pods-{tag}"
 
-    def run_container(image, argv, env, mounts, image_user):
+    def run_container(image, argv, env, mounts, image_user, security):
         user = {} if image_user else {"user": f"{os.getuid()}:{os.getgid()}"}  # a pod runs as the image's USER
+        if security:  # what the engine applies of the release's security context; the kubelet's check first
+            kfp_store.kubelet_run_as_non_root(engine.images.get(image).attrs["Config"].get("User", ""), security)
+            user.update(cap_drop=["ALL"], security_opt=["no-new-privileges"])
         container = engine.containers.run(
             image, argv, environment=env, network_mode="host", working_dir="/", detach=True, shm_size="2g",
             volumes={host: {"bind": target, "mode": "rw"} for host, target in mounts.items()}, **user)
@@ -219,7 +222,7 @@ def test_an_install_upgraded_from_2_2_0_to_2_17_0_serves_nothing_from_2_2_0s_cac
     every step runs once again rather than reusing a 2.2.0 output."""
     started = []
 
-    def run_container(image, argv, env, mounts, image_user):
+    def run_container(image, argv, env, mounts, image_user, security):
         started.append(argv)
         return 0, ""
 

@@ -1,11 +1,13 @@
 """Where the steps' pods run and their scratch (kubeflow/pods.py): the platform spec's tolerations and node selector
 for the steps that take GPUs, the image pull secret for every step, the scratch emptyDir where the release's driver
-applies it, each parsed as KFP 2.2.0's and 2.17.0's drivers parse it; options Kubernetes would refuse, refused."""
+applies it, each parsed as KFP 2.2.0's and 2.17.0's drivers parse it; options Kubernetes would refuse, refused; the
+kubelet's runAsNonRoot check of the image's user (the security context of 2.17.0's steps, tests/kfp_store.py)."""
 from __future__ import annotations
 
 import pytest
 from google.protobuf import json_format
 
+import kfp_store
 from pipeline import cli
 from test_kfp_releases import IMAGE, _compile, driver_parse
 
@@ -89,3 +91,24 @@ def test_the_scratch_figure_follows_the_datasets_size_when_compile_sees_it(tmp_p
     assert pods.scratch_for(20e9) == 62
     assert pods.dataset_bytes("gs://bucket/dataset") is None and pods.scratch_for(None) == pods.DEFAULT_SCRATCH_GB
     assert pods.local_root("s3://b/root/") == "/s3/b/root" and pods.local_root("/mnt/root") == ""
+
+
+@pytest.mark.parametrize("image_user, words", [
+    ("app", "container has runAsNonRoot and image has non-numeric user (app), cannot verify user is non-root "
+            "(pod: 'p', container: main)"),
+    ("", "container has runAsNonRoot and image will run as root"),
+    ("0:0", "container has runAsNonRoot and image will run as root"),
+    ("1000", None), ("1000:0", None),
+])
+def test_the_kubelet_refuses_an_image_user_it_cannot_tell_is_not_root_where_2_17_0_runs_as_non_root(image_user,
+                                                                                                    words):
+    """kfp_store.kubelet_run_as_non_root, Kubernetes' check and words; KFP 2.2.0 writes no security context."""
+    security = kfp_store.RULES["2.17.0"].security_context
+    if words is None:
+        kfp_store.kubelet_run_as_non_root(image_user, security, "p")
+    else:
+        with pytest.raises(kfp_store.KubeletError) as error:
+            kfp_store.kubelet_run_as_non_root(image_user, security, "p")
+        assert str(error.value).startswith(words)
+    kfp_store.kubelet_run_as_non_root(image_user, kfp_store.RULES["2.2.0"].security_context)
+    kfp_store.kubelet_run_as_non_root("app", {**security, "runAsUser": 1000})
