@@ -9,9 +9,9 @@ the same inputs is served from the cache but for the Evaluator and the Pusher, a
 Both the oldest and the newest release supported run it, each on its own install (its own serving folder of
 the one store), with the package compiled for it (`--kfp-version`): KFP 2.2.0 (its strict driver parses every
 step's specs with its own protos, no executor-logs output, its cache key) and KFP 2.17.0 (PUBLISH_LOGS'
-executor-logs, its cache key), eight containers and then two each. The store enforces the namespace key's policy
-of 2.17.0's profile controller for both: 2.2.0's sync.py would give the namespace the install's shared keys,
-which allow all this key allows. Mixing the releases across two submissions would not stand for an install:
+executor-logs, its cache key, its steps' security context), eight containers and then two each. The store
+enforces a namespace key's policy for both (tests/kfp_install.py: sync.py's object actions, a listing for
+2.17.0's bucket policy): 2.2.0's sync.py would give the namespace the install's shared keys, which allow more. Mixing the releases across two submissions would not stand for an install:
 2.17.0's cache key holds the executor-logs output, 2.2.0's does not, so an upgraded install's cache serves
 nothing of the old runs (checked with a stand-in for the containers)."""
 from __future__ import annotations
