@@ -204,8 +204,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                                      "built-in store for minio://, AWS S3 for s3://)")
     compile_parser.add_argument("--s3-secret", metavar="NAME[:ACCESS_KEY_KEY:SECRET_KEY_KEY]",
                                 help=f"the Kubernetes secret holding the credentials for those paths (default: "
-                                     f"Kubeflow's, {releases.STORE_SECRET}, for minio://; the pods' own for s3://, "
-                                     f"e.g. IRSA; '' for the pods' own)")
+                                     f"Kubeflow's, {releases.STORE_SECRET}; the pods' own, e.g. IRSA, for s3:// "
+                                     f"without --s3-endpoint; '' for the pods' own)")
     pods.add_arguments(compile_parser)
     options.add_pipeline_arguments(compile_parser, pipeline_root="", config="gpu-r50fpn")
 

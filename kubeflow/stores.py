@@ -76,10 +76,10 @@ def _with_options(session: Session, path: str, option: str, endpoint: str | None
                              f"{path} the endpoint {session.endpoint or 'of AWS S3'}; the launcher and the steps "
                              f"must use one: leave --s3-endpoint out")
         return session
-    # The AWS default session reads the pod's environment, where the steps' credentials are: on AWS S3 (s3://) the
-    # pod's own unless told otherwise, else Kubeflow's secret.
+    # The AWS default session reads the pod's environment, where the steps' credentials are: on AWS S3 itself (s3://,
+    # no endpoint) the pod's own unless told otherwise, else Kubeflow's secret.
     if secret is None and session.from_env:
-        secret = "" if session.provider == "s3" else releases.STORE_SECRET
+        secret = "" if session.provider == "s3" and not endpoint else releases.STORE_SECRET
     changes = {"endpoint": endpoint} if endpoint else {}
     if secret is not None:
         changes.update(secret=secret, from_env=not secret)
