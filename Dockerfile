@@ -41,13 +41,20 @@ ENV PATH=/opt/venv/bin:$PATH \
 # /gcs, /minio, /s3: where KFP's launcher stages artifacts. From KFP 2.3.0 a step's pod mounts emptyDirs there;
 # at 2.2.0 (Kubeflow 1.9.0) it has none and the launcher makes them as this image's user, which may not write
 # in / (kubeflow/pipelines#10538; argocompiler/container.go at 2.2.0; tests/test_kfp_backend.py).
-RUN useradd --create-home --uid 1000 app && chmod 1777 /home/app && mkdir -m 1777 /gcs /minio /s3
+# Any user may run it: OpenShift gives a pod an arbitrary UID in group 0, so what a step writes (HOME and those
+# folders) belongs to group 0 with the owner's rights (chgrp 0, chmod g=u), and writable by all as before.
+RUN useradd --create-home --uid 1000 --gid 0 app \
+ && mkdir /gcs /minio /s3 \
+ && chgrp -R 0 /home/app /gcs /minio /s3 && chmod -R g=u /home/app /gcs /minio /s3 \
+ && chmod 1777 /home/app /gcs /minio /s3
 # The project last: a source change rebuilds only these layers (seconds, not the dependency install).
 # Installed as a package (setup.py's PACKAGES; configs and the curated schema are package data); no source
 # tree stays behind, so the image runs exactly what a cluster runs. .dockerignore keeps the rest out.
 COPY . /tmp/maskrcnn-tfx/
 RUN uv pip install --no-deps --no-build-isolation --no-cache --compile-bytecode /tmp/maskrcnn-tfx \
  && rm -rf /tmp/maskrcnn-tfx
-USER app
+# Numeric: with runAsNonRoot the kubelet refuses an image whose user is a name (it cannot tell it is not root:
+# kubernetes pkg/kubelet/kuberuntime/security_context_others.go verifyRunAsNonRoot; tests/kfp_store.py).
+USER 1000
 WORKDIR /home/app
 CMD ["maskrcnn-tfx", "--help"]

@@ -1,12 +1,14 @@
 """Multi-user Kubeflow's namespaces as the profile controller makes them: each one's pipeline root and the store
 prefixes its key may use.
 
-kubeflow/pipelines 2.17.0 `manifests/kustomize/base/installs/multi-user/pipelines-profile-controller/sync.py`
-(the same from 2.15.0): the namespace's `kfp-launcher` ConfigMap has `defaultPipelineRoot:
+kubeflow/pipelines `manifests/kustomize/base/installs/multi-user/pipelines-profile-controller/sync.py` from 2.15.0:
+the namespace's `kfp-launcher` ConfigMap has `defaultPipelineRoot:
 minio://mlpipeline/private-artifacts/<namespace>/v2/artifacts`, and its `mlpipeline-minio-artifact` secret holds a
-key of its own whose policy allows `mlpipeline/artifacts/*`, `mlpipeline/private-artifacts/<namespace>/*`,
-`mlpipeline/private/<namespace>/*` and `mlpipeline/shared/*`, nothing else. Before 2.15.0 the secret is a copy of
-the install's MinIO keys (sync.py at 2.2.0), which reach the whole store.
+key of its own whose policy allows objects under `mlpipeline/artifacts/*`, `mlpipeline/private-artifacts/<namespace>/*`,
+`mlpipeline/private/<namespace>/*` and `mlpipeline/shared/*`, nothing else. The policy differs by release: at
+2.15.0 and 2.16.0 s3:Put*, Get*, List* and no bucket listing policy; 2.17.0 adds s3:DeleteObject and a bucket policy
+allowing listings under the namespace's own prefixes (ensure_bucket_list_policy). Before 2.15.0 the secret is a
+copy of the install's MinIO keys (sync.py at 2.2.0), which reach the whole store.
 """
 from __future__ import annotations
 

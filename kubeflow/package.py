@@ -11,6 +11,9 @@
   from a Kubernetes secret, its credentials as botocore's variables (dataset/fileio.py): the platform spec's
   `secretAsEnv`, a second YAML document, which the kfp client and the API server read with the PipelineSpec. It
   names the secret with `secretName` alone, the one field every supported release's driver parses (releases.py).
+  The same document places the pods and gives them scratch (pods.py). A secret the namespace lacks does not fail
+  the driver, which only writes a `secretKeyRef` (k8s.go near 365-381 at 2.17.0, driver.go near 554-564 at 2.2.0):
+  the kubelet holds the pod in CreateContainerConfigError (`kubectl describe pod` names the secret).
 """
 from __future__ import annotations
 
@@ -18,6 +21,7 @@ import json
 
 from kubeflow.entrypoint import OUTPUTS_SPEC_FLAG
 from kubeflow.launcher_config import Session
+from kubeflow.pods import PodSettings
 from kubeflow.stores import env
 
 ENTRYPOINT = ["python", "-m", "kubeflow.entrypoint"]
@@ -35,13 +39,15 @@ def secret_as_env(store: Session) -> list[dict]:
                                               {"secretKey": secret_key, "envVar": CREDENTIAL_VARIABLES[1]}]}]
 
 
-def for_backend(spec: dict, pipeline_root: str, uncached: tuple[str, ...],
-                store: Session | None = None) -> tuple[dict, dict | None]:
-    """The PipelineSpec for an open-source KFP backend, and its platform spec (None without S3 access)."""
+def for_backend(spec: dict, pipeline_root: str, uncached: tuple[str, ...], store: Session | None = None,
+                pods: PodSettings | None = None) -> tuple[dict, dict | None]:
+    """The PipelineSpec for an open-source KFP backend, and its platform spec (None when no step needs one)."""
     spec = json.loads(json.dumps(spec))
     executors = spec["deploymentSpec"]["executors"]
     outputs = {component["executorLabel"]: component.get("outputDefinitions", {})
                for component in spec["components"].values()}
+    steps = {spec["components"][task["componentRef"]["name"]]["executorLabel"]: name
+             for name, task in spec["root"]["dag"]["tasks"].items()}
     platform = {}
     for label, executor in executors.items():
         container = executor.get("container")
@@ -52,11 +58,19 @@ def for_backend(spec: dict, pipeline_root: str, uncached: tuple[str, ...],
         at = args.index(INPUTS_SPEC_FLAG) + 2 if INPUTS_SPEC_FLAG in args else len(args)
         container["args"] = [*args[:at], OUTPUTS_SPEC_FLAG, json.dumps(outputs.get(label, {}), sort_keys=True),
                              *args[at:]]
+        config = {}
         if store is not None:
             if env(store):
                 container["env"] = env(store)
             if secret_as_env(store):
-                platform[label] = {"secretAsEnv": secret_as_env(store)}
+                config["secretAsEnv"] = secret_as_env(store)
+        if pods is not None:
+            component = next(c for c in spec["components"].values() if c["executorLabel"] == label)
+            config.update(pods.executor_config(steps[label], {
+                **component.get("inputDefinitions", {}).get("artifacts", {}),
+                **{f"out:{k}": v for k, v in component.get("outputDefinitions", {}).get("artifacts", {}).items()}}))
+        if config:
+            platform[label] = config
     spec["defaultPipelineRoot"] = pipeline_root
     for name in uncached:
         spec["root"]["dag"]["tasks"][name]["cachingOptions"] = {"enableCache": False}

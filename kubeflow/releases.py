@@ -3,13 +3,16 @@
 README.md at its tag).
 
 What differs between them, for this package:
-- How the driver parses the step's specs. Up to 2.4.0, `backend/src/v2/cmd/driver/main.go` parses
-  `--container`, `--component`, `--task` and `--kubernetes_config` with `jsonpb.UnmarshalString`, which refuses
-  a field its protos lack; from 2.4.1 it uses `util.UnmarshalString` (`backend/src/common/util/json.go`,
-  `AllowUnknownFields: true`). The protos of 2.2.0 and 2.3.0 (go.mod: `api` at 58ce09e07d03, kubernetes_platform
-  at 8b2a099e8c9f / d911c8b73b49) have no `ResourceSpec.resource_cpu_request` / `resource_memory_request` /
-  `AcceleratorConfig.resource_type` / `resource_count`, and their `SecretAsEnv` has only `secret_name` and
-  `key_to_env` (no `secret_name_parameter`, no `optional`).
+- How strictly the package is parsed. The API server parses the whole PipelineSpec with strict protojson at every
+  release (`backend/src/apiserver/template/v2_template.go`, near line 176 at 2.2.0 and 226 at 2.17.0), with that
+  release's `api` protos; the platform spec's executors are Structs there. The driver parses a step's
+  `--container`, `--component`, `--task` and `--kubernetes_config` with `jsonpb.UnmarshalString` up to 2.4.0
+  (`backend/src/v2/cmd/driver/main.go`), which refuses a field its protos lack; from 2.4.1 with
+  `util.UnmarshalString` (`backend/src/common/util/json.go`, `AllowUnknownFields: true`). The protos of 2.2.0 and
+  2.3.0 (go.mod: `api` at 58ce09e07d03, kubernetes_platform at 8b2a099e8c9f / d911c8b73b49) have no
+  `ResourceSpec.resource_cpu_request` / `resource_memory_request` / `AcceleratorConfig.resource_type` /
+  `resource_count`, and their `SecretAsEnv` has only `secret_name` and `key_to_env` (no `secret_name_parameter`,
+  no `optional`); 2.2.0's KubernetesExecutorConfig has no `empty_dir_mounts` (d911c8b73b49, 2.3.0, adds it).
 - Every release still reads those older fields: `cpu_request` / `memory_request` / `accelerator.type` + `count`
   when the string fields are empty (`backend/src/v2/driver/driver.go` initPodSpecPatch at 2.17.0) and
   `secretName` when `secretNameParameter` is absent (`backend/src/v2/driver/k8s.go` at 2.17.0). So the package
@@ -41,10 +44,12 @@ class Release:
     store_endpoint: str      # a minio:// path's endpoint with no providers entry
     namespace_keys: bool     # the profile controller gives each namespace its own key, root and prefixes
     path_style_option: bool = True  # providers' forcePathStyle is read (config/s3.go from 2.4.1; before: always)
+    scratch_mounts: bool = True     # the driver applies the platform spec's emptyDirMounts (from 2.3.0)
 
 
 RELEASES = {r.version: r for r in (
-    Release("2.2.0", "1.9.0", True, "minio-service.kubeflow:9000", False, path_style_option=False),
+    Release("2.2.0", "1.9.0", True, "minio-service.kubeflow:9000", False, path_style_option=False,
+            scratch_mounts=False),
     Release("2.3.0", "1.9.1", True, "minio-service.kubeflow:9000", False, path_style_option=False),
     Release("2.4.1", "1.10.0", False, "minio-service.kubeflow:9000", False),
     Release("2.5.0", "1.10.1, 1.10.2", False, "minio-service.kubeflow:9000", False),
@@ -75,3 +80,8 @@ def store_endpoints(target: Release | None) -> list[str]:
 def namespace_keys(target: Release | None) -> bool:
     """Whether a namespace's key may be limited to its prefixes: for ANY_RELEASE, as on the newest."""
     return target.namespace_keys if target else any(r.namespace_keys for r in RELEASES.values())
+
+
+def scratch_mounts(target: Release | None) -> bool:
+    """Whether the package may mount a scratch emptyDir: for ANY_RELEASE, as on the oldest."""
+    return target.scratch_mounts if target else all(r.scratch_mounts for r in RELEASES.values())

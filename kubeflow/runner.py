@@ -18,7 +18,7 @@ import time
 import urllib.parse
 
 from dataset import fileio
-from kubeflow import launcher_config, local_run, package, releases, serving_manifest, stores, submission
+from kubeflow import launcher_config, local_run, package, pods, releases, serving_manifest, stores, submission
 from kubeflow.submission import KubeflowError
 from kubeflow.local_run import LocalRunError
 from pipeline import options
@@ -74,7 +74,8 @@ def resource_spec(resources: Resources, gpu_type: str):
 
 
 def compile_pipeline(config, image: str, output: str, resources: dict[str, Resources],
-                     gpu_type: str = "nvidia.com/gpu", target: stores.Target | None = None) -> str:
+                     gpu_type: str = "nvidia.com/gpu", target: stores.Target | None = None,
+                     pod_settings: pods.PodSettings | None = None) -> str:
     """Writes the KFP v2 package of `config` to `output` (.yaml); returns its path."""
     import yaml
     from tfx import v1 as tfx
@@ -105,7 +106,7 @@ def compile_pipeline(config, image: str, output: str, resources: dict[str, Resou
     for name, parameter in spec["root"].get("inputDefinitions", {}).get("parameters", {}).items():
         parameter["defaultValue"] = defaults[name]
     spec, platform_spec = package.for_backend(spec, config.pipeline_root, UNCACHED_STEPS,
-                                              target.store if target else None)
+                                              target.store if target else None, pod_settings)
     fileio.write_text(output, f"# {config.pipeline_name}: maskrcnn-tfx compiled for Kubeflow Pipelines v2 by "
                               f"{spec['sdkVersion']}\n" + (submission.target_line(target) if target else "") +
                       yaml.safe_dump_all(
@@ -204,7 +205,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                                      "built-in store for minio://, AWS S3 for s3://)")
     compile_parser.add_argument("--s3-secret", metavar="NAME[:ACCESS_KEY_KEY:SECRET_KEY_KEY]",
                                 help=f"the Kubernetes secret holding the credentials for those paths (default: "
-                                     f"Kubeflow's, {releases.STORE_SECRET}; '' for the pods' own, e.g. IAM roles)")
+                                     f"Kubeflow's, {releases.STORE_SECRET}; the pods' own, e.g. IRSA, for s3:// "
+                                     f"without --s3-endpoint; '' for the pods' own)")
+    pods.add_arguments(compile_parser)
     options.add_pipeline_arguments(compile_parser, pipeline_root="", config="gpu-r50fpn")
 
     local_parser = sub.add_parser("run-local", help="run a compiled package with KFP's local orchestrator "
@@ -248,12 +251,14 @@ def main(args: argparse.Namespace) -> int:
             target = stores.target(args)
             args.pipeline_root = target.pipeline_root
             config = compile_config(args)
+            resources = step_resources(args.gpus, args.trainer_cpu or trainer_cpu(args.gpus), args.trainer_memory)
+            pod_settings, scratch = pods.settings(args, {s for s, r in resources.items() if r.gpus}, target.release,
+                                                  target.pipeline_root)
             print(starting_point(config.training))
             print(submission.root_line(target.pipeline_root, target.root_given, target.namespace))
-            path = compile_pipeline(config, image=args.image, output=args.output,
-                                    resources=step_resources(args.gpus, args.trainer_cpu or trainer_cpu(args.gpus),
-                                                             args.trainer_memory),
-                                    gpu_type=args.gpu_type, target=target)
+            print(scratch, *target.notes, sep="\n")
+            path = compile_pipeline(config, image=args.image, output=args.output, resources=resources,
+                                    gpu_type=args.gpu_type, target=target, pod_settings=pod_settings)
             print(f"wrote {path}: check it with `maskrcnn-tfx kubeflow run-local --package {path}`, then submit "
                   f"it with `maskrcnn-tfx kubeflow submit --host URL --package {path}`")
         elif args.kubeflow_command == "serving-manifest":
@@ -271,7 +276,8 @@ def main(args: argparse.Namespace) -> int:
                             enable_caching=False if args.no_cache else None, auth=submission.credentials(args),
                             launcher=stores.read_launcher_config(args.launcher_config))
             print(f"submitted run {run_id} to {args.host}")
-    except (KubeflowError, LocalRunError, stores.StoreError, launcher_config.LauncherConfigError) as error:
+    except (KubeflowError, LocalRunError, stores.StoreError, pods.PodOptionError,
+            launcher_config.LauncherConfigError) as error:
         print(f"kubeflow {args.kubeflow_command}: {error}", file=sys.stderr)
         return 1
     return 0

@@ -32,6 +32,7 @@ class Target:
     pipeline_root: str
     root_given: bool                       # False: the namespace's (or the release's) own root
     store: Session | None                  # the steps' identity; None when they reach no S3 path
+    notes: tuple[str, ...] = ()            # lines compile prints about the store
 
 
 def read_launcher_config(path: str | None) -> dict[str, str]:
@@ -45,14 +46,25 @@ def read_launcher_config(path: str | None) -> dict[str, str]:
 
 
 def providers_entry(path: str) -> str:
-    """The `providers` entry that serves `path`, as YAML to paste under the ConfigMap's data."""
+    """The `providers` entry that serves `path`, as YAML to paste under the ConfigMap's data, with both kinds of
+    credentials the launcher takes (config/s3.go): a secret's keys, or the pod's own (`fromEnv: true`)."""
     scheme, bucket, prefix, _ = launcher_config.bucket_and_prefix(path)
     return (f"  {launcher_config.PROVIDERS_KEY}: |\n    {scheme}:\n      default:\n        endpoint: ENDPOINT\n"
             f"        region: REGION\n        disableSSL: false\n        credentials:\n          secretRef:\n"
             f"            secretName: SECRET\n            accessKeyKey: ACCESS_KEY_KEY\n"
             f"            secretKeyKey: SECRET_KEY_KEY\n      overrides:\n        - bucketName: {bucket}\n"
             f"          keyPrefix: {prefix.rstrip('/')}\n          endpoint: ENDPOINT\n          credentials:\n"
-            f"            secretRef: {{secretName: SECRET, accessKeyKey: ACCESS_KEY_KEY, secretKeyKey: SECRET_KEY_KEY}}")
+            f"            secretRef: {{secretName: SECRET, accessKeyKey: ACCESS_KEY_KEY, secretKeyKey: SECRET_KEY_KEY}}\n"
+            f"(or, for the pod's own credentials (IRSA, the node's role), `credentials: {{fromEnv: true}}` in place of "
+            f"each secretRef)")
+
+
+def aws_default_line(root: str) -> str:
+    return (f"store: --pipeline-root {root} has no providers entry in the kfp-launcher ConfigMap: the launcher opens "
+            f"it on AWS S3 itself with the pod's AWS credentials (IRSA or the node's role; "
+            f"backend/src/v2/objectstore/object_store.go), and so do the steps. For MinIO or SeaweedFS add a "
+            f"providers entry for s3:// with its endpoint and credentials (secretRef, or fromEnv: true) and pass it "
+            f"with --launcher-config")
 
 
 def _with_options(session: Session, path: str, option: str, endpoint: str | None, secret: str | None) -> Session:
@@ -64,9 +76,10 @@ def _with_options(session: Session, path: str, option: str, endpoint: str | None
                              f"{path} the endpoint {session.endpoint or 'of AWS S3'}; the launcher and the steps "
                              f"must use one: leave --s3-endpoint out")
         return session
-    # The AWS default session reads the pod's environment, where the steps' credentials are: Kubeflow's secret
-    # unless told otherwise.
-    secret = releases.STORE_SECRET if secret is None and session.from_env else secret
+    # The AWS default session reads the pod's environment, where the steps' credentials are: on AWS S3 itself (s3://,
+    # no endpoint) the pod's own unless told otherwise, else Kubeflow's secret.
+    if secret is None and session.from_env:
+        secret = "" if session.provider == "s3" and not endpoint else releases.STORE_SECRET
     changes = {"endpoint": endpoint} if endpoint else {}
     if secret is not None:
         changes.update(secret=secret, from_env=not secret)
@@ -99,7 +112,8 @@ def step_store(sessions: dict[str, tuple[str, Session]], target: releases.Releas
                            for o, (p, s) in sessions.items())
         raise StoreError(f"the steps would reach their S3 paths as different identities ({listed}): a step's S3 "
                          f"client has one; put the paths under one providers entry (one bucket and key prefix) of "
-                         f"the kfp-launcher ConfigMap, or on one store")
+                         f"the kfp-launcher ConfigMap, with a secretRef or `fromEnv: true` (the pod's own "
+                         f"credentials), or on one store")
     return next(iter(sessions.values()))[1]
 
 
@@ -116,18 +130,20 @@ def target(args: argparse.Namespace) -> Target:
         sessions = {name: (path, _with_options(launcher_config.session(launcher, path, release), path, name,
                                                args.s3_endpoint, secret))
                     for name, path in paths.items() if path and fileio.is_s3(path)}
-        if fileio.scheme(root) == "s3" and sessions["pipeline_root"][1].built_in:
+        aws_default = fileio.scheme(root) == "s3" and sessions["pipeline_root"][1].built_in
+        if aws_default and args.s3_endpoint:
             raise StoreError(
-                f"--pipeline-root {root}: the kfp-launcher ConfigMap has no providers entry for s3://, so the "
-                f"launcher would open it with the AWS SDK's default session (no endpoint, no path-style: "
-                f"backend/src/v2/objectstore/object_store.go), which a MinIO or SeaweedFS store refuses. Add to the "
-                f"namespace's ConfigMap (`kubectl edit configmap kfp-launcher`):\n{providers_entry(root)}\nand "
-                f"pass it with --launcher-config")
+                f"--s3-endpoint {args.s3_endpoint} with --pipeline-root {root}: the kfp-launcher ConfigMap has no "
+                f"providers entry for s3://, so the launcher opens the root with the AWS SDK's default session (AWS "
+                f"S3 itself, no endpoint: backend/src/v2/objectstore/object_store.go), not at that endpoint. For "
+                f"MinIO or SeaweedFS add to the namespace's ConfigMap (`kubectl edit configmap kfp-launcher`):\n"
+                f"{providers_entry(root)}\nand pass it with --launcher-config")
         if args.namespace and releases.namespace_keys(release):
             namespaces.check({f"--{name.replace('_', '-')}": path for name, (path, s) in sessions.items()
                               if s.secret.split(":")[0] == releases.STORE_SECRET.split(":")[0]}, args.namespace)
         steps = {n: v for n, v in sessions.items() if n != "pipeline_root" or v[1].from_env}
-        return Target(release, args.namespace, launcher, root, bool(args.pipeline_root), step_store(steps, release))
+        return Target(release, args.namespace, launcher, root, bool(args.pipeline_root), step_store(steps, release),
+                      (aws_default_line(root),) if aws_default else ())
     except (LauncherConfigError, NamespaceError) as error:
         raise StoreError(str(error)) from None
 

@@ -3,13 +3,14 @@ contract tests: its compiler's rules, its driver's executor input, pod env and c
 staging of artifacts and logs. The parts that differ between releases, the store and the cache: kfp_store.py.
 
 Followed: kubeflow/pipelines tag 2.17.0 (commit 4a3592cb2dd0a91a4652ab93893ec8beda1f3158), `backend/src/`:
-- apiserver/template/v2_template.go NewV2SpecTemplate: schema 2.1.0; a second YAML document with
-  `platforms.kubernetes` is the platform spec.
+- apiserver/template/v2_template.go NewV2SpecTemplate: the PipelineSpec parsed with strict protojson (every
+  release), schema 2.1.0; a second YAML document with `platforms.kubernetes` is the platform spec.
 - v2/compiler/visitor.go (L134), argocompiler/dag.go (L341-356): only container and importer executors; no
   `triggerPolicy.condition` on an importer.
 - v2/driver/driver.go initPodSpecPatch (L289-447): resources from resource_cpu_request / resource_memory_request
   (else cpu_request / memory_request), accelerator.resource_type + resource_count (else type + count); the
-  container's env; k8s.go extendPodSpecPatch: the platform spec's secretAsEnv, from the namespace's secrets.
+  container's env; k8s.go extendPodSpecPatch: the platform spec's secretAsEnv as secretKeyRefs (a missing secret
+  holds the pod in CreateContainerConfigError, the kubelet's).
 - v2/driver/root_dag.go: the run's pipeline root, else the kfp-launcher ConfigMap's, else
   minio://mlpipeline/v2/artifacts (the package's defaultPipelineRoot is not read).
 - v2/driver/driver.go provisionOutputs (L741-810): an output's URI is
@@ -40,11 +41,9 @@ built-in endpoint minio-service.kubeflow:9000, driver.go's outputs (no executor-
 output file at /tmp/kfp_outputs), cacheutils/cache.go's key without PVC names, and a pod with no scratch volumes:
 launcher_v2.go's execute (downloadArtifacts, prepareOutputFolders, getExecutorOutputFile: the same as 2.17.0's
 but for the output file) writes /minio in the container's own file system as the image's user.
-Not reproduced: Argo and Kubernetes themselves (a step is a container of the image with the pod's volumes
-mounted; at 2.2.0 the launcher's in-container part is a shell script, kfp_store.in_container_launcher), ML
-Metadata's and the API server's own stores (lists and a dict here), the AWS default session (an s3:// root
-without providers), retries; the log upload's exact object layout (one object at the output's URI here).
-"""
+Not reproduced: Argo and Kubernetes (a step is a container of the image with the pod's volumes, at 2.2.0 the
+launcher's in-container part a shell script: kfp_store.in_container_launcher), ML Metadata's and the API server's
+stores, the AWS default session (an s3:// root without providers), retries, the log upload's object layout."""
 from __future__ import annotations
 
 import dataclasses
@@ -156,10 +155,10 @@ class Backend:
     """One install: runs a package's tasks in order as the driver and launcher would, each in a container of its
     image, with the install's cache kept across runs.
 
-    `run_container(image, argv, env, mounts, image_user) -> (exit code, log)` starts the step's container with
-    the pod's volumes (`mounts`: host folder -> /minio, /s3, /gcs, or the launcher's own at 2.2.0), as the image's
-    user when `image_user` (where the launcher writes in the container's own file system; else the user does not
-    matter: emptyDirs are writable by all); `connect(endpoint_url, key, secret)` is an
+    `run_container(image, argv, env, mounts, image_user, security) -> (exit code, log)` starts the step's
+    container with the pod's volumes (`mounts`: host folder -> /minio, /s3, /gcs, or the launcher's own at 2.2.0),
+    as the image's user when `image_user` (the launcher writes in the container's own file system; else emptyDirs,
+    writable by all), with the release's security context (kfp_store.Rules, or None); `connect(endpoint_url, key, secret)` is an
     S3 client (s3fs) on the store; `secrets` are the namespace's Kubernetes secrets ({name: {key: value}}) and
     `configmap` its kfp-launcher ConfigMap's data; `rules` the release's (kfp_store.RULES)."""
 
@@ -270,7 +269,8 @@ class Backend:
         if not self.rules.scratch_volumes:
             outputs = [local_path(a["artifacts"][0]["uri"]) for a in executor_input["outputs"]["artifacts"].values()]
             argv = kfp_store.in_container_launcher(argv, outputs, executor_input["outputs"]["outputFile"])
-        code, log = self.run_container(container["image"], argv, env, mounts, not self.rules.scratch_volumes)
+        code, log = self.run_container(container["image"], argv, env, mounts, not self.rules.scratch_volumes,
+                                       self.rules.security_context)
         assert code == 0, f"step {task} failed with exit code {code}:\n{log[-4000:]}"
         if logs:  # getLogWriter: the command's output, also written to the log's local path, uploaded as outputs are
             on_host(local_path(logs["uri"]), "out").parent.mkdir(parents=True, exist_ok=True)

@@ -1,5 +1,5 @@
 """What a multi-user Kubeflow install gives a namespace, as the profile controller writes it (kubeflow/pipelines
-2.17.0 manifests/kustomize/base/installs/multi-user/pipelines-profile-controller/sync.py, from 2.15.0): its IAM
+2.15.0 to 2.17.0 manifests/kustomize/base/installs/multi-user/pipelines-profile-controller/sync.py): its IAM
 user's policy and key in the secret mlpipeline-minio-artifact, its kfp-launcher ConfigMap; and the store that
 enforces them here, moto's S3 server with IAM on (moto/core/authorization.py: after /moto-api/reset-auth 0 every
 request needs a key IAM made, a good signature, and a user policy allowing the action on the resource,
@@ -22,13 +22,15 @@ def namespace_root(namespace: str) -> str:
 
 
 def namespace_policy(namespace: str) -> dict:
-    """sync.py (2.17.0, L465-491) put_user_policy for the namespace's IAM user: s3:Put*, Get*, List* on the
-    objects of its prefixes; and, standing in for the bucket policy sync.py sets for listings
+    """sync.py put_user_policy for the namespace's IAM user: s3:Put*, Get*, List* on the objects of its prefixes
+    (2.15.0 near L356-375, 2.16.0 near L388-405; 2.17.0, L465-491, adds s3:DeleteObject, which the steps do not
+    use, so the narrower object policy is kept); and, standing in for the bucket policy 2.17.0 sets for listings
     (ensure_bucket_list_policy, L176-248: ListBucket allowed under the user's own prefixes and at the top level,
     denied deeper in another namespace's, keyed on ${aws:username} and s3:prefix conditions), ListBucket on the
     bucket: a listing is checked against the bucket's ARN (moto's s3/responses.py, as AWS does), and moto
     evaluates no StringLike / StringNotLike condition (moto/iam/policy_conditions.py: StringEquals only). So
-    here a namespace may list another's names; their objects stay refused."""
+    here a namespace may list another's names; their objects stay refused. 2.15.0 and 2.16.0 write no bucket
+    policy: whether their keys may list is the store's own reading of s3:List* on object ARNs (not reproduced)."""
     objects = ["artifacts/*", f"private-artifacts/{namespace}/*", f"private/{namespace}/*", "shared/*"]
     return {"Version": "2012-10-17", "Statement": [
         {"Effect": "Allow", "Action": ["s3:Put*", "s3:Get*", "s3:List*"],

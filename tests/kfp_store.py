@@ -33,6 +33,10 @@ the project's kubeflow/ modules, which the contract checks).
   /minio and /s3, writable by any user; at 2.2.0 only the launcher's own volume, so the launcher, as the image's
   user, makes those folders in the container's own file system (launcher_v2.go downloadArtifacts,
   prepareOutputFolders: os.MkdirAll) and fails on an image whose user may not write there.
+- argocompiler/security_context.go at 2.17.0 (applySecurityContextToExecutorTemplate; none at 2.2.0): the step's
+  container drops ALL capabilities, allows no privilege escalation, uses the RuntimeDefault seccomp profile, and
+  with the admin's DEFAULT_SECURITY_CONTEXT_RUN_AS_NON_ROOT (apiserver/common/config.go; driver k8s.go near 715)
+  runs with runAsNonRoot, which the kubelet checks against the image's user (kubelet_run_as_non_root).
 Not reproduced: encoding/json's HTML escaping (<, >, & as \\u003c...; no such characters in this package's keys
 matter for equality), the cache's scoping by pipeline name and namespace (one pipeline, one namespace here).
 """
@@ -58,13 +62,45 @@ class Rules:
     publish_logs: bool            # driver.go provisionOutputs adds executor-logs (PUBLISH_LOGS, default true)
     task_root_outputs: bool       # driver.go provisionOutputs: <task>/<salt>/<key>, the output file in the task's root
     scratch_volumes: bool         # argocompiler/container.go: emptyDirs at /gcs, /minio, /s3 (from 2.3.0)
+    security_context: dict | None = None  # the step container's, as the compiler and the driver write it
 
 
 RULES = {r.tag: r for r in (
     Rules("2.2.0", strict_driver=True, minio_endpoint="minio-service.kubeflow:9000", secret_name_parameter=False,
           publish_logs=False, task_root_outputs=False, scratch_volumes=False),
     Rules("2.17.0", strict_driver=False, minio_endpoint="seaweedfs.kubeflow:9000", secret_name_parameter=True,
-          publish_logs=True, task_root_outputs=True, scratch_volumes=True))}
+          publish_logs=True, task_root_outputs=True, scratch_volumes=True, security_context={
+              "allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]},
+              "seccompProfile": {"type": "RuntimeDefault"}, "runAsNonRoot": True}))}
+
+
+class KubeletError(RuntimeError):
+    """The kubelet's refusal to create the container (the pod waits in CreateContainerConfigError)."""
+
+
+def kubelet_run_as_non_root(image_user: str, security_context: dict | None, pod: str = "pod",
+                            container: str = "main") -> None:
+    """pkg/kubelet/kuberuntime/security_context_others.go verifyRunAsNonRoot (kubernetes master), for the image's
+    USER as the container runtime reports it (containerd and CRI-O getUserFromImage: the part before ':', a number
+    is a uid, else a user name) and the kubelet reads it (kuberuntime_container.go getImageUser: neither is root)."""
+    context = security_context or {}
+    if not context.get("runAsNonRoot"):
+        return
+    where = f"(pod: {pod!r}, container: {container})"
+    if context.get("runAsUser") is not None:
+        if context["runAsUser"] == 0:
+            raise KubeletError(f"container's runAsUser breaks non-root policy {where}")
+        return
+    user = image_user.split(":")[0]
+    if user and not user.lstrip("-").isdigit():
+        raise KubeletError(f"container has runAsNonRoot and image has non-numeric user ({user}), cannot verify user "
+                           f"is non-root {where}")
+    uid = int(user) if user else 0
+    if uid == 0:
+        raise KubeletError(f"container has runAsNonRoot and image will run as root {where}")
+    if not 0 <= uid <= 2**31 - 1:  # validation.IsValidUserID
+        raise KubeletError(f"container has runAsNonRoot and image has an invalid user id ({uid}). (Must be "
+                           f"1-({2**31 - 1})): must be between 0 and 2147483647, inclusive {where}")
 
 
 OUTPUT_METADATA_FILEPATH = "/tmp/kfp_outputs/output_metadata.json"  # launcher_v2.go at 2.2.0
@@ -129,14 +165,14 @@ def launcher_store(configmap: dict[str, str], path: str, rules: Rules) -> Store:
 
 
 def secret_env(platform_executor: dict, secrets: dict[str, dict[str, str]], rules: Rules) -> dict[str, str]:
-    """The env a step's pod gets from secretAsEnv (k8s.go): the named secret's keys; a secret the namespace
-    lacks fails the driver."""
+    """The env a step's pod gets from secretAsEnv (k8s.go): the named secret's keys. The driver only writes
+    secretKeyRefs; a secret the namespace lacks holds the pod in CreateContainerConfigError (the kubelet's)."""
     env = {}
     for item in platform_executor.get("secretAsEnv", []):
         name = item.get("secretName")
         if rules.secret_name_parameter and "secretNameParameter" in item:
             name = item["secretNameParameter"]["runtimeValue"]["constant"]
-        assert name in secrets, f"secret {name!r} not found in the namespace"
+        assert name in secrets, f"CreateContainerConfigError: secret \"{name}\" not found"
         for key in item["keyToEnv"]:
             env[key["envVar"]] = secrets[name][key["secretKey"]]
     return env

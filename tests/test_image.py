@@ -10,6 +10,7 @@ import json
 import os
 from pathlib import Path
 
+import kfp_store
 import pytest
 import yaml
 
@@ -37,6 +38,34 @@ schema = io_utils.SchemaReader().read(str(SCHEMA_PATH))
 print(json.dumps({"modules": modules, "configs": configs, "schema_features": len(schema.feature),
                   "schema_path": str(SCHEMA_PATH), "sys_path": sys.path}))
 """
+
+
+AS_ANY_USER = """
+import json, os, pathlib
+from kubeflow import entrypoint
+output = "/minio/mlpipeline/v2/artifacts/p/r/Trainer/model"
+os.makedirs(output)  # KFP 2.2.0's launcher, as the pod's user (no emptyDir at /minio)
+pathlib.Path(output, "saved_model.pb").write_bytes(b"graph")
+home = pathlib.Path(os.environ["HOME"], ".keras", "models")
+home.mkdir(parents=True)
+(home / "weights.h5").write_bytes(b"w")
+print(json.dumps({"uid": os.getuid(), "gid": os.getgid(), "home": os.environ["HOME"],
+                  "local": entrypoint.local_path("minio://mlpipeline/v2/artifacts/p/r/Trainer/model")}))
+"""
+
+
+def test_an_arbitrary_user_in_group_0_runs_a_step_in_a_hardened_container(engine):
+    """OpenShift's restricted SCC (an arbitrary UID in group 0) with KFP 2.17.0's container security context
+    (capabilities dropped, no privilege escalation): the launcher's folders and HOME are writable; the image's
+    numeric USER passes the kubelet's runAsNonRoot check (kfp_store.kubelet_run_as_non_root)."""
+    user = engine.images.get(IMAGE).attrs["Config"]["User"]
+    assert user == "1000"
+    kfp_store.kubelet_run_as_non_root(user, kfp_store.RULES["2.17.0"].security_context)
+    printed = engine.containers.run(IMAGE, ["python", "-c", AS_ANY_USER], user="12345:0", cap_drop=["ALL"],
+                                    security_opt=["no-new-privileges"], working_dir="/", remove=True,
+                                    environment={}).decode()
+    assert json.loads(printed.strip().splitlines()[-1]) == {
+        "uid": 12345, "gid": 0, "home": "/home/app", "local": "/minio/mlpipeline/v2/artifacts/p/r/Trainer/model"}
 
 
 def _compile(tmp_path: Path, dataset: Path, *extra: str) -> Path:

@@ -9,9 +9,9 @@ the same inputs is served from the cache but for the Evaluator and the Pusher, a
 Both the oldest and the newest release supported run it, each on its own install (its own serving folder of
 the one store), with the package compiled for it (`--kfp-version`): KFP 2.2.0 (its strict driver parses every
 step's specs with its own protos, no executor-logs output, its cache key) and KFP 2.17.0 (PUBLISH_LOGS'
-executor-logs, its cache key), eight containers and then two each. The store enforces the namespace key's policy
-of 2.17.0's profile controller for both: 2.2.0's sync.py would give the namespace the install's shared keys,
-which allow all this key allows. Mixing the releases across two submissions would not stand for an install:
+executor-logs, its cache key, its steps' security context), eight containers and then two each. The store
+enforces a namespace key's policy for both (tests/kfp_install.py: sync.py's object actions, a listing for
+2.17.0's bucket policy): 2.2.0's sync.py would give the namespace the install's shared keys, which allow more. Mixing the releases across two submissions would not stand for an install:
 2.17.0's cache key holds the executor-logs output, 2.2.0's does not, so an upgraded install's cache serves
 nothing of the old runs (checked with a stand-in for the containers)."""
 from __future__ import annotations
@@ -87,8 +87,11 @@ def contract_run(request, engine, s3_store, install):
     tag = request.param
     work = install["work"] / f"pods-{tag}"
 
-    def run_container(image, argv, env, mounts, image_user):
+    def run_container(image, argv, env, mounts, image_user, security):
         user = {} if image_user else {"user": f"{os.getuid()}:{os.getgid()}"}  # a pod runs as the image's USER
+        if security:  # what the engine applies of the release's security context; the kubelet's check first
+            kfp_store.kubelet_run_as_non_root(engine.images.get(image).attrs["Config"].get("User", ""), security)
+            user.update(cap_drop=["ALL"], security_opt=["no-new-privileges"])
         container = engine.containers.run(
             image, argv, environment=env, network_mode="host", working_dir="/", detach=True, shm_size="2g",
             volumes={host: {"bind": target, "mode": "rw"} for host, target in mounts.items()}, **user)
@@ -193,7 +196,7 @@ def test_steps_got_the_executor_input_the_backend_builds_and_the_launcher_publis
 @pytest.mark.parametrize("tag", RELEASES)
 def test_the_steps_reach_their_paths_as_the_launcher_does_on_every_release(install, tag):
     """The launcher's store for each path (config/s3.go: the ConfigMap's providers) is the steps' endpoint and
-    secret; 2.2.0's strict driver parses every step and gives each pod the env 2.17.0's gives it; only the
+    secret; each release's driver parses every step (2.2.0 strictly) and gives each pod the env 2.17.0's gives it; only the
     built-in endpoint of a minio:// path without providers differs between them."""
     spec, platform = kfp_backend.load_package(install["packages"][tag])
     configmap, secrets = install["configmap"], install["secrets"]
@@ -201,9 +204,9 @@ def test_the_steps_reach_their_paths_as_the_launcher_does_on_every_release(insta
     stores = {kfp_store.launcher_store(configmap, path, kfp_store.RULES[tag]) for path in (ROOT, DATASET, serving(tag))}
     assert len(stores) == 1
     store = stores.pop()
-    from test_kfp_releases import driver_2_2_0_parse
+    from test_kfp_releases import driver_parse
 
-    driver_2_2_0_parse(spec, {"platforms": {"kubernetes": platform}})
+    driver_parse(spec, {"platforms": {"kubernetes": platform}}, tag)
     executors = platform["deploymentSpec"]["executors"]
     for label, executor in spec["deploymentSpec"]["executors"].items():
         env = {e["name"]: e["value"] for e in executor["container"].get("env", [])}
@@ -223,7 +226,7 @@ def test_an_install_upgraded_from_2_2_0_to_2_17_0_serves_nothing_from_2_2_0s_cac
     every step runs once again rather than reusing a 2.2.0 output."""
     started = []
 
-    def run_container(image, argv, env, mounts, image_user):
+    def run_container(image, argv, env, mounts, image_user, security):
         started.append(argv)
         return 0, ""
 

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from pipeline import cli
-from test_kfp_releases import IMAGE, NS, _compile, driver_2_2_0_parse
+from test_kfp_releases import IMAGE, NS, _compile, driver_parse
 
 # ---- Multi-user namespaces as the profile controller makes them (manifests/kustomize/base/installs/multi-user/
 # pipelines-profile-controller/sync.py at 2.17.0: the root about line 285, the key's policy about lines 466-491).
@@ -35,7 +35,7 @@ def test_a_package_for_a_namespace_uses_its_root_and_its_key(tmp_path, capsys):
     assert {s["secretName"] for s in secrets} == {"mlpipeline-minio-artifact"}
     assert {(k["secretKey"], k["envVar"]) for s in secrets for k in s["keyToEnv"]} == {
         ("accesskey", "AWS_ACCESS_KEY_ID"), ("secretkey", "AWS_SECRET_ACCESS_KEY")}  # env.go; botocore's names
-    driver_2_2_0_parse(spec, platform)
+    driver_parse(spec, platform, "2.17.0")
 
 
 @pytest.mark.parametrize("change, named", [
@@ -114,15 +114,33 @@ def test_the_steps_paths_on_two_identities_are_refused(tmp_path, capsys):
     assert f"--serving-dir s3://ml-{NS}/serving/kettles: s3.example.com:9000 as shared-s3" in err
 
 
-def test_an_s3_root_without_a_providers_entry_is_refused_with_the_entry_to_add(tmp_path, capsys):
+def test_an_s3_root_without_a_providers_entry_is_aws_s3_reached_with_the_pods_own_credentials(tmp_path, capsys):
+    """object_store.go OpenBucket (2.2.0, 2.17.0): no providers entry, the AWS SDK's default session; the steps
+    share the pod's environment, so they get no endpoint and no secret either."""
+    spec, platform, _ = _compile(tmp_path, "--pipeline-root", "s3://ml/root", "--dataset", "s3://ml/data",
+                                 "--serving-dir", "s3://ml/serving")
+    out = capsys.readouterr().out
+    assert "--pipeline-root s3://ml/root has no providers entry in the kfp-launcher ConfigMap: the launcher opens it " \
+           "on AWS S3 itself with the pod's AWS credentials (IRSA or the node's role" in out
+    assert "For MinIO or SeaweedFS add a providers entry for s3://" in out and "fromEnv: true" in out
+    assert spec["defaultPipelineRoot"] == "s3://ml/root"
+    assert not [e for e in spec["deploymentSpec"]["executors"].values() if e["container"].get("env")]
+    assert not platform  # no secretAsEnv: the pod's own credentials
+
+
+def test_an_s3_root_without_a_providers_entry_is_refused_with_another_endpoint_and_the_entry_to_add(tmp_path,
+                                                                                                  capsys):
     argv = ["kubeflow", "compile", "--image", IMAGE, "--output", str(tmp_path / "p.yaml"), "--init-checkpoint", "none",
             "--pipeline-root", "s3://ml/root", "--dataset", "s3://ml/data", "--serving-dir", "s3://ml/serving",
             "--s3-endpoint", "http://minio.example.com:9000"]
     assert cli.main(argv) == 1
     err = capsys.readouterr().err
-    assert "--pipeline-root s3://ml/root: the kfp-launcher ConfigMap has no providers entry for s3://" in err
+    assert "--s3-endpoint http://minio.example.com:9000 with --pipeline-root s3://ml/root: the kfp-launcher " \
+           "ConfigMap has no providers entry for s3://" in err
     assert "  providers: |\n    s3:\n      default:\n        endpoint: ENDPOINT" in err
     assert "        - bucketName: ml\n          keyPrefix: root" in err
+    assert "`credentials: {fromEnv: true}` in place of each secretRef" in err
+    assert not (tmp_path / "p.yaml").exists()
 
 
 def test_a_minio_path_for_any_release_needs_the_release_or_the_endpoint(tmp_path, capsys):

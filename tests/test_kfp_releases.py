@@ -118,63 +118,109 @@ def _message(messages, path: str):
     return _message(found.nested_type, rest) if rest else found
 
 
+def _add_file(pool: descriptor_pool.DescriptorPool, file, edit=None) -> None:
+    """`file` (a FileDescriptor) and its dependencies into `pool`, each passed through `edit` first."""
+    for dependency in file.dependencies:
+        _add_file(pool, dependency, edit)
+    try:
+        pool.FindFileByName(file.name)
+    except KeyError:
+        proto = descriptor_pb2.FileDescriptorProto()
+        file.CopyToProto(proto)
+        if edit:
+            edit(file, proto)
+        pool.Add(proto)
+
+
 def _pool_2_2_0() -> descriptor_pool.DescriptorPool:
     from kfp.pipeline_spec import pipeline_spec_pb2
 
+    def as_at_2_2_0(file, proto):
+        if file is pipeline_spec_pb2.DESCRIPTOR:
+            for path, names in ABSENT_AT_2_2_0.items():
+                message = _message(proto.message_type, path)
+                kept = [f for f in message.field if f.name not in names]
+                assert len(kept) == len(message.field) - len(names), path  # every field named is there today
+                del message.field[:]
+                message.field.extend(kept)
+
     pool = descriptor_pool.DescriptorPool()
-
-    def add(file):
-        for dependency in file.dependencies:
-            add(dependency)
-        try:
-            pool.FindFileByName(file.name)
-        except KeyError:
-            proto = descriptor_pb2.FileDescriptorProto()
-            file.CopyToProto(proto)
-            if file is pipeline_spec_pb2.DESCRIPTOR:
-                for path, names in ABSENT_AT_2_2_0.items():
-                    message = _message(proto.message_type, path)
-                    kept = [f for f in message.field if f.name not in names]
-                    assert len(kept) == len(message.field) - len(names), path  # every field named is there today
-                    del message.field[:]
-                    message.field.extend(kept)
-            pool.Add(proto)
-
-    add(pipeline_spec_pb2.DESCRIPTOR)
-    # kubernetes_platform/proto/kubernetes_executor_config.proto at 8b2a099e8c9f: SecretAsEnv has secret_name (1)
-    # and key_to_env (2) only; KubernetesExecutorConfig's secret_as_env is field 2 (the other fields, which the
-    # package does not write, are left out).
-    k8s = descriptor_pb2.FileDescriptorProto(name="kubernetes_executor_config.proto", package="kfp_kubernetes",
-                                             syntax="proto3")
-    secret = k8s.message_type.add(name="SecretAsEnv")
-    secret.field.add(name="secret_name", number=1, type=9, label=1, json_name="secretName")
-    pair = secret.nested_type.add(name="SecretKeyToEnvMap")
-    pair.field.add(name="secret_key", number=1, type=9, label=1, json_name="secretKey")
-    pair.field.add(name="env_var", number=2, type=9, label=1, json_name="envVar")
-    secret.field.add(name="key_to_env", number=2, type=11, label=3, json_name="keyToEnv",
-                     type_name=".kfp_kubernetes.SecretAsEnv.SecretKeyToEnvMap")
-    config = k8s.message_type.add(name="KubernetesExecutorConfig")
-    config.field.add(name="secret_as_env", number=2, type=11, label=3, json_name="secretAsEnv",
-                     type_name=".kfp_kubernetes.SecretAsEnv")
-    pool.Add(k8s)
+    _add_file(pool, pipeline_spec_pb2.DESCRIPTOR, as_at_2_2_0)
+    pool.Add(_kubernetes_2_2_0())
     return pool
 
 
-def driver_2_2_0_parse(spec: dict, platform: dict) -> None:
-    """What 2.2.0's driver parses of every step: --component, --task, --container, --kubernetes_config."""
-    pool = _pool_2_2_0()
-    kinds = {name: message_factory.GetMessageClass(pool.FindMessageTypeByName(name)) for name in (
-        "ml_pipelines.ComponentSpec", "ml_pipelines.PipelineTaskSpec",
-        "ml_pipelines.PipelineDeploymentConfig.PipelineContainerSpec", "kfp_kubernetes.KubernetesExecutorConfig")}
+def _kubernetes_2_2_0() -> descriptor_pb2.FileDescriptorProto:
+    """kubernetes_platform/proto/kubernetes_executor_config.proto at 8b2a099e8c9f: the messages the package may
+    write, with their field numbers (no empty_dir_mounts, no *_parameter or *_json fields); the others left out."""
+    k8s = descriptor_pb2.FileDescriptorProto(name="kubernetes_executor_config.proto", package="kfp_kubernetes",
+                                             syntax="proto3")
+    string, message, optional, repeated = 9, 11, 1, 3
+
+    def add(owner, name, fields):
+        added = owner.add(name=name)
+        for number, (field, kind, label, type_name) in enumerate(fields, 1):
+            if field:
+                json_name = field.split("_")[0] + "".join(w.title() for w in field.split("_")[1:])
+                added.field.add(name=field, number=number, type=kind, label=label, json_name=json_name,
+                                **({"type_name": type_name} if type_name else {}))
+        return added
+
+    secret = add(k8s.message_type, "SecretAsEnv", [("secret_name", string, optional, None),
+                                                   ("key_to_env", message, repeated,
+                                                    ".kfp_kubernetes.SecretAsEnv.SecretKeyToEnvMap")])
+    add(secret.nested_type, "SecretKeyToEnvMap", [("secret_key", string, optional, None),
+                                                  ("env_var", string, optional, None)])
+    selector = add(k8s.message_type, "NodeSelector", [("labels", message, repeated,
+                                                       ".kfp_kubernetes.NodeSelector.LabelsEntry")])
+    entry = add(selector.nested_type, "LabelsEntry", [("key", string, optional, None), ("value", string, optional, None)])
+    entry.options.map_entry = True
+    add(k8s.message_type, "ImagePullSecret", [("secret_name", string, optional, None)])
+    add(k8s.message_type, "Toleration", [(f, string, optional, None) for f in ("key", "operator", "value", "effect")])
+    fields = [None] * 12
+    fields[1] = ("secret_as_env", message, repeated, ".kfp_kubernetes.SecretAsEnv")
+    fields[3] = ("node_selector", message, optional, ".kfp_kubernetes.NodeSelector")
+    fields[5] = ("image_pull_secret", message, repeated, ".kfp_kubernetes.ImagePullSecret")
+    fields[11] = ("tolerations", message, repeated, ".kfp_kubernetes.Toleration")
+    add(k8s.message_type, "KubernetesExecutorConfig", [f or (None, 0, 0, None) for f in fields])
+    return k8s
+
+
+def _kubernetes_2_17_0() -> descriptor_pool.DescriptorPool:
+    """2.17.0's own kubernetes_executor_config.proto (tests/data), on today's pipeline_spec.proto."""
+    from google.protobuf import struct_pb2, text_format
+    from kfp.pipeline_spec import pipeline_spec_pb2
+
+    pool = descriptor_pool.DescriptorPool()
+    _add_file(pool, struct_pb2.DESCRIPTOR)
+    _add_file(pool, pipeline_spec_pb2.DESCRIPTOR)
+    pool.Add(text_format.Parse((DATA / "kfp-2.17.0-kubernetes_executor_config.pbtxt").read_text(),
+                               descriptor_pb2.FileDescriptorProto()))
+    return pool
+
+
+DRIVER_MESSAGES = ("ml_pipelines.ComponentSpec", "ml_pipelines.PipelineTaskSpec",
+                   "ml_pipelines.PipelineDeploymentConfig.PipelineContainerSpec", "kfp_kubernetes.KubernetesExecutorConfig")
+
+
+def driver_parse(spec: dict, platform: dict, tag: str = "2.2.0") -> None:
+    """What the release's driver parses of every step: --component, --task, --container, --kubernetes_config.
+    2.2.0's jsonpb refuses an unknown field; 2.17.0's parser skips it (util.UnmarshalString), so the check there
+    is that every field written is one 2.17.0 reads (nothing skipped)."""
+    pool = _pool_2_2_0() if tag == "2.2.0" else _kubernetes_2_17_0()
+    kinds = {name: message_factory.GetMessageClass(pool.FindMessageTypeByName(name)) for name in DRIVER_MESSAGES}
     executors = platform.get("platforms", {}).get("kubernetes", {}).get("deploymentSpec", {}).get("executors", {})
     for task_name, task in spec["root"]["dag"]["tasks"].items():
         component = spec["components"][task["componentRef"]["name"]]
         label = component["executorLabel"]
-        for kind, value in (("ml_pipelines.ComponentSpec", component), ("ml_pipelines.PipelineTaskSpec", task),
-                            ("ml_pipelines.PipelineDeploymentConfig.PipelineContainerSpec",
-                             spec["deploymentSpec"]["executors"][label]["container"]),
-                            ("kfp_kubernetes.KubernetesExecutorConfig", executors.get(label, {}))):
+        for kind, value in zip(DRIVER_MESSAGES, (component, task,
+                                                 spec["deploymentSpec"]["executors"][label]["container"],
+                                                 executors.get(label, {}))):
             json_format.Parse(json.dumps(value), kinds[kind](), ignore_unknown_fields=False)
+
+
+def driver_2_2_0_parse(spec: dict, platform: dict) -> None:
+    driver_parse(spec, platform, "2.2.0")
 
 
 def _compile(tmp_path, *extra) -> tuple[dict, dict, str]:
@@ -202,3 +248,4 @@ def test_kfp_2_2_0s_strict_driver_parses_every_step_of_the_default_package(tmp_p
     first["secretAsEnv"][0]["secretNameParameter"] = {"runtimeValue": {"constant": "mlpipeline-minio-artifact"}}
     with pytest.raises(json_format.ParseError, match="secretNameParameter"):
         driver_2_2_0_parse(spec, platform)
+
