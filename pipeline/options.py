@@ -10,8 +10,9 @@ import os
 import shlex
 
 from components.util import serving_contract
-from components.util.metrics import BLESSING_METRICS
-from components.trainer.config_files import shipped_configs
+from components.util.metrics import BLESS_ON_RULES, BLESSING_METRICS
+from components.trainer.config_files import own_keys, shipped_configs
+from components.util.blessing import BlessingConfig
 from components.trainer.constants import ACCURACY_METRICS
 from pipeline import settings
 
@@ -58,6 +59,12 @@ def add_pipeline_arguments(parser: argparse.ArgumentParser, pipeline_root: str |
     parser.add_argument("--threshold", action="append", default=[], metavar="METRIC=MIN",
                         help=f"blessing threshold, replacing the config's, e.g. mask_AP50=0.5 (repeatable; "
                              f"{', '.join(BLESSING_METRICS)})")
+    parser.add_argument("--max-regression", type=float, help="how far a thresholded metric may fall below the "
+                                                             "last blessed model's (default: the config's)")
+    parser.add_argument("--bless-on", choices=BLESS_ON_RULES,
+                        help="what a threshold is compared with: the metric (point) or the low end of its 95%% "
+                             "bootstrap interval over the eval images (lower-bound) (default: the config's, else "
+                             "point)")
     parser.add_argument("--schema", help="a curated TFDV schema of structural rules (default: the project's, "
                                          "components/schema_gen/schema.pbtxt; draft one with `maskrcnn-tfx schema`); "
                                          "the classes always come from the dataset's label map")
@@ -85,6 +92,16 @@ def metric_values(items: list[str], option: str, known: tuple[str, ...] | None =
     return parsed
 
 
+def blessing_for(args: argparse.Namespace) -> BlessingConfig:
+    """The training config's blessing, with what the command line changes."""
+    try:
+        return own_keys(args.config).blessing.overridden(
+            thresholds=metric_values(args.threshold, "--threshold", BLESSING_METRICS) or None,
+            max_regression=args.max_regression, bless_on=args.bless_on)
+    except ValueError as error:
+        raise SystemExit(str(error)) from None
+
+
 def pipeline_config(args: argparse.Namespace, local: bool, **changes):
     """The PipelineConfig the options describe; `local` makes paths absolute (URIs are kept as given)."""
     path = os.path.abspath if local else str
@@ -100,7 +117,7 @@ def pipeline_config(args: argparse.Namespace, local: bool, **changes):
                                      serving_min_score=args.serving_min_score),
         "train_steps": args.train_steps,
         "serving_dir": path(args.serving_dir),
-        "thresholds": metric_values(args.threshold, "--threshold", BLESSING_METRICS) or None,
+        "blessing": blessing_for(args),
         **({"schema": path(args.schema)} if args.schema else {}),
         "beam_pipeline_args": args.beam_pipeline_args,
         **{field.name: getattr(args, field.name) for field in dataclasses.fields(settings.PipelineConfig)

@@ -14,7 +14,6 @@ from components.example_gen.component import ImageMaskExampleGen
 from components.pusher.component import AtomicPusher
 from components.schema_gen.component import LabelMapSchemaGen
 from components.serving_check.component import ServingCheck
-from components.trainer.experiment import own_keys
 from pipeline.settings import PipelineConfig
 
 TRAINER_RUN_FN = "components.trainer.trainer_module.run_fn"
@@ -69,12 +68,9 @@ def create_components(config: PipelineConfig) -> list:
     examples = example_gen.outputs["examples"]
     validation = validation_components(examples, config)
     trainer = trainer_component(examples, config, after=[validation[-1]])
-    rules = own_keys(config.training.config).blessing
     evaluator = MaskEvaluator(
         examples=examples, model=trainer.outputs["model"], serving_dir=config.serving_dir,
-        thresholds=rules.thresholds if config.thresholds is None else config.thresholds,
-        max_regression=rules.max_regression if config.max_regression is None else config.max_regression,
-        latency_batch=config.latency_batch, bless_on=config.bless_on)
+        blessing=config.blessing_config(), latency_batch=config.latency_batch)
     serving_check = ServingCheck(
         model=trainer.outputs["model"], examples=examples, evaluation=evaluator.outputs["evaluation"],
         blessing=evaluator.outputs["blessing"], serving_dir=config.serving_dir)

@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING
 from components.data_gate.constants import DEFAULT_MAX_CLASS_DRIFT
 from components.evaluator.constants import DEFAULT_LATENCY_BATCH
 from components.trainer.settings import DEFAULT_CONFIG, TrainingSettings  # noqa: F401 - for the commands
-from components.util.metrics import BLESS_ON_POINT, BLESS_ON_RULES
+from components.trainer.config_files import own_keys
+from components.util.blessing import BlessingConfig
 from dataset.dask_runner_args import dask_runner_args
 from dataset.plan import (DATASET_FORMATS, DEFAULT_DATASET_FORMAT, DEFAULT_EVAL_FRACTION,  # noqa: F401 - for the commands
                           DEFAULT_MAX_REJECT_FRACTION, DEFAULT_MIN_INSTANCE_AREA)
@@ -52,12 +53,7 @@ class PipelineConfig:
     # None: the training config's own. On Kubeflow a runtime parameter holding TrainArgs JSON, '{"num_steps": N}'.
     train_steps: int | RuntimeParameter | None = None
     serving_dir: str = DEFAULT_SERVING_DIR  # blessed models are pushed to <serving_dir>/<version>/
-    thresholds: dict[str, float] | None = None   # None: the training config's `blessing:` section
-    max_regression: float | None = option(None, "how far a thresholded metric may fall below the last blessed "
-                                          "model's (default: the config's)", type=float)
-    bless_on: str = option(BLESS_ON_POINT, "what a threshold is compared with: the metric (point) or the low end of "
-                           "its 95%% bootstrap interval over the eval images (lower-bound) (default %(default)s)",
-                           choices=BLESS_ON_RULES)
+    blessing: BlessingConfig | None = None  # None: the training config's `blessing:` section (blessing_for)
     min_eval_images: int = option(0, "stop before training when the eval split has fewer than N images, too few for "
                                   "its AP to mean much (default: no minimum)", type=int, metavar="N")
     latency_batch: int = DEFAULT_LATENCY_BATCH
@@ -66,3 +62,7 @@ class PipelineConfig:
 
     def __post_init__(self):  # `--runner=DaskRunner` means the project's (dataset/dask_runner.py)
         self.beam_pipeline_args = dask_runner_args(self.beam_pipeline_args)
+
+    def blessing_config(self) -> BlessingConfig:
+        """What the evaluator blesses on: the given config, else the training config's."""
+        return self.blessing or own_keys(self.training.config).blessing

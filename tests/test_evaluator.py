@@ -222,12 +222,13 @@ def test_a_threshold_on_a_metric_the_evaluator_does_not_score_is_refused_before_
         own_keys(str(config))
 
     channels = dict(examples=Channel(type=standard_artifacts.Examples), model=Channel(type=standard_artifacts.Model))
-    refusal = ("MaskEvaluator: the evaluator scores no mask_AP90, mask_mAP; blessing thresholds may name box_AP, "
-               "box_AP50, box_AP75, mask_AP, mask_AP50, mask_AP75")
+    refusal = ("blessing.thresholds: the evaluator scores no mask_AP90, mask_mAP; blessing thresholds may name "
+               "box_AP, box_AP50, box_AP75, mask_AP, mask_AP50, mask_AP75")
     with pytest.raises(ValueError, match=refusal):
-        MaskEvaluator(**channels, thresholds={"mask_mAP": 0.5, "mask_AP90": 0.1, "box_AP": 0.2})
-    accepted = MaskEvaluator(**channels, thresholds={"mask_AP75": 0.5})
-    assert json.loads(accepted.exec_properties[constants.THRESHOLDS_KEY]) == {"mask_AP75": 0.5}
+        blessing.BlessingConfig({"mask_mAP": 0.5, "mask_AP90": 0.1, "box_AP": 0.2})
+    accepted = MaskEvaluator(**channels, blessing=blessing.BlessingConfig({"mask_AP75": 0.5}))
+    assert blessing.BlessingConfig.from_json(accepted.exec_properties[constants.BLESSING_CONFIG_KEY]).thresholds == \
+        {"mask_AP75": 0.5}
 
 
 def test_a_baseline_of_other_classes_is_not_comparable():

@@ -10,7 +10,8 @@ from kfp.client import client as kfp_client
 import kfp_backend
 
 from kubeflow import runner
-from pipeline import cli
+from components.util.blessing import BlessingConfig
+from pipeline import cli, options
 
 IMAGE = "registry.example.com/ml/maskrcnn-tfx:gpu-abc123"
 BEAM_ARGS = ["--direct_running_mode=multi_processing", "--direct_num_workers=4"]
@@ -135,19 +136,20 @@ def test_a_remote_beam_runner_is_refused_where_the_launcher_stages_artifacts_in_
 
 def test_a_setting_declared_once_is_an_option_of_run_and_compile_and_reaches_its_step(tmp_path):
     """PipelineConfig's fields with an option (pipeline/settings.py) are options of both commands."""
-    from pipeline import options
 
-    settings = ["--min-instance-area", "40", "--bless-on", "lower-bound", "--min-eval-images", "20"]
+    settings = ["--min-instance-area", "40", "--bless-on", "lower-bound", "--min-eval-images", "20",
+                "--max-regression", "0.1", "--config", "tiny"]
     run_args = cli.build_parser(["run"]).parse_args(["run", "--dataset", str(tmp_path), *settings])
     config = options.pipeline_config(run_args, local=True)
-    assert (config.min_instance_area, config.bless_on, config.min_eval_images) == (40, "lower-bound", 20)
+    assert (config.min_instance_area, config.min_eval_images) == (40, 20)  # the blessing: tiny's, changed
+    assert config.blessing == BlessingConfig({"mask_AP50": 0.0}, max_regression=0.1, bless_on="lower-bound")
     path = tmp_path / "pipeline.yaml"
     assert cli.main(compile_args(path, *settings)) == 0
     tasks = json_format.MessageToDict(kfp_client._extract_pipeline_yaml(str(path)).pipeline_spec.root)["dag"]["tasks"]
     constant = lambda task, name: tasks[task]["inputs"]["parameters"][name]["runtimeValue"]["constant"]  # noqa: E731
     assert constant("ImageMaskExampleGen", "min_instance_area") == 40
     assert constant("DataGate", "min_eval_images") == 20
-    assert constant("MaskEvaluator", "bless_on") == "lower-bound"
+    assert BlessingConfig.from_json(constant("MaskEvaluator", "blessing_config")) == config.blessing
 
 
 def test_ingestion_options_are_the_same_in_ingest_run_and_compile(tmp_path):

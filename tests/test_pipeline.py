@@ -9,6 +9,7 @@ import tensorflow as tf
 
 from conftest import PIPELINE_NUM_TEST, PIPELINE_NUM_TRAIN, TINY_TRAIN_STEPS, tiny_pipeline
 from components.util import serving
+from components.util.blessing import BlessingConfig
 from pipeline import local_runner, report, run_summary
 
 COMPONENTS = ["ImageMaskExampleGen", "LabelMapSchemaGen", "StatisticsGen", "ExampleValidator", "DataGate", "Trainer",
@@ -92,7 +93,7 @@ def test_reruns_cache_refuse_below_threshold_and_refuse_a_worse_model(trained_pi
 
     # Another model against the served one, with a threshold no model can meet and a rule no model can meet
     # (beat the baseline by 1.0 AP): not blessed, not pushed, and the run says why, for each rule.
-    other = run(train_steps=2, thresholds={"mask_AP50": 1.01}, max_regression=-1.0)
+    other = run(train_steps=2, blessing=BlessingConfig({"mask_AP50": 1.01}, max_regression=-1.0))
     blessing = other["evaluation"]["blessing"]
     assert other["model_uri"] != trained_pipeline["model_uri"]
     assert other["evaluation"]["baseline"]["model_uri"] == trained_pipeline["pushed"]["destination"]

@@ -1,6 +1,7 @@
 """MaskEvaluator's executor: COCO AP and latency of the served signature, then bless or refuse."""
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from typing import Any
@@ -9,15 +10,15 @@ import tensorflow as tf
 from tfx import types
 from tfx.components.evaluator import constants as evaluator_constants
 from tfx.dsl.components.base import base_executor
-from tfx.types import artifact_utils
+from tfx.types import artifact_utils, standard_component_specs
 from tfx.utils import path_utils
 
 from components.evaluator import latency
-from components.evaluator.constants import (BLESS_ON_KEY, LATENCY_BATCH_KEY, MAX_REGRESSION_KEY, METRICS_FILE,
-                                            SERVING_DIR_KEY, SUMMARY_FILE, THRESHOLDS_KEY)
+from components.evaluator.constants import (BLESSING_CONFIG_KEY, LATENCY_BATCH_KEY, METRICS_FILE, SERVING_DIR_KEY,
+                                            SUMMARY_FILE)
 from components.util import coco_metrics, serving
 from components.util import serving_contract as contract
-from components.util.blessing import flat_metrics, interval_warnings, judge
+from components.util.blessing import BlessingConfig, flat_metrics, interval_warnings, judge
 from components.util.eval_split import EvalSplit, load_eval_split
 from components.util.metrics import SUMMARY_KEYS
 from components.util.uncertainty import with_interval
@@ -86,12 +87,11 @@ class Executor(base_executor.BaseExecutor):
 
     def Do(self, input_dict: dict[str, list[types.Artifact]], output_dict: dict[str, list[types.Artifact]],
            exec_properties: dict[str, Any]) -> None:
-        examples = artifact_utils.get_single_instance(input_dict["examples"])
-        model = artifact_utils.get_single_instance(input_dict["model"])
-        evaluation = artifact_utils.get_single_instance(output_dict["evaluation"])
-        blessing = artifact_utils.get_single_instance(output_dict["blessing"])
-        thresholds = json.loads(exec_properties[THRESHOLDS_KEY] or "{}")
-        max_regression = float(exec_properties[MAX_REGRESSION_KEY])
+        examples = artifact_utils.get_single_instance(input_dict[standard_component_specs.EXAMPLES_KEY])
+        model = artifact_utils.get_single_instance(input_dict[standard_component_specs.MODEL_KEY])
+        evaluation = artifact_utils.get_single_instance(output_dict[standard_component_specs.EVALUATION_KEY])
+        blessing = artifact_utils.get_single_instance(output_dict[standard_component_specs.BLESSING_KEY])
+        rules = BlessingConfig.from_json(exec_properties[BLESSING_CONFIG_KEY])
 
         label_map = model_label_map(model.uri)
         model_dir = path_utils.serving_model_dir(model.uri)
@@ -114,12 +114,11 @@ class Executor(base_executor.BaseExecutor):
                 no_baseline_reason = (
                     f"the served model {served} was trained on other classes "
                     f"({', '.join(served_label_map.names)} vs {', '.join(label_map.names)}): not comparable")
-        bless_on = exec_properties[BLESS_ON_KEY]
-        blessed, reasons = judge(flat_metrics(metrics), thresholds, baseline, max_regression, no_baseline_reason,
-                                 interval=metrics["interval"], bless_on=bless_on)
-        metrics["blessing"] = {"blessed": blessed, "reasons": reasons, "thresholds": thresholds,
-                               "max_regression": max_regression, "bless_on": bless_on,
-                               "warnings": interval_warnings(thresholds, metrics["interval"], metrics["num_images"])}
+        blessed, reasons = judge(flat_metrics(metrics), rules.thresholds, baseline, rules.max_regression,
+                                 no_baseline_reason, interval=metrics["interval"], bless_on=rules.bless_on)
+        metrics["blessing"] = {"blessed": blessed, "reasons": reasons, **dataclasses.asdict(rules),
+                               "warnings": interval_warnings(rules.thresholds, metrics["interval"],
+                                                             metrics["num_images"])}
 
         fileio.makedirs(evaluation.uri)
         fileio.write_text(fileio.join(evaluation.uri, METRICS_FILE), json.dumps(metrics, indent=2))

@@ -2,11 +2,13 @@
 TensorFlow (the command line reads them before TensorFlow loads)."""
 from __future__ import annotations
 
+import dataclasses
 import re
 from pathlib import Path
 
 import yaml
 
+from components.util.blessing import BlessingConfig
 from components.util.package_data import package_file
 
 CONFIG_DIR = package_file("trainer", "configs")
@@ -50,3 +52,26 @@ def precision(config: str, overrides: list[str]) -> str:
     for override in overrides:
         dtype = next((m.group(1) for m in _PRECISION_OVERRIDE.finditer(override)), dtype)
     return dtype or "float32"
+
+
+@dataclasses.dataclass(frozen=True)
+class OwnKeys:
+    """The keys of a training config's YAML that are this project's, beside Model Garden's ExperimentConfig."""
+    experiment: str                     # the Model Garden experiment the YAML overrides (exp_factory's name)
+    scale_with_replicas: bool = False   # global batch and learning rates times the replica count
+    blessing: BlessingConfig = BlessingConfig()  # what the evaluator blesses on
+    eval_interval: int = 0              # steps between evaluations while training; 0: none
+
+    @classmethod
+    def pop_from(cls, overrides: dict, config: str) -> OwnKeys:
+        """Takes the project's keys out of a config's YAML (what is left is Model Garden's), checked."""
+        own = {field.name: overrides.pop(field.name) for field in dataclasses.fields(cls) if field.name in overrides}
+        if not own.get("experiment"):
+            raise ValueError(f"{config_path(config)}: missing 'experiment: <Model Garden experiment name>'")
+        blessing = BlessingConfig.from_section(own.get("blessing"), str(config_path(config)))
+        return cls(own["experiment"], bool(own.get("scale_with_replicas")), blessing, int(own.get("eval_interval") or 0))
+
+
+def own_keys(config: str) -> OwnKeys:
+    """A training config's own keys (blessing rules, evaluation interval, replica scaling), without TensorFlow."""
+    return OwnKeys.pop_from(load_config(config), config)

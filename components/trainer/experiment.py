@@ -1,7 +1,6 @@
 """Model Garden experiment configs for Mask R-CNN: a named YAML + the data + overrides."""
 from __future__ import annotations
 
-import dataclasses
 
 import tensorflow as tf
 from official.core import config_definitions as cfg
@@ -9,48 +8,14 @@ from official.core import exp_factory
 from official.modeling import hyperparams
 from official.vision import registry_imports  # noqa: F401  (registers the vision experiments)
 
-from components.util.blessing import check_thresholds
 from components.trainer import init_checkpoint as init_lib
-from components.trainer.config_files import BASE_KEY, CONFIG_DIR, config_path, load_config  # noqa: F401
-from components.util.metrics import DEFAULT_MAX_REGRESSION
+from components.trainer.config_files import (BASE_KEY, CONFIG_DIR, OwnKeys, config_path,  # noqa: F401
+                                              load_config, own_keys)
 from dataset import layout
 from dataset.labelmap import LabelMap
 
 class TrainingDataError(ValueError):
     """The ingested data cannot train the configured model."""
-
-
-@dataclasses.dataclass(frozen=True)
-class BlessingRules:
-    """When the evaluator blesses a model: every threshold met, no more than max_regression below the baseline."""
-    thresholds: dict[str, float] = dataclasses.field(default_factory=dict)
-    max_regression: float = DEFAULT_MAX_REGRESSION
-
-
-@dataclasses.dataclass(frozen=True)
-class OwnKeys:
-    """The keys of a training config's YAML that are this project's, beside Model Garden's ExperimentConfig."""
-    experiment: str                     # the Model Garden experiment the YAML overrides (exp_factory's name)
-    scale_with_replicas: bool = False   # global batch and learning rates times the replica count
-    blessing: BlessingRules = BlessingRules()  # metric names as in the evaluator: mask_AP50, box_AP, ...
-    eval_interval: int = 0              # steps between evaluations while training; 0: none
-
-    @classmethod
-    def pop_from(cls, overrides: dict, config: str) -> OwnKeys:
-        """Takes the project's keys out of a config's YAML (what is left is Model Garden's), checked."""
-        own = {field.name: overrides.pop(field.name) for field in dataclasses.fields(cls) if field.name in overrides}
-        if not own.get("experiment"):
-            raise ValueError(f"{config_path(config)}: missing 'experiment: <Model Garden experiment name>'")
-        section = own.pop("blessing", None) or {}
-        thresholds = {k: float(v) for k, v in (section.get("thresholds") or {}).items()}
-        check_thresholds(thresholds, f"{config_path(config)}: blessing.thresholds")
-        rules = BlessingRules(thresholds, float(section.get("max_regression", DEFAULT_MAX_REGRESSION)))
-        return cls(own["experiment"], bool(own.get("scale_with_replicas")), rules, int(own.get("eval_interval") or 0))
-
-
-def own_keys(config: str) -> OwnKeys:
-    """A training config's own keys (blessing rules, evaluation interval, replica scaling)."""
-    return OwnKeys.pop_from(load_config(config), config)
 
 
 def visible_replicas(config: cfg.ExperimentConfig) -> int:

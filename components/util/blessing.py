@@ -1,10 +1,61 @@
-"""When a model is blessed: every threshold met and no regression against the last blessed model."""
+"""When a model is blessed: every threshold met and no regression against the last blessed model.
+
+`BlessingConfig` is the one statement of it: read from a training config's `blessing:` section, overridden by
+the command line (`--threshold`, `--max-regression`, `--bless-on`), handed to MaskEvaluator as one parameter.
+"""
 from __future__ import annotations
 
-from components.util.metrics import BLESS_ON_LOWER_BOUND, BLESSING_METRICS, SUMMARY_KEYS
+import dataclasses
+import json
+from typing import Any
+
+from components.util.metrics import (BLESS_ON_LOWER_BOUND, BLESS_ON_POINT, BLESS_ON_RULES, BLESSING_METRICS,
+                                     DEFAULT_MAX_REGRESSION, SUMMARY_KEYS)
 
 # Compared with the baseline when no threshold names a metric: COCO's headline metrics.
 DEFAULT_REGRESSION_METRICS = ("box_AP", "mask_AP")
+
+
+@dataclasses.dataclass(frozen=True)
+class BlessingConfig:
+    """thresholds: {'mask_AP50': 0.5, ...}, all to be met; max_regression: how far a compared metric may fall below
+    the served model's; bless_on: 'point' (thresholds judge the metrics) or 'lower-bound' (the low ends of their
+    bootstrap intervals over the eval images)."""
+    thresholds: dict[str, float] = dataclasses.field(default_factory=dict)
+    max_regression: float = DEFAULT_MAX_REGRESSION
+    bless_on: str = BLESS_ON_POINT
+
+    def __post_init__(self):
+        object.__setattr__(self, "thresholds", {k: float(v) for k, v in sorted(self.thresholds.items())})
+        object.__setattr__(self, "max_regression", float(self.max_regression))
+        check_thresholds(self.thresholds, "blessing.thresholds")
+        if self.bless_on not in BLESS_ON_RULES:
+            raise ValueError(f"blessing: bless_on {self.bless_on!r} is not one of {', '.join(BLESS_ON_RULES)}")
+
+    def overridden(self, thresholds: dict[str, float] | None = None, max_regression: float | None = None,
+                   bless_on: str | None = None) -> "BlessingConfig":
+        """This config with what the command line gives (None: keep this config's)."""
+        changes = {"thresholds": thresholds, "max_regression": max_regression, "bless_on": bless_on}
+        return dataclasses.replace(self, **{k: v for k, v in changes.items() if v is not None})
+
+    def to_json(self) -> str:
+        return json.dumps(dataclasses.asdict(self), sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> "BlessingConfig":
+        return cls(**json.loads(text))
+
+    @classmethod
+    def from_section(cls, section: dict[str, Any] | None, where: str) -> "BlessingConfig":
+        """A training config's `blessing:` section."""
+        section = dict(section or {})
+        unknown = sorted(set(section) - {f.name for f in dataclasses.fields(cls)})
+        if unknown:
+            raise ValueError(f"{where}: blessing has no {', '.join(unknown)}")
+        try:
+            return cls(**section)
+        except ValueError as error:
+            raise ValueError(f"{where}: {error}") from None
 
 
 def flat_metrics(metrics: dict) -> dict[str, float]:
