@@ -16,7 +16,7 @@ setup(
     package_data={"components": ["trainer/configs/*.yaml", "schema_gen/*.pbtxt"]},
     # The pinned stack is requirements/cpu.lock (installed in the image), not listed here.
     install_requires=[],
-    entry_points={"console_scripts": ["maskrcnn-tfx = pipeline.cli:main"]},
+    entry_points={"console_scripts": ["maskrcnn-tfx = pipeline.cli:entry"]},
     classifiers=[
         "Programming Language :: Python :: 3.13",
         "Topic :: Scientific/Engineering :: Image Recognition",

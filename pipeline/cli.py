@@ -51,5 +51,13 @@ def main(argv: list[str] | None = None) -> int:
     return int(_load(args.command).main(args) or 0)
 
 
+def entry() -> int:
+    """The `maskrcnn-tfx` command: `main` with a quiet terminal (pipeline/quiet.py)."""
+    from pipeline.quiet import quiet_terminal
+
+    quiet_terminal()
+    return main()
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(entry())
