@@ -8,10 +8,11 @@ import posixpath
 import re
 from typing import Iterable
 
-from dataset import fileio, records
+from dataset import records
 from dataset.images import EMPTY_FILE
 from dataset.records import RejectError
 from dataset.seed import IMAGE_EXTENSIONS
+from storage import fileio
 
 _TRAIN_ROLE = re.compile(r"train", re.IGNORECASE)
 _EVAL_ROLE = re.compile(r"val|test|eval", re.IGNORECASE)

@@ -19,10 +19,11 @@ import posixpath
 import re
 
 
-from dataset import annotation_listing, fileio, records
+from dataset import annotation_listing, records
 from dataset.annotation_listing import full as _full, join_rel as _join_rel
 from dataset.labelmap import LABEL_MAP_FILE_NAMES, LabelMap, LabelMapError
 from dataset.records import Listing, RejectError, WorkItem
+from storage import fileio
 
 _PROBE_IMAGES = 20
 

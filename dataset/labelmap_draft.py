@@ -15,8 +15,9 @@ from typing import Any, Mapping
 
 import yaml
 
-from dataset import colours, fileio
+from dataset import colours
 from dataset.labelmap import LabelClass, LabelMap, LabelMapError
+from storage import fileio
 
 DRAFT_FILE_NAME = "label_map.draft.yaml"
 _DRAFT_HEADER = [

@@ -17,10 +17,11 @@ import base64
 import dataclasses
 import posixpath
 
-from dataset import fileio, records, shapes
+from dataset import records, shapes
 from dataset.annotation_listing import full, join_rel, json_kind, load_json, role, unlisted_files, walk
 from dataset.labelmap import LABEL_MAP_FILE_NAMES, LabelClass, LabelMap, LabelMapError
 from dataset.records import Converted, IngestError, Listing, RejectError, WorkItem
+from storage import fileio
 
 LABELS_FILE = "labels.txt"
 NOT_CLASSES = ("__ignore__", "_background_")  # labels.txt's first lines, and labels of no object

@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from dataset import fileio
+from storage import fileio
 
 TRAIN = "train"
 EVAL = "eval"

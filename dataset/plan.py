@@ -8,9 +8,10 @@ import dataclasses
 import os
 from typing import Any
 
-from dataset import fileio, formats
+from dataset import formats
 from dataset.labelmap import LabelMap
 from dataset.records import IngestError, WorkItem
+from storage import fileio
 
 DATASET_FORMATS = (formats.AUTO, *formats.FORMATS)  # auto: whichever the folder looks like
 DEFAULT_DATASET_FORMAT = formats.AUTO

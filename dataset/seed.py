@@ -16,8 +16,9 @@ import dataclasses
 import posixpath
 from typing import Iterable
 
-from dataset import fileio, records
+from dataset import records
 from dataset.records import WorkItem
+from storage import fileio
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png")
 OTHER_IMAGE_EXTENSIONS = (".bmp", ".gif", ".tif", ".tiff", ".webp", ".heic", ".heif")

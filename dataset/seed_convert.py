@@ -13,10 +13,11 @@ import posixpath
 
 import numpy as np
 
-from dataset import colours, fileio, mask_values
+from dataset import colours, mask_values
 from dataset.labelmap import LabelMap
 from dataset.records import Converted, Instance, RejectError, WorkItem
 from dataset.voc import parse_voc
+from storage import fileio
 
 
 def _describe_values(counts: dict[int, int], limit: int = 6) -> str:

@@ -8,9 +8,9 @@ from typing import Any
 
 import numpy as np
 
-from dataset import fileio
 from dataset.labelmap import LabelClass
 from dataset.records import Instance, RejectError
+from storage import fileio
 
 
 @dataclasses.dataclass(frozen=True)

@@ -22,10 +22,11 @@ import posixpath
 
 import numpy as np
 
-from dataset import fileio, records, shapes
+from dataset import records, shapes
 from dataset.annotation_listing import full, is_image, join_rel
 from dataset.labelmap import LabelClass, LabelMap, LabelMapError
 from dataset.records import Converted, IngestError, Listing, RejectError, WorkItem
+from storage import fileio
 
 PHOTOS, OBJECTS, CLASSES, LISTS = "JPEGImages", "SegmentationObject", "SegmentationClass", "ImageSets/Segmentation"
 LABELMAP_FILE = "labelmap.txt"

@@ -17,10 +17,11 @@ from __future__ import annotations
 import dataclasses
 import posixpath
 
-from dataset import fileio, records
+from dataset import records
 from dataset.annotation_listing import full, is_image, join_rel, unlisted_files, walk
 from dataset.labelmap import LABEL_MAP_FILE_NAMES, LabelMap, LabelMapError
 from dataset.records import IngestError, Listing, WorkItem
+from storage import fileio
 
 SPLIT_KEYS = {"train": "train", "val": "eval", "test": "eval"}
 LABEL_CACHE = ".cache"  # Ultralytics' own cache of a split's labels, written beside them

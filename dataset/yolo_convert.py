@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import posixpath
 
-from dataset import fileio, shapes
+from dataset import shapes
 from dataset.labelmap import LabelMap
 from dataset.records import Converted, RejectError, WorkItem
+from storage import fileio
 
 BOX_ONLY_REASON = (
     "is a box (class x_centre y_centre width height), a YOLO detection label: Mask R-CNN learns from masks. "

@@ -274,7 +274,7 @@ def test_moto_is_a_real_s3_server_for_the_images_s3_client(s3_store, tmp_path, m
     """The project's file layer on the loopback store, as the steps use it (botocore's variables), with the
     namespace's key inside its prefixes."""
     from components.util import serving
-    from dataset import fileio
+    from storage import fileio
 
     monkeypatch.setenv("AWS_ENDPOINT_URL_S3", s3_store["endpoint"])
     monkeypatch.setenv(fileio.REGION_VARIABLE, "minio")

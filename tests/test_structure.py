@@ -69,8 +69,8 @@ def test_no_import_cycle():
 
 
 # Lowest first: a module imports its own part or lower layers. Each component (components.<name>) is a part of
-# its own: components import components.util, never one another.
-LAYERS = ("dataset", "components.util", "components.*", "pipeline", "kubeflow")
+# its own: components import components.util, never one another. storage (file access) is below them all.
+LAYERS = ("storage", "dataset", "components.util", "components.*", "pipeline", "kubeflow")
 
 
 def _part(module: str) -> tuple[int, str]:
@@ -101,6 +101,7 @@ def test_imports_point_down_the_layers():
     assert _upward({"components.trainer.a": {"pipeline.settings", "components.evaluator.b", "components.util.c",
                                              "dataset.d"}}) == ["components.trainer.a -> components.evaluator.b",
                                                                 "components.trainer.a -> pipeline.settings"]
+    assert _upward({"storage.a": {"dataset.b"}, "kubeflow.c": {"storage.a"}}) == ["storage.a -> dataset.b"]
 
 
 def test_dataset_knows_nothing_of_tfx():
