@@ -1,5 +1,5 @@
 """The annotation formats people export, each read with its own conventions: one dataset written in each
-(dataset/sample_formats.py) ingests with the same examples and instances as in the classic layout; each
+(sample_data/sample_formats.py) ingests with the same examples and instances as in the classic layout; each
 format's malformed files are named with the reason."""
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from dataset import layout, mask_variants, plan as planning, sample_formats
+from dataset import layout, plan as planning
+from sample_data import mask_variants, sample_formats
 from dataset.convert import convert_item
 from tests.conftest import SAMPLE_NUM_TEST, SAMPLE_NUM_TRAIN, ingest_folder
 

@@ -26,7 +26,7 @@ import kfp_store
 import pytest
 from conftest import IMAGE, IN_MEMORY_BEAM_ARGS
 
-from dataset import sample
+from sample_data import sample
 from pipeline import cli
 
 NS = "team-a"

@@ -9,11 +9,12 @@ import cv2
 import numpy as np
 import pytest
 
-from dataset import images, mask_values, mask_variants, plan as planning, records, sample
+from dataset import images, mask_values, plan as planning, records
+from sample_data import mask_variants, sample
 from dataset.convert import convert_item
 from dataset.mask_values import snap
 from dataset.output import Report
-from dataset.sample import SampleClass
+from sample_data.sample import SampleClass
 from tests.conftest import MUG, SPEAKER, copy_dataset, decoded_masks, feature, parse
 
 # The five-class palette of tests/test_own_data.py: a blend from 0 to the vase's 151 passes within 12 levels of

@@ -10,7 +10,8 @@ import cv2
 import numpy as np
 import pytest
 
-from dataset import layout, mask_values, mask_variants, records
+from dataset import layout, mask_values, records
+from sample_data import mask_variants
 from dataset.mask_values import snap
 from tests.conftest import MUG, SAMPLE_NUM_TEST, SAMPLE_NUM_TRAIN, SPEAKER, copy_dataset, ingest_folder, read_examples
 

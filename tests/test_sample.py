@@ -5,7 +5,7 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from dataset import sample
+from sample_data import sample
 from dataset.labelmap import LabelMap
 from tests.conftest import MUG, SAMPLE_NUM_TEST, SAMPLE_NUM_TRAIN, SAMPLE_NUM_UNLABELLED, SPEAKER
 

@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from dataset import plan as planning, sample_formats
+from dataset import plan as planning
+from sample_data import sample_formats
 from dataset.convert import convert_item
 from dataset.voc_segmentation import VOC_CLASSES
 from tests.conftest import SAMPLE_NUM_TEST, SAMPLE_NUM_TRAIN

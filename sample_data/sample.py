@@ -9,7 +9,7 @@
     <out>/train_images/background_0000.jpg  (num_background) no object, mask all 0: a negative example
 
 The classes (names and mask colours) are the caller's: `--class boombox:255,0,0
---class tumbler:0,0,230`; the pictures come from dataset/scene.py. Objects
+--class tumbler:0,0,230`; the pictures come from sample_data/scene.py. Objects
 never touch, so each connected component of a class is one object. Every image
 is drawn from its own random generator seeded by (seed, split, index): the same
 arguments always give the same files.
@@ -25,9 +25,9 @@ from pathlib import Path
 import numpy as np
 
 from dataset.images import luma
-from dataset.sample_formats import FORMATS as SAMPLE_FORMATS
-from dataset.scene import KINDS, render_scene
-from dataset.voc import voc_xml
+from sample_data.labelimg import voc_xml
+from sample_data.sample_formats import FORMATS as SAMPLE_FORMATS
+from sample_data.scene import KINDS, render_scene
 
 
 @dataclasses.dataclass(frozen=True)
@@ -97,12 +97,12 @@ def generate(
 
     sizes: (width, height) of the landscape photos; each photo takes one at random, then is turned to
     portrait with probability `portrait_fraction`. voc_fraction 0 writes no VOC file. border_gaps: each photo's
-    first object lies against the border with one of these gaps (dataset/scene.py). format: "seed" or one of
-    dataset/sample_formats.py's FORMATS.
+    first object lies against the border with one of these gaps (sample_data/scene.py). format: "seed" or one of
+    sample_data/sample_formats.py's FORMATS.
     """
-    if format != "seed":  # the classic folder, then written in the format (dataset/sample_formats.py)
+    if format != "seed":  # the classic folder, then written in the format (sample_data/sample_formats.py)
         arguments = {k: v for k, v in locals().items() if k not in ("output_dir", "format")}
-        from dataset.sample_formats import generate_as
+        from sample_data.sample_formats import generate_as
 
         return generate_as(format, output_dir, generate, arguments)
     classes = tuple(classes)
@@ -137,7 +137,7 @@ def generate(
 def _write_backgrounds(out: Path, count: int, size: tuple[int, int], seed: int) -> None:
     import cv2
 
-    from dataset.scene import render_background
+    from sample_data.scene import render_background
 
     for folder, code in (("train", 4), ("test", 5)):
         for index in range(count):
