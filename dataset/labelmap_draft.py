@@ -151,7 +151,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    from dataset import seed
+    from dataset.formats import seed
 
     paths = list(seed.mask_files(args.dataset))
     if not paths:

@@ -11,10 +11,9 @@ import pytest
 
 from dataset import layout, plan as planning
 from sample_data import mask_variants, sample_formats
+from sample_data.sample_formats import FORMATS
 from dataset.convert import convert_item
 from tests.conftest import SAMPLE_NUM_TEST, SAMPLE_NUM_TRAIN, ingest_folder
-
-FORMATS = ("yolo", "labelme", "via", "voc-seg")
 
 
 @pytest.fixture(scope="module")
@@ -69,7 +68,7 @@ def _outcomes(dataset: Path) -> tuple[planning.IngestPlan, dict]:
 def test_yolo_label_lines_are_read_as_ultralytics_reads_them(sample_dataset):
     from dataset.labelmap import LabelMap
     from dataset.records import RejectError
-    from dataset.yolo_convert import parse_label
+    from dataset.formats.yolo import parse_label
 
     label_map = LabelMap.from_coco_categories([{"id": 0, "name": "speaker"}, {"id": 1, "name": "mug"}])
     square = "0.1 0.1 0.5 0.1 0.5 0.5 0.1 0.5"
@@ -211,7 +210,7 @@ def test_labelme_mask_shapes_are_placed_by_their_two_points(written, tmp_path):
         data["shapes"].append(shape)
         path.write_text(json.dumps(data))
     plan, outcomes = _outcomes(root)
-    from dataset import labelme
+    from dataset.formats import labelme
 
     item = next(i for i in plan.items if i.rel_path == f"train/{files[0].stem}.jpg")
     instances = labelme.convert_labelme_item(item, plan.label_map).instances

@@ -16,6 +16,8 @@ from dataset.convert import convert_item
 from dataset.voc_segmentation import VOC_CLASSES
 from tests.conftest import SAMPLE_NUM_TEST, SAMPLE_NUM_TRAIN
 
+pytestmark = pytest.mark.skip(reason="voc-seg is not a registered format until it joins dataset/formats/")
+
 
 @pytest.fixture(scope="module")
 def voc(sample_dataset, tmp_path_factory) -> Path:
