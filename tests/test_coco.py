@@ -9,9 +9,9 @@ import cv2
 import numpy as np
 import pytest
 
+from conftest import MUG, SPEAKER, copy_dataset, decoded_masks, feature, ingest_folder, read_examples
 from dataset import layout, records, shapes
 from dataset import plan as planning
-from tests.conftest import MUG, SPEAKER, copy_dataset, decoded_masks, feature, ingest_folder, read_examples
 
 
 # --- COCO -------------------------------------------------------------------------------

@@ -9,11 +9,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from conftest import SAMPLE_NUM_TEST, SAMPLE_NUM_TRAIN, ingest_folder
 from dataset import layout, plan as planning
+from dataset.convert import convert_item
 from sample_data import mask_variants, sample_formats
 from sample_data.sample_formats import FORMATS
-from dataset.convert import convert_item
-from tests.conftest import SAMPLE_NUM_TEST, SAMPLE_NUM_TRAIN, ingest_folder
 
 
 @pytest.fixture(scope="module")

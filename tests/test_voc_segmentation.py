@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from conftest import SAMPLE_NUM_TEST, SAMPLE_NUM_TRAIN
 from dataset import plan as planning
-from sample_data import sample_formats
 from dataset.convert import convert_item
 from dataset.voc_segmentation import VOC_CLASSES
-from tests.conftest import SAMPLE_NUM_TEST, SAMPLE_NUM_TRAIN
+from sample_data import sample_formats
 
 pytestmark = pytest.mark.skip(reason="voc-seg is not a registered format until it joins dataset/formats/")
 
