@@ -25,9 +25,9 @@ import numpy as np
 
 from dataset import records, shapes
 from dataset.annotation_listing import full, is_image, join_rel
-from dataset.formats.registry import SPLIT_FOLDERS, Photo, write_file
+from dataset.formats.registry import SPLIT_FOLDERS, DatasetFormat, Photo, register, write_file
 from dataset.labelmap import LabelClass, LabelMap, LabelMapError
-from dataset.records import Converted, IngestError, Listing, RejectError, WorkItem
+from dataset.records import Conversion, Converted, IngestError, Listing, RejectError, WorkItem
 from storage import fileio
 
 PHOTOS, OBJECTS, CLASSES, LISTS = "JPEGImages", "SegmentationObject", "SegmentationClass", "ImageSets/Segmentation"
@@ -157,7 +157,7 @@ def list_voc_segmentation_inputs(dataset_dir: str, eval_fraction: float) -> List
                   f"(Mask R-CNN needs its instances and their classes)" if missing else "")
         source = VocSegFiles(*(full(dataset_dir, join_rel(root, f"{s}/{ident}.png")) for s in (OBJECTS, CLASSES)),
                              where, positions, colours)
-        items.append(WorkItem(photo, full(dataset_dir, photo), split, "voc-seg", None if reason else source, reason))
+        items.append(WorkItem(photo, full(dataset_dir, photo), split, FORMAT.name, None if reason else source, reason))
     for sub in (OBJECTS, CLASSES):
         for name in sorted(masks[sub]):
             rel = join_rel(root, f"{sub}/{name}")
@@ -170,7 +170,7 @@ def list_voc_segmentation_inputs(dataset_dir: str, eval_fraction: float) -> List
         if not is_image(name) and not name.startswith("."):
             rejects.append((rel, full(dataset_dir, rel), "not an image file (non-image file in the image folder)",
                             records.hash_split(rel, eval_fraction)))
-    items += [WorkItem(rel, path, split, "voc-seg", reject_reason=reason) for rel, path, reason, split in rejects]
+    items += [WorkItem(rel, path, split, FORMAT.name, reject_reason=reason) for rel, path, reason, split in rejects]
     ignored = [full(dataset_dir, join_rel(root, f"{PHOTOS}/{n}")) for n in in_photos if n.startswith(".")
                or (is_image(n) and posixpath.splitext(n)[0] not in split_of)]
     return Listing(label_map, tuple(sorted(items, key=lambda i: i.rel_path)), tuple(sorted(unlabelled)),
@@ -286,3 +286,13 @@ def _palette_png(array: np.ndarray, palette) -> bytes:
     buffer = io.BytesIO()
     image.save(buffer, format="PNG")
     return buffer.getvalue()
+
+
+def _convert(item: WorkItem, given: Conversion) -> Converted:
+    return convert_voc_segmentation_item(item, given.label_map, given.min_instance_area)
+
+
+FORMAT = register(DatasetFormat(
+    name="voc-seg", help="Pascal VOC segmentation (ImageSets/Segmentation/ + SegmentationObject/ + SegmentationClass/)",
+    rank=5, looks_like=looks_like_voc_segmentation, list_inputs=list_voc_segmentation_inputs, convert=_convert,
+    write_sample=write_voc_segmentation))
