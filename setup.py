@@ -3,7 +3,7 @@ from setuptools import find_packages, setup
 
 # The project's packages, named once: the image installs them (Dockerfile), its tag hashes them
 # (scripts/container reads this line), tests/test_structure.py checks them.
-PACKAGES = ("pipeline", "components", "dataset", "kubeflow")
+PACKAGES = ("pipeline", "components", "dataset", "kubeflow", "storage", "sample_data")
 
 setup(
     name="maskrcnn-tfx",

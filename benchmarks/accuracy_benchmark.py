@@ -20,7 +20,7 @@ sys.path.insert(0, REPO)
 
 
 def ingested_sample(work: str, num_train: int = 48, num_test: int = 12, size: tuple[int, int] = (512, 384)) -> str:
-    from dataset import sample
+    from sample_data import sample
     from dataset.ingest import ingest
 
     sample.generate(os.path.join(work, "dataset"), num_train=num_train, num_test=num_test, num_unlabelled=0,

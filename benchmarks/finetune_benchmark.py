@@ -24,7 +24,7 @@ B_CLASSES = (("ball", (230, 120, 0), "ball"), ("bottle", (0, 90, 200), "bottle")
 
 
 def ingested(work: str, name: str, classes=None) -> str:
-    from dataset import sample
+    from sample_data import sample
     from dataset.ingest import ingest
 
     dataset = os.path.join(work, name)

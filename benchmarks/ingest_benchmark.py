@@ -2,7 +2,7 @@
 
     scripts/container python benchmarks/ingest_benchmark.py [--images 1000] [--large 4000] [--workers 2]
 
-Generates the sample dataset at 512x384 (dataset/sample.py), then runs, each in
+Generates the sample dataset at 512x384 (sample_data/sample.py), then runs, each in
 its own process: the sequential reference (`dataset.ingest.run_sequential`: one
 process, file after file) and the Beam ingestion (`dataset.beam_ingest.run_beam`) with
 DirectRunner worker processes, with DirectRunner threads (what `maskrcnn-tfx
@@ -158,7 +158,7 @@ def main() -> int:
         _child(args.child, args.dataset, args.output, args.workers)
         return 0
 
-    from dataset import sample
+    from sample_data import sample
 
     workdir = args.workdir or tempfile.mkdtemp(prefix="ingest-benchmark-")
     try:

@@ -2,8 +2,8 @@
 
     scripts/container python benchmarks/mask_fidelity_benchmark.py [--train 48] [--test 12]
 
-Generates the sample dataset (dataset/sample.py, colour masks), ingests it as it is and as copies whose
-masks were made soft (blurred, resized, antialiased: dataset/mask_variants.py), in colour and in grayscale,
+Generates the sample dataset (sample_data/sample.py, colour masks), ingests it as it is and as copies whose
+masks were made soft (blurred, resized, antialiased: sample_data/mask_variants.py), in colour and in grayscale,
 and saved as JPEG at several qualities; prints per copy: examples, instances, rejects, pixels reassigned
 (dataset/mask_values.py) and the mean and lowest IoU of each clean instance with its counterpart.
 """
@@ -28,7 +28,7 @@ def main(argv=None) -> int:
 
     import numpy as np
 
-    from dataset import mask_variants, sample
+    from sample_data import mask_variants, sample
     from dataset import layout
     from dataset.ingest import default_beam_args, ingest
     from dataset.plan import IngestOptions

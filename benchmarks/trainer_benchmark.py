@@ -52,7 +52,7 @@ def main() -> None:
         return
 
     from components.trainer.summaries import scalars
-    from dataset import sample
+    from sample_data import sample
     from pipeline import run_summary
 
     work = tempfile.mkdtemp(prefix="trainer-bench-")

@@ -1,6 +1,7 @@
 """Listing helpers of the formats whose annotations are files of their own (COCO, YOLO segmentation, labelme,
 VIA, Pascal VOC segmentation): paths relative to the dataset folder, a file's split from its path, JSON read
-with the reason it cannot be, and the images that no annotation lists."""
+with the reason it cannot be, and the images that no annotation lists. Which format a JSON file is:
+dataset/formats/registry.py's json_format."""
 from __future__ import annotations
 
 import json
@@ -8,10 +9,10 @@ import posixpath
 import re
 from typing import Iterable
 
-from dataset import fileio, records
-from dataset.images import EMPTY_FILE
+from dataset import records
+from dataset.images import EMPTY_FILE, IMAGE_EXTENSIONS
 from dataset.records import RejectError
-from dataset.seed import IMAGE_EXTENSIONS
+from storage import fileio
 
 _TRAIN_ROLE = re.compile(r"train", re.IGNORECASE)
 _EVAL_ROLE = re.compile(r"val|test|eval", re.IGNORECASE)
@@ -90,23 +91,3 @@ def unlisted_files(dataset_dir: str, roots: Iterable[str], listed: set[str], eva
                 rejects.append((full(dataset_dir, rel), "not an image file (non-image file in the image folder)",
                                 records.hash_split(rel, eval_fraction)))
     return unlabelled, ignored
-
-
-def json_kind(path: str) -> str:
-    """Which annotation format a JSON file is by its content: "coco", "labelme", "via", or "" (unreadable or
-    none of them)."""
-    try:
-        data = load_json(path)
-    except RejectError:
-        return ""
-    if not isinstance(data, dict):
-        return ""
-    if isinstance(data.get("images"), list) and isinstance(data.get("annotations"), list):
-        return "coco"
-    if "shapes" in data and "imagePath" in data:
-        return "labelme"
-    entries = data.get("_via_img_metadata", data)
-    if isinstance(entries, dict) and entries and all(
-            isinstance(v, dict) and "filename" in v and "regions" in v for v in entries.values()):
-        return "via"
-    return ""

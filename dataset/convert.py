@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataset import formats, records
 from dataset.labelmap import LabelMap
-from dataset.records import Outcome, RejectError, WorkItem
+from dataset.records import Conversion, Outcome, RejectError, WorkItem
 
 
 def convert_item(item: WorkItem, label_map: LabelMap, min_instance_area: int, dataset_dir: str = "",
@@ -16,7 +16,8 @@ def convert_item(item: WorkItem, label_map: LabelMap, min_instance_area: int, da
     if item.reject_reason:
         return Outcome(file=item.path, split=item.split, reason=item.reject_reason)
     try:
-        converted = formats.FORMATS[item.format].convert(item, label_map, min_instance_area, dataset_dir, own_colours)
+        given = Conversion(label_map, min_instance_area, dataset_dir, own_colours)
+        converted = formats.FORMATS[item.format].convert(item, given)
     except RejectError as e:
         return Outcome(file=item.path, split=item.split, reason=str(e))
     image = converted.image

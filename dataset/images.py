@@ -14,6 +14,8 @@ import io
 
 import numpy as np
 
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png")  # the photos ingestion reads
+OTHER_IMAGE_EXTENSIONS = (".bmp", ".gif", ".tif", ".tiff", ".webp", ".heic", ".heif")  # named when rejected
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 JPEG_SIGNATURE = b"\xff\xd8\xff"
 EXIF_ORIENTATION_TAG = 0x0112

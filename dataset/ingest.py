@@ -14,7 +14,7 @@ import argparse
 import sys
 from typing import Sequence
 
-from dataset import layout
+from dataset import formats, layout
 from dataset.convert import convert_item
 from dataset.dask_runner_args import dask_runner_args
 from dataset.labelmap import LabelMapError
@@ -98,10 +98,10 @@ def default_beam_args(workers: int) -> list[str]:
 
 # --- command line -----------------------------------------------------------
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--dataset", required=True, help="the dataset folder (seed layout, COCO, YOLO, labelme or VIA)")
+    parser.add_argument("--dataset", required=True, help="the dataset folder, in any layout --format names")
     parser.add_argument("--output", required=True, help="output folder (the layout of a TFX Examples artifact)")
     parser.add_argument("--format", choices=DATASET_FORMATS, default=DEFAULT_DATASET_FORMAT,
-                        help="dataset layout (default: %(default)s)")
+                        help=f"dataset layout (default: %(default)s): {formats.choices_help()}")
     parser.add_argument("--eval-fraction", type=float, default=DEFAULT_EVAL_FRACTION,
                         help="share of train images hashed into eval when the test folder has no masks "
                              f"(default {DEFAULT_EVAL_FRACTION})")

@@ -33,7 +33,8 @@ import re
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
-from dataset import fileio, labelmap_pbtxt
+from dataset import labelmap_pbtxt
+from storage import fileio
 
 # Looked for in a dataset folder, in this order; more than one present is an error.
 LABEL_MAP_FILE_NAMES = ("label.pbtxt", "label_map.pbtxt", "label_map.yaml", "label_map.yml", "label_map.json")

@@ -15,8 +15,9 @@ from typing import Any, Mapping
 
 import yaml
 
-from dataset import colours, fileio
+from dataset import colours
 from dataset.labelmap import LabelClass, LabelMap, LabelMapError
+from storage import fileio
 
 DRAFT_FILE_NAME = "label_map.draft.yaml"
 _DRAFT_HEADER = [
@@ -150,7 +151,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    from dataset import seed
+    from dataset.formats import seed
 
     paths = list(seed.mask_files(args.dataset))
     if not paths:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from dataset import fileio
+from storage import fileio
 
 TRAIN = "train"
 EVAL = "eval"
@@ -66,7 +66,7 @@ def summary_path(uri: str) -> str:
 def read_summary(uri: str) -> dict[str, Any]:
     """The ingestion summary of an output directory or Examples artifact uri.
 
-    Keys: format ("seed"|"coco"), num_inputs, num_examples {split: n},
+    Keys: format (a name of dataset.formats.FORMATS), num_inputs, num_examples {split: n},
     num_instances {split: n}, num_rejected, reject_fraction, num_unlabelled,
     unlabelled_images [paths], ignored_files [paths], eval_source
     ("test_folder"|"hash_split"|"annotation_files"), num_classes, and the options used.

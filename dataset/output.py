@@ -6,9 +6,10 @@ import json
 import os
 from typing import Any
 
-from dataset import fileio, layout
+from dataset import layout
 from dataset.plan import absolute
 from dataset.records import IngestError, Outcome
+from storage import fileio
 
 # Reasons shown in error messages and the command's output; the full list is rejects.jsonl.
 MAX_REASONS_SHOWN = 10

@@ -8,11 +8,12 @@ import dataclasses
 import os
 from typing import Any
 
-from dataset import fileio, formats
+from dataset import formats
 from dataset.labelmap import LabelMap
 from dataset.records import IngestError, WorkItem
+from storage import fileio
 
-DATASET_FORMATS = (formats.AUTO, *formats.FORMATS)  # auto: whichever the folder looks like
+DATASET_FORMATS = formats.CHOICES  # auto: whichever the folder looks like, or a format's name
 DEFAULT_DATASET_FORMAT = formats.AUTO
 DEFAULT_EVAL_FRACTION = 0.2         # hash split of train when the dataset has no labelled test split
 DEFAULT_MAX_REJECT_FRACTION = 0.05  # ingestion fails above this share of rejected inputs
@@ -40,7 +41,7 @@ class IngestOptions:
 @dataclasses.dataclass(frozen=True)
 class IngestPlan:
     dataset_dir: str
-    format: str  # a name of formats.FORMATS
+    format: str  # a name of dataset.formats.FORMATS
     label_map: LabelMap
     items: tuple[WorkItem, ...]
     unlabelled: tuple[str, ...]
@@ -72,7 +73,7 @@ def absolute(path: str) -> str:
 
 
 def detect_format(dataset_dir: str) -> str:
-    """The format of a dataset folder (dataset/formats.py); IngestError when it is none, or several."""
+    """The format of a dataset folder (dataset/formats/); IngestError when it is none, or several."""
     if not fileio.isdir(dataset_dir):
         raise IngestError(f"{dataset_dir}: not a folder")
     return formats.detect(dataset_dir)

@@ -58,8 +58,8 @@ class WorkItem:
     rel_path: str  # the input's identity: its path relative to the dataset folder, '/'-separated
     path: str  # full path or URI of the input file (the image, or the rejected file)
     split: str
-    format: str  # a name of dataset/formats.py's FORMATS
-    source: Any = None  # the format's own fields (seed.SeedFiles, coco.CocoEntry); None when rejected while listing
+    format: str  # its format's name (dataset/formats/: the name of the format that listed it)
+    source: Any = None  # the format's own fields (seed_convert.SeedFiles, ...); None when rejected while listing
     # Decided while listing the folder (a mask without image, a text file, ...)
     reject_reason: str = ""
 
@@ -72,6 +72,15 @@ class Listing:
     unlabelled: tuple[str, ...]
     ignored: tuple[str, ...]
     eval_source: str  # how the eval split was chosen: "test_folder", "annotation_files", "hash_split"
+
+
+@dataclasses.dataclass(frozen=True)
+class Conversion:
+    """What converting an input may read besides the input: each format's converter takes what it needs."""
+    label_map: LabelMap
+    min_instance_area: int
+    dataset_dir: str = ""
+    own_colours: dict | None = None  # `colours.own_colours` of the dataset's mask colour tally (seed layout)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -9,14 +9,23 @@ a class's grey value is rejected (dataset/colours.py).
 """
 from __future__ import annotations
 
+import dataclasses
 import posixpath
 
 import numpy as np
 
-from dataset import colours, fileio, mask_values
+from dataset import colours, mask_values
 from dataset.labelmap import LabelMap
 from dataset.records import Converted, Instance, RejectError, WorkItem
 from dataset.voc import parse_voc
+from storage import fileio
+
+
+@dataclasses.dataclass(frozen=True)
+class SeedFiles:
+    """A seed-layout image's own files (its WorkItem's source)."""
+    mask_path: str
+    voc_path: str = ""  # labelImg boxes, when the dataset has them
 
 
 def _describe_values(counts: dict[int, int], limit: int = 6) -> str:
@@ -43,7 +52,7 @@ def _mask_name(item: WorkItem) -> str:
 def mask_colours(item: WorkItem) -> dict[int, dict[colours.Colour, int]]:
     """The colours behind each grey value of the item's colour mask ({} for grayscale, lossy or unreadable
     masks: a JPEG's colours are approximate, and the conversion reports unreadable ones)."""
-    if item.format != "seed" or item.reject_reason:
+    if not isinstance(item.source, SeedFiles) or item.reject_reason:
         return {}
     try:
         mask = _read_mask(item)

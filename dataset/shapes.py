@@ -8,9 +8,9 @@ from typing import Any
 
 import numpy as np
 
-from dataset import fileio
 from dataset.labelmap import LabelClass
 from dataset.records import Instance, RejectError
+from storage import fileio
 
 
 @dataclasses.dataclass(frozen=True)
@@ -105,3 +105,13 @@ def to_instances(shapes, height: int, width: int) -> list[Instance]:
             raise RejectError(f"{shape.where}: its segmentation covers no pixel")
         instances.append(Instance(shape.cls.id, shape.cls.name, mask, shape.is_crowd))
     return instances
+
+
+def polygons(mask: np.ndarray) -> list[list[float]]:
+    """The outer contours of a 0/1 mask as flat [x0, y0, x1, y1, ...] lists in pixels, largest first (what a
+    format that keeps polygons is written with)."""
+    import cv2
+
+    contours, _ = cv2.findContours(mask.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+    found = [c.reshape(-1, 2) for c in sorted(contours, key=cv2.contourArea, reverse=True) if len(c) >= 3]
+    return [c.astype(float).ravel().tolist() for c in found]

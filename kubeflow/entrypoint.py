@@ -31,10 +31,10 @@ LOCAL_ROOTS = {"gs": "/gcs", "s3": "/s3", "minio": "/minio"}  # launcher_v2.go L
 ArtifactKey = tuple[str, int]  # output key, index in its list
 
 
-def local_path(uri: str, roots: dict[str, str] = LOCAL_ROOTS) -> str | None:
+def local_path(uri: str) -> str | None:
     """Where KFP's launcher stages `uri`, if its volume is mounted here."""
     scheme, separator, rest = uri.partition("://")
-    root = roots.get(scheme) if separator else None
+    root = LOCAL_ROOTS.get(scheme) if separator else None
     return f"{root}/{rest}" if root and os.path.isdir(root) else None
 
 
@@ -51,26 +51,25 @@ def with_declared_types(artifacts: dict, spec: dict, drop_undeclared: bool = Fal
             artifact["type"] = declared[key]["artifactType"]
 
 
-def with_local_paths(artifacts: dict, roots: dict[str, str] = LOCAL_ROOTS) -> dict[ArtifactKey, str]:
+def with_local_paths(artifacts: dict) -> dict[ArtifactKey, str]:
     """Artifact URIs replaced by the launcher's local copies (in place); returns the remote URI of each."""
     remote = {}
     for key, artifact_list in artifacts.items():
         for index, artifact in enumerate(artifact_list.get("artifacts", [])):
-            local = local_path(artifact.get("uri", ""), roots)
+            local = local_path(artifact.get("uri", ""))
             if local:
                 remote[key, index], artifact["uri"] = artifact["uri"], local
     return remote
 
 
-def prepare(executor_input: dict, inputs_spec: dict, outputs_spec: dict,
-            roots: dict[str, str] = LOCAL_ROOTS) -> dict[ArtifactKey, str]:
+def prepare(executor_input: dict, inputs_spec: dict, outputs_spec: dict) -> dict[ArtifactKey, str]:
     """The executor input as TFX's entrypoint reads it (in place); returns the outputs' remote URIs."""
     inputs = executor_input.setdefault("inputs", {}).setdefault("artifacts", {})
     outputs = executor_input.setdefault("outputs", {}).setdefault("artifacts", {})
     with_declared_types(inputs, inputs_spec)
     with_declared_types(outputs, outputs_spec, drop_undeclared=bool(outputs_spec))
-    with_local_paths(inputs, roots)
-    return with_local_paths(outputs, roots)
+    with_local_paths(inputs)
+    return with_local_paths(outputs)
 
 
 def output_file(executor_input: dict) -> str:

@@ -8,7 +8,7 @@
   when it was given; a package compiled for a namespace's own root sends none (submission.py).
 - Steps of UNCACHED_STEPS are never served from the cache.
 - With S3 storage, every step's pod gets the store settings the launcher uses for the steps' paths (stores.py) and,
-  from a Kubernetes secret, its credentials as botocore's variables (dataset/fileio.py): the platform spec's
+  from a Kubernetes secret, its credentials as botocore's variables (storage/fileio.py): the platform spec's
   `secretAsEnv`, a second YAML document, which the kfp client and the API server read with the PipelineSpec. It
   names the secret with `secretName` alone, the one field every supported release's driver parses (releases.py).
   The same document places the pods and gives them scratch (pods.py). A secret the namespace lacks does not fail

@@ -17,7 +17,7 @@ import sys
 import time
 import urllib.parse
 
-from dataset import fileio
+from storage import fileio
 from kubeflow import launcher_config, local_run, package, pods, releases, serving_manifest, stores, submission
 from kubeflow.submission import KubeflowError
 from kubeflow.local_run import LocalRunError

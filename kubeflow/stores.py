@@ -3,7 +3,7 @@
 
 The launcher stages the artifacts under the pipeline root with the identity its ConfigMap gives the root
 (launcher_config.py); the steps reach the dataset, the serving folder and a checkpoint themselves (s3fs,
-dataset/fileio.py), with the identity the same rules give each of those paths, so that the launcher and the steps
+storage/fileio.py), with the identity the same rules give each of those paths, so that the launcher and the steps
 use one endpoint and one secret per path. Where those paths would need different identities, compile refuses.
 """
 from __future__ import annotations
@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 
-from dataset import fileio
+from storage import fileio
 from kubeflow import launcher_config, namespaces, releases
 from kubeflow.launcher_config import LauncherConfigError, Session
 from kubeflow.namespaces import NamespaceError
@@ -87,7 +87,7 @@ def _with_options(session: Session, path: str, option: str, endpoint: str | None
 
 
 def env(session: Session) -> list[dict]:
-    """The steps' S3 client settings as container env (botocore's variables; dataset/fileio.py): the endpoint,
+    """The steps' S3 client settings as container env (botocore's variables; storage/fileio.py): the endpoint,
     and for a providers entry its region and addressing style."""
     values = {fileio.ENDPOINT_VARIABLES[0]: session.endpoint_url()}
     if not session.built_in:

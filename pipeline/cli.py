@@ -13,7 +13,8 @@ import sys
 # name -> (module, one-line help)
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "run": ("pipeline.local_runner", "run the whole pipeline locally (LocalDagRunner, SQLite metadata)"),
-    "sample-data": ("dataset.sample", "generate the sample dataset (seed layout, or YOLO, labelme, VIA) into a folder"),
+    "sample-data": ("sample_data.sample", "generate the sample dataset into a folder, in the classic layout or "
+                                          "another format's (--format)"),
     "ingest": ("dataset.ingest", "convert a dataset folder to TFRecords (the ExampleGen's transform) and report rejects"),
     "labelmap": ("dataset.labelmap_draft", "list the mask pixel values of a dataset and draft a label map"),
     "schema": ("components.schema_gen.schema", "draft a curated TFDV schema (structural rules) from an ingestion output"),

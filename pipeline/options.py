@@ -14,6 +14,7 @@ from components.util.metrics import BLESS_ON_RULES, BLESSING_METRICS
 from components.trainer.config_files import own_keys, shipped_configs
 from components.util.blessing import BlessingConfig
 from components.trainer.constants import ACCURACY_METRICS
+from dataset import formats
 from pipeline import settings
 
 
@@ -22,7 +23,7 @@ def add_pipeline_arguments(parser: argparse.ArgumentParser, pipeline_root: str |
     """Dataset, training, validation and blessing options; a path without a default is required."""
     parser.add_argument("--dataset", required=True, help="dataset folder (any layout --format reads)")
     parser.add_argument("--format", default=settings.DEFAULT_DATASET_FORMAT, choices=settings.DATASET_FORMATS,
-                        dest="dataset_format")
+                        dest="dataset_format", help=f"dataset layout (default: %(default)s): {formats.choices_help()}")
     parser.add_argument("--config", default=config,
                         help=f"training config: a name in components/trainer/configs/ ({', '.join(shipped_configs())}) "
                              f"or a YAML path (default: {config})")

@@ -71,7 +71,7 @@ IN_MEMORY_BEAM_ARGS = ("--direct_running_mode=in_memory", "--direct_num_workers=
 @pytest.fixture(scope="session")
 def sample_dataset(tmp_path_factory) -> Path:
     """A small generated dataset in the seed layout (read-only: copy it with `copy_dataset` to change it)."""
-    from dataset import sample
+    from sample_data import sample
 
     out = tmp_path_factory.mktemp("sample") / "dataset"
     sample.generate(out, num_train=SAMPLE_NUM_TRAIN, num_test=SAMPLE_NUM_TEST,
@@ -189,7 +189,7 @@ PIPELINE_NUM_TEST = 12  # fewer eval images make AP too noisy to compare two mod
 @pytest.fixture(scope="session")
 def pipeline_dataset(tmp_path_factory) -> Path:
     """A larger sample than `sample_dataset`: enough instances for the tiny model to learn something."""
-    from dataset import sample
+    from sample_data import sample
 
     out = tmp_path_factory.mktemp("pipeline-sample") / "dataset"
     # one photo of each split without object (mask all background): Model Garden's parser, the trainer and

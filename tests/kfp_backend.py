@@ -36,7 +36,7 @@ Followed: kubeflow/pipelines tag 2.17.0 (commit 4a3592cb2dd0a91a4652ab93893ec8be
   merged into each provisioned output (mergeRuntimeArtifacts), the URI must lie under the run's prefix, and
   the local path is uploaded (file or folder; missing: a warning); a missing executor output is an empty one.
 Read at 2.2.0 where it differs (kfp_store.RULES): cmd/driver/main.go's strict jsonpb parsing of every step's
-specs (with 2.2.0's protos, tests/test_kfp_releases.py), k8s.go's secretName alone, objectstore/config.go's
+specs (with 2.2.0's protos, tests/kfp_driver.py), k8s.go's secretName alone, objectstore/config.go's
 built-in endpoint minio-service.kubeflow:9000, driver.go's outputs (no executor-logs, no salt, no name, the
 output file at /tmp/kfp_outputs), cacheutils/cache.go's key without PVC names, and a pod with no scratch volumes:
 launcher_v2.go's execute (downloadArtifacts, prepareOutputFolders, getExecutorOutputFile: the same as 2.17.0's
@@ -176,13 +176,11 @@ class Backend:
         keys = self.secrets[name]
         return kfp_store.ObjectStore(self.connect(store.url(), keys[access_key], keys[secret_key]))
 
-    def run(self, package: Path, runtime_root: str | None = None, arguments: dict | None = None,
-            rules: kfp_store.Rules | None = None) -> dict[str, StepRun]:
-        self.rules = rules or self.rules
+    def run(self, package: Path, runtime_root: str | None = None, arguments: dict | None = None) -> dict[str, StepRun]:
         spec, platform = load_package(package)
         assert not compiler_violations(spec), compiler_violations(spec)
         if self.rules.strict_driver:  # cmd/driver/main.go at 2.2.0: every step's specs, with 2.2.0's protos
-            from test_kfp_releases import driver_2_2_0_parse
+            from kfp_driver import driver_2_2_0_parse
 
             driver_2_2_0_parse(spec, {"platforms": {"kubernetes": platform}} if platform else {})
         root = kfp_store.pipeline_root(runtime_root, self.configmap)

@@ -15,7 +15,7 @@ the project's kubeflow/ modules, which the contract checks).
 - driver/k8s.go (2.17.0, L366): secretAsEnv's secret is `secretNameParameter`'s value, else `secretName`; at
   2.2.0 the driver (driver.go L554-564) knows `secretName` alone (kubernetes_platform proto at 8b2a099e8c9f), and
   cmd/driver/main.go parses --kubernetes_config with jsonpb (unknown fields are errors; the protos of 2.2.0 in
-  tests/test_kfp_releases.py).
+  tests/kfp_driver.py).
 - cacheutils/cache.go GenerateCacheKey / GenerateFingerPrint, driver/cache.go getFingerPrint (2.17.0): the key
   is the input artifacts' names (their ML Metadata ids), the input parameter values, the outputs' name, type and
   metadata (URI wiped; the driver's executor-logs among them), the output parameters' types, and the container's

@@ -9,9 +9,9 @@ import cv2
 import numpy as np
 import pytest
 
+from conftest import MUG, SPEAKER, copy_dataset, decoded_masks, feature, ingest_folder, read_examples
 from dataset import layout, records, shapes
 from dataset import plan as planning
-from tests.conftest import MUG, SPEAKER, copy_dataset, decoded_masks, feature, ingest_folder, read_examples
 
 
 # --- COCO -------------------------------------------------------------------------------
@@ -119,7 +119,7 @@ def test_coco_missing_image_and_dangling_annotation_are_rejects(coco_dataset, co
 
 def test_coco_background_images_are_negatives_and_a_box_only_annotation_names_the_tool_habit(coco_dataset,
                                                                                               tmp_path):
-    from dataset.scene import render_background
+    from sample_data.scene import render_background
 
     root = copy_dataset(coco_dataset[0], tmp_path / "ds")
     for role in ("train", "val"):

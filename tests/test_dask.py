@@ -17,9 +17,9 @@ import pytest
 import tensorflow_data_validation as tfdv
 
 from components.data_gate.executor import DataValidationError
+from conftest import ingest_folder, read_examples
 from dataset import layout, records
-from tests.conftest import ingest_folder, read_examples
-from tests.gate_helpers import rewrite_examples, run_until_gate
+from gate_helpers import rewrite_examples, run_until_gate
 
 NUM_WORKERS = 2
 

@@ -1,5 +1,5 @@
 """The annotation formats people export, each read with its own conventions: one dataset written in each
-(dataset/sample_formats.py) ingests with the same examples and instances as in the classic layout; each
+(sample_data/sample_formats.py) ingests with the same examples and instances as in the classic layout; each
 format's malformed files are named with the reason."""
 from __future__ import annotations
 
@@ -9,11 +9,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from dataset import layout, mask_variants, plan as planning, sample_formats
+from conftest import SAMPLE_NUM_TEST, SAMPLE_NUM_TRAIN, ingest_folder
+from dataset import layout, plan as planning
 from dataset.convert import convert_item
-from tests.conftest import SAMPLE_NUM_TEST, SAMPLE_NUM_TRAIN, ingest_folder
-
-FORMATS = ("yolo", "labelme", "via", "voc-seg")
+from sample_data import mask_variants, sample_formats
+from sample_data.sample_formats import FORMATS
 
 
 @pytest.fixture(scope="module")
@@ -68,7 +68,7 @@ def _outcomes(dataset: Path) -> tuple[planning.IngestPlan, dict]:
 def test_yolo_label_lines_are_read_as_ultralytics_reads_them(sample_dataset):
     from dataset.labelmap import LabelMap
     from dataset.records import RejectError
-    from dataset.yolo_convert import parse_label
+    from dataset.formats.yolo import parse_label
 
     label_map = LabelMap.from_coco_categories([{"id": 0, "name": "speaker"}, {"id": 1, "name": "mug"}])
     square = "0.1 0.1 0.5 0.1 0.5 0.5 0.1 0.5"
@@ -210,7 +210,7 @@ def test_labelme_mask_shapes_are_placed_by_their_two_points(written, tmp_path):
         data["shapes"].append(shape)
         path.write_text(json.dumps(data))
     plan, outcomes = _outcomes(root)
-    from dataset import labelme
+    from dataset.formats import labelme
 
     item = next(i for i in plan.items if i.rel_path == f"train/{files[0].stem}.jpg")
     instances = labelme.convert_labelme_item(item, plan.label_map).instances

@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 from conftest import IMAGE
-from dataset import sample
+from sample_data import sample
 from kubeflow import local_run, runner
 from pipeline import cli
 

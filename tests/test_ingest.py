@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
+from conftest import (MUG, SAMPLE_NUM_TEST, SAMPLE_NUM_TRAIN, SAMPLE_NUM_UNLABELLED, SPEAKER, copy_dataset,
+                      feature, ingest_folder, read_examples)
 from dataset import layout, records
 from dataset import plan as planning
 from dataset.labelmap import LabelMap, LabelMapError
-from tests.conftest import (MUG, SAMPLE_NUM_TEST, SAMPLE_NUM_TRAIN, SAMPLE_NUM_UNLABELLED, SPEAKER, copy_dataset,
-                            feature, ingest_folder, read_examples)
 
 
 # --- bad inputs (the bad_dataset fixture), ingested once ----------------------------

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from conftest import SAMPLE_NUM_TEST, SAMPLE_NUM_TRAIN, copy_dataset
 from dataset import layout
-from tests.conftest import SAMPLE_NUM_TEST, SAMPLE_NUM_TRAIN, copy_dataset
 
 
 def run_pipeline(dataset: Path, root: Path, **component_args):

@@ -9,11 +9,11 @@ import cv2
 import numpy as np
 import pytest
 
+from conftest import (feature, ingest_folder, mini_seed, photo, read_examples, write_gray_png,
+                      write_image)
 from dataset import images, ingest, layout, output, records
 from dataset import plan as planning
 from dataset.labelmap import LabelMap
-from tests.conftest import (feature, ingest_folder, mini_seed, photo, read_examples, write_gray_png,
-                            write_image)
 
 RED, BLUE, GREEN_AS_RED = (255, 0, 0), (0, 0, 255), (0, 130, 0)
 CUP_LABELS = "item { id: 1 name: 'speaker076' }\nitem { id: 2 name: 'cup029' }\n"

@@ -26,7 +26,7 @@ import kfp_store
 import pytest
 from conftest import IMAGE, IN_MEMORY_BEAM_ARGS
 
-from dataset import sample
+from sample_data import sample
 from pipeline import cli
 
 NS = "team-a"
@@ -204,7 +204,7 @@ def test_the_steps_reach_their_paths_as_the_launcher_does_on_every_release(insta
     stores = {kfp_store.launcher_store(configmap, path, kfp_store.RULES[tag]) for path in (ROOT, DATASET, serving(tag))}
     assert len(stores) == 1
     store = stores.pop()
-    from test_kfp_releases import driver_parse
+    from kfp_driver import driver_parse
 
     driver_parse(spec, {"platforms": {"kubernetes": platform}}, tag)
     executors = platform["deploymentSpec"]["executors"]
@@ -237,7 +237,8 @@ def test_an_install_upgraded_from_2_2_0_to_2_17_0_serves_nothing_from_2_2_0s_cac
     again = backend.run(package, None, ARGUMENTS)
     assert [t for t, step in again.items() if step.cached] == [t for t in before if t not in ("MaskEvaluator",
                                                                                              "Pusher")]
-    upgraded = backend.run(package, None, ARGUMENTS, rules=kfp_store.RULES["2.17.0"])
+    backend.rules = kfp_store.RULES["2.17.0"]  # the install upgraded in place: its cache kept
+    upgraded = backend.run(package, None, ARGUMENTS)
     assert not any(step.cached for step in upgraded.values())
     assert len(started) == 2 * len(before) + 2
 
@@ -274,7 +275,7 @@ def test_moto_is_a_real_s3_server_for_the_images_s3_client(s3_store, tmp_path, m
     """The project's file layer on the loopback store, as the steps use it (botocore's variables), with the
     namespace's key inside its prefixes."""
     from components.util import serving
-    from dataset import fileio
+    from storage import fileio
 
     monkeypatch.setenv("AWS_ENDPOINT_URL_S3", s3_store["endpoint"])
     monkeypatch.setenv(fileio.REGION_VARIABLE, "minio")

@@ -6,8 +6,8 @@ import json
 
 import pytest
 
+from kfp_driver import IMAGE, NS, compile_package, driver_parse
 from pipeline import cli
-from test_kfp_releases import IMAGE, NS, _compile, driver_parse
 
 # ---- Multi-user namespaces as the profile controller makes them (manifests/kustomize/base/installs/multi-user/
 # pipelines-profile-controller/sync.py at 2.17.0: the root about line 285, the key's policy about lines 466-491).
@@ -22,7 +22,7 @@ def _target(text: str) -> dict:
 
 
 def test_a_package_for_a_namespace_uses_its_root_and_its_key(tmp_path, capsys):
-    spec, platform, text = _compile(tmp_path, "--namespace", NS, "--kfp-version", "2.17.0", *NAMESPACE_PATHS)
+    spec, platform, text = compile_package(tmp_path, "--namespace", NS, "--kfp-version", "2.17.0", *NAMESPACE_PATHS)
     assert spec["defaultPipelineRoot"] == NAMESPACE_ROOT
     assert _target(text) == {"kfp_version": "2.17.0", "namespace": NS, "pipeline_root": NAMESPACE_ROOT,
                              "root_given": False}
@@ -58,7 +58,7 @@ def test_a_path_outside_the_namespaces_key_is_refused_naming_the_allowed_prefixe
 
 def test_before_2_15_a_namespace_shares_the_installs_keys(tmp_path):
     """sync.py at 2.2.0 copies the install's MinIO keys into the namespace: no prefixes to keep to."""
-    spec, _, text = _compile(tmp_path, "--namespace", NS, "--kfp-version", "2.2.0", "--dataset",
+    spec, _, text = compile_package(tmp_path, "--namespace", NS, "--kfp-version", "2.2.0", "--dataset",
                              "minio://mlpipeline/datasets/kettles", "--serving-dir", "minio://mlpipeline/serving/k")
     assert spec["defaultPipelineRoot"] == "minio://mlpipeline/v2/artifacts"  # env.go defaultPipelineRoot
     assert spec["deploymentSpec"]["executors"]["Trainer_executor"]["container"]["env"][0]["value"] == \
@@ -92,7 +92,7 @@ data:
 
 def test_the_steps_use_the_store_identity_the_launchers_providers_give_their_paths(tmp_path, capsys):
     (tmp_path / "kfp-launcher.yaml").write_text(LAUNCHER_CONFIG)
-    spec, platform, text = _compile(tmp_path, "--launcher-config", str(tmp_path / "kfp-launcher.yaml"),
+    spec, platform, text = compile_package(tmp_path, "--launcher-config", str(tmp_path / "kfp-launcher.yaml"),
                                     "--namespace", NS, "--dataset", f"s3://ml-{NS}/data/kettles",
                                     "--serving-dir", f"s3://ml-{NS}/data/serving/kettles")
     assert spec["defaultPipelineRoot"] == f"s3://ml-{NS}/pipeline-root"  # the ConfigMap's
@@ -117,7 +117,7 @@ def test_the_steps_paths_on_two_identities_are_refused(tmp_path, capsys):
 def test_an_s3_root_without_a_providers_entry_is_aws_s3_reached_with_the_pods_own_credentials(tmp_path, capsys):
     """object_store.go OpenBucket (2.2.0, 2.17.0): no providers entry, the AWS SDK's default session; the steps
     share the pod's environment, so they get no endpoint and no secret either."""
-    spec, platform, _ = _compile(tmp_path, "--pipeline-root", "s3://ml/root", "--dataset", "s3://ml/data",
+    spec, platform, _ = compile_package(tmp_path, "--pipeline-root", "s3://ml/root", "--dataset", "s3://ml/data",
                                  "--serving-dir", "s3://ml/serving")
     out = capsys.readouterr().out
     assert "--pipeline-root s3://ml/root has no providers entry in the kfp-launcher ConfigMap: the launcher opens it " \

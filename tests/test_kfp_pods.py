@@ -8,8 +8,8 @@ import pytest
 from google.protobuf import json_format
 
 import kfp_store
+from kfp_driver import IMAGE, compile_package, driver_parse
 from pipeline import cli
-from test_kfp_releases import IMAGE, _compile, driver_parse
 
 
 PLACEMENT = ["--gpus", "2", "--gpu-toleration", "nvidia.com/gpu:NoSchedule", "--gpu-toleration",
@@ -22,7 +22,7 @@ PLACEMENT = ["--gpus", "2", "--gpu-toleration", "nvidia.com/gpu:NoSchedule", "--
 def test_gpu_steps_are_placed_every_step_pulls_with_the_secret_and_scratch_is_mounted_where_the_driver_can(tmp_path,
                                                                                                         tag):
     """driver.go at 2.2.0 (near 510-533, 604), k8s.go at 2.17.0 (near 194-297, 492-516, 586-606)."""
-    spec, platform, _ = _compile(tmp_path, "--kfp-version", tag, *PLACEMENT)
+    spec, platform, _ = compile_package(tmp_path, "--kfp-version", tag, *PLACEMENT)
     driver_parse(spec, platform, tag)
     executors = platform["platforms"]["kubernetes"]["deploymentSpec"]["executors"]
     assert len(executors) == len(spec["deploymentSpec"]["executors"])
@@ -48,7 +48,7 @@ def test_gpu_steps_are_placed_every_step_pulls_with_the_secret_and_scratch_is_mo
 
 
 def test_kfp_2_2_0s_driver_refuses_a_scratch_mount(tmp_path):
-    spec, platform, _ = _compile(tmp_path, "--kfp-version", "2.17.0", *PLACEMENT)
+    spec, platform, _ = compile_package(tmp_path, "--kfp-version", "2.17.0", *PLACEMENT)
     with pytest.raises(json_format.ParseError, match="emptyDirMounts"):
         driver_parse(spec, platform, "2.2.0")
 

@@ -255,7 +255,7 @@ def test_submit_names_a_missing_package(tmp_path, capsys):
 @pytest.mark.parametrize("given", [{"instanceSchema": ""}, {"schemaTitle": "system.Dataset"},
                                    {"schemaTitle": "system.Artifact"}, {"schemaTitle": "tfx.Examples"}])
 def test_the_entrypoint_types_artifacts_as_declared_and_gives_executors_the_launchers_local_copies(package, tmp_path,
-                                                                                                given):
+                                                                                                given, monkeypatch):
     """Types as KFP 2.17's driver (an empty instance schema), other backends and kfp.local give them."""
     from tfx.orchestration.kubeflow.v2.container import kubeflow_v2_entrypoint_utils
     from kfp.pipeline_spec import pipeline_spec_pb2
@@ -267,6 +267,7 @@ def test_the_entrypoint_types_artifacts_as_declared_and_gives_executors_the_laun
     assert beam_args == BEAM_ARGS
     (tmp_path / "minio").mkdir()
     roots = {"minio": str(tmp_path / "minio"), "s3": str(tmp_path / "s3")}  # /s3 not mounted here
+    monkeypatch.setattr(entrypoint, "LOCAL_ROOTS", roots)  # the launcher's volumes, here
     executor_input = {
         "inputs": {"artifacts": {
             "examples": {"artifacts": [{"name": "12", "uri": "minio://mlpipeline/v2/r/ImageMaskExampleGen/u/examples",
@@ -280,7 +281,7 @@ def test_the_entrypoint_types_artifacts_as_declared_and_gives_executors_the_laun
                                              "type": {"schemaTitle": "system.Artifact"}}]}},
             "outputFile": str(tmp_path / "minio" / "output_metadata.json")}}
     remote = entrypoint.prepare(executor_input, json.loads(args.json_serialized_inputs_spec_args),
-                                json.loads(args.json_serialized_outputs_spec_args), roots)
+                                json.loads(args.json_serialized_outputs_spec_args))
     inputs = executor_input["inputs"]["artifacts"]
     assert inputs["examples"]["artifacts"][0]["uri"] == f"{roots['minio']}/mlpipeline/v2/r/ImageMaskExampleGen/u/examples"
     assert inputs["model"]["artifacts"][0]["uri"] == "s3://bucket/r/Trainer/u/model"  # no volume: left as it is

@@ -9,12 +9,13 @@ import cv2
 import numpy as np
 import pytest
 
-from dataset import images, mask_values, mask_variants, plan as planning, records, sample
+from conftest import MUG, SPEAKER, copy_dataset, decoded_masks, feature, parse
+from dataset import images, mask_values, plan as planning, records
 from dataset.convert import convert_item
 from dataset.mask_values import snap
 from dataset.output import Report
-from dataset.sample import SampleClass
-from tests.conftest import MUG, SPEAKER, copy_dataset, decoded_masks, feature, parse
+from sample_data import mask_variants, sample
+from sample_data.sample import SampleClass
 
 # The five-class palette of tests/test_own_data.py: a blend from 0 to the vase's 151 passes within 12 levels of
 # the clock's 40 and the cactus' 59, and the lamp's 146 is 5 levels from the vase

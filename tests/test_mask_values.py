@@ -10,9 +10,10 @@ import cv2
 import numpy as np
 import pytest
 
-from dataset import layout, mask_values, mask_variants, records
+from conftest import MUG, SAMPLE_NUM_TEST, SAMPLE_NUM_TRAIN, SPEAKER, copy_dataset, ingest_folder, read_examples
+from dataset import layout, mask_values, records
 from dataset.mask_values import snap
-from tests.conftest import MUG, SAMPLE_NUM_TEST, SAMPLE_NUM_TRAIN, SPEAKER, copy_dataset, ingest_folder, read_examples
+from sample_data import mask_variants
 
 RED, GREEN = (0, 0, 255), (0, 255, 0)  # BGR: luma 76 (speaker) and 150 (mug)
 

@@ -20,8 +20,8 @@ import numpy as np
 import pytest
 from conftest import REPO
 
-from dataset import sample
-from dataset.sample import SampleClass
+from sample_data import sample
+from sample_data.sample import SampleClass
 from pipeline import run_summary
 
 TRAIN_STEPS = 2

@@ -5,9 +5,9 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from dataset import sample
+from conftest import MUG, SAMPLE_NUM_TEST, SAMPLE_NUM_TRAIN, SAMPLE_NUM_UNLABELLED, SPEAKER
 from dataset.labelmap import LabelMap
-from tests.conftest import MUG, SAMPLE_NUM_TEST, SAMPLE_NUM_TRAIN, SAMPLE_NUM_UNLABELLED, SPEAKER
+from sample_data import sample
 
 
 # --- the sample generator -------------------------------------------------------

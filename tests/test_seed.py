@@ -11,11 +11,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from conftest import (MUG, SAMPLE_NUM_TEST, SAMPLE_NUM_TRAIN, SAMPLE_NUM_UNLABELLED, SPEAKER, convert,
+                      decoded_masks, feature, mini_seed, parse, photo, read_examples, voc, write_gray_png,
+                      write_image)
 from dataset import layout, records
 from dataset.labelmap import LabelMap
-from tests.conftest import (MUG, SAMPLE_NUM_TEST, SAMPLE_NUM_TRAIN, SAMPLE_NUM_UNLABELLED, SPEAKER, convert,
-                            decoded_masks, feature, mini_seed, parse, photo, read_examples, voc, write_gray_png,
-                            write_image)
 
 
 # --- the seed layout, end to end ---------------------------------------------------

@@ -1,9 +1,12 @@
 """The code's shape: every package folder is a package, imports point down the layers and make no cycle
-(imports inside functions count), dataset/ has no TFX, no module over 300 lines."""
+(imports inside functions count), dataset/ has no TFX, no product module uses the sample package, no module over
+300 lines."""
 from __future__ import annotations
 
 import ast
 from pathlib import Path
+
+from pipeline import cli
 
 REPO = Path(__file__).resolve().parents[1]
 PACKAGES = next(ast.literal_eval(node.value) for node in ast.parse((REPO / "setup.py").read_text()).body
@@ -69,8 +72,8 @@ def test_no_import_cycle():
 
 
 # Lowest first: a module imports its own part or lower layers. Each component (components.<name>) is a part of
-# its own: components import components.util, never one another.
-LAYERS = ("dataset", "components.util", "components.*", "pipeline", "kubeflow")
+# its own: components import components.util, never one another. storage (file access) is below them all.
+LAYERS = ("storage", "dataset", "sample_data", "components.util", "components.*", "pipeline", "kubeflow")
 
 
 def _part(module: str) -> tuple[int, str]:
@@ -101,6 +104,7 @@ def test_imports_point_down_the_layers():
     assert _upward({"components.trainer.a": {"pipeline.settings", "components.evaluator.b", "components.util.c",
                                              "dataset.d"}}) == ["components.trainer.a -> components.evaluator.b",
                                                                 "components.trainer.a -> pipeline.settings"]
+    assert _upward({"storage.a": {"dataset.b"}, "kubeflow.c": {"storage.a"}}) == ["storage.a -> dataset.b"]
 
 
 def test_dataset_knows_nothing_of_tfx():
@@ -110,6 +114,16 @@ def test_dataset_knows_nothing_of_tfx():
                         ([a.name for a in n.names] if isinstance(n, ast.Import) else [n.module or ""]))
                     for n in ast.walk(ast.parse(p.read_text())))]
     assert users == []
+
+
+def test_only_the_tests_benchmarks_and_sample_data_command_use_the_sample_package():
+    """Ingestion (dataset/) and the pipeline never import sample_data; `maskrcnn-tfx sample-data` names it
+    (pipeline/cli.py imports a command's module when the command runs)."""
+    modules = _modules()
+    users = sorted(f"{name} -> {imported}" for name, path in modules.items() if not name.startswith("sample_data")
+                   for imported in _imports(path, modules) if imported.split(".")[0] == "sample_data")
+    assert users == []
+    assert cli.SUBCOMMANDS["sample-data"][0] == "sample_data.sample"
 
 
 def test_no_module_over_300_lines():

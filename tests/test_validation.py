@@ -7,9 +7,9 @@ import tensorflow as tf
 
 from components.data_gate.constants import REPORT_FILE, REPORT_TYPE_NAME
 from components.data_gate.executor import DataValidationError, check_example
+from conftest import SAMPLE_NUM_TEST, ingest_folder
 from dataset import layout, records
-from tests.conftest import SAMPLE_NUM_TEST, ingest_folder
-from tests.gate_helpers import rewrite_examples, run_until_gate
+from gate_helpers import rewrite_examples, run_until_gate
 
 
 def test_clean_sample_passes_the_gate(trained_pipeline):

@@ -1,4 +1,4 @@
-"""Pascal VOC segmentation (dataset/voc_segmentation.py): the sample written in VOC's layout with each of its
+"""Pascal VOC segmentation (dataset/formats/voc_seg.py): the sample written in VOC's layout with each of its
 malformed files named with the reason, void 255, an instance over two classes, and labelmap.txt's names and
 colours. The copy ingesting as the classic layout does is tests/test_formats.py's."""
 from __future__ import annotations
@@ -10,10 +10,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from dataset import plan as planning, sample_formats
+from conftest import SAMPLE_NUM_TEST, SAMPLE_NUM_TRAIN
+from dataset import plan as planning
 from dataset.convert import convert_item
-from dataset.voc_segmentation import VOC_CLASSES
-from tests.conftest import SAMPLE_NUM_TEST, SAMPLE_NUM_TRAIN
+from dataset.formats.voc_seg import VOC_CLASSES
+from sample_data import sample_formats
 
 
 @pytest.fixture(scope="module")

@@ -22,9 +22,10 @@ from components.util.blessing import BlessingConfig, flat_metrics, interval_warn
 from components.util.eval_split import EvalSplit, load_eval_split
 from components.util.metrics import SUMMARY_KEYS
 from components.util.uncertainty import with_interval
-from dataset import fileio, layout
+from dataset import layout
 from dataset.progress import Progress
 from dataset.labelmap import LabelMap
+from storage import fileio
 
 BASELINE_MODEL_URI_PROPERTY = "baseline_model_uri"
 

@@ -47,10 +47,10 @@ class ImageMaskExampleGenSpec(ComponentSpec):
 
 
 class ImageMaskExampleGen(base_beam_component.BaseBeamComponent):
-    """Ingests a dataset folder (seed layout or COCO) into train/eval Examples.
+    """Ingests a dataset folder (any format of dataset/formats/) into train/eval Examples.
 
-    Args: input_base (the dataset folder, local or gs://), dataset_format ("auto", "seed" or
-    "coco"), eval_fraction (hash split of train when there is no labelled test folder),
+    Args: input_base (the dataset folder, local or gs://), dataset_format ("auto" or a
+    name of dataset.formats.FORMATS), eval_fraction (hash split of train when there is no labelled test folder),
     max_reject_fraction, min_instance_area (pixels; smaller connected components are specks).
 
     Outputs `examples` (standard_artifacts.Examples) with custom properties

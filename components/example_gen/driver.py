@@ -13,7 +13,7 @@ from typing import Iterable, Optional
 from tfx.components.example_gen import driver, input_processor
 from tfx.proto import example_gen_pb2, range_config_pb2
 
-from dataset import fileio
+from storage import fileio
 
 
 class _DatasetInputProcessor(input_processor.FileBasedInputProcessor):

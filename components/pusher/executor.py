@@ -28,7 +28,7 @@ from tfx.types import artifact_utils, standard_component_specs
 from tfx.utils import proto_utils
 
 from components.util import serving
-from dataset import fileio
+from storage import fileio
 
 ALREADY_SERVED_KEY = "already_served"  # the PushedModel's property: the version that already held the model
 

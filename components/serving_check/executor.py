@@ -20,7 +20,7 @@ from tfx.utils import path_utils
 
 from components.serving_check import client, constants
 from components.util import serving, serving_contract as contract
-from dataset import fileio
+from storage import fileio
 
 # What TFX's InfraValidator writes (tfx/components/infra_validator/executor.py) and TFX's Pusher reads
 # (tfx/components/util/model_utils.py is_infra_validated).

@@ -22,7 +22,7 @@ import tempfile
 
 import tensorflow as tf
 
-from dataset import fileio
+from storage import fileio
 
 MODULES = ("backbone", "decoder", "all")
 NO_CHECKPOINT = "none"  # --init-checkpoint none: random weights, also where the config names a checkpoint

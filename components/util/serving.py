@@ -20,7 +20,7 @@ from typing import Iterator
 
 from absl import logging
 
-from dataset import fileio
+from storage import fileio
 
 STAGING_PREFIX = ".staging-"
 STALE_STAGING_S = 3600

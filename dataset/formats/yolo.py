@@ -11,16 +11,24 @@ read as `train`, as Ultralytics reads Roboflow's exports). An image's label file
 example), as Ultralytics takes it. val and test feed the eval split; with neither, train is hash-split. Images
 under the image folders that no split lists are unlabelled (kept for prediction); label files of no listed
 image are rejects. Class ids: the positions in `names`, as ids 1..N, the YOLO id kept as `source_id`.
+
+The label file is read as Ultralytics' verify_image_label reads it: one object a line, `class x1 y1 x2 y2 ...` in
+fractions of the width and height, duplicate lines dropped; a missing or empty file is a background photo. A line
+of a box only (`class x y w h`, a detection label) is rejected: Mask R-CNN learns from masks.
 """
 from __future__ import annotations
 
 import dataclasses
 import posixpath
 
-from dataset import fileio, records
+from pathlib import Path
+
+from dataset import records, shapes
 from dataset.annotation_listing import full, is_image, join_rel, unlisted_files, walk
+from dataset.formats.registry import SPLIT_FOLDERS, DatasetFormat, Photo, register, write_file
 from dataset.labelmap import LABEL_MAP_FILE_NAMES, LabelMap, LabelMapError
-from dataset.records import IngestError, Listing, WorkItem
+from dataset.records import Converted, IngestError, Listing, RejectError, WorkItem
+from storage import fileio
 
 SPLIT_KEYS = {"train": "train", "val": "eval", "test": "eval"}
 LABEL_CACHE = ".cache"  # Ultralytics' own cache of a split's labels, written beside them
@@ -159,7 +167,7 @@ def list_yolo_inputs(dataset_dir: str, eval_fraction: float) -> Listing:
         label = label_of(image)
         source = YoloFiles(full(dataset_dir, label) if label in labels else "", yaml_path)
         items.append(WorkItem(image, full(dataset_dir, image), records.hash_split(image, eval_fraction) if hashed
-                              else split, "yolo", source))
+                              else split, FORMAT.name, source))
     rejected = {path for path, _, _ in rejects}
     items = [item for item in items if item.path not in rejected]
     ignored = [full(dataset_dir, rel) for rel in in_labels if rel.endswith(LABEL_CACHE)]
@@ -170,7 +178,89 @@ def list_yolo_inputs(dataset_dir: str, eval_fraction: float) -> Listing:
         rejects.append((full(dataset_dir, rel), f"label file of no image listed in the splits of {yaml_name}",
                         records.hash_split(rel, eval_fraction)))
     unlabelled, hidden = unlisted_files(dataset_dir, roots, set(split_of), eval_fraction, rejects, deep=True)
-    items += [WorkItem(path, path, split, "yolo", reject_reason=reason) for path, reason, split in rejects]
+    items += [WorkItem(path, path, split, FORMAT.name, reject_reason=reason) for path, reason, split in rejects]
     items.sort(key=lambda item: item.rel_path)
     return Listing(label_map, tuple(items), tuple(sorted(unlabelled)), tuple(sorted(hidden + ignored)),
                    "hash_split" if hashed else "annotation_files")
+
+
+# --- conversion (in the Beam workers) ---------------------------------------------------------------------
+BOX_ONLY_REASON = (
+    "is a box (class x_centre y_centre width height), a YOLO detection label: Mask R-CNN learns from masks. "
+    "Label the object as a polygon (a segmentation project: Ultralytics' `yolo task=segment`, CVAT's, Roboflow's "
+    "instance segmentation export)")
+
+
+def _number(text: str, where: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise RejectError(f"{where}: {text!r} is not a number") from None
+
+
+def parse_label(text: str, name: str, label_map: LabelMap, names_file: str, width: int, height: int):
+    """The shapes of a label file's text, polygons in pixels."""
+    by_source_id = label_map.by_source_id
+    found, seen = [], set()
+    for number, line in enumerate(text.splitlines(), start=1):
+        tokens = line.split()
+        if not tokens or tuple(tokens) in seen:
+            continue
+        seen.add(tuple(tokens))
+        where = f"line {number} of {name}"
+        class_id = _number(tokens[0], where)
+        cls = by_source_id.get(int(class_id)) if class_id.is_integer() else None
+        if cls is None:
+            raise RejectError(f"{where}: class {tokens[0]} is not one of the ids 0..{len(by_source_id) - 1} "
+                              f"of 'names' in {posixpath.basename(names_file)}")
+        coords = [_number(t, where) for t in tokens[1:]]
+        if len(coords) == 4:
+            raise RejectError(f"{where} {BOX_ONLY_REASON}")
+        if len(coords) < 6 or len(coords) % 2:
+            raise RejectError(f"{where}: a polygon needs at least 3 (x, y) pairs; it has {len(coords)} numbers")
+        if min(coords) < 0 or max(coords) > 1:
+            raise RejectError(f"{where}: coordinates must be fractions of the image's width and height (0 to 1), "
+                              f"as YOLO writes them; it has {min(coords):g} to {max(coords):g}")
+        polygon = [v * (width if i % 2 == 0 else height) for i, v in enumerate(coords)]
+        found.append(shapes.Shape(where, cls, [polygon]))
+    return found
+
+
+def convert_yolo_item(item: WorkItem, label_map: LabelMap) -> Converted:
+    image = shapes.read_image(item.path, "the splits of the YOLO data.yaml")
+    if not item.source.label_path:
+        return Converted(image, [])
+    name = posixpath.basename(item.source.label_path.replace("\\", "/"))
+    try:
+        text = fileio.read_text(item.source.label_path)
+    except (OSError, UnicodeDecodeError) as e:
+        raise RejectError(f"cannot read the label file {name}: {e}") from e
+    found = parse_label(text, name, label_map, item.source.names_file, image.width, image.height)
+    return Converted(image, shapes.to_instances(found, image.height, image.width))
+
+
+def write_yolo(out: Path, label_map: LabelMap, photos: list[Photo], unlabelled: list[str]) -> None:
+    import yaml
+
+    yolo_id = {c.id: index for index, c in enumerate(label_map.classes)}  # YOLO numbers the classes from 0
+    for photo in photos:
+        folder = SPLIT_FOLDERS[photo.split]
+        write_file(out / "images" / folder / photo.name, photo.data)
+        lines = []
+        for inst in photo.instances:
+            points = shapes.polygons(inst.mask)[0]
+            scaled = [v / (photo.width if i % 2 == 0 else photo.height) for i, v in enumerate(points)]
+            lines.append(" ".join([str(yolo_id[inst.class_id])] + [f"{v:.6f}" for v in scaled]))
+        if lines:  # a background photo has no label file, as Ultralytics writes it
+            write_file(out / "labels" / folder / f"{posixpath.splitext(photo.name)[0]}.txt", "\n".join(lines) + "\n")
+    for path in unlabelled:
+        write_file(out / "images" / "unlabelled" / Path(path).name, Path(path).read_bytes())
+    names = {yolo_id[c.id]: c.name for c in label_map.classes}
+    write_file(out / "data.yaml", yaml.safe_dump({"train": "images/train", "val": "images/val", "names": names},
+                                                 sort_keys=False))
+
+
+FORMAT = register(DatasetFormat(
+    name="yolo", help="YOLO segmentation (data.yaml + images/ + labels/)", rank=2, looks_like=looks_like_yolo,
+    list_inputs=list_yolo_inputs, convert=lambda item, given: convert_yolo_item(item, given.label_map),
+    write_sample=write_yolo))

@@ -9,8 +9,8 @@ folder, the dataset folder and their ``images/`` subfolders.
 
 Categories become contiguous class ids 1..N in the order of the COCO ids; the
 COCO id is kept as ``source_id`` in the label map. Listing reads the JSON files
-and folder entries only; dataset/coco_convert.py reads the images and decodes
-the segmentations in the Beam workers.
+and folder entries only; `convert_coco_item` reads the images and decodes the
+segmentations in the Beam workers.
 """
 from __future__ import annotations
 
@@ -18,11 +18,12 @@ import dataclasses
 import posixpath
 import re
 
-
-from dataset import annotation_listing, fileio, records
+from dataset import annotation_listing, records, shapes
 from dataset.annotation_listing import full as _full, join_rel as _join_rel
+from dataset.formats.registry import DatasetFormat, json_format, register
 from dataset.labelmap import LABEL_MAP_FILE_NAMES, LabelMap, LabelMapError
-from dataset.records import Listing, RejectError, WorkItem
+from dataset.records import Converted, IngestError, Listing, RejectError, WorkItem
+from storage import fileio
 
 _PROBE_IMAGES = 20
 
@@ -59,7 +60,11 @@ def looks_like_coco(dataset_dir: str) -> bool:
     found = annotation_files(dataset_dir)
     at_top = [rel for rel in found if "/" not in rel]
     return len(found) > len(at_top) or any(
-        annotation_listing.json_kind(_full(dataset_dir, rel)) in ("coco", "") for rel in at_top[:1])
+        json_format(_full(dataset_dir, rel)) in (FORMAT, None) for rel in at_top[:1])
+
+
+def owns_json(data) -> bool:
+    return isinstance(data, dict) and isinstance(data.get("images"), list) and isinstance(data.get("annotations"), list)
 
 
 def _load(dataset_dir: str, rel: str) -> dict:
@@ -167,7 +172,14 @@ def _image_item(dataset_dir: str, rel_json: str, root: str, image: dict, split_o
     except (TypeError, ValueError):
         reason = reason or f"image entry {image.get('id')!r} has a non-numeric width/height"
     return WorkItem(rel_path=image_rel, path=_full(dataset_dir, image_rel), split=split_of(image_rel),
-                    format="coco", source=CocoEntry(size, annotations), reject_reason=reason)
+                    format=FORMAT.name, source=CocoEntry(size, annotations), reject_reason=reason)
+
+
+def list_inputs(dataset_dir: str, eval_fraction: float) -> Listing:
+    try:
+        return list_coco_inputs(dataset_dir, eval_fraction)
+    except CocoLayoutError as e:
+        raise IngestError(str(e)) from e
 
 
 def list_coco_inputs(dataset_dir: str, eval_fraction: float) -> Listing:
@@ -196,7 +208,7 @@ def list_coco_inputs(dataset_dir: str, eval_fraction: float) -> Listing:
                               tuple(by_image.get(image.get("id"), ()))) for image in data["images"]]
     unlabelled, ignored = annotation_listing.unlisted_files(dataset_dir, roots, set(referenced) | set(rel_jsons),
                                                             eval_fraction, rejects)
-    items += [WorkItem(rel_path=path, path=path, split=split, format="coco", reject_reason=reason)
+    items += [WorkItem(rel_path=path, path=path, split=split, format=FORMAT.name, reject_reason=reason)
               for path, reason, split in rejects]
     items.sort(key=lambda item: item.rel_path)
     return Listing(label_map, tuple(items), tuple(sorted(unlabelled)), tuple(sorted(ignored)),
@@ -211,3 +223,35 @@ def _label_map(dataset_dir: str, loaded: list[tuple[str, dict]]) -> LabelMap:
         if other != label_map:
             raise LabelMapError(f"{_full(dataset_dir, rel)}: its categories differ from those of {first_rel}")
     return label_map
+
+
+BOX_ONLY_REASON = (
+    "has a box but no segmentation: a rectangle drawn with a box tool (CVAT's rectangle, Label Studio's "
+    "RectangleLabels, a Roboflow object-detection project) exports no mask, and Mask R-CNN learns from masks. "
+    "Draw the object as a polygon or mask (CVAT and Label Studio can convert boxes with SAM), or export a "
+    "segmentation project")
+
+
+def convert_coco_item(item: WorkItem, label_map: LabelMap) -> Converted:
+    """The image and its instances (none: a background image, listed without annotation, kept as a negative
+    example); raises RejectError."""
+    image = shapes.read_image(item.path, "the COCO annotations")
+    shapes.check_size(item.source.size, image, "the annotations give")
+    by_source_id = label_map.by_source_id
+    found = []
+    for ann in item.source.annotations:  # in the file's order
+        cls = by_source_id.get(ann.get("category_id"))
+        if cls is None:
+            raise RejectError(f"annotation {ann.get('id')} has category_id {ann.get('category_id')!r}, "
+                              f"which is not in 'categories'")
+        if not ann.get("segmentation"):
+            raise RejectError(f"annotation {ann.get('id')} {BOX_ONLY_REASON}")
+        found.append(shapes.Shape(f"annotation {ann.get('id')}", cls, ann["segmentation"],
+                                  bool(ann.get("iscrowd") or 0)))
+    return Converted(image, shapes.to_instances(found, image.height, image.width))
+
+
+FORMAT = register(DatasetFormat(
+    name="coco", help="COCO (annotations/instances_*.json + images)", rank=1, looks_like=looks_like_coco,
+    list_inputs=list_inputs, convert=lambda item, given: convert_coco_item(item, given.label_map),
+    owns_json=owns_json))

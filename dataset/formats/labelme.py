@@ -15,12 +15,18 @@ from __future__ import annotations
 
 import base64
 import dataclasses
+import json
 import posixpath
+from pathlib import Path
 
-from dataset import fileio, records, shapes
-from dataset.annotation_listing import full, join_rel, json_kind, load_json, role, unlisted_files, walk
+import numpy as np
+
+from dataset import records, shapes
+from dataset.annotation_listing import full, join_rel, load_json, role, unlisted_files, walk
+from dataset.formats.registry import SPLIT_FOLDERS, DatasetFormat, Photo, json_format, register, write_file
 from dataset.labelmap import LABEL_MAP_FILE_NAMES, LabelClass, LabelMap, LabelMapError
 from dataset.records import Converted, IngestError, Listing, RejectError, WorkItem
+from storage import fileio
 
 LABELS_FILE = "labels.txt"
 NOT_CLASSES = ("__ignore__", "_background_")  # labels.txt's first lines, and labels of no object
@@ -45,8 +51,12 @@ def looks_like_labelme(dataset_dir: str) -> bool:
         names = [f"{name}/{n}" for n, d in fileio.list_entries(full(dataset_dir, name)) if not d] if is_dir else [name]
         first = next((n for n in names if n.lower().endswith(".json") and n not in LABEL_MAP_FILE_NAMES), "")
         if first:
-            return json_kind(full(dataset_dir, first)) == "labelme"
+            return json_format(full(dataset_dir, first)) is FORMAT
     return False
+
+
+def owns_json(data) -> bool:
+    return isinstance(data, dict) and "shapes" in data and "imagePath" in data
 
 
 def _label_map(dataset_dir: str, found: list[dict]) -> LabelMap:
@@ -101,12 +111,12 @@ def list_labelme_inputs(dataset_dir: str, eval_fraction: float) -> Listing:
     label_map = _label_map(dataset_dir, [s.shapes for _, _, s, _ in entries if s is not None])
     by_folder = {"train", "eval"} <= {role(rel) for rel in jsons}
     items = [WorkItem(image, full(dataset_dir, image), role(rel) if by_folder and role(rel)
-                      else records.hash_split(image, eval_fraction), "labelme", source, reason)
+                      else records.hash_split(image, eval_fraction), FORMAT.name, source, reason)
              for rel, image, source, reason in entries]
     rejects: list = []
     roots = {posixpath.dirname(rel) for rel in jsons} | {posixpath.dirname(i) for _, i, s, _ in entries if s}
     unlabelled, ignored = unlisted_files(dataset_dir, roots, set(referenced) | set(jsons), eval_fraction, rejects)
-    items += [WorkItem(p, p, split, "labelme", reject_reason=reason) for p, reason, split in rejects
+    items += [WorkItem(p, p, split, FORMAT.name, reject_reason=reason) for p, reason, split in rejects
               if not p.endswith(LABELS_FILE)]
     return Listing(label_map, tuple(sorted(items, key=lambda i: i.rel_path)), tuple(sorted(unlabelled)),
                    tuple(sorted(ignored)), "annotation_files" if by_folder else "hash_split")
@@ -141,7 +151,6 @@ def _mask_shape(data, flat: list[float], where: str, height: int, width: int):
     parts outside the image cut off)."""
     import io
 
-    import numpy as np
     from PIL import Image
 
     if len(flat) != 4 or not isinstance(data, str):
@@ -190,3 +199,27 @@ def convert_labelme_item(item: WorkItem, label_map: LabelMap) -> Converted:
         else:
             groups[key] = shapes.Shape(where, cls, [piece])
     return Converted(image, shapes.to_instances(list(groups.values()), image.height, image.width))
+
+
+def write_labelme(out: Path, label_map: LabelMap, photos: list[Photo], unlabelled: list[str]) -> None:
+    for photo in photos:
+        folder = out / SPLIT_FOLDERS[photo.split]
+        write_file(folder / photo.name, photo.data)
+        found = []
+        for group, inst in enumerate(photo.instances):
+            pieces = shapes.polygons(inst.mask)
+            found += [{"label": inst.class_name, "points": np.reshape(p, (-1, 2)).tolist(),
+                       "group_id": group if len(pieces) > 1 else None, "description": "", "shape_type": "polygon",
+                       "flags": {}, "mask": None} for p in pieces]
+        write_file(folder / f"{posixpath.splitext(photo.name)[0]}.json", json.dumps({
+            "version": "5.5.0", "flags": {}, "shapes": found, "imagePath": photo.name, "imageData": None,
+            "imageHeight": photo.height, "imageWidth": photo.width}, indent=1))
+    for path in unlabelled:
+        write_file(out / "val" / Path(path).name, Path(path).read_bytes())
+    write_file(out / LABELS_FILE, "".join(f"{n}\n" for n in (*NOT_CLASSES, *label_map.names)))
+
+
+FORMAT = register(DatasetFormat(
+    name="labelme", help="labelme (one .json with shapes per photo)", rank=3, looks_like=looks_like_labelme,
+    list_inputs=list_labelme_inputs, convert=lambda item, given: convert_labelme_item(item, given.label_map),
+    write_sample=write_labelme, owns_json=owns_json))

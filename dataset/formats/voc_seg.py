@@ -19,13 +19,16 @@ from __future__ import annotations
 import dataclasses
 import io
 import posixpath
+from pathlib import Path
 
 import numpy as np
 
-from dataset import fileio, records, shapes
+from dataset import records, shapes
 from dataset.annotation_listing import full, is_image, join_rel
+from dataset.formats.registry import SPLIT_FOLDERS, DatasetFormat, Photo, register, write_file
 from dataset.labelmap import LabelClass, LabelMap, LabelMapError
-from dataset.records import Converted, IngestError, Listing, RejectError, WorkItem
+from dataset.records import Conversion, Converted, IngestError, Listing, RejectError, WorkItem
+from storage import fileio
 
 PHOTOS, OBJECTS, CLASSES, LISTS = "JPEGImages", "SegmentationObject", "SegmentationClass", "ImageSets/Segmentation"
 LABELMAP_FILE = "labelmap.txt"
@@ -154,7 +157,7 @@ def list_voc_segmentation_inputs(dataset_dir: str, eval_fraction: float) -> List
                   f"(Mask R-CNN needs its instances and their classes)" if missing else "")
         source = VocSegFiles(*(full(dataset_dir, join_rel(root, f"{s}/{ident}.png")) for s in (OBJECTS, CLASSES)),
                              where, positions, colours)
-        items.append(WorkItem(photo, full(dataset_dir, photo), split, "voc-seg", None if reason else source, reason))
+        items.append(WorkItem(photo, full(dataset_dir, photo), split, FORMAT.name, None if reason else source, reason))
     for sub in (OBJECTS, CLASSES):
         for name in sorted(masks[sub]):
             rel = join_rel(root, f"{sub}/{name}")
@@ -167,7 +170,7 @@ def list_voc_segmentation_inputs(dataset_dir: str, eval_fraction: float) -> List
         if not is_image(name) and not name.startswith("."):
             rejects.append((rel, full(dataset_dir, rel), "not an image file (non-image file in the image folder)",
                             records.hash_split(rel, eval_fraction)))
-    items += [WorkItem(rel, path, split, "voc-seg", reject_reason=reason) for rel, path, reason, split in rejects]
+    items += [WorkItem(rel, path, split, FORMAT.name, reject_reason=reason) for rel, path, reason, split in rejects]
     ignored = [full(dataset_dir, join_rel(root, f"{PHOTOS}/{n}")) for n in in_photos if n.startswith(".")
                or (is_image(n) and posixpath.splitext(n)[0] not in split_of)]
     return Listing(label_map, tuple(sorted(items, key=lambda i: i.rel_path)), tuple(sorted(unlabelled)),
@@ -246,3 +249,50 @@ def convert_voc_segmentation_item(item: WorkItem, label_map: LabelMap, min_area:
         raise RejectError(f"{int(outside.sum())} px of {class_name} ({found[cls]} of them {names[cls]}) lie in no "
                           f"instance of {object_name}: an object with no instance id")
     return Converted(image, instances, pixels_reassigned=reassigned + int(outside.sum()))
+
+
+def write_voc_segmentation(out: Path, label_map: LabelMap, photos: list[Photo], unlabelled: list[str]) -> None:
+    """VOC's folders as datumaro exports them: palette PNGs in VOC's colours, labelmap.txt, the split lists; a
+    background photo has masks all 0."""
+    palette = voc_colormap()
+    index = {c.id: i for i, c in enumerate(label_map.classes, start=1)}  # 0 is the background
+    ids: dict[str, list[str]] = {"train": [], "eval": []}
+    for photo in photos:
+        stem, ext = posixpath.splitext(photo.name)
+        if stem in ids["train"] + ids["eval"]:  # VOC's ids are unique; the classic folders' names per folder
+            stem = f"{SPLIT_FOLDERS[photo.split]}_{stem}"
+        objects, classes = (np.zeros((photo.height, photo.width), np.uint8) for _ in range(2))
+        for number, inst in enumerate(photo.instances, start=1):
+            objects[inst.mask > 0], classes[inst.mask > 0] = number, index[inst.class_id]
+        write_file(out / PHOTOS / f"{stem}{ext}", photo.data)
+        write_file(out / OBJECTS / f"{stem}.png", _palette_png(objects, palette))
+        write_file(out / CLASSES / f"{stem}.png", _palette_png(classes, palette))
+        ids[photo.split].append(stem)
+    for path in unlabelled:  # VOC's test list: photos without masks
+        write_file(out / PHOTOS / Path(path).name, Path(path).read_bytes())
+    lists = {"train": ids["train"], "val": ids["eval"], "trainval": ids["train"] + ids["eval"],
+             "test": [Path(p).stem for p in unlabelled]}
+    for name, listed in lists.items():
+        write_file(out / LISTS / f"{name}.txt", "".join(f"{i}\n" for i in listed))
+    lines = [f"{n}:{','.join(map(str, palette[i]))}::\n" for i, n in enumerate(("background", *label_map.names))]
+    write_file(out / LABELMAP_FILE, "# label:color_rgb:parts:actions\n" + "".join(lines))
+
+
+def _palette_png(array: np.ndarray, palette) -> bytes:
+    from PIL import Image
+
+    image = Image.fromarray(array)
+    image.putpalette([v for colour in palette for v in colour])
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def _convert(item: WorkItem, given: Conversion) -> Converted:
+    return convert_voc_segmentation_item(item, given.label_map, given.min_instance_area)
+
+
+FORMAT = register(DatasetFormat(
+    name="voc-seg", help="Pascal VOC segmentation (ImageSets/Segmentation/ + SegmentationObject/ + SegmentationClass/)",
+    rank=5, looks_like=looks_like_voc_segmentation, list_inputs=list_voc_segmentation_inputs, convert=_convert,
+    write_sample=write_voc_segmentation))

@@ -6,7 +6,8 @@
     [test_images/<stem>.jpg ...            test_masks/<stem>.png      test_bboxes/<stem>.xml]
 
 Listing (`list_seed_inputs`) only reads folder entries; the files are read by
-`dataset.seed_convert.convert_seed_item` inside the Beam workers. Test images
+`dataset.seed_convert.convert_seed_item` inside the Beam workers (the sample is generated in this layout:
+no sample writer). Test images
 without a mask are unlabelled (kept for prediction), train images without a
 mask are rejects; every other file is paired or a reject with its reason.
 """
@@ -16,22 +17,18 @@ import dataclasses
 import posixpath
 from typing import Iterable
 
-from dataset import fileio, records
-from dataset.records import WorkItem
+from dataset import records
+from dataset.formats.registry import DatasetFormat, register
+from dataset.images import IMAGE_EXTENSIONS, OTHER_IMAGE_EXTENSIONS
+from dataset.labelmap import LabelMap
+from dataset.records import Conversion, IngestError, Listing, WorkItem
+from dataset.seed_convert import SeedFiles, convert_seed_item
+from storage import fileio
 
-IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png")
-OTHER_IMAGE_EXTENSIONS = (".bmp", ".gif", ".tif", ".tiff", ".webp", ".heic", ".heif")
 FOLDERS = {
     "train": ("train_images", "train_masks", "train_bboxes"),
     "test": ("test_images", "test_masks", "test_bboxes"),
 }
-
-
-@dataclasses.dataclass(frozen=True)
-class SeedFiles:
-    """A seed-layout image's own files (its WorkItem's source)."""
-    mask_path: str
-    voc_path: str = ""  # labelImg boxes, when the dataset has them
 
 
 @dataclasses.dataclass(frozen=True)
@@ -148,13 +145,26 @@ def list_seed_inputs(dataset_dir: str, eval_fraction: float) -> SeedListing:
             return "eval"
         return "train" if test_labelled else records.hash_split(rel, eval_fraction)
 
-    items = [WorkItem(rel_path=rel, path=full(rel), split=split_of(kind, rel), format="seed",
+    items = [WorkItem(rel_path=rel, path=full(rel), split=split_of(kind, rel), format=FORMAT.name,
                       source=SeedFiles(full(mask), full(voc) if voc else "")) for kind, rel, mask, voc in found.pending]
-    items += [WorkItem(rel_path=rel, path=full(rel), split=split_of(kind, rel), format="seed", reject_reason=reason)
-              for rel, reason, kind in found.rejects]
+    items += [WorkItem(rel_path=rel, path=full(rel), split=split_of(kind, rel), format=FORMAT.name,
+                       reject_reason=reason) for rel, reason, kind in found.rejects]
     items.sort(key=lambda item: item.rel_path)
     return SeedListing(tuple(items), tuple(sorted(map(full, found.unlabelled))),
                        tuple(sorted(map(full, found.ignored))), "test_folder" if test_labelled else "hash_split")
+
+
+def list_inputs(dataset_dir: str, eval_fraction: float) -> Listing:
+    label_map = LabelMap.load(LabelMap.find(dataset_dir))
+    try:
+        found = list_seed_inputs(dataset_dir, eval_fraction)
+    except FileNotFoundError as e:
+        raise IngestError(str(e)) from e
+    return Listing(label_map, found.items, found.unlabelled, found.ignored, found.eval_source)
+
+
+def convert(item: WorkItem, given: Conversion):
+    return convert_seed_item(item, given.label_map, given.min_instance_area, given.dataset_dir, given.own_colours)
 
 
 def mask_files(dataset_dir: str) -> Iterable[str]:
@@ -163,3 +173,8 @@ def mask_files(dataset_dir: str) -> Iterable[str]:
         for name, is_dir in _entries(dataset_dir, kind[1]):
             if not is_dir and not name.startswith(".") and name.lower().endswith(MASK_EXTENSIONS):
                 yield fileio.join(dataset_dir, kind[1], name)
+
+
+FORMAT = register(DatasetFormat(
+    name="seed", help="a seed layout (label.pbtxt + train_images/ + train_masks/)", rank=0,
+    looks_like=looks_like_seed, list_inputs=list_inputs, convert=convert))

@@ -14,10 +14,15 @@ order (names sorted, ids 1..N) and unlisted photos (unlabelled) as for labelme.
 from __future__ import annotations
 
 import dataclasses
+import json
 import posixpath
+from pathlib import Path
+
+import numpy as np
 
 from dataset import records, shapes
-from dataset.annotation_listing import full, join_rel, json_kind, load_json, role, unlisted_files, walk
+from dataset.annotation_listing import full, join_rel, load_json, role, unlisted_files, walk
+from dataset.formats.registry import SPLIT_FOLDERS, DatasetFormat, Photo, json_format, register, write_file
 from dataset.labelmap import LabelClass, LabelMap
 from dataset.records import Converted, IngestError, Listing, RejectError, WorkItem
 
@@ -35,7 +40,7 @@ class ViaEntry:
 def _via_files(dataset_dir: str) -> list[str]:
     candidates = [rel for rel, hidden in walk(dataset_dir, "") if not hidden and rel.lower().endswith(".json")
                   and rel.count("/") <= 1]
-    return [rel for rel in candidates if json_kind(full(dataset_dir, rel)) == "via"]
+    return [rel for rel in candidates if json_format(full(dataset_dir, rel)) is FORMAT]
 
 
 def looks_like_via(dataset_dir: str) -> bool:
@@ -44,7 +49,14 @@ def looks_like_via(dataset_dir: str) -> bool:
     for rel, hidden in walk(dataset_dir, ""):
         if not hidden and rel.lower().endswith(".json") and rel.count("/") <= 1:
             firsts.setdefault(posixpath.dirname(rel), rel)
-    return any(json_kind(full(dataset_dir, rel)) == "via" for rel in firsts.values())
+    return any(json_format(full(dataset_dir, rel)) is FORMAT for rel in firsts.values())
+
+
+def owns_json(data) -> bool:
+    """A VIA export ({key: {"filename", "regions"}}) or project (its _via_img_metadata)."""
+    entries = data.get("_via_img_metadata", data) if isinstance(data, dict) else None
+    return isinstance(entries, dict) and bool(entries) and all(
+        isinstance(v, dict) and "filename" in v and "regions" in v for v in entries.values())
 
 
 def _class_attribute(data: dict, entries: dict) -> str:
@@ -86,7 +98,7 @@ def list_via_inputs(dataset_dir: str, eval_fraction: float) -> Listing:
             reason = f"listed in both {referenced[image]} and {rel_json}" if image in referenced else ""
             referenced.setdefault(image, rel_json)
             split = role(rel_json) if by_folder else records.hash_split(image, eval_fraction)
-            items.append(WorkItem(image, full(dataset_dir, image), split, "via",
+            items.append(WorkItem(image, full(dataset_dir, image), split, FORMAT.name,
                                   ViaEntry(full(dataset_dir, rel_json), regions), reason))
     if not names:
         raise IngestError(f"{dataset_dir}: the VIA files name no class in their regions' attributes")
@@ -95,7 +107,7 @@ def list_via_inputs(dataset_dir: str, eval_fraction: float) -> Listing:
     rejects: list = []
     roots = {posixpath.dirname(rel) for rel in rel_jsons}
     unlabelled, ignored = unlisted_files(dataset_dir, roots, set(referenced) | set(rel_jsons), eval_fraction, rejects)
-    items += [WorkItem(p, p, split, "via", reject_reason=reason) for p, reason, split in rejects]
+    items += [WorkItem(p, p, split, FORMAT.name, reject_reason=reason) for p, reason, split in rejects]
     return Listing(label_map, tuple(sorted(items, key=lambda i: i.rel_path)), tuple(sorted(unlabelled)),
                    tuple(sorted(ignored)), "annotation_files" if by_folder else "hash_split")
 
@@ -134,3 +146,28 @@ def convert_via_item(item: WorkItem, label_map: LabelMap) -> Converted:
             raise RejectError(f"{where} has no class in its region attributes (classes: {', '.join(by_name)})")
         found.append(shapes.Shape(where, by_name[class_name], [_polygon(shape, where)]))
     return Converted(image, shapes.to_instances(found, image.height, image.width))
+
+
+def write_via(out: Path, label_map: LabelMap, photos: list[Photo], unlabelled: list[str]) -> None:
+    projects: dict[str, dict] = {}
+    for photo in photos:
+        folder = SPLIT_FOLDERS[photo.split]
+        write_file(out / folder / photo.name, photo.data)
+        regions = []
+        for inst in photo.instances:
+            xs, ys = np.reshape(shapes.polygons(inst.mask)[0], (-1, 2)).T
+            regions.append({"shape_attributes": {"name": "polygon", "all_points_x": xs.astype(int).tolist(),
+                                                 "all_points_y": ys.astype(int).tolist()},
+                            "region_attributes": {"class": inst.class_name}})
+        projects.setdefault(folder, {})[f"{photo.name}{len(photo.data)}"] = {
+            "filename": photo.name, "size": len(photo.data), "regions": regions, "file_attributes": {}}
+    for folder, entries in projects.items():
+        write_file(out / folder / "via_region_data.json", json.dumps(entries))
+    for path in unlabelled:
+        write_file(out / "val" / Path(path).name, Path(path).read_bytes())
+
+
+FORMAT = register(DatasetFormat(
+    name="via", help="a VIA project (via_region_data.json beside the photos)", rank=4, looks_like=looks_like_via,
+    list_inputs=list_via_inputs, convert=lambda item, given: convert_via_item(item, given.label_map),
+    write_sample=write_via, owns_json=owns_json))

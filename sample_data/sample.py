@@ -9,7 +9,7 @@
     <out>/train_images/background_0000.jpg  (num_background) no object, mask all 0: a negative example
 
 The classes (names and mask colours) are the caller's: `--class boombox:255,0,0
---class tumbler:0,0,230`; the pictures come from dataset/scene.py. Objects
+--class tumbler:0,0,230`; the pictures come from sample_data/scene.py. Objects
 never touch, so each connected component of a class is one object. Every image
 is drawn from its own random generator seeded by (seed, split, index): the same
 arguments always give the same files.
@@ -24,10 +24,12 @@ from pathlib import Path
 
 import numpy as np
 
+from dataset import formats
+from dataset.formats import seed
 from dataset.images import luma
-from dataset.sample_formats import FORMATS as SAMPLE_FORMATS
-from dataset.scene import KINDS, render_scene
-from dataset.voc import voc_xml
+from sample_data.labelimg import voc_xml
+from sample_data.sample_formats import FORMATS as SAMPLE_FORMATS
+from sample_data.scene import KINDS, render_scene
 
 
 @dataclasses.dataclass(frozen=True)
@@ -44,6 +46,7 @@ class SampleClass:
 # Pure red and green: luma 76 and 150 in both OpenCV's and PIL's grayscale conversion.
 DEFAULT_CLASSES = (SampleClass("speaker", (255, 0, 0)), SampleClass("mug", (0, 255, 0)))
 
+SEED = seed.FORMAT.name  # the layout the sample is generated in
 _SPLIT_CODES = {"train": 1, "test": 2, "unlabelled": 3}
 
 
@@ -91,18 +94,18 @@ def generate(
     workers: int = 1,
     num_background: int = 0,
     border_gaps: tuple[int, ...] = (),
-    format: str = "seed",
+    format: str = SEED,
 ) -> SampleSummary:
     """Writes the dataset into `output_dir` (created; existing files are overwritten).
 
     sizes: (width, height) of the landscape photos; each photo takes one at random, then is turned to
     portrait with probability `portrait_fraction`. voc_fraction 0 writes no VOC file. border_gaps: each photo's
-    first object lies against the border with one of these gaps (dataset/scene.py). format: "seed" or one of
-    dataset/sample_formats.py's FORMATS.
+    first object lies against the border with one of these gaps (sample_data/scene.py). format: SEED or one of
+    sample_data/sample_formats.py's FORMATS.
     """
-    if format != "seed":  # the classic folder, then written in the format (dataset/sample_formats.py)
+    if format != SEED:  # the classic folder, then written in the format (sample_data/sample_formats.py)
         arguments = {k: v for k, v in locals().items() if k not in ("output_dir", "format")}
-        from dataset.sample_formats import generate_as
+        from sample_data.sample_formats import generate_as
 
         return generate_as(format, output_dir, generate, arguments)
     classes = tuple(classes)
@@ -137,7 +140,7 @@ def generate(
 def _write_backgrounds(out: Path, count: int, size: tuple[int, int], seed: int) -> None:
     import cv2
 
-    from dataset.scene import render_background
+    from sample_data.scene import render_background
 
     for folder, code in (("train", 4), ("test", 5)):
         for index in range(count):
@@ -242,8 +245,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="share of training images with labelImg VOC boxes (default 0.3; 0: none)")
     parser.add_argument("--background", type=int, default=0, metavar="N",
                         help="photos without any object per split, listed with no object (default 0)")
-    parser.add_argument("--format", default="seed", choices=("seed", *SAMPLE_FORMATS),
-                        help="the layout to write: seed (the classic folder, default) or another format's")
+    parser.add_argument("--format", default=SEED, choices=(SEED, *SAMPLE_FORMATS),
+                        help=f"the layout to write: {SEED} (the classic folder, default) or another format's: "
+                             + "; ".join(f"{name}: {formats.FORMATS[name].help}" for name in SAMPLE_FORMATS))
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     parser.add_argument("--workers", type=int, default=1, help="processes (default 1)")
 

@@ -12,7 +12,7 @@ from typing import Callable
 
 import numpy as np
 
-from dataset import seed
+from dataset.formats import seed
 
 
 def blurred(mask: np.ndarray, sigma: float = 1.5) -> np.ndarray:
