@@ -8,9 +8,8 @@ from google.protobuf import json_format
 from kfp.client import client as kfp_client
 
 import kfp_backend
-
-from kubeflow import runner
 from components.util.blessing import BlessingConfig
+from kubeflow import runner
 from pipeline import cli, options
 
 IMAGE = "registry.example.com/ml/maskrcnn-tfx:gpu-abc123"
