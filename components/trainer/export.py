@@ -31,8 +31,10 @@ def compact(outputs: dict[str, tf.Tensor], config: contract.ServingConfig) -> di
     boxes = outputs["detection_boxes"][:, :n] / tf.tile(info[:, 2:3, :], [1, 1, 2])
     boxes = tf.clip_by_value(boxes, 0.0, tf.tile(info[:, 0:1, :], [1, 1, 2]))  # not into the input's padding
     masks = outputs["detection_masks"][:, :n]
-    grey = tf.cast(tf.round(tf.clip_by_value(masks, 0.0, 1.0) * 255.0), tf.uint8)
-    pngs = tf.map_fn(tf.io.encode_png, tf.reshape(grey, tf.concat([[-1], tf.shape(masks)[2:4], [1]], axis=0)),
+    steps = contract.MASK_LEVELS - 1  # 255 / steps is a whole number: a level decodes to exactly level / steps
+    grey = tf.cast(tf.round(tf.clip_by_value(masks, 0.0, 1.0) * steps) * (255 // steps), tf.uint8)
+    pngs = tf.map_fn(lambda mask: tf.io.encode_png(mask, compression=9),
+                     tf.reshape(grey, tf.concat([[-1], tf.shape(masks)[2:4], [1]], axis=0)),
                      fn_output_signature=tf.string)
     return {contract.BOXES: boxes, contract.CLASSES: tf.cast(outputs["detection_classes"][:, :n], tf.int32),
             contract.SCORES: scores[:, :n], contract.MASKS: tf.reshape(pngs, tf.shape(masks)[:2]),

@@ -7,8 +7,8 @@ Every signature answers, per image, at most `max_detections` detections scoring 
 first, padded to the largest count of the batch (`num_detections` says how many are real):
 - detection_boxes [B, N, 4] float32: ymin, xmin, ymax, xmax in the photo's own pixels;
 - detection_classes [B, N] int32: the label map's class ids; detection_scores [B, N] float32;
-- detection_masks_png_bytes [B, N] string: each a 28x28 grey PNG of the mask's probability (0-255) over its
-  box, to be pasted into the box (`paste_masks`). TF Serving's REST answer carries a DT_STRING output whose
+- detection_masks_png_bytes [B, N] string: each a 28x28 grey PNG of the mask's probability over its box in
+  MASK_LEVELS steps (grey 0, 17, ..., 255 for 0, 1/15, ..., 1), to be pasted into the box. TF Serving's REST answer carries a DT_STRING output whose
   name ends in `_bytes` as {"b64": ...} (tensorflow_serving/util/json_tensor.cc, IsNamedTensorBytes).
 - num_detections [B] int32.
 """
@@ -32,6 +32,9 @@ MASKS = "detection_masks_png_bytes"
 COUNT = "num_detections"
 OUTPUTS = (BOXES, CLASSES, SCORES, MASKS, COUNT)
 MASK_SIZE = 28  # Model Garden's mask head
+# A probability in 16 steps: the 0.5 threshold falls between two steps, so what is above it stays above; the PNG of
+# a detection takes about half the bytes of 256 steps (about 600 bytes of base64 for an untrained model's masks).
+MASK_LEVELS = 16
 
 # COCO's AP counts at most 100 detections per image, and detections under 0.05 barely change it (the score
 # threshold Detectron2 and torchvision evaluate with): with these, the evaluator's AP of the served answer is
