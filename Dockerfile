@@ -21,7 +21,7 @@ ENV SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt \
 RUN python3 -m venv /opt/uv && /opt/uv/bin/pip install --no-cache-dir uv==0.13.9
 COPY requirements/ /tmp/requirements/
 # --compile-bytecode: uv writes no .pyc by default, and a container (each Kubeflow step, each test's) would
-# compile TensorFlow, TFX and Model Garden from source at every start: 39 s to import them, measured 2026-12-02.
+# compile TensorFlow, TFX and Model Garden from source at every start (benchmarks/RESULTS.md, the test suite).
 RUN /opt/uv/bin/uv venv --python /usr/bin/python3 /opt/venv \
  && VIRTUAL_ENV=/opt/venv /opt/uv/bin/uv pip install --no-cache --compile-bytecode \
       -r /tmp/requirements/${VARIANT}.lock --overrides /tmp/requirements/overrides-${VARIANT}.txt

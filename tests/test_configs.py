@@ -29,9 +29,8 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PIPELINE_TESTED = {"tiny"}
 # Configs that are another's but for values: checked, through Model Garden's build_experiment, to build their
 # base's experiment but for the keys their own YAML sets, not trained here (their base's dry run runs their
-# code path; a fine-tuning one's restore is checked on its own model below). gpu-r50fpn-stock-heads' dry run
-# took 2698 s of a 93-minute suite on 2 cores (2026-12-01, efd018e); at the dry run's 128x128 finetune-r50fpn's
-# was gpu-r50fpn's run again (326 s against 346 s).
+# code path; a fine-tuning one's restore is checked on its own model below): their dry runs took most of the
+# suite's time (benchmarks/RESULTS.md, the test suite).
 VARIANTS = {"gpu-r50fpn-stock-heads": "gpu-r50fpn", "finetune-r50fpn": "gpu-r50fpn",
             "finetune-retinanet-r50fpn": "finetune-r50fpn", "finetune-mobilenet": "cpu-demo",
             "cpu-demo": "tiny"}  # tiny trains through the whole pipeline (test_pipeline.py)

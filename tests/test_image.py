@@ -101,7 +101,7 @@ def test_the_image_alone_imports_every_step_of_a_compiled_package(engine, sample
 @pytest.fixture(scope="module")
 def local_run_result(engine, tmp_path_factory):
     """A package compiled for a generated dataset (tiny config, 2 steps), run by kfp.local's DockerRunner: a
-    few minutes on 2 cores, eight steps each in a container of the image."""
+    few minutes on 2 cores, nine steps each in a container of the image."""
     root = tmp_path_factory.mktemp("kfp-local")
     dataset = root / "dataset"
     sample.generate(dataset, num_train=8, num_test=4, num_unlabelled=0, sizes=((320, 240),),

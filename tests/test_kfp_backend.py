@@ -9,7 +9,7 @@ the same inputs is served from the cache but for the Evaluator and the Pusher, a
 Both the oldest and the newest release supported run it, each on its own install (its own serving folder of
 the one store), with the package compiled for it (`--kfp-version`): KFP 2.2.0 (its strict driver parses every
 step's specs with its own protos, no executor-logs output, its cache key) and KFP 2.17.0 (PUBLISH_LOGS'
-executor-logs, its cache key, its steps' security context), eight containers and then two each. The store
+executor-logs, its cache key, its steps' security context), nine containers and then three each. The store
 enforces a namespace key's policy for both (tests/kfp_install.py: sync.py's object actions, a listing for
 2.17.0's bucket policy): 2.2.0's sync.py would give the namespace the install's shared keys, which allow more. Mixing the releases across two submissions would not stand for an install:
 2.17.0's cache key holds the executor-logs output, 2.2.0's does not, so an upgraded install's cache serves
@@ -82,8 +82,8 @@ def install(s3_store, trained_pipeline, tmp_path_factory):
 
 @pytest.fixture(scope="module", params=RELEASES)
 def contract_run(request, engine, s3_store, install):
-    """Two submissions of the release's package on its own install: eight steps, each a container of the image,
-    as the cluster runs them; then the two the cache does not serve. About 3 minutes a release on 2 cores."""
+    """Two submissions of the release's package on its own install: nine steps, each a container of the image,
+    as the cluster runs them; then the three the cache does not serve. About 3 minutes a release on 2 cores."""
     tag = request.param
     work = install["work"] / f"pods-{tag}"
 

@@ -1,6 +1,6 @@
-"""oneDNN and float16 on the CPU. Measured 2026-12-02 (TF 2.21, a Xeon with AVX512-FP16 and AMX): one float16
-convolution gradient (2x64x64x256, 3x3) took 53.8 s with oneDNN, 0.84 s with Eigen, 0.08 s in float32;
-gpu-r50fpn's step at 128x128, 98 s with oneDNN and 7 s without. Without AVX512-FP16 oneDNN leaves float16 to
+"""oneDNN and float16 on the CPU. On a Xeon with AVX512-FP16 a float16 convolution's gradient is tens of times
+slower with oneDNN than with Eigen, and so is a float16 config's training step (benchmarks/RESULTS.md, GPU path:
+dry runs; docs/training.md, configs on a CPU). Without AVX512-FP16 oneDNN leaves float16 to
 Eigen, so how slow a float16 config is on a CPU depends on the CPU. TensorFlow reads TF_ENABLE_ONEDNN_OPTS once,
 when it loads: the commands decide before importing it."""
 from __future__ import annotations
