@@ -114,7 +114,7 @@ def local_run_result(engine, tmp_path_factory):
 def test_kfp_local_runs_the_compiled_package_to_a_pushed_model(local_run_result):
     run = local_run_result["run"]
     assert run.steps == ["DataGate", "ExampleValidator", "ImageMaskExampleGen", "LabelMapSchemaGen", "MaskEvaluator",
-                         "Pusher", "StatisticsGen", "Trainer"]
+                         "Pusher", "ServingCheck", "StatisticsGen", "Trainer"]
     destination = run.pushed["pushed_destination"]
     assert run.pushed["pushed"] == 1 and os.path.dirname(destination) == str(local_run_result["root"] / "serving")
     assert os.path.exists(os.path.join(destination, "saved_model.pb"))

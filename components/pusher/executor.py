@@ -2,8 +2,8 @@
 
 The standard executor copies the model straight into `<base>/<version>/`, so a
 server polling `<base>` can meet a half-copied version. This one lets it copy
-into a staging folder of its own beside the base, `<parent>/.staging-<base name>/<unique>/` (out of what a copy
-of the base's prefix takes, as KServe's storage initializer does), and then renames the finished version into place:
+into a staging folder of its own, `<base>/.staging/<unique>/` (TF Serving ignores non-numeric names; on gs://
+beside the base, out of what a copy of its prefix takes: serving.py), and then renames the finished version into place:
 one rename on a local or POSIX filesystem. The version folder is claimed
 before the rename (an empty folder made with mkdir, which fails when another
 push made it first), so two pushes in the same second get two versions and no

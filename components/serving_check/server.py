@@ -65,18 +65,10 @@ def replay_warmup(model, model_dir: str) -> list[float]:
     return seconds
 
 
-def _unb64(value):
-    if isinstance(value, dict) and set(value) == {"b64"}:
-        return base64.b64decode(value["b64"])
-    if isinstance(value, list):
-        return [_unb64(v) for v in value]
-    return value
-
-
 def _as_array(value, spec) -> np.ndarray:
     import tensorflow as tf
 
-    value = _unb64(value)
+    value = contract.unb64(value)
     return np.array(value, dtype=object) if spec.dtype == tf.string else np.array(value, spec.dtype.as_numpy_dtype)
 
 

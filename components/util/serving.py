@@ -1,14 +1,15 @@
 """The TF Serving layout the Pusher writes and the evaluator reads its baseline from: `<base>/<version>/`.
 
 On a filesystem each version is claimed (mkdir) before a finished copy is
-renamed into place, staging in `<parent>/.staging-<name>/<time>-<random>/` beside `<parent>/<name>/`, the
-base: outside it, so that what copies the base's whole prefix (KServe's storage initializer) gets the finished
-versions alone, and beginning with a dot. An S3 store has no rename and no folders: a version
+renamed into place, staging in `<base>/.staging/<time>-<random>/`: on the base's own filesystem, so the rename
+is one step (a base may be a mount of its own, a volume or a PVC), and TF Serving ignores non-numeric names.
+An S3 store has no rename and no folders: a version
 is uploaded under `<base>/<version>/` with `saved_model.pb` last, so a server
 that lists the version before the upload ends cannot load it yet (S3 reads and
 lists are strongly consistent after a write); versions are not claimed
-atomically there. Other URIs (gs://) stage and rename through tf.io.gfile, which
-copies each object.
+atomically there. Other URIs (gs://) stage beside the base, `<parent>/.staging-<name>/`, and
+rename through tf.io.gfile, which copies each object: what copies the base's whole prefix (KServe's storage
+initializer) then gets the finished versions alone.
 """
 from __future__ import annotations
 
@@ -22,15 +23,17 @@ from absl import logging
 
 from storage import fileio
 
-STAGING_PREFIX = ".staging-"
+STAGING_DIR, STAGING_PREFIX = ".staging", ".staging-"
 STALE_STAGING_S = 3600
 SAVED_MODEL_FILE = "saved_model.pb"
 FINGERPRINT_FILE = "fingerprint.pb"
 
 
 def staging_root(base: str) -> str:
-    """Where the pushes to `base` stage their copies: beside it, not in it."""
-    parent, name = os.path.split(base.rstrip("/"))
+    """Where the pushes to `base` stage their copies: in it on a filesystem, beside it on an object store."""
+    if not fileio.is_uri(base):
+        return fileio.join(base, STAGING_DIR)
+    parent, name = base.rstrip("/").rsplit("/", 1)
     return fileio.join(parent, STAGING_PREFIX + name)
 
 
