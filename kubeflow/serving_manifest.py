@@ -112,6 +112,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="the namespace's kfp-launcher ConfigMap: the store identity the pipeline used")
     parser.add_argument("--kfp-version", default=releases.ANY_RELEASE, metavar="VERSION",
                         help="the KFP release (a minio:// path's built-in store differs by release)")
+    parser.add_argument("--s3-secret", metavar="NAME:ACCESS_KEY_KEY:SECRET_KEY_KEY",
+                        help="the Secret whose key KServe reads the store with (default: the pipeline's). KServe's "
+                             "storage initializer asks HeadBucket, which a KFP namespace's own key may not")
     parser.add_argument("--gpus", type=int, default=0, help="GPUs for the model server (default: %(default)s)")
     parser.add_argument("--output", default="inferenceservice.yaml", help="the manifest (default: %(default)s)")
 
@@ -131,6 +134,8 @@ def main(args: argparse.Namespace) -> None:
             raise launcher_config.LauncherConfigError(
                 f"--serving-dir {args.serving_dir}: with no providers entry, minio:// is the release's built-in "
                 f"store, {' or '.join(releases.store_endpoints(None))}: give --kfp-version")
+        if args.s3_secret:
+            session = dataclasses.replace(session, secret=stores.parse_s3_secret(args.s3_secret), from_env=False)
     made = manifest(args.serving_dir, args.name, args.namespace, session, args.gpus)
     with open(args.output, "w") as f:
         yaml.safe_dump_all(made.documents, f, sort_keys=False)

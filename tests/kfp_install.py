@@ -103,24 +103,23 @@ data:
 
 
 
-def kserve_download(serving_dir: str, configmap: dict, secrets: dict, work: Path) -> Path:
+def kserve_download(serving_dir: str, configmap: dict, key: tuple[str, str], work: Path):
     """What KServe's storage initializer copies into /mnt/models for `kubeflow serving-manifest`'s
-    InferenceService: kserve-storage's own download, in the environment kserve/kserve builds from the manifest's
-    Secret (pkg/credentials/s3/s3_secret.go BuildSecretEnvs and BuildS3EnvVars: the keys, the endpoint with the
-    scheme `s3-usehttps` gives, the region)."""
+    InferenceService, its Secret holding `key`: kserve-storage's own download, in the environment kserve/kserve
+    builds from the Secret (pkg/credentials/s3/s3_secret.go BuildSecretEnvs and BuildS3EnvVars: the keys, the
+    endpoint with the scheme `s3-usehttps` gives, the region). Returns the finished process and the folder."""
     from kubeflow import launcher_config, serving_manifest
 
     made = serving_manifest.manifest(serving_dir, "model", "ns", launcher_config.session(configmap, serving_dir, None))
-    annotations, keys = made.secret.annotations, secrets[made.secret.source.split(":")[0]]
+    annotations, keys = made.secret.annotations, dict(zip(("accesskey", "secretkey"), key))
     endpoint, https = annotations["serving.kserve.io/s3-endpoint"], annotations["serving.kserve.io/s3-usehttps"]
     region = annotations["serving.kserve.io/s3-region"]
     env = {**os.environ, "AWS_ACCESS_KEY_ID": keys["accesskey"], "AWS_SECRET_ACCESS_KEY": keys["secretkey"],
            "S3_ENDPOINT": endpoint, "S3_USE_HTTPS": https, "AWS_REGION": region, "AWS_DEFAULT_REGION": region,
            "AWS_ENDPOINT_URL": ("http://" if https == "0" else "https://") + endpoint}
-    mounted = work / "mnt-models"
+    mounted = work / f"mnt-models-{key[0]}"
     done = subprocess.run([sys.executable, "-c", "import sys; from kserve_storage import Storage; "
                            "Storage.download(sys.argv[1], sys.argv[2])",
                            made.documents[-1]["spec"]["predictor"]["model"]["storageUri"], str(mounted)],
                           env=env, capture_output=True, text=True)
-    assert done.returncode == 0, done.stderr[-3000:]
-    return mounted
+    return done, mounted

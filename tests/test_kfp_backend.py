@@ -124,7 +124,7 @@ def _evaluation(run, fs) -> dict:
     return json.loads(fs.cat_file(uri.partition("://")[2] + "/metrics.json"))
 
 
-def test_a_run_pushes_a_model_to_the_object_store_in_tf_servings_layout(contract_run, install, tmp_path):
+def test_a_run_pushes_a_model_to_the_object_store_in_tf_servings_layout(contract_run, install, s3_store, tmp_path):
     fs, run = contract_run["fs"], contract_run["run"]
     assert list(run) == kfp_backend.ordered_tasks(kfp_backend.load_package(contract_run["package"])[0])
     assert all(r.outputs for r in run.values()) and not any(r.cached for r in run.values())
@@ -137,8 +137,13 @@ def test_a_run_pushes_a_model_to_the_object_store_in_tf_servings_layout(contract
     assert fs.exists(f"{version}/saved_model.pb") and fs.exists(f"{version}/variables/variables.index")
     label_map = json.loads(fs.cat_file(f"{version}/assets/label_map.json"))
     assert [c["name"] for c in label_map["classes"]] == ["speaker", "mug"]
-    # KServe's storage initializer (kserve-storage) copies the finished versions alone, each whole
-    mounted = kfp_install.kserve_download(contract_run["serving"], install["configmap"], install["secrets"], tmp_path)
+    # KServe's storage initializer (kserve-storage) asks HeadBucket, which the namespace's key may not; with a key
+    # that may (`serving-manifest --s3-secret`) it copies the finished versions alone, each whole
+    args = contract_run["serving"], install["configmap"]
+    refused, _ = kfp_install.kserve_download(*args, s3_store["keys"][NS], tmp_path)
+    assert refused.returncode and "HeadBucket operation: Forbidden" in refused.stderr
+    done, mounted = kfp_install.kserve_download(*args, s3_store["keys"]["admin"], tmp_path)
+    assert done.returncode == 0, done.stderr[-3000:]
     assert sorted(os.listdir(mounted)) == _versions(contract_run)
     assert all((mounted / v / "assets.extra" / "tf_serving_warmup_requests").is_file() for v in _versions(contract_run))
     # Every artifact is under the run's prefix of the namespace's root (root_dag.go: the ConfigMap's, the run
