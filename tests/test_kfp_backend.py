@@ -137,9 +137,8 @@ def test_a_run_pushes_a_model_to_the_object_store_in_tf_servings_layout(contract
     assert fs.exists(f"{version}/saved_model.pb") and fs.exists(f"{version}/variables/variables.index")
     label_map = json.loads(fs.cat_file(f"{version}/assets/label_map.json"))
     assert [c["name"] for c in label_map["classes"]] == ["speaker", "mug"]
-    # KServe's storage initializer (kserve-storage) asks HeadBucket, which the namespace's key may not; with a key
-    # that may (`serving-manifest --s3-secret`) it copies the finished versions alone, each whole
-    args = contract_run["serving"], install["configmap"]
+    # KServe's storage initializer asks HeadBucket, which the namespace's key may not; with a key that may
+    args = contract_run["serving"], install["configmap"]  # (serving-manifest --s3-secret): the versions alone
     refused, _ = kfp_install.kserve_download(*args, s3_store["keys"][NS], tmp_path)
     assert refused.returncode and "HeadBucket operation: Forbidden" in refused.stderr
     done, mounted = kfp_install.kserve_download(*args, s3_store["keys"]["admin"], tmp_path)
