@@ -15,6 +15,7 @@ from components.util import blessing, uncertainty
 from components.evaluator import constants
 from components.evaluator.component import MaskEvaluator
 from components.util.coco_metrics import GroundTruth, Predictions, score
+from components.util.serving_contract import Answer
 from components.evaluator.executor import same_classes
 from components.trainer.experiment import own_keys
 from dataset.labelmap import LabelClass, LabelMap
@@ -95,19 +96,12 @@ def test_nothing_detected_scores_zero(images):
     assert metrics["box"]["AP"] == metrics["mask"]["AP50"] == 0.0
 
 
-def test_model_outputs_are_scaled_back_to_the_photo_and_pasted():
-    """What the exported model returns: boxes in its resized input (scale 0.5 here), 28x28 mask probabilities."""
+def test_a_served_answer_is_pasted_into_the_photo_and_scored():
+    """What the served model answers: boxes in the photo's pixels, 28x28 mask probabilities over each box."""
     image = ground_truth(1, [square(60, 80, 10, 20, 30)], [2])
-    outputs = {
-        "num_detections": np.array([1]),
-        "image_info": np.array([[[60, 80], [30, 40], [0.5, 0.5], [0, 0]]], np.float32),
-        "detection_boxes": np.array([[[5, 10, 20, 25]]], np.float32),  # ymin, xmin, ymax, xmax at half size
-        "detection_classes": np.array([[2]]),
-        "detection_scores": np.array([[0.8]], np.float32),
-        "detection_masks": np.ones((1, 1, 28, 28), np.float32),
-    }
-    predictions = Predictions.from_model_outputs(outputs, 0, 60, 80)
-    np.testing.assert_allclose(predictions.boxes, [[10, 20, 40, 50]])
+    answer = Answer(np.array([[10, 20, 40, 50]], np.float32), np.array([2]), np.array([0.8], np.float32),
+                    np.ones((1, 28, 28), np.float32))
+    predictions = Predictions.from_answer(answer, 60, 80)
     assert predictions.masks.shape == (1, 60, 80)
     metrics = score([image], [predictions], LABEL_MAP)
     assert metrics["box"]["AP"] == pytest.approx(1.0)

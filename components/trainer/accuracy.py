@@ -1,10 +1,10 @@
 """Accuracy over training time: the model being trained, scored on the eval split every `eval_interval` steps.
 
-The model is called through Model Garden's own serving module
-(`DetectionModule.inference_from_image_bytes`: decode, resize and pad, predict,
-exactly what the exported `serving_default` signature runs) and scored by the
-evaluator's COCO scoring, so a point measures what MaskEvaluator measures on
-the exported model. `stop_at` targets end training at the first point that
+The model is called through the export's serving module
+(`DetectionModule.inference_from_image_bytes`: decode, resize and pad, predict
+and compact to the serving contract, exactly what the exported `serving_default`
+signature runs) and scored by the evaluator's COCO scoring, so a point measures
+what MaskEvaluator measures on the exported model. `stop_at` targets end training at the first point that
 meets them all.
 """
 from __future__ import annotations
@@ -15,7 +15,8 @@ import time
 import numpy as np
 import tensorflow as tf
 
-from components.util import coco_metrics
+from components.trainer.export import DetectionModule
+from components.util import coco_metrics, serving_contract
 from components.util.blessing import flat_metrics, meets
 from components.util.eval_split import EvalSplit
 from components.trainer.constants import ACCURACY_METRICS
@@ -42,12 +43,11 @@ class AccuracyPoint:
 class InTrainingEvaluator:
     """Scores the live model on the eval split, through the serving preprocessing."""
 
-    def __init__(self, params, model: tf.keras.Model, split: EvalSplit, label_map: LabelMap):
-        from official.vision.serving import detection
-
-        self._module = detection.DetectionModule(params, batch_size=None,
-                                                 input_image_size=list(params.task.model.input_size[:2]),
-                                                 input_type="image_bytes", model=model)
+    def __init__(self, params, model: tf.keras.Model, split: EvalSplit, label_map: LabelMap,
+                 serving: serving_contract.ServingConfig):
+        self._module = DetectionModule(serving, params=params, batch_size=None,
+                                       input_image_size=list(params.task.model.input_size[:2]),
+                                       input_type="image_bytes", model=model)
         self._split, self._label_map = split, label_map
 
     def metrics(self) -> dict:
@@ -55,8 +55,8 @@ class InTrainingEvaluator:
         predictions = []
         for image in self._split.images:
             outputs = self._module.inference_from_image_bytes(tf.constant([image.encoded]))
-            outputs = {key: np.asarray(value) for key, value in outputs.items()}
-            predictions.append(coco_metrics.Predictions.from_model_outputs(outputs, 0, image.height, image.width))
+            answer, = serving_contract.answers({key: np.asarray(value) for key, value in outputs.items()})
+            predictions.append(coco_metrics.Predictions.from_answer(answer, image.height, image.width))
         return coco_metrics.score(self._split.ground_truth, predictions, self._label_map)
 
     def point(self, step: int, started: float) -> AccuracyPoint:

@@ -74,7 +74,8 @@ def resume_from_previous_attempt(model_run_dir: str, fingerprint: str) -> int:
     return best_step
 
 
-def _evaluation(settings: TrainingSettings, examples_uri: str, label_map: LabelMap) -> training.Evaluation | None:
+def _evaluation(settings: TrainingSettings, examples_uri: str, label_map: LabelMap,
+                serving: serving_contract.ServingConfig) -> training.Evaluation | None:
     """Evaluations during training, when the settings or the config ask for them."""
     from components.util.eval_split import load_eval_split
 
@@ -82,7 +83,7 @@ def _evaluation(settings: TrainingSettings, examples_uri: str, label_map: LabelM
         experiment_lib.own_keys(settings.config).eval_interval
     if settings.stop_at and not interval:
         raise ValueError("--stop-at needs evaluations during training: give --eval-interval STEPS")
-    return training.Evaluation(load_eval_split(examples_uri), label_map, interval, dict(settings.stop_at)) \
+    return training.Evaluation(load_eval_split(examples_uri), label_map, interval, dict(settings.stop_at), serving) \
         if interval else None
 
 
@@ -107,9 +108,9 @@ def run_fn(fn_args) -> None:
         f.write(fingerprint)
     resume_from_previous_attempt(model_dir, fingerprint)
 
-    timing = {"config_fingerprint": fingerprint,
-              **training.train(params, model_dir, _evaluation(settings, examples_uri, label_map))}
     serving = serving_contract.ServingConfig(settings.serving_max_detections, settings.serving_min_score)
+    timing = {"config_fingerprint": fingerprint,
+              **training.train(params, model_dir, _evaluation(settings, examples_uri, label_map, serving))}
     export_lib.export(params, model_dir, fn_args.serving_model_dir, label_map, serving,
                       export_lib.eval_images(examples_uri, export_lib.WARMUP_IMAGES))
     model_uri = os.path.dirname(fn_args.serving_model_dir.rstrip("/"))

@@ -20,6 +20,7 @@ from official.core import task_factory, train_lib, train_utils
 from official.modeling import performance
 
 from components.trainer import accuracy, init_checkpoint, progress
+from components.util.serving_contract import ServingConfig
 
 ACCURACY_SUMMARIES = "accuracy"  # TensorBoard folder of the in-training evaluations, in the model dir
 
@@ -31,6 +32,7 @@ class Evaluation:
     label_map: object
     interval: int
     stop_at: dict[str, float] = dataclasses.field(default_factory=dict)
+    serving: ServingConfig = dataclasses.field(default_factory=ServingConfig)  # the answer that is scored
 
 
 def latest_step(model_dir: str) -> int:
@@ -103,7 +105,8 @@ def train(params: cfg.ExperimentConfig, model_dir: str, evaluation: Evaluation |
         started = time.perf_counter()
         runner = train_lib.OrbitExperimentRunner(strategy, task, "train", params, model_dir, trainer=trainer,
                                                  train_actions=[timer, line])  # restores, or initialises
-        scorer = accuracy.InTrainingEvaluator(params, trainer.model, evaluation.split, evaluation.label_map) \
+        scorer = accuracy.InTrainingEvaluator(params, trainer.model, evaluation.split, evaluation.label_map,
+                                              evaluation.serving) \
             if evaluation else None
         writer = tf.summary.create_file_writer(os.path.join(model_dir, ACCURACY_SUMMARIES)) if scorer else None
         for target in accuracy.schedule(start_step, total, evaluation.interval if evaluation else None):

@@ -98,19 +98,6 @@ class Predictions:
     masks: np.ndarray    # [N, H, W] uint8 0/1
 
     @classmethod
-    def from_model_outputs(cls, outputs: dict, index: int, height: int, width: int) -> "Predictions":
-        """One image of a batch of the exported model's outputs: boxes to the photo's pixels, masks pasted."""
-        n = int(outputs["num_detections"][index])
-        # image_info rows: original [h, w], resized [h, w], [y, x] scale, offset. Boxes may reach into the
-        # padding of the model's input: clip them to the photo.
-        original, scale = outputs["image_info"][index, 0], outputs["image_info"][index, 2]
-        boxes = np.clip(outputs["detection_boxes"][index, :n] / np.tile(scale, 2), 0, np.tile(original, 2))
-        return cls(boxes, outputs["detection_classes"][index, :n].astype(np.int64),
-                   outputs["detection_scores"][index, :n],
-                   paste_masks(outputs["detection_masks"][index, :n], boxes, height, width))
-
-
-    @classmethod
     def from_answer(cls, answer, height: int, width: int) -> "Predictions":
         """One image's detections as the served model answers them (serving_contract.Answer), masks pasted."""
         return cls(answer.boxes, answer.classes, answer.scores, paste_masks(answer.masks, answer.boxes, height, width))
