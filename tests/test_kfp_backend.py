@@ -3,8 +3,8 @@ kfp-launcher ConfigMap the profile controller writes), run step by step in conta
 open-source Kubeflow Pipelines backend runs it (tests/kfp_backend.py, tests/kfp_store.py: its driver's executor
 input, its launcher's staging, store and logs, its cache; KFP 2.17.0's source, 2.2.0's where they differ), on
 moto's S3 server on loopback enforcing keys and the namespace's policy. The run is judged against a model already
-served from the store (the end-to-end run's, uploaded) and pushes its own beside it; a second submission with
-the same inputs is served from the cache but for the Evaluator and the Pusher, and pushes no second version.
+served from the store (the end-to-end run's, uploaded) and pushes its own beside it; a second submission with the
+same inputs is cached but for the Evaluator, the serving check and the Pusher, and pushes no second version.
 
 Both the oldest and the newest release supported run it, each on its own install (its own serving folder of
 the one store), with the package compiled for it (`--kfp-version`): KFP 2.2.0 (its strict driver parses every

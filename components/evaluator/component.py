@@ -3,11 +3,13 @@
 In:  examples (Examples: Split-eval), model (Model), serving_dir (the baseline is the newest version served
      from it, scored with its own label map), blessing_config (BlessingConfig), latency_batch.
 Out: evaluation (ModelEvaluation: metrics.json with each AP's bootstrap interval over the eval images,
-     summary.md), blessing (ModelBlessing: BLESSED or NOT_BLESSED).
+     summary.md, served_answers.json: the answers to the first eval photos, which ServingCheck compares),
+     blessing (ModelBlessing: BLESSED or NOT_BLESSED).
 
 TFMA cannot score instance masks, so this evaluator runs the SavedModel's
-`serving_default` signature (what TF Serving calls) over Split-eval, pastes the
-per-box masks into full-size masks and scores them with pycocotools. Its
+`serving_default` signature (what TF Serving calls) over Split-eval, reads the
+served answer (the serving contract: 28x28 PNG masks), pastes the per-box masks
+into full-size masks and scores them with pycocotools. Its
 `blessing` is a standard ModelBlessing (`blessed`, `current_model_id`), so TFX's
 Pusher works with it unchanged. The baseline is what serving has now, read from
 the serving folder rather than resolved from ML Metadata: the same rule locally

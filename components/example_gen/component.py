@@ -1,4 +1,4 @@
-"""ImageMaskExampleGen: a file-based ExampleGen for photos with mask PNGs or COCO annotations.
+"""ImageMaskExampleGen: a file-based ExampleGen for photos with masks, in any format of dataset/formats/.
 
 In:  input_base (the dataset folder, local or a URI), dataset_format, eval_fraction, max_reject_fraction,
      min_instance_area.
@@ -49,14 +49,14 @@ class ImageMaskExampleGenSpec(ComponentSpec):
 class ImageMaskExampleGen(base_beam_component.BaseBeamComponent):
     """Ingests a dataset folder (any format of dataset/formats/) into train/eval Examples.
 
-    Args: input_base (the dataset folder, local or gs://), dataset_format ("auto" or a
+    Args: input_base (the dataset folder, local or a URI: storage/fileio.py), dataset_format ("auto" or a
     name of dataset.formats.FORMATS), eval_fraction (hash split of train when there is no labelled test folder),
     max_reject_fraction, min_instance_area (pixels; smaller connected components are specks).
 
     Outputs `examples` (standard_artifacts.Examples) with custom properties
-    num_examples_train, num_examples_eval, num_instances and num_negative (and per split),
-    num_rejected, num_unlabelled, ingest_format. Fails with a summary when more
-    than `max_reject_fraction` of the inputs are rejected or a split is empty.
+    num_examples_train, num_examples_eval, num_instances (and num_instances_train/eval),
+    num_negative_train, num_negative_eval, num_rejected, num_unlabelled, ingest_format. Fails with a
+    summary when more than `max_reject_fraction` of the inputs are rejected or a split is empty.
     """
 
     SPEC_CLASS = ImageMaskExampleGenSpec

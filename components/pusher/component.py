@@ -1,7 +1,9 @@
 """AtomicPusher: TFX's Pusher (same spec, same blessing rules) with the atomic filesystem executor.
 
-In:  model (Model), model_blessing (ModelBlessing), push_destination (a filesystem base directory).
-Out: pushed_model (PushedModel: pushed, pushed_version, pushed_destination = <base>/<version>/).
+In:  model (Model), model_blessing (ModelBlessing), infra_blessing (InfraBlessing: ServingCheck's),
+     push_destination (a filesystem base directory).
+Out: pushed_model (PushedModel: pushed, pushed_version, pushed_destination = <base>/<version>/; already_served
+     when the model was already served in that version).
 """
 from __future__ import annotations
 
