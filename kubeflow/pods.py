@@ -33,7 +33,7 @@ SCRATCH_VOLUME = "maskrcnn-scratch"
 LOCAL_ROOTS = {"gs": "/gcs", "s3": "/s3", "minio": "/minio"}  # launcher_v2.go LocalPathForURI
 # The artifacts the launcher copies in whole into a step's pod, or uploads from it: TFRecords and SavedModels.
 LARGE_ARTIFACTS = ("tfx.Examples", "tfx.Model")
-# Examples per byte of dataset: 0.93 measured (`ingest` of the 1280x960 sample, 11.9 MB -> 11.1 MB, 2026-12-08),
+# Examples per byte of dataset: 0.93 measured (`ingest` of the 1280x960 sample, 11.9 MB -> 11.1 MB),
 # 1.5 for photos with more instances (a PNG mask each). The model: an allowance for the SavedModel and its assets.
 # Doubled for the step's own outputs, staged in the same folder, and the evaluator's baseline download.
 EXAMPLES_PER_DATASET_BYTE = 1.5

@@ -95,7 +95,7 @@ def test_a_fine_tuning_variant_restores_every_variable_of_its_modules(variant, s
 @pytest.fixture(scope="module")
 def dry_runs(sample_ingested, tmp_path_factory) -> dict[str, dict]:
     """The trained configs' dry runs, one after another in one process (one TensorFlow start-up): each
-    config's record, by name. About 4 minutes on 2 cores (2026-12-02) for gpu-r50fpn, most of it tracing a
+    config's record, by name. About 4 minutes on 2 cores for gpu-r50fpn, most of it tracing a
     mirrored Mask R-CNN in float16 (a first loop of 80 s) and exporting it."""
     work = tmp_path_factory.mktemp("dry-runs")
     command = [sys.executable, os.path.join(REPO, "benchmarks", "gpu_check.py"), "--dry-run",
