@@ -5,7 +5,9 @@ README.md at its tag).
 What differs between them, for this package:
 - How strictly the package is parsed. The API server parses the whole PipelineSpec with strict protojson at every
   release (`backend/src/apiserver/template/v2_template.go`, near line 176 at 2.2.0 and 226 at 2.17.0), with that
-  release's `api` protos; the platform spec's executors are Structs there. The driver parses a step's
+  release's `api` protos (2.2.0: go.mod's 58ce09e07d03; 2.5.0 and later: `api/` at the tag, go.mod's replace),
+  and drops a platform spec that does not parse; the platform spec's executors are Structs there. The package has
+  no field 2.2.0's or 2.5.0's pipeline_spec.proto lacks (tests/test_kfp_apiserver.py). The driver parses a step's
   `--container`, `--component`, `--task` and `--kubernetes_config` with `jsonpb.UnmarshalString` up to 2.4.0
   (`backend/src/v2/cmd/driver/main.go`), which refuses a field its protos lack; from 2.4.1 with
   `util.UnmarshalString` (`backend/src/common/util/json.go`, `AllowUnknownFields: true`). The protos of 2.2.0 and
