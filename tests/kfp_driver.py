@@ -95,8 +95,9 @@ def _pipeline_spec_pool(absent: dict, own: dict | None = None) -> descriptor_poo
                 message.oneof_decl.extend(oneofs)
             for path, fields in (own or {}).items():
                 for number, (name, kind) in enumerate(fields, 1):
+                    camel = re.sub(r"_(.)", lambda m: m[1].upper(), name)
                     _message(proto.message_type, path).field.add(name=name, number=number, type=kind, label=1,
-                                                                 json_name=re.sub(r"_(.)", lambda m: m[1].upper(), name))
+                                                                 json_name=camel)
 
     pool = descriptor_pool.DescriptorPool()
     _add_file(pool, pipeline_spec_pb2.DESCRIPTOR, as_at_tag)
@@ -192,7 +193,8 @@ API_SERVER_POOLS = {"2.2.0": lambda: _pipeline_spec_pool(ABSENT_AT_2_2_0),
                     "2.5.0": lambda: _pipeline_spec_pool(ABSENT_AT_2_5_0, OWN_AT_2_5_0),
                     "2.17.0": lambda: _pipeline_spec_pool({})}
 SCHEMA_VERSION = "2.1.0"  # v2_template.go SCHEMA_VERSION_2_1_0
-PIPELINE_NAME = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")  # MatchString: unanchored
+# regexp.MatchString finds the pattern anywhere in the name (unanchored): re.search.
+PIPELINE_NAME = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
 
 
 class Refused(ValueError):
