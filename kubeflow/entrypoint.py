@@ -102,17 +102,26 @@ def check_executor_output(text: str, output_file: str) -> dict:
 
 def restore_remote_uris(output_file: str, remote: dict[ArtifactKey, str]) -> None:
     """The executor output written by TFX's entrypoint, checked as the launcher reads it, its artifacts named by
-    their remote URIs again."""
+    their remote URIs again and their metadata's null values left out: the launcher stores the metadata in ML
+    Metadata and refuses a null ("unknown/unsupported value type", `metadata/converter.go`
+    StructValueToMLMDValue at 2.2.0 and 2.17.0), which would fail the step after its work."""
     if not os.path.exists(output_file):
         return
     with open(output_file) as f:
         output = check_executor_output(f.read(), output_file)
-    if not remote:
-        return
+    nulls = []
     for key, artifact_list in output.get("artifacts", {}).items():
         for index, artifact in enumerate(artifact_list.get("artifacts", [])):
             if (key, index) in remote:
                 artifact["uri"] = remote[key, index]
+            metadata = artifact.get("metadata", {})
+            for name in [n for n, v in metadata.items() if v is None]:
+                del metadata[name]
+                nulls.append(f"{key}.{name}")
+    if nulls:
+        print(f"left out of the output metadata (ML Metadata keeps no null): {', '.join(nulls)}")
+    if not remote and not nulls:
+        return
     with open(output_file, "w") as f:
         json.dump(output, f, allow_nan=False)
 

@@ -4,11 +4,13 @@ prefixes its key may use.
 kubeflow/pipelines `manifests/kustomize/base/installs/multi-user/pipelines-profile-controller/sync.py` from 2.15.0:
 the namespace's `kfp-launcher` ConfigMap has `defaultPipelineRoot:
 minio://mlpipeline/private-artifacts/<namespace>/v2/artifacts`, and its `mlpipeline-minio-artifact` secret holds a
-key of its own whose policy allows objects under `mlpipeline/artifacts/*`, `mlpipeline/private-artifacts/<namespace>/*`,
-`mlpipeline/private/<namespace>/*` and `mlpipeline/shared/*`, nothing else. The policy differs by release: at
-2.15.0 and 2.16.0 s3:Put*, Get*, List* and no bucket listing policy; 2.17.0 adds s3:DeleteObject and a bucket policy
-allowing listings under the namespace's own prefixes (ensure_bucket_list_policy). Before 2.15.0 the secret is a
-copy of the install's MinIO keys (sync.py at 2.2.0), which reach the whole store.
+key of its own whose policy allows objects under `mlpipeline/artifacts/*`,
+`mlpipeline/private-artifacts/<namespace>/*`, `mlpipeline/private/<namespace>/*` and `mlpipeline/shared/*`, nothing
+else. The policy differs by release: at 2.15.0 and 2.16.0 s3:Put*, Get*, List* and no bucket listing policy; 2.17.0
+adds s3:DeleteObject and a bucket policy allowing listings under the namespace's own prefixes
+(ensure_bucket_list_policy). The Pusher and MaskEvaluator list the serving folder (components/util/serving.py), so a
+serving folder reached with the key is refused before 2.17.0. Before 2.15.0 the secret is a copy of the install's
+MinIO keys (sync.py at 2.2.0), which reach the whole store.
 """
 from __future__ import annotations
 
@@ -53,4 +55,21 @@ def check(paths: dict[str, str], namespace: str) -> None:
         f"minio://{BUCKET}/private/{namespace}/serving/NAME (and leave --pipeline-root out: the namespace's is "
         f"{namespace_root(namespace)}), or reach the path with another identity through a `providers` entry of "
         f"the namespace's kfp-launcher ConfigMap (--launcher-config)")
+
+
+def check_listing(serving_dir: str, namespace: str, target: releases.Release | None) -> None:
+    """Refuses a serving folder reached with the namespace's key where that key may not list it."""
+    if releases.namespace_key_lists(target):
+        return
+    which = f"KFP {target.version}" if target else \
+        f"--kfp-version {releases.ANY_RELEASE}, which includes 2.15.0 and 2.16.0"
+    raise NamespaceError(
+        f"--serving-dir {serving_dir}: on {which} the key of namespace {namespace} may not list it (sync.py gives it "
+        f"s3:Put*, Get*, List* on objects and no bucket listing policy, and no s3:DeleteObject; 2.17.0 adds both), "
+        f"and the Pusher and MaskEvaluator list the folder's versions (the next version, a model already served, "
+        f"the baseline): the push would fail after training. Give --kfp-version 2.17.0 if the cluster runs it; "
+        f"else have the admin allow s3:ListBucket on arn:aws:s3:::{BUCKET} for the prefix "
+        f"private/{namespace}/ in the user policy KubeflowProject{namespace}, or reach the pipeline's paths "
+        f"through a `providers` entry of the namespace's kfp-launcher ConfigMap (--launcher-config) whose secret "
+        f"holds a key that may list them")
 

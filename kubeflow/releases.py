@@ -5,7 +5,9 @@ README.md at its tag).
 What differs between them, for this package:
 - How strictly the package is parsed. The API server parses the whole PipelineSpec with strict protojson at every
   release (`backend/src/apiserver/template/v2_template.go`, near line 176 at 2.2.0 and 226 at 2.17.0), with that
-  release's `api` protos; the platform spec's executors are Structs there. The driver parses a step's
+  release's `api` protos (2.2.0: go.mod's 58ce09e07d03; 2.5.0 and later: `api/` at the tag, go.mod's replace),
+  and drops a platform spec that does not parse; the platform spec's executors are Structs there. The package has
+  no field 2.2.0's or 2.5.0's pipeline_spec.proto lacks (tests/test_kfp_apiserver.py). The driver parses a step's
   `--container`, `--component`, `--task` and `--kubernetes_config` with `jsonpb.UnmarshalString` up to 2.4.0
   (`backend/src/v2/cmd/driver/main.go`), which refuses a field its protos lack; from 2.4.1 with
   `util.UnmarshalString` (`backend/src/common/util/json.go`, `AllowUnknownFields: true`). The protos of 2.2.0 and
@@ -23,8 +25,10 @@ What differs between them, for this package:
   with keys `accesskey` / `secretkey` and the root `minio://mlpipeline/v2/artifacts` at every tag
   (`backend/src/v2/config/env.go`).
 - Multi-user namespaces: from 2.15.0 the profile controller gives each namespace its own store key and root
-  (namespaces.py); before, the namespace's secret is a copy of the shared MinIO keys and its `kfp-launcher`
-  ConfigMap is written only when the admin sets KFP_DEFAULT_PIPELINE_ROOT
+  (namespaces.py), which may list and delete from 2.17.0 only (`sync.py` at 2.15.0, 2.16.0: s3:Put*, Get*, List* on
+  objects, no bucket listing policy; 2.17.0: s3:DeleteObject and ensure_bucket_list_policy); before, the
+  namespace's secret is a copy of the shared MinIO keys and its `kfp-launcher` ConfigMap is written only when the
+  admin sets KFP_DEFAULT_PIPELINE_ROOT
   (`manifests/kustomize/base/installs/multi-user/pipelines-profile-controller/sync.py` at 2.2.0).
 """
 from __future__ import annotations
@@ -45,6 +49,7 @@ class Release:
     namespace_keys: bool     # the profile controller gives each namespace its own key, root and prefixes
     path_style_option: bool = True  # providers' forcePathStyle is read (config/s3.go from 2.4.1; before: always)
     scratch_mounts: bool = True     # the driver applies the platform spec's emptyDirMounts (from 2.3.0)
+    namespace_key_lists: bool = False  # the namespace key may list its prefixes and delete (sync.py from 2.17.0)
 
 
 RELEASES = {r.version: r for r in (
@@ -56,7 +61,7 @@ RELEASES = {r.version: r for r in (
     Release("2.14.0", "", False, "minio-service.kubeflow:9000", False),
     Release("2.15.0", "1.11.0", False, "minio-service.kubeflow:9000", True),
     Release("2.16.0", "", False, "seaweedfs.kubeflow:9000", True),
-    Release("2.17.0", "", False, "seaweedfs.kubeflow:9000", True),
+    Release("2.17.0", "", False, "seaweedfs.kubeflow:9000", True, namespace_key_lists=True),
 )}
 
 
@@ -85,3 +90,9 @@ def namespace_keys(target: Release | None) -> bool:
 def scratch_mounts(target: Release | None) -> bool:
     """Whether the package may mount a scratch emptyDir: for ANY_RELEASE, as on the oldest."""
     return target.scratch_mounts if target else all(r.scratch_mounts for r in RELEASES.values())
+
+
+def namespace_key_lists(target: Release | None) -> bool:
+    """Whether a namespace's key may list (and delete): for ANY_RELEASE, only if every release with keys lets it."""
+    keyed = [target] if target else [r for r in RELEASES.values() if r.namespace_keys]
+    return all(r.namespace_key_lists for r in keyed)

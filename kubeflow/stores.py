@@ -139,8 +139,11 @@ def target(args: argparse.Namespace) -> Target:
                 f"MinIO or SeaweedFS add to the namespace's ConfigMap (`kubectl edit configmap kfp-launcher`):\n"
                 f"{providers_entry(root)}\nand pass it with --launcher-config")
         if args.namespace and releases.namespace_keys(release):
-            namespaces.check({f"--{name.replace('_', '-')}": path for name, (path, s) in sessions.items()
-                              if s.secret.split(":")[0] == releases.STORE_SECRET.split(":")[0]}, args.namespace)
+            keyed = {name: path for name, (path, s) in sessions.items()
+                     if s.secret.split(":")[0] == releases.STORE_SECRET.split(":")[0]}
+            namespaces.check({f"--{name.replace('_', '-')}": path for name, path in keyed.items()}, args.namespace)
+            if "serving_dir" in keyed:
+                namespaces.check_listing(keyed["serving_dir"], args.namespace, release)
         steps = {n: v for n, v in sessions.items() if n != "pipeline_root" or v[1].from_env}
         return Target(release, args.namespace, launcher, root, bool(args.pipeline_root), step_store(steps, release),
                       (aws_default_line(root),) if aws_default else ())

@@ -17,8 +17,9 @@ Followed: kubeflow/pipelines tag 2.17.0 (commit 4a3592cb2dd0a91a4652ab93893ec8be
   <root>/<pipeline>/<run>/<task>/<uuid>/<key>, its type the component's outputDefinitions', metadata empty;
   outputFile = LocalPathForURI(<root>/<pipeline>/<run>/<task>/<uuid>)/output_metadata.json.
 - v2/driver/resolve.go + v2/metadata/converter.go ToRuntimeArtifact, client.go GetOutputArtifactsByExecutionId:
-  an upstream output arrives as name = its ML Metadata id, type `{instanceSchema: ""}`, metadata with every
-  number a double and `display_name` / `store_session_info` added by RecordArtifact (client.go L1234-1250);
+  an upstream output arrives as name = its ML Metadata id, type `{instanceSchema: ""}`, metadata as ML Metadata
+  keeps it (kfp_metadata.py: numbers doubles, bools 1/0, lists and structs wrapped, a null an error at publish)
+  and `display_name` / `store_session_info` added by RecordArtifact (client.go L1234-1250);
   parameters are the constants as JSON values and the run's arguments or the pipeline's defaults.
 - v2/cacheutils/cache.go + driver.go: a task with cachingOptions.enableCache whose fingerprint an earlier run
   of the same install recorded runs no container and reuses that execution's outputs (kfp_store.py).
@@ -52,6 +53,7 @@ import os
 import uuid
 from pathlib import Path
 
+import kfp_metadata
 import kfp_store
 import yaml
 
@@ -119,17 +121,6 @@ def ordered_tasks(spec: dict) -> list[str]:
     for name in sorted(tasks):
         visit(name)
     return ordered
-
-
-def _as_doubles(value):
-    """ML Metadata round trip as the driver returns it: ints and bools become JSON numbers (doubles)."""
-    if isinstance(value, bool):
-        return float(value)
-    if isinstance(value, int):
-        return float(value)
-    if isinstance(value, dict):
-        return {k: _as_doubles(v) for k, v in value.items()}
-    return value
 
 
 @dataclasses.dataclass
@@ -289,8 +280,8 @@ class Backend:
             local = on_host(local_path(artifact["uri"]), "out")
             if local.exists():
                 store.upload(local, artifact["uri"])
-            self.artifacts.append(Recorded(len(self.artifacts) + 1, artifact["uri"], _as_doubles(
-                {**artifact["metadata"], "display_name": name, "store_session_info": "{}"})))
+            self.artifacts.append(Recorded(len(self.artifacts) + 1, artifact["uri"], kfp_metadata.round_trip(
+                {**artifact["metadata"], "display_name": name, "store_session_info": "{}"}, self.rules.tag)))
             recorded[name] = self.artifacts[-1]
         step = StepRun(task, executor_input, executor_output, recorded, log, logs_uri=logs.get("uri", ""))
         if cacheable:

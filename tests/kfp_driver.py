@@ -1,9 +1,11 @@
-"""KFP's drivers as the tests reproduce them, by each release's own source, and a compiled package to give them:
-KFP 2.2.0's strict parse of every step (its protos rebuilt from today's) and 2.17.0's, for tests/test_kfp_*.py and
-the contract run's backend (tests/kfp_backend.py)."""
+"""KFP's API server and drivers as the tests reproduce them, by each release's own source, and a compiled package to
+give them: the API server's strict parse of the whole package with 2.2.0's, 2.5.0's and 2.17.0's protos (their
+pipeline_spec.proto rebuilt from today's, which is 2.17.0's field for field), KFP 2.2.0's strict parse of every
+step and 2.17.0's, for tests/test_kfp_*.py and the contract run's backend (tests/kfp_backend.py)."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import yaml
@@ -25,18 +27,32 @@ def compile_package(tmp_path, *extra) -> tuple[dict, dict, str]:
     return docs[0], (docs[1] if len(docs) > 1 else {}), path.read_text()
 
 
-# ---- KFP 2.2.0's driver: jsonpb.UnmarshalString (backend/src/v2/cmd/driver/main.go at 2.2.0), strict.
-# Its protos: go.mod at 2.2.0 pins api at 58ce09e07d03 and kubernetes_platform at 8b2a099e8c9f. The fields today's
-# pipeline_spec.proto (tag 2.17.0) has that api/v2alpha1/pipeline_spec.proto at 58ce09e07d03 lacks, in the messages
-# the driver parses (PipelineContainerSpec, ComponentSpec, PipelineTaskSpec):
+# ---- The protos of each release. Today's pipeline_spec.proto (kfp-pipeline-spec 2.17.x) has every field of
+# api/v2alpha1/pipeline_spec.proto at tag 2.17.0 and no other. 2.2.0's go.mod pins api at 58ce09e07d03 and
+# kubernetes_platform at 8b2a099e8c9f; the fields today's has that api/v2alpha1/pipeline_spec.proto at 58ce09e07d03
+# lacks (PipelineConfig, only SinglePlatformSpec.pipelineConfig's type, is not there either):
 ABSENT_AT_2_2_0 = {
     "PipelineDeploymentConfig.PipelineContainerSpec.ResourceSpec": (
         "resource_cpu_limit", "resource_cpu_request", "resource_memory_limit", "resource_memory_request"),
     "PipelineDeploymentConfig.PipelineContainerSpec.ResourceSpec.AcceleratorConfig": ("resource_count", "resource_type"),
+    "PipelineDeploymentConfig.ImporterSpec": ("download_to_workspace",),
     "ComponentInputsSpec.ParameterSpec": ("literals",),
     "ComponentSpec": ("single_platform_specs", "task_config_passthroughs"),
     "PipelineTaskSpec.CachingOptions": ("cache_key",),
+    "RuntimeArtifact": ("custom_path",),
+    "SinglePlatformSpec": ("config", "pipelineConfig", "platform"),
 }
+# 2.5.0's backend/go.mod replaces api with ./api: api/v2alpha1/pipeline_spec.proto at tag 2.5.0 lacks these, and
+# its PipelineConfig has other fields (semaphore_key = 1, mutex_name = 2, int32 resource_ttl = 3).
+ABSENT_AT_2_5_0 = {
+    "PipelineDeploymentConfig.ImporterSpec": ("download_to_workspace",),
+    "ComponentInputsSpec.ParameterSpec": ("literals",),
+    "ComponentSpec": ("task_config_passthroughs",),
+    "RuntimeArtifact": ("custom_path",),
+    "PipelineConfig": ("resource_ttl_on_completion", "workspace", "resource_ttl_on_success", "resource_ttl_on_failure",
+                       "active_deadline_seconds"),
+}
+OWN_AT_2_5_0 = {"PipelineConfig": (("semaphore_key", 9), ("mutex_name", 9), ("resource_ttl", 5))}  # name, type
 
 
 def _message(messages, path: str):
@@ -59,20 +75,37 @@ def _add_file(pool: descriptor_pool.DescriptorPool, file, edit=None) -> None:
         pool.Add(proto)
 
 
-def _pool_2_2_0() -> descriptor_pool.DescriptorPool:
+def _pipeline_spec_pool(absent: dict, own: dict | None = None) -> descriptor_pool.DescriptorPool:
+    """Today's pipeline_spec.proto less the fields `absent` names, with the fields `own` adds (numbered from 1)."""
     from kfp.pipeline_spec import pipeline_spec_pb2
 
-    def as_at_2_2_0(file, proto):
+    def as_at_tag(file, proto):
         if file is pipeline_spec_pb2.DESCRIPTOR:
-            for path, names in ABSENT_AT_2_2_0.items():
+            for path, names in absent.items():
                 message = _message(proto.message_type, path)
                 kept = [f for f in message.field if f.name not in names]
                 assert len(kept) == len(message.field) - len(names), path  # every field named is there today
-                del message.field[:]
+                used = sorted({f.oneof_index for f in kept if f.HasField("oneof_index")})  # `optional`'s own go
+                oneofs = [message.oneof_decl[i] for i in used]
+                for f in kept:
+                    if f.HasField("oneof_index"):
+                        f.oneof_index = used.index(f.oneof_index)
+                del message.field[:], message.oneof_decl[:]
                 message.field.extend(kept)
+                message.oneof_decl.extend(oneofs)
+            for path, fields in (own or {}).items():
+                for number, (name, kind) in enumerate(fields, 1):
+                    camel = re.sub(r"_(.)", lambda m: m[1].upper(), name)
+                    _message(proto.message_type, path).field.add(name=name, number=number, type=kind, label=1,
+                                                                 json_name=camel)
 
     pool = descriptor_pool.DescriptorPool()
-    _add_file(pool, pipeline_spec_pb2.DESCRIPTOR, as_at_2_2_0)
+    _add_file(pool, pipeline_spec_pb2.DESCRIPTOR, as_at_tag)
+    return pool
+
+
+def _pool_2_2_0() -> descriptor_pool.DescriptorPool:
+    pool = _pipeline_spec_pool(ABSENT_AT_2_2_0)
     pool.Add(_kubernetes_2_2_0())
     return pool
 
@@ -148,3 +181,58 @@ def driver_parse(spec: dict, platform: dict, tag: str = "2.2.0") -> None:
 
 def driver_2_2_0_parse(spec: dict, platform: dict) -> None:
     driver_parse(spec, platform, "2.2.0")
+
+
+# ---- The API server: NewV2SpecTemplate (backend/src/apiserver/template/v2_template.go near line 145 at 2.2.0, 155
+# at 2.5.0, 195 at 2.17.0) at every release: each YAML document parsed with protojson.Unmarshal (strict) as a
+# PipelineSpec; one that is not (isPipelineSpec, template.go near 104: it parses and has a name and a root) is tried as
+# a PlatformSpec with a kubernetes entry (IsPlatformSpecWithKubernetesConfig), whose executors are Structs; a document
+# that is neither is skipped, so a spec with a field the release lacks is "no pipeline spec is provided", and a
+# platform spec that does not parse is dropped without a word (the steps would lose their secret and placement).
+API_SERVER_POOLS = {"2.2.0": lambda: _pipeline_spec_pool(ABSENT_AT_2_2_0),
+                    "2.5.0": lambda: _pipeline_spec_pool(ABSENT_AT_2_5_0, OWN_AT_2_5_0),
+                    "2.17.0": lambda: _pipeline_spec_pool({})}
+SCHEMA_VERSION = "2.1.0"  # v2_template.go SCHEMA_VERSION_2_1_0
+# regexp.MatchString finds the pattern anywhere in the name (unanchored): re.search.
+PIPELINE_NAME = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
+
+
+class Refused(ValueError):
+    """What the API server answers a package it refuses (InvalidInputError's details)."""
+
+
+def apiserver_parse(package: str, tag: str):
+    """The PipelineSpec and PlatformSpec (or None) the release's API server makes of the package's YAML."""
+    pool = API_SERVER_POOLS[tag]()
+    kinds = [message_factory.GetMessageClass(pool.FindMessageTypeByName(f"ml_pipelines.{n}"))
+             for n in ("PipelineSpec", "PlatformSpec")]
+
+    def parsed(kind, value):
+        try:
+            return json_format.Parse(json.dumps(value), kind(), ignore_unknown_fields=False)
+        except json_format.ParseError as error:
+            return error
+
+    spec = platform = None
+    for value in yaml.safe_load_all(package):
+        if not value:
+            continue
+        as_spec = parsed(kinds[0], value)
+        if not isinstance(as_spec, Exception) and as_spec.pipeline_info.name and as_spec.HasField("root"):
+            if spec is not None:
+                raise Refused("multiple pipeline specs provided")
+            if as_spec.schema_version != SCHEMA_VERSION:
+                raise Refused(f"KFP only supports schema version 2.1.0, but the pipeline spec has version "
+                              f"{as_spec.schema_version}")
+            if not PIPELINE_NAME.search(as_spec.pipeline_info.name):
+                raise Refused("invalid v2 pipeline spec: name should consist of lower case alphanumeric characters")
+            spec = as_spec
+            continue
+        as_platform = parsed(kinds[1], value)
+        if not isinstance(as_platform, Exception) and "kubernetes" in as_platform.platforms:
+            if platform is not None:
+                raise Refused("multiple platform specs provided")
+            platform = as_platform
+    if spec is None:
+        raise Refused("no pipeline spec is provided")
+    return spec, platform

@@ -1,8 +1,8 @@
 """What a multi-user Kubeflow install gives a namespace, as the profile controller writes it (kubeflow/pipelines
 2.15.0 to 2.17.0 manifests/kustomize/base/installs/multi-user/pipelines-profile-controller/sync.py): its IAM
-user's policy and key in the secret mlpipeline-minio-artifact, its kfp-launcher ConfigMap; and the store that
-enforces them here, moto's S3 server with IAM on (moto/core/authorization.py: after /moto-api/reset-auth 0 every
-request needs a key IAM made, a good signature, and a user policy allowing the action on the resource,
+user's policy (each release's) and key in the secret mlpipeline-minio-artifact, its kfp-launcher ConfigMap; and the
+store that enforces them here, moto's S3 server with IAM on (moto/core/authorization.py: after /moto-api/reset-auth 0
+every request needs a key IAM made, a good signature, and a user policy allowing the action on the resource,
 moto/iam/access_control.py)."""
 from __future__ import annotations
 
@@ -21,27 +21,31 @@ def namespace_root(namespace: str) -> str:
     return f"minio://mlpipeline/private-artifacts/{namespace}/v2/artifacts"  # sync.py defaultPipelineRoot
 
 
-def namespace_policy(namespace: str) -> dict:
-    """sync.py put_user_policy for the namespace's IAM user: s3:Put*, Get*, List* on the objects of its prefixes
-    (2.15.0 near L356-375, 2.16.0 near L388-405; 2.17.0, L465-491, adds s3:DeleteObject, which the steps do not
-    use, so the narrower object policy is kept); and, standing in for the bucket policy 2.17.0 sets for listings
-    (ensure_bucket_list_policy, L176-248: ListBucket allowed under the user's own prefixes and at the top level,
-    denied deeper in another namespace's, keyed on ${aws:username} and s3:prefix conditions), ListBucket on the
-    bucket: a listing is checked against the bucket's ARN (moto's s3/responses.py, as AWS does), and moto
-    evaluates no StringLike / StringNotLike condition (moto/iam/policy_conditions.py: StringEquals only). So
-    here a namespace may list another's names; their objects stay refused. 2.15.0 and 2.16.0 write no bucket
-    policy: whether their keys may list is the store's own reading of s3:List* on object ARNs (not reproduced)."""
-    objects = ["artifacts/*", f"private-artifacts/{namespace}/*", f"private/{namespace}/*", "shared/*"]
+def namespace_policy(namespace: str, release: str = "2.17.0") -> dict:
+    """sync.py put_user_policy for the namespace's IAM user at the release: s3:Put*, Get*, List* on the objects of
+    its prefixes (2.15.0 near L356-375, 2.16.0 near L388-405), nothing on the bucket: under IAM's rules (AWS, moto)
+    a listing, checked against the bucket's ARN (moto's s3/responses.py), is refused, and so is a delete. 2.17.0
+    (L465-491) adds s3:DeleteObject and a bucket policy for listings (ensure_bucket_list_policy, L176-248:
+    ListBucket allowed under the user's own prefixes and at the top level, denied deeper in another namespace's,
+    keyed on ${aws:username} and s3:prefix conditions); it stands here as ListBucket on the bucket in the user's
+    policy: moto evaluates no StringLike / StringNotLike condition (moto/iam/policy_conditions.py: StringEquals
+    only), so a 2.17.0 namespace may list another's names here; their objects stay refused. How SeaweedFS or MinIO
+    read s3:List* on object ARNs at 2.15.0 and 2.16.0 is their own (not reproduced)."""
+    objects = [f"arn:aws:s3:::mlpipeline/{p}"
+               for p in ("artifacts/*", f"private-artifacts/{namespace}/*", f"private/{namespace}/*", "shared/*")]
+    if release in ("2.15.0", "2.16.0"):
+        return {"Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Action": ["s3:Put*", "s3:Get*", "s3:List*"], "Resource": objects}]}
+    assert release == "2.17.0", release
     return {"Version": "2012-10-17", "Statement": [
-        {"Effect": "Allow", "Action": ["s3:Put*", "s3:Get*", "s3:List*"],
-         "Resource": [f"arn:aws:s3:::mlpipeline/{p}" for p in objects]},
+        {"Effect": "Allow", "Action": ["s3:Put*", "s3:Get*", "s3:List*", "s3:DeleteObject"], "Resource": objects},
         {"Effect": "Allow", "Action": ["s3:ListBucket"], "Resource": ["arn:aws:s3:::mlpipeline"]}]}
 
 
 @contextlib.contextmanager
-def store(namespace: str, buckets: tuple[str, ...]):
+def store(namespace: str, buckets: tuple[str, ...], release: str = "2.17.0"):
     """moto's S3 server on a free loopback port with the buckets, an `admin` key (s3:* on everything) and the
-    namespace's key with namespace_policy, then IAM enforced; yields the endpoint, an admin s3fs, the keys
+    namespace's key with the release's namespace_policy, then IAM enforced; yields the endpoint, an admin s3fs, the keys
     ({user: (access key id, secret)}) and connect(endpoint_url, key, secret) -> s3fs."""
     import boto3
     import requests
@@ -56,10 +60,12 @@ def store(namespace: str, buckets: tuple[str, ...]):
     endpoint = f"http://127.0.0.1:{port}"
     anyone = {"endpoint_url": endpoint, "region_name": "us-east-1", "aws_access_key_id": "setup",
               "aws_secret_access_key": "setup"}
+    requests.post(f"{endpoint}/moto-api/reset")  # moto's state is the process's: a store of its own each time
     iam = boto3.client("iam", **anyone)
     keys = {}
     for user, policy in (("admin", {"Version": "2012-10-17", "Statement": [
-            {"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]}), (namespace, namespace_policy(namespace))):
+            {"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]}),
+                         (namespace, namespace_policy(namespace, release))):
         iam.create_user(UserName=user)
         iam.put_user_policy(UserName=user, PolicyName=f"KubeflowProject{user}", PolicyDocument=json.dumps(policy))
         key = iam.create_access_key(UserName=user)["AccessKey"]
