@@ -54,7 +54,7 @@ COPY . /tmp/maskrcnn-tfx/
 RUN uv pip install --no-deps --no-build-isolation --no-cache --compile-bytecode /tmp/maskrcnn-tfx \
  && rm -rf /tmp/maskrcnn-tfx
 # Numeric: with runAsNonRoot the kubelet refuses an image whose user is a name (it cannot tell it is not root:
-# kubernetes pkg/kubelet/kuberuntime/security_context_others.go verifyRunAsNonRoot; tests/kfp_store.py).
+# kubernetes pkg/kubelet/kuberuntime/security_context_others.go verifyRunAsNonRoot; tests/kfp_kubelet.py).
 USER 1000
 WORKDIR /home/app
 CMD ["maskrcnn-tfx", "--help"]

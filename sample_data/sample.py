@@ -26,25 +26,10 @@ import numpy as np
 
 from dataset import formats
 from dataset.formats import seed
-from dataset.images import luma
 from sample_data.labelimg import voc_xml
+from sample_data.sample_classes import DEFAULT_CLASSES, SampleClass, check_classes
 from sample_data.sample_formats import FORMATS as SAMPLE_FORMATS
 from sample_data.scene import KINDS, render_scene
-
-
-@dataclasses.dataclass(frozen=True)
-class SampleClass:
-    name: str
-    mask_rgb: tuple[int, int, int]  # the class's colour in the masks
-    kind: str = ""  # how its objects look: one of scene.KINDS; "" takes the kind of the class's position
-
-    @property
-    def pixel_value(self) -> int:
-        return luma(self.mask_rgb)
-
-
-# Pure red and green: luma 76 and 150 in both OpenCV's and PIL's grayscale conversion.
-DEFAULT_CLASSES = (SampleClass("speaker", (255, 0, 0)), SampleClass("mug", (0, 255, 0)))
 
 SEED = seed.FORMAT.name  # the layout the sample is generated in
 _SPLIT_CODES = {"train": 1, "test": 2, "unlabelled": 3}
@@ -58,27 +43,6 @@ class SampleSummary:
     num_unlabelled: int
     num_objects: int
     num_voc_files: int
-
-
-def check_classes(classes: tuple[SampleClass, ...]) -> None:
-    """Names unique, colours not black, and no two colours with one grayscale value (they would be one class)."""
-    if not classes:
-        raise ValueError("at least one class is needed")
-    unknown = [c.kind for c in classes if c.kind and c.kind not in KINDS]
-    if unknown:
-        raise ValueError(f"unknown object kinds {', '.join(unknown)}; known: {', '.join(KINDS)}")
-    names = [c.name for c in classes]
-    if len(set(names)) != len(names):
-        raise ValueError(f"class names must be unique: {', '.join(names)}")
-    by_value: dict[int, SampleClass] = {}
-    for c in classes:
-        if c.pixel_value == 0:
-            raise ValueError(f"class {c.name}: colour {c.mask_rgb} has grayscale value 0, the background")
-        if c.pixel_value in by_value:
-            other = by_value[c.pixel_value]
-            raise ValueError(f"classes {other.name} {other.mask_rgb} and {c.name} {c.mask_rgb} have the same "
-                             f"grayscale value {c.pixel_value}: the masks could not tell them apart")
-        by_value[c.pixel_value] = c
 
 
 def generate(

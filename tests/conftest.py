@@ -15,14 +15,17 @@ from dataset import layout, plan as planning, records
 from dataset.convert import convert_item
 from dataset.records import feature_values as feature  # noqa: F401 - the tests' way to read a feature
 
+# Fixtures in modules of their own: the bad inputs' dataset, the compiled Kubeflow package, the contract run's install.
+pytest_plugins = ("bad_inputs", "kubeflow_package", "kfp_contract")
+
 REPO = Path(__file__).resolve().parents[1]
 # `make test` gives the tests the image built from the current sources and the engine's Docker API (DOCKER_HOST).
 IMAGE = os.environ.get("MASKRCNN_TFX_IMAGE", "")
 
 # `make test-quick` leaves out the tests marked slow: these modules (every shipped config's dry run, whole
 # pipeline runs, the cluster contract run, the image's own containers) and every test using a fixture below.
-SLOW_MODULES = {"test_configs.py", "test_pipeline.py", "test_own_data.py", "test_kfp_backend.py", "test_image.py",
-                "test_time_to_accuracy.py"}
+SLOW_MODULES = {"test_configs.py", "test_pipeline.py", "test_own_data.py", "test_kfp_backend.py", "test_kfp_install.py",
+                "test_image.py", "test_time_to_accuracy.py"}
 SLOW_FIXTURES = {"trained_pipeline", "engine"}
 
 
@@ -220,51 +223,3 @@ def trained_pipeline(pipeline_dataset, tmp_path_factory) -> dict:
     with contextlib.redirect_stdout(printed):
         run_id = local_runner.run(tiny_pipeline(pipeline_dataset, root))
     return {**run_summary.latest_run(root, run_id), "printed": printed.getvalue()}
-
-
-# --- bad inputs: one dataset holding them all -----------------------------------------
-@pytest.fixture(scope="session")
-def bad_dataset(sample_dataset, tmp_path_factory) -> Path:
-    root = copy_dataset(sample_dataset, tmp_path_factory.mktemp("bad") / "dataset")
-    images, masks, boxes = root / "train_images", root / "train_masks", root / "train_bboxes"
-    good_jpeg = (images / "train_0000.jpg").read_bytes()
-    good_mask = masks / "train_0000.png"
-    height, width = cv2.imread(str(good_mask)).shape[:2]
-
-    (images / "corrupt.jpg").write_bytes(b"\xff\xd8\xff\xe0 this is not really a JPEG")
-    shutil.copy(good_mask, masks / "corrupt.png")
-    (images / "truncated.jpg").write_bytes(good_jpeg[: len(good_jpeg) // 2])
-    shutil.copy(good_mask, masks / "truncated.png")
-    (images / "nomask.jpg").write_bytes(good_jpeg)
-    shutil.copy(good_mask, masks / "orphan.png")
-    (images / "small.jpg").write_bytes(good_jpeg)
-    write_gray_png(masks / "small.png", np.full((height // 2, width // 2), SPEAKER, np.uint8))
-    unknown = np.zeros((height, width), np.uint8)
-    unknown[10:40, 10:40] = SPEAKER
-    unknown[50:60, 50:60] = 100
-    unknown[70:72, 70:72] = 200
-    (images / "unknown.jpg").write_bytes(good_jpeg)
-    write_gray_png(masks / "unknown.png", unknown)
-    (images / "empty.jpg").write_bytes(good_jpeg)
-    write_gray_png(masks / "empty.png", np.zeros((height, width), np.uint8))
-
-    one_object = np.zeros((height, width), np.uint8)
-    one_object[20:60, 20:60] = MUG
-    for stem, xml in (
-        ("voc_outside", voc(("mug", (20, 20, 59, 59)), ("mug", (width + 10, 5, width + 40, 30)), size=(width, height))),
-        ("voc_nopixels", voc(("mug", (20, 20, 59, 59)), ("mug", (100, 100, 120, 120)), size=(width, height))),
-        ("voc_unknown_name", voc(("cat", (20, 20, 59, 59)), size=(width, height))),
-        ("voc_malformed", "<annotation><object><name>mug</name><bndbox><xmin>1</xmin>"),
-    ):
-        (images / f"{stem}.jpg").write_bytes(good_jpeg)
-        write_gray_png(masks / f"{stem}.png", one_object)
-        (boxes / f"{stem}.xml").write_text(xml)
-    (boxes / "voc_orphan.xml").write_text(voc(("mug", (20, 20, 59, 59)), size=(width, height)))
-
-    (images / "notes.txt").write_text("shot on a sunny day")
-    (masks / "readme.md").write_text("masks")
-    (images / "scan.bmp").write_bytes(b"BM")
-    (images / ".DS_Store").write_bytes(b"\0\0\0\1Bud1")
-    (images / "more").mkdir()
-    (root / "test_masks" / "orphan_test.png").write_bytes(good_mask.read_bytes())
-    return root

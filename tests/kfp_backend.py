@@ -1,16 +1,11 @@
 """What an open-source Kubeflow Pipelines backend does with a package, reproduced from its source for the
-contract tests: its compiler's rules, its driver's executor input, pod env and cache, and its launcher's store,
-staging of artifacts and logs. The parts that differ between releases, the store and the cache: kfp_store.py.
+contract tests: its driver's executor input, pod env and cache, and its launcher's store, staging of artifacts
+and logs. What it reads in a package before any step runs (its compiler's rules, a pod's resources):
+kfp_compiler.py. The parts that differ between releases, the store and the cache: kfp_store.py.
 
 Followed: kubeflow/pipelines tag 2.17.0 (commit 4a3592cb2dd0a91a4652ab93893ec8beda1f3158), `backend/src/`:
-- apiserver/template/v2_template.go NewV2SpecTemplate: the PipelineSpec parsed with strict protojson (every
-  release), schema 2.1.0; a second YAML document with `platforms.kubernetes` is the platform spec.
-- v2/compiler/visitor.go (L134), argocompiler/dag.go (L341-356): only container and importer executors; no
-  `triggerPolicy.condition` on an importer.
-- v2/driver/driver.go initPodSpecPatch (L289-447): resources from resource_cpu_request / resource_memory_request
-  (else cpu_request / memory_request), accelerator.resource_type + resource_count (else type + count); the
-  container's env; k8s.go extendPodSpecPatch: the platform spec's secretAsEnv as secretKeyRefs (a missing secret
-  holds the pod in CreateContainerConfigError, the kubelet's).
+- v2/driver/driver.go initPodSpecPatch: the container's env; k8s.go extendPodSpecPatch: the platform spec's
+  secretAsEnv as secretKeyRefs (a missing secret holds the pod in CreateContainerConfigError, the kubelet's).
 - v2/driver/root_dag.go: the run's pipeline root, else the kfp-launcher ConfigMap's, else
   minio://mlpipeline/v2/artifacts (the package's defaultPipelineRoot is not read).
 - v2/driver/driver.go provisionOutputs (L741-810): an output's URI is
@@ -25,7 +20,7 @@ Followed: kubeflow/pipelines tag 2.17.0 (commit 4a3592cb2dd0a91a4652ab93893ec8be
   of the same install recorded runs no container and reuses that execution's outputs (kfp_store.py).
 - v2/config/s3.go (env.go GetStoreSessionInfo): the launcher reaches the root's store with the ConfigMap's
   providers entry and the secret it names (kfp_store.py); the steps reach their own paths with the env the
-  package gives them. The store checks both identities (tests/test_kfp_backend.py: moto with IAM enforced).
+  package gives them. The store checks both identities (tests/test_kfp_install.py: moto with IAM enforced).
 - v2/component/launcher_v2.go: `{{$}}` is the executor input as compact JSON (compileCmdAndArgs); every input
   artifact under gs://, minio://, s3:// is downloaded by prefix to LocalPathForURI before the command
   (downloadArtifacts, objectstore DownloadBlob: a zero-byte `dir/` marker becomes an empty file); with
@@ -55,72 +50,17 @@ from pathlib import Path
 
 import kfp_metadata
 import kfp_store
-import yaml
+from kfp_compiler import compiler_violations, load_package, ordered_tasks
 
-SCHEMA_VERSION = "2.1.0"
 LOCAL_ROOTS = {"gs": "/gcs", "minio": "/minio", "s3": "/s3"}
 OUTPUT_METADATA_FILE = "output_metadata.json"
 LOGS_OUTPUT = "executor-logs"
-
-
-def load_package(path: Path) -> tuple[dict, dict]:
-    """The PipelineSpec and the Kubernetes platform spec ({} if none), as v2_template.go reads them."""
-    docs = [d for d in yaml.safe_load_all(path.read_text()) if d]
-    spec = next(d for d in docs if "pipelineInfo" in d)
-    platform = next((d for d in docs if "kubernetes" in d.get("platforms", {})), {})
-    return spec, platform.get("platforms", {}).get("kubernetes", {})
-
-
-def compiler_violations(spec: dict) -> list[str]:
-    """What the API server and the backend's compiler refuse, in their words."""
-    problems = []
-    if spec.get("schemaVersion") != SCHEMA_VERSION:
-        problems.append(f"KFP only supports schema version 2.1.0, but the pipeline spec has version "
-                        f"{spec.get('schemaVersion')}")
-    executors = spec["deploymentSpec"]["executors"]
-    for name, component in spec["components"].items():
-        executor = executors.get(component.get("executorLabel"), {})
-        if not {"container", "importer"} & set(executor):
-            problems.append(f"error processing component name={name!r}: executor(label="
-                            f"{component.get('executorLabel')!r}): non-container and non-importer executor not "
-                            f"implemented")
-    for task_name, task in spec["root"]["dag"]["tasks"].items():
-        executor = executors.get(spec["components"][task["componentRef"]["name"]].get("executorLabel"), {})
-        if "importer" in executor and task.get("triggerPolicy", {}).get("condition"):
-            problems.append(f"compiling task {task_name!r}: triggerPolicy.condition on importer task is not supported")
-    return problems
-
-
-def pod_resources(container: dict) -> dict:
-    """The requests and limits driver.go initPodSpecPatch gives the step's pod: the string fields first, the
-    deprecated floats else; an accelerator only with both its type and its count (a limit)."""
-    resources = container.get("resources", {})
-    accelerator = resources.get("accelerator", {})
-    requests = {"cpu": resources.get("resourceCpuRequest") or resources.get("cpuRequest"),
-                "memory": resources.get("resourceMemoryRequest") or resources.get("memoryRequest")}
-    kind = accelerator.get("resourceType") or accelerator.get("type")
-    count = accelerator.get("resourceCount") or accelerator.get("count")
-    return {"requests": {k: v for k, v in requests.items() if v}, "limits": {kind: str(count)} if kind and count else {}}
 
 
 def local_path(uri: str) -> str:
     """launcher_v2.go LocalPathForURI."""
     scheme, _, rest = uri.partition("://")
     return f"{LOCAL_ROOTS[scheme]}/{rest}"
-
-
-def ordered_tasks(spec: dict) -> list[str]:
-    tasks, ordered = spec["root"]["dag"]["tasks"], []
-
-    def visit(name):
-        if name not in ordered:
-            for upstream in sorted(tasks[name].get("dependentTasks", [])):
-                visit(upstream)
-            ordered.append(name)
-
-    for name in sorted(tasks):
-        visit(name)
-    return ordered
 
 
 @dataclasses.dataclass

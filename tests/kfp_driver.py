@@ -1,7 +1,8 @@
-"""KFP's API server and drivers as the tests reproduce them, by each release's own source, and a compiled package to
-give them: the API server's strict parse of the whole package with 2.2.0's, 2.5.0's and 2.17.0's protos (their
-pipeline_spec.proto rebuilt from today's, which is 2.17.0's field for field), KFP 2.2.0's strict parse of every
-step and 2.17.0's, for tests/test_kfp_*.py and the contract run's backend (tests/kfp_backend.py)."""
+"""KFP's drivers as the tests reproduce them, by each release's own source, and a compiled package to give them:
+each release's protos (2.2.0's, 2.5.0's and 2.17.0's pipeline_spec.proto rebuilt from today's, which is 2.17.0's
+field for field), KFP 2.2.0's strict parse of every step and 2.17.0's, for tests/test_kfp_*.py and the contract
+run's backend (tests/kfp_backend.py). The API server's parse of the whole package with those protos:
+kfp_apiserver.py."""
 from __future__ import annotations
 
 import json
@@ -75,7 +76,7 @@ def _add_file(pool: descriptor_pool.DescriptorPool, file, edit=None) -> None:
         pool.Add(proto)
 
 
-def _pipeline_spec_pool(absent: dict, own: dict | None = None) -> descriptor_pool.DescriptorPool:
+def pipeline_spec_pool(absent: dict, own: dict | None = None) -> descriptor_pool.DescriptorPool:
     """Today's pipeline_spec.proto less the fields `absent` names, with the fields `own` adds (numbered from 1)."""
     from kfp.pipeline_spec import pipeline_spec_pb2
 
@@ -105,7 +106,7 @@ def _pipeline_spec_pool(absent: dict, own: dict | None = None) -> descriptor_poo
 
 
 def _pool_2_2_0() -> descriptor_pool.DescriptorPool:
-    pool = _pipeline_spec_pool(ABSENT_AT_2_2_0)
+    pool = pipeline_spec_pool(ABSENT_AT_2_2_0)
     pool.Add(_kubernetes_2_2_0())
     return pool
 
@@ -181,58 +182,3 @@ def driver_parse(spec: dict, platform: dict, tag: str = "2.2.0") -> None:
 
 def driver_2_2_0_parse(spec: dict, platform: dict) -> None:
     driver_parse(spec, platform, "2.2.0")
-
-
-# ---- The API server: NewV2SpecTemplate (backend/src/apiserver/template/v2_template.go near line 145 at 2.2.0, 155
-# at 2.5.0, 195 at 2.17.0) at every release: each YAML document parsed with protojson.Unmarshal (strict) as a
-# PipelineSpec; one that is not (isPipelineSpec, template.go near 104: it parses and has a name and a root) is tried as
-# a PlatformSpec with a kubernetes entry (IsPlatformSpecWithKubernetesConfig), whose executors are Structs; a document
-# that is neither is skipped, so a spec with a field the release lacks is "no pipeline spec is provided", and a
-# platform spec that does not parse is dropped without a word (the steps would lose their secret and placement).
-API_SERVER_POOLS = {"2.2.0": lambda: _pipeline_spec_pool(ABSENT_AT_2_2_0),
-                    "2.5.0": lambda: _pipeline_spec_pool(ABSENT_AT_2_5_0, OWN_AT_2_5_0),
-                    "2.17.0": lambda: _pipeline_spec_pool({})}
-SCHEMA_VERSION = "2.1.0"  # v2_template.go SCHEMA_VERSION_2_1_0
-# regexp.MatchString finds the pattern anywhere in the name (unanchored): re.search.
-PIPELINE_NAME = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
-
-
-class Refused(ValueError):
-    """What the API server answers a package it refuses (InvalidInputError's details)."""
-
-
-def apiserver_parse(package: str, tag: str):
-    """The PipelineSpec and PlatformSpec (or None) the release's API server makes of the package's YAML."""
-    pool = API_SERVER_POOLS[tag]()
-    kinds = [message_factory.GetMessageClass(pool.FindMessageTypeByName(f"ml_pipelines.{n}"))
-             for n in ("PipelineSpec", "PlatformSpec")]
-
-    def parsed(kind, value):
-        try:
-            return json_format.Parse(json.dumps(value), kind(), ignore_unknown_fields=False)
-        except json_format.ParseError as error:
-            return error
-
-    spec = platform = None
-    for value in yaml.safe_load_all(package):
-        if not value:
-            continue
-        as_spec = parsed(kinds[0], value)
-        if not isinstance(as_spec, Exception) and as_spec.pipeline_info.name and as_spec.HasField("root"):
-            if spec is not None:
-                raise Refused("multiple pipeline specs provided")
-            if as_spec.schema_version != SCHEMA_VERSION:
-                raise Refused(f"KFP only supports schema version 2.1.0, but the pipeline spec has version "
-                              f"{as_spec.schema_version}")
-            if not PIPELINE_NAME.search(as_spec.pipeline_info.name):
-                raise Refused("invalid v2 pipeline spec: name should consist of lower case alphanumeric characters")
-            spec = as_spec
-            continue
-        as_platform = parsed(kinds[1], value)
-        if not isinstance(as_platform, Exception) and "kubernetes" in as_platform.platforms:
-            if platform is not None:
-                raise Refused("multiple platform specs provided")
-            platform = as_platform
-    if spec is None:
-        raise Refused("no pipeline spec is provided")
-    return spec, platform

@@ -36,7 +36,7 @@ the project's kubeflow/ modules, which the contract checks).
 - argocompiler/security_context.go at 2.17.0 (applySecurityContextToExecutorTemplate; none at 2.2.0): the step's
   container drops ALL capabilities, allows no privilege escalation, uses the RuntimeDefault seccomp profile, and
   with the admin's DEFAULT_SECURITY_CONTEXT_RUN_AS_NON_ROOT (apiserver/common/config.go; driver k8s.go near 715)
-  runs with runAsNonRoot, which the kubelet checks against the image's user (kubelet_run_as_non_root).
+  runs with runAsNonRoot, which the kubelet checks against the image's user (kfp_kubelet.py).
 Not reproduced: encoding/json's HTML escaping (<, >, & as \\u003c...; no such characters in this package's keys
 matter for equality), the cache's scoping by pipeline name and namespace (one pipeline, one namespace here).
 """
@@ -72,35 +72,6 @@ RULES = {r.tag: r for r in (
           publish_logs=True, task_root_outputs=True, scratch_volumes=True, security_context={
               "allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]},
               "seccompProfile": {"type": "RuntimeDefault"}, "runAsNonRoot": True}))}
-
-
-class KubeletError(RuntimeError):
-    """The kubelet's refusal to create the container (the pod waits in CreateContainerConfigError)."""
-
-
-def kubelet_run_as_non_root(image_user: str, security_context: dict | None, pod: str = "pod",
-                            container: str = "main") -> None:
-    """pkg/kubelet/kuberuntime/security_context_others.go verifyRunAsNonRoot (kubernetes master), for the image's
-    USER as the container runtime reports it (containerd and CRI-O getUserFromImage: the part before ':', a number
-    is a uid, else a user name) and the kubelet reads it (kuberuntime_container.go getImageUser: neither is root)."""
-    context = security_context or {}
-    if not context.get("runAsNonRoot"):
-        return
-    where = f"(pod: {pod!r}, container: {container})"
-    if context.get("runAsUser") is not None:
-        if context["runAsUser"] == 0:
-            raise KubeletError(f"container's runAsUser breaks non-root policy {where}")
-        return
-    user = image_user.split(":")[0]
-    if user and not user.lstrip("-").isdigit():
-        raise KubeletError(f"container has runAsNonRoot and image has non-numeric user ({user}), cannot verify user "
-                           f"is non-root {where}")
-    uid = int(user) if user else 0
-    if uid == 0:
-        raise KubeletError(f"container has runAsNonRoot and image will run as root {where}")
-    if not 0 <= uid <= 2**31 - 1:  # validation.IsValidUserID
-        raise KubeletError(f"container has runAsNonRoot and image has an invalid user id ({uid}). (Must be "
-                           f"1-({2**31 - 1})): must be between 0 and 2147483647, inclusive {where}")
 
 
 OUTPUT_METADATA_FILEPATH = "/tmp/kfp_outputs/output_metadata.json"  # launcher_v2.go at 2.2.0

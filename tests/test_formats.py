@@ -68,7 +68,7 @@ def _outcomes(dataset: Path) -> tuple[planning.IngestPlan, dict]:
 def test_yolo_label_lines_are_read_as_ultralytics_reads_them(sample_dataset):
     from dataset.labelmap import LabelMap
     from dataset.records import RejectError
-    from dataset.formats.yolo import parse_label
+    from dataset.yolo_files import parse_label
 
     label_map = LabelMap.from_coco_categories([{"id": 0, "name": "speaker"}, {"id": 1, "name": "mug"}])
     square = "0.1 0.1 0.5 0.1 0.5 0.5 0.1 0.5"

@@ -10,6 +10,7 @@ import json
 import os
 from pathlib import Path
 
+import kfp_kubelet
 import kfp_store
 import pytest
 import yaml
@@ -57,10 +58,10 @@ print(json.dumps({"uid": os.getuid(), "gid": os.getgid(), "home": os.environ["HO
 def test_an_arbitrary_user_in_group_0_runs_a_step_in_a_hardened_container(engine):
     """OpenShift's restricted SCC (an arbitrary UID in group 0) with KFP 2.17.0's container security context
     (capabilities dropped, no privilege escalation): the launcher's folders and HOME are writable; the image's
-    numeric USER passes the kubelet's runAsNonRoot check (kfp_store.kubelet_run_as_non_root)."""
+    numeric USER passes the kubelet's runAsNonRoot check (kfp_kubelet.kubelet_run_as_non_root)."""
     user = engine.images.get(IMAGE).attrs["Config"]["User"]
     assert user == "1000"
-    kfp_store.kubelet_run_as_non_root(user, kfp_store.RULES["2.17.0"].security_context)
+    kfp_kubelet.kubelet_run_as_non_root(user, kfp_store.RULES["2.17.0"].security_context)
     printed = engine.containers.run(IMAGE, ["python", "-c", AS_ANY_USER], user="12345:0", cap_drop=["ALL"],
                                     security_opt=["no-new-privileges"], working_dir="/", remove=True,
                                     environment={}).decode()

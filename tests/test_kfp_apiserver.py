@@ -1,4 +1,4 @@
-"""The package as each release's API server reads it (tests/kfp_driver.py apiserver_parse: NewV2SpecTemplate,
+"""The package as each release's API server reads it (tests/kfp_apiserver.py apiserver_parse: NewV2SpecTemplate,
 backend/src/apiserver/template/v2_template.go at 2.2.0, 2.5.0 and 2.17.0): the whole PipelineSpec with strict
 protojson and that release's protos, and the platform spec kept whole, placement, pulls and scratch included."""
 from __future__ import annotations
@@ -9,7 +9,8 @@ import pytest
 import yaml
 from google.protobuf import json_format
 
-from kfp_driver import ABSENT_AT_2_5_0, Refused, apiserver_parse, compile_package
+from kfp_apiserver import Refused, apiserver_parse
+from kfp_driver import ABSENT_AT_2_5_0, compile_package
 
 PLACED = ["--gpus", "2", "--gpu-toleration", "nvidia.com/gpu:NoSchedule", "--node-selector",
           "cloud.google.com/gke-accelerator=nvidia-tesla-a100", "--image-pull-secret", "regcred",

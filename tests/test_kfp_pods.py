@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 from google.protobuf import json_format
 
+import kfp_kubelet
 import kfp_store
 from kfp_driver import IMAGE, compile_package, driver_parse
 from pipeline import cli
@@ -102,13 +103,13 @@ def test_the_scratch_figure_follows_the_datasets_size_when_compile_sees_it(tmp_p
 ])
 def test_the_kubelet_refuses_an_image_user_it_cannot_tell_is_not_root_where_2_17_0_runs_as_non_root(image_user,
                                                                                                     words):
-    """kfp_store.kubelet_run_as_non_root, Kubernetes' check and words; KFP 2.2.0 writes no security context."""
+    """kfp_kubelet.kubelet_run_as_non_root, Kubernetes' check and words; KFP 2.2.0 writes no security context."""
     security = kfp_store.RULES["2.17.0"].security_context
     if words is None:
-        kfp_store.kubelet_run_as_non_root(image_user, security, "p")
+        kfp_kubelet.kubelet_run_as_non_root(image_user, security, "p")
     else:
-        with pytest.raises(kfp_store.KubeletError) as error:
-            kfp_store.kubelet_run_as_non_root(image_user, security, "p")
+        with pytest.raises(kfp_kubelet.KubeletError) as error:
+            kfp_kubelet.kubelet_run_as_non_root(image_user, security, "p")
         assert str(error.value).startswith(words)
-    kfp_store.kubelet_run_as_non_root(image_user, kfp_store.RULES["2.2.0"].security_context)
-    kfp_store.kubelet_run_as_non_root("app", {**security, "runAsUser": 1000})
+    kfp_kubelet.kubelet_run_as_non_root(image_user, kfp_store.RULES["2.2.0"].security_context)
+    kfp_kubelet.kubelet_run_as_non_root("app", {**security, "runAsUser": 1000})

@@ -15,7 +15,7 @@ from dataset.convert import convert_item
 from dataset.mask_values import snap
 from dataset.output import Report
 from sample_data import mask_variants, sample
-from sample_data.sample import SampleClass
+from sample_data.sample_classes import SampleClass
 
 # The five-class palette of tests/test_own_data.py: a blend from 0 to the vase's 151 passes within 12 levels of
 # the clock's 40 and the cactus' 59, and the lamp's 146 is 5 levels from the vase

@@ -10,7 +10,7 @@ import tensorflow as tf
 from conftest import PIPELINE_NUM_TEST, PIPELINE_NUM_TRAIN, TINY_TRAIN_STEPS, tiny_pipeline
 from components.util import serving
 from components.util.blessing import BlessingConfig
-from pipeline import local_runner, report, run_summary
+from pipeline import local_runner, report, report_table, run_summary
 
 COMPONENTS = ["ImageMaskExampleGen", "LabelMapSchemaGen", "StatisticsGen", "ExampleValidator", "DataGate", "Trainer",
               "MaskEvaluator", "ServingCheck", "Pusher"]
@@ -101,5 +101,5 @@ def test_reruns_cache_refuse_below_threshold_and_refuse_a_worse_model(trained_pi
     assert [r.split(" ")[0] for r in blessing["reasons"] if "worse than the allowed regression -1.000" in r] == \
         ["mask_AP50"]  # the thresholded metric is compared (box and mask AP without thresholds: test_evaluator)
     assert other["pushed"]["pushed"] is False
-    assert "NOT BLESSED: mask_AP50" in report.format_table([report.build(other)])
+    assert "NOT BLESSED: mask_AP50" in report_table.format_table([report.build(other)])
     assert _versions(serving_dir) == served

@@ -9,7 +9,7 @@ import pytest
 from pycocotools import mask as mask_utils
 
 from conftest import PIPELINE_NUM_TEST, PIPELINE_NUM_TRAIN, TINY_TRAIN_STEPS
-from pipeline import cli, local_runner, report
+from pipeline import cli, local_runner, report, report_table
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -41,10 +41,10 @@ def test_report_table_has_every_row_filled(trained_pipeline, first_run_report, c
     assert cli.main(first_run_report["argv"]) == 0
     printed = capsys.readouterr().out
     rows = _table_rows(printed)
-    labels = [label for label, _ in report.metric_rows(report.build(trained_pipeline))]
+    labels = [label for label, _ in report_table.metric_rows(report.build(trained_pipeline))]
     for label in labels + [c["component"] for c in trained_pipeline["components"]] + ["pipeline wall time"]:
         assert label in rows, label
-        assert report.MISSING not in rows[label], f"{label}: {rows[label]}"
+        assert report_table.MISSING not in rows[label], f"{label}: {rows[label]}"
     assert rows["examples (train / eval)"] == [str(PIPELINE_NUM_TRAIN), "/", str(PIPELINE_NUM_TEST)]
     assert rows["blessed"] == ["yes"]
     assert "Validation:" in printed and "anomalies: none" in printed

@@ -15,7 +15,7 @@ from components.util.eval_split import load_eval_split
 from conftest import TINY_EVAL_INTERVAL, TINY_TRAIN_STEPS
 from components.trainer import experiment, training
 from dataset import layout
-from pipeline import report
+from pipeline import report, report_table
 
 
 def test_stop_at_ends_training_at_the_first_evaluation_meeting_it(sample_ingested, tmp_path):
@@ -57,7 +57,7 @@ def test_the_report_has_the_curve_and_the_time_to_threshold(trained_pipeline, tm
     # tiny's threshold (mask AP50 >= 0) is met at the first evaluation
     assert built["steps_to_threshold"] == TINY_EVAL_INTERVAL
     assert built["time_to_threshold_s"] == trained_pipeline["training"]["accuracy_over_time"][0]["seconds"]
-    table = report.format_table([built])
+    table = report_table.format_table([built])
     assert "evaluations in training" in table and f"2, every {TINY_EVAL_INTERVAL} steps" in table
     assert "time to threshold s" in table
     json_path, png_path = report.write([built], str(tmp_path))

@@ -13,7 +13,7 @@ from PIL import Image
 from conftest import SAMPLE_NUM_TEST, SAMPLE_NUM_TRAIN
 from dataset import plan as planning
 from dataset.convert import convert_item
-from dataset.formats.voc_seg import VOC_CLASSES
+from dataset.voc_seg_files import VOC_CLASSES
 from sample_data import sample_formats
 
 

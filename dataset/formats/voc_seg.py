@@ -16,8 +16,6 @@ masks of no listed id are rejects.
 """
 from __future__ import annotations
 
-import dataclasses
-import io
 import posixpath
 from pathlib import Path
 
@@ -26,38 +24,13 @@ import numpy as np
 from dataset import records, shapes
 from dataset.annotation_listing import full, is_image, join_rel
 from dataset.formats.registry import SPLIT_FOLDERS, DatasetFormat, Photo, register, write_file
-from dataset.labelmap import LabelClass, LabelMap, LabelMapError
+from dataset.labelmap import LabelMap
 from dataset.records import Conversion, Converted, IngestError, Listing, RejectError, WorkItem
+from dataset.voc_seg_files import (CLASSES, LABELMAP_FILE, LISTS, OBJECTS, PHOTOS, VOID, VocSegFiles, class_ids,
+                                   palette_png, read_label_map, read_mask, voc_colormap)
 from storage import fileio
 
-PHOTOS, OBJECTS, CLASSES, LISTS = "JPEGImages", "SegmentationObject", "SegmentationClass", "ImageSets/Segmentation"
-LABELMAP_FILE = "labelmap.txt"
-VOID = 255
-VOC_CLASSES = ("aeroplane", "bicycle", "bird", "boat", "bottle", "bus", "car", "cat", "chair", "cow", "diningtable",
-               "dog", "horse", "motorbike", "person", "pottedplant", "sheep", "sofa", "train", "tvmonitor")
 NESTED_ROOTS = ("VOC2012", "VOCdevkit/VOC2012", "VOC2007", "VOCdevkit/VOC2007")
-
-
-@dataclasses.dataclass(frozen=True)
-class VocSegFiles:
-    """A VOC photo's own fields (its WorkItem's source)."""
-    object_path: str
-    class_path: str
-    listed_in: str  # the ImageSets list naming it, for reasons
-    positions: tuple[int, ...]  # class id (0: background) of each class index, labelmap.txt's order
-    colours: tuple[tuple[tuple[int, int, int], int], ...] | None  # (RGB, class id): labelmap.txt's colours
-
-
-def voc_colormap(count: int = 256) -> list[tuple[int, int, int]]:
-    """The VOC devkit's palette (labelcolormap.m): index bits spread over the high bits of R, G and B."""
-    colours = []
-    for index in range(count):
-        r = g = b = 0
-        for shift in range(7, -1, -1):
-            r, g, b = r | (index & 1) << shift, g | (index >> 1 & 1) << shift, b | (index >> 2 & 1) << shift
-            index >>= 3
-        colours.append((r, g, b))
-    return colours
 
 
 def _root(dataset_dir: str) -> str | None:
@@ -70,45 +43,6 @@ def _root(dataset_dir: str) -> str | None:
 
 def looks_like_voc_segmentation(dataset_dir: str) -> bool:
     return _root(dataset_dir) is not None
-
-
-def _label_map(dataset_dir: str, root: str) -> tuple[LabelMap, tuple[int, ...], tuple | None]:
-    """(label map, class id of each class index, (colour, class id) pairs or None) of the dataset."""
-    path = next((p for p in (full(dataset_dir, join_rel(root, LABELMAP_FILE)), full(dataset_dir, LABELMAP_FILE))
-                 if fileio.exists(p)), "")
-    if not path:
-        classes = tuple(LabelClass(i, n, None) for i, n in enumerate(VOC_CLASSES, start=1))
-        return LabelMap(classes, source="Pascal VOC's 20 classes"), tuple(range(len(VOC_CLASSES) + 1)), None
-    try:
-        text = fileio.read_text(path)
-    except (OSError, UnicodeDecodeError) as e:
-        raise LabelMapError(f"{path}: cannot read the label map: {e}") from e
-    entries = []
-    for number, line in enumerate(text.splitlines(), start=1):
-        line = line.strip()
-        if not line or line.startswith("#"):
-            continue
-        name, _, rest = line.partition(":")
-        colour = rest.partition(":")[0].strip()
-        try:
-            rgb = tuple(int(v) for v in colour.split(",")) if colour else None
-        except ValueError:
-            rgb = ()
-        if not name.strip() or (rgb is not None and (len(rgb) != 3 or not all(0 <= v <= 255 for v in rgb))):
-            raise LabelMapError(f"{path}: line {number} ({line!r}) is not `name:r,g,b:parts:actions`")
-        entries.append((name.strip(), rgb))
-    background = next((i for i, (n, c) in enumerate(entries) if n.lower() == "background" or c == (0, 0, 0)), None)
-    named = [n for i, (n, _) in enumerate(entries) if i != background]
-    if not named:
-        raise LabelMapError(f"{path}: no class besides the background")
-    ids, next_id = [], 1
-    for i in range(len(entries)):
-        ids.append(0 if i == background else next_id)
-        next_id += i != background
-    label_map = LabelMap(tuple(LabelClass(ids[i], n, None, colour=c) for i, (n, c) in enumerate(entries)
-                               if i != background), source=path)
-    colours = tuple((c, ids[i]) for i, (_, c) in enumerate(entries) if c is not None)
-    return label_map, tuple(ids), colours if len(colours) == len(entries) else None
 
 
 def _read_list(dataset_dir: str, rel: str) -> list[str]:
@@ -125,7 +59,7 @@ def list_voc_segmentation_inputs(dataset_dir: str, eval_fraction: float) -> List
     root = _root(dataset_dir)
     if root is None:
         raise IngestError(f"{dataset_dir}: no Pascal VOC {LISTS}/ beside {OBJECTS}/ or {CLASSES}/")
-    label_map, positions, colours = _label_map(dataset_dir, root)
+    label_map, positions, colours = read_label_map(dataset_dir, root)
     lists = join_rel(root, LISTS)
     named = {n: _read_list(dataset_dir, join_rel(lists, n)) for n in _files(dataset_dir, lists) if n.endswith(".txt")}
     has_val = bool(named.get("val.txt"))  # else train.txt's ids are hash-split too
@@ -177,56 +111,12 @@ def list_voc_segmentation_inputs(dataset_dir: str, eval_fraction: float) -> List
                    tuple(sorted(ignored)), "annotation_files" if has_val else "hash_split")
 
 
-def _indices(path: str, image) -> tuple[np.ndarray, np.ndarray | None, str]:
-    """(palette indices, palette as Nx3 or None for a grey index PNG, name) of a VOC mask."""
-    from PIL import Image, UnidentifiedImageError
-
-    from dataset.images import EMPTY_FILE
-
-    name = "/".join(path.replace("\\", "/").split("/")[-2:])
-    try:
-        data = fileio.read_bytes(path)
-        if not data:
-            raise RejectError(f"{name}: {EMPTY_FILE}")
-        with Image.open(io.BytesIO(data)) as im:
-            im.load()
-            mode, array, palette = im.mode, np.array(im), im.getpalette()
-    except (OSError, UnidentifiedImageError, ValueError, SyntaxError) as e:  # PIL: SyntaxError for broken PNGs
-        raise RejectError(f"cannot read {name}: {e}") from e
-    if mode not in ("P", "L"):
-        raise RejectError(f"{name} is in mode {mode}, not a palette PNG: VOC's masks hold the class "
-                          f"({CLASSES}) or the instance id ({OBJECTS}) as the palette index of each pixel")
-    shapes.check_size((array.shape[1], array.shape[0]), image, f"the mask {name} has")
-    return array, np.reshape(palette, (-1, 3)) if mode == "P" and palette else None, name
-
-
-def _class_ids(array, palette, source: VocSegFiles, name: str, label_map: LabelMap) -> np.ndarray:
-    """The class id of each pixel of a SegmentationClass mask (0 background, -1 void)."""
-    lookup = np.zeros(256, np.int64)
-    by_colour = dict(source.colours) if source.colours is not None and palette is not None else None
-    for value in np.unique(array):
-        if value == VOID:
-            lookup[value] = -1
-        elif by_colour is not None:
-            colour = tuple(int(v) for v in palette[value]) if value < len(palette) else None
-            if colour not in by_colour:
-                raise RejectError(f"{name}: index {value} has colour RGB{colour}, which is no colour of "
-                                  f"{label_map.source}")
-            lookup[value] = by_colour[colour]
-        elif value < len(source.positions):
-            lookup[value] = source.positions[value]
-        else:
-            raise RejectError(f"{name}: value {value} is no class of {label_map.source} (0 background, "
-                              f"1..{len(source.positions) - 1}, {VOID} void)")
-    return lookup[array]
-
-
 def convert_voc_segmentation_item(item: WorkItem, label_map: LabelMap, min_area: int) -> Converted:
     source = item.source
     image = shapes.read_image(item.path, source.listed_in)
-    objects, _, object_name = _indices(source.object_path, image)
-    class_array, palette, class_name = _indices(source.class_path, image)
-    classes = _class_ids(class_array, palette, source, class_name, label_map)
+    objects, _, object_name = read_mask(source.object_path, image)
+    class_array, palette, class_name = read_mask(source.class_path, image)
+    classes = class_ids(class_array, palette, source, class_name, label_map)
     names = {c.id: c.name for c in label_map.classes}
     instances, reassigned = [], 0
     for value in (int(v) for v in np.unique(objects) if v not in (0, VOID)):
@@ -265,8 +155,8 @@ def write_voc_segmentation(out: Path, label_map: LabelMap, photos: list[Photo], 
         for number, inst in enumerate(photo.instances, start=1):
             objects[inst.mask > 0], classes[inst.mask > 0] = number, index[inst.class_id]
         write_file(out / PHOTOS / f"{stem}{ext}", photo.data)
-        write_file(out / OBJECTS / f"{stem}.png", _palette_png(objects, palette))
-        write_file(out / CLASSES / f"{stem}.png", _palette_png(classes, palette))
+        write_file(out / OBJECTS / f"{stem}.png", palette_png(objects, palette))
+        write_file(out / CLASSES / f"{stem}.png", palette_png(classes, palette))
         ids[photo.split].append(stem)
     for path in unlabelled:  # VOC's test list: photos without masks
         write_file(out / PHOTOS / Path(path).name, Path(path).read_bytes())
@@ -276,16 +166,6 @@ def write_voc_segmentation(out: Path, label_map: LabelMap, photos: list[Photo], 
         write_file(out / LISTS / f"{name}.txt", "".join(f"{i}\n" for i in listed))
     lines = [f"{n}:{','.join(map(str, palette[i]))}::\n" for i, n in enumerate(("background", *label_map.names))]
     write_file(out / LABELMAP_FILE, "# label:color_rgb:parts:actions\n" + "".join(lines))
-
-
-def _palette_png(array: np.ndarray, palette) -> bytes:
-    from PIL import Image
-
-    image = Image.fromarray(array)
-    image.putpalette([v for colour in palette for v in colour])
-    buffer = io.BytesIO()
-    image.save(buffer, format="PNG")
-    return buffer.getvalue()
 
 
 def _convert(item: WorkItem, given: Conversion) -> Converted:
