@@ -19,12 +19,21 @@ ENV SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt \
     UV_PYTHON_DOWNLOADS=never \
     UV_LINK_MODE=copy
 RUN python3 -m venv /opt/uv && /opt/uv/bin/pip install --no-cache-dir uv==0.13.9
-COPY requirements/ /tmp/requirements/
+# The variant's own lock and overrides only: a change of another lock (the other variant's, dev.lock) leaves this
+# layer and the install below cached.
+COPY requirements/${VARIANT}.lock requirements/overrides-${VARIANT}.txt /tmp/requirements/
 # --compile-bytecode: uv writes no .pyc by default, and a container (each Kubeflow step, each test's) would
 # compile TensorFlow, TFX and Model Garden from source at every start (benchmarks/RESULTS.md, the test suite).
 RUN /opt/uv/bin/uv venv --python /usr/bin/python3 /opt/venv \
  && VIRTUAL_ENV=/opt/venv /opt/uv/bin/uv pip install --no-cache --compile-bytecode \
       -r /tmp/requirements/${VARIANT}.lock --overrides /tmp/requirements/overrides-${VARIANT}.txt
+
+# The development tools (requirements/dev.lock: ruff, which `make lint` and so `make test` run) in a venv of their
+# own, built apart from the stack: a change of them rebuilds only this stage and the image's last layers.
+FROM builder AS tools
+COPY requirements/dev.lock /tmp/requirements/dev.lock
+RUN /opt/uv/bin/uv venv --python /usr/bin/python3 /opt/tools \
+ && VIRTUAL_ENV=/opt/tools /opt/uv/bin/uv pip install --no-cache -r /tmp/requirements/dev.lock
 
 FROM ${BASE_IMAGE}
 ENV DEBIAN_FRONTEND=noninteractive
@@ -33,7 +42,7 @@ RUN apt-get update \
  && rm -rf /var/lib/apt/lists/*
 COPY --from=builder /opt/venv /opt/venv
 COPY --from=builder /opt/uv/bin/uv /usr/local/bin/uv
-ENV PATH=/opt/venv/bin:$PATH \
+ENV PATH=/opt/venv/bin:$PATH:/opt/tools/bin \
     VIRTUAL_ENV=/opt/venv \
     PYTHONUNBUFFERED=1 \
     TF_CPP_MIN_LOG_LEVEL=2 \
@@ -47,6 +56,7 @@ RUN useradd --create-home --uid 1000 --gid 0 app \
  && mkdir /gcs /minio /s3 \
  && chgrp -R 0 /home/app /gcs /minio /s3 && chmod -R g=u /home/app /gcs /minio /s3 \
  && chmod 1777 /home/app /gcs /minio /s3
+COPY --from=tools /opt/tools /opt/tools
 # The project last: a source change rebuilds only these layers (seconds, not the dependency install).
 # Installed as a package (setup.py's PACKAGES; configs and the curated schema are package data); no source
 # tree stays behind, so the image runs exactly what a cluster runs. .dockerignore keeps the rest out.
