@@ -1,4 +1,5 @@
 """maskrcnn-tfx: a TFX pipeline that trains, evaluates and serves Mask R-CNN."""
+
 from setuptools import find_packages, setup
 
 # The project's packages, named once: the image installs them (Dockerfile), its tag hashes them

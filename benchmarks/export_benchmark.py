@@ -6,6 +6,7 @@ one config's random weights.
 
 Prints each export's wall seconds and the outputs of both signatures of the last one.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -43,18 +44,32 @@ def main(argv: list[str] | None = None) -> int:
     exported = ""
     for round_ in range(args.rounds):
         for name in ("Model Garden's module", "traced once"):
-            module = None if name.startswith("Model") else export.DetectionModule(
-                ServingConfig(), params=params, batch_size=None, input_image_size=size, input_type="image_bytes")
+            module = (
+                None
+                if name.startswith("Model")
+                else export.DetectionModule(
+                    ServingConfig(), params=params, batch_size=None, input_image_size=size, input_type="image_bytes"
+                )
+            )
             exported = os.path.join(work, f"{round_}-{len(name)}")
             started = time.monotonic()
             export_saved_model_lib.export_inference_graph(
-                input_type="image_bytes", batch_size=None, input_image_size=size, params=params,
-                checkpoint_path=checkpoint, export_dir=exported, function_keys=SIGNATURES, export_module=module)
+                input_type="image_bytes",
+                batch_size=None,
+                input_image_size=size,
+                params=params,
+                checkpoint_path=checkpoint,
+                export_dir=exported,
+                function_keys=SIGNATURES,
+                export_module=module,
+            )
             print(f"{args.config}, round {round_ + 1}, {name}: {time.monotonic() - started:.1f} s", flush=True)
     served = tf.saved_model.load(exported)
     image = np.zeros((100, 120, 3), np.uint8)
-    for signature, batch in (("image_tensor", tf.constant(image[None])),
-                             ("serving_default", tf.constant([cv2.imencode(".jpg", image)[1].tobytes()]))):
+    for signature, batch in (
+        ("image_tensor", tf.constant(image[None])),
+        ("serving_default", tf.constant([cv2.imencode(".jpg", image)[1].tobytes()])),
+    ):
         outputs = served.signatures[signature](batch)
         print(signature, {key: tuple(value.shape) for key, value in sorted(outputs.items())})
     return 0

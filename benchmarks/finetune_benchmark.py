@@ -8,6 +8,7 @@ number of steps twice: from A's checkpoint (`--init-modules all`: everything but
 scratch, both scored every `--interval` steps. Prints mask AP50 and AP after the steps and the steps (and
 training seconds) each needed to reach the blessing threshold.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -24,12 +25,18 @@ B_CLASSES = (("ball", (230, 120, 0), "ball"), ("bottle", (0, 90, 200), "bottle")
 
 
 def ingested(work: str, name: str, classes=None) -> str:
-    from sample_data import sample
     from dataset.ingest import ingest
+    from sample_data import sample
 
     dataset = os.path.join(work, name)
-    sample.generate(dataset, num_train=48, num_test=12, num_unlabelled=0, seed=5,
-                    **({"classes": tuple(sample.SampleClass(*c) for c in classes)} if classes else {}))
+    sample.generate(
+        dataset,
+        num_train=48,
+        num_test=12,
+        num_unlabelled=0,
+        seed=5,
+        **({"classes": tuple(sample.SampleClass(*c) for c in classes)} if classes else {}),
+    )
     examples = dataset + "-examples"
     ingest(dataset, examples)
     return examples
@@ -43,8 +50,8 @@ def main() -> int:
     parser.add_argument("--interval", type=int, default=50)
     args = parser.parse_args()
 
-    from components.util.eval_split import load_eval_split
     from components.trainer import experiment, training
+    from components.util.eval_split import load_eval_split
     from dataset import layout
     from pipeline import report
 
@@ -56,18 +63,25 @@ def main() -> int:
     thresholds = experiment.own_keys(args.config).blessing.thresholds
     rows = {}
     for name, init in (("from A's checkpoint", pretrained), ("from scratch", None)):
-        record = training.train(params_for(b, args.config, args.steps, init_checkpoint=init, init_modules="all"),
-                                os.path.join(work, name.replace(" ", "-")), evaluation)
+        record = training.train(
+            params_for(b, args.config, args.steps, init_checkpoint=init, init_modules="all"),
+            os.path.join(work, name.replace(" ", "-")),
+            evaluation,
+        )
         rows[name] = (record, report.time_to_threshold(record["accuracy_over_time"], thresholds))
-    print(f"\nconfig {args.config}: pre-trained {args.pretrain_steps} steps on A (speaker, mug), then {args.steps} "
-          f"steps on B (ball, bottle, book), evaluated every {args.interval} steps; threshold {thresholds}\n")
+    print(
+        f"\nconfig {args.config}: pre-trained {args.pretrain_steps} steps on A (speaker, mug), then {args.steps} "
+        f"steps on B (ball, bottle, book), evaluated every {args.interval} steps; threshold {thresholds}\n"
+    )
     print("| on B | mask AP50 | mask AP | box AP50 | steps to threshold | training s to threshold |")
     print("|---|---|---|---|---|---|")
     for name, (record, (seconds, steps)) in rows.items():
         last = record["accuracy_over_time"][-1]
-        print(f"| {name} | {last['mask_AP50']:.3f} | {last['mask_AP']:.3f} | {last['box_AP50']:.3f} | "
-              f"{steps if steps is not None else 'not reached'} | "
-              f"{f'{seconds:.0f}' if seconds is not None else '-'} |")
+        print(
+            f"| {name} | {last['mask_AP50']:.3f} | {last['mask_AP']:.3f} | {last['box_AP50']:.3f} | "
+            f"{steps if steps is not None else 'not reached'} | "
+            f"{f'{seconds:.0f}' if seconds is not None else '-'} |"
+        )
     init = rows["from A's checkpoint"][0]["init"]
     print(f"\ninit: {init['restored']} variables restored, re-initialised {init['reinitialised']}")
     for name, (record, _) in rows.items():

@@ -18,6 +18,7 @@ Accuracy (`--ap-steps N`; hours on a CPU for gpu-r50fpn, minutes for cpu-demo at
 scored on its eval split at every quarter of N. `--rounds 0 --ap-variants stock --ap-runs 1` runs one training,
 so that the hours of the R50 comparison can be spread over several sittings.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -44,18 +45,34 @@ def sampled_masks(count: int) -> dict:
 
 
 def samplers(rois: int, masks: int) -> dict:
-    return {"task": {"model": {"roi_sampler": {"num_sampled_rois": rois},
-                               "mask_sampler": {"num_sampled_masks": masks}}}}
+    return {
+        "task": {"model": {"roi_sampler": {"num_sampled_rois": rois}, "mask_sampler": {"num_sampled_masks": masks}}}
+    }
 
 
 # Model Garden's own defaults (configs/maskrcnn.py): heads, samplers and the proposals they sample from.
-STOCK_HEADS = {"task": {"model": {
-    "detection_head": {"num_convs": 4, "num_filters": 256, "use_separable_conv": False, "num_fcs": 1,
-                       "fc_dims": 1024},
-    "mask_head": {"num_convs": 4, "num_filters": 256, "use_separable_conv": False},
-    "roi_generator": {"pre_nms_top_k": 2000, "num_proposals": 1000, "test_pre_nms_top_k": 1000,
-                      "test_num_proposals": 1000},
-    "roi_sampler": {"num_sampled_rois": 512}, "mask_sampler": {"num_sampled_masks": 128}}}}
+STOCK_HEADS = {
+    "task": {
+        "model": {
+            "detection_head": {
+                "num_convs": 4,
+                "num_filters": 256,
+                "use_separable_conv": False,
+                "num_fcs": 1,
+                "fc_dims": 1024,
+            },
+            "mask_head": {"num_convs": 4, "num_filters": 256, "use_separable_conv": False},
+            "roi_generator": {
+                "pre_nms_top_k": 2000,
+                "num_proposals": 1000,
+                "test_pre_nms_top_k": 1000,
+                "test_num_proposals": 1000,
+            },
+            "roi_sampler": {"num_sampled_rois": 512},
+            "mask_sampler": {"num_sampled_masks": 128},
+        }
+    }
+}
 SMALLER_HEADS = {"task": {"model": {"detection_head": {"fc_dims": 32}, "mask_head": {"num_filters": 16}}}}
 
 
@@ -70,6 +87,7 @@ class Variant:
 @dataclasses.dataclass(frozen=True)
 class Setup:
     """A config's comparison: CPU overrides and its variants by name, the first the reference, and which are scored."""
+
     cpu: dict
     shape: str
     variants: dict[str, Variant]
@@ -79,34 +97,51 @@ class Setup:
 
 SETUPS = {
     "gpu-r50fpn": Setup(
-        cpu={"runtime": {"distribution_strategy": "one_device", "num_gpus": 0, "mixed_precision_dtype": "float32",
-                         "enable_xla": False},
-             "task": {"model": {"input_size": [384, 512, 3]}, "init_checkpoint": "",
-                      "train_data": {"global_batch_size": 2, "dtype": "float32"},
-                      "validation_data": {"global_batch_size": 2, "dtype": "float32"}}},
+        cpu={
+            "runtime": {
+                "distribution_strategy": "one_device",
+                "num_gpus": 0,
+                "mixed_precision_dtype": "float32",
+                "enable_xla": False,
+            },
+            "task": {
+                "model": {"input_size": [384, 512, 3]},
+                "init_checkpoint": "",
+                "train_data": {"global_batch_size": 2, "dtype": "float32"},
+                "validation_data": {"global_batch_size": 2, "dtype": "float32"},
+            },
+        },
         shape="384x512",
-        variants={"stock": Variant("stock heads (box 4 conv + 1 FC, 128 masks per image)", {},
-                                   config="gpu-r50fpn-stock-heads"),
-                  "lean-32": Variant("lean: box 2 FC x 1024, 32 masks per image", sampled_masks(32)),
-                  "lean-12": Variant("lean: box 2 FC x 1024, 12 masks per image (gpu-r50fpn)", {}),
-                  "lean-32-xla": Variant("lean, 32 masks, XLA auto-clustering", sampled_masks(32), XLA_ON_CPU)},
+        variants={
+            "stock": Variant(
+                "stock heads (box 4 conv + 1 FC, 128 masks per image)", {}, config="gpu-r50fpn-stock-heads"
+            ),
+            "lean-32": Variant("lean: box 2 FC x 1024, 32 masks per image", sampled_masks(32)),
+            "lean-12": Variant("lean: box 2 FC x 1024, 12 masks per image (gpu-r50fpn)", {}),
+            "lean-32-xla": Variant("lean, 32 masks, XLA auto-clustering", sampled_masks(32), XLA_ON_CPU),
+        },
         scored=("stock", "lean-32", "lean-12"),
-        schedule_of="cpu-demo"),  # gpu-r50fpn's is for 20,000 steps, 500 of them warm-up
+        schedule_of="cpu-demo",
+    ),  # gpu-r50fpn's is for 20,000 steps, 500 of them warm-up
     "cpu-demo": Setup(
-        cpu={}, shape="192x256",
-        variants={"cpu-demo": Variant("cpu-demo (box 1 FC of 64, 32 RoIs, 8 masks)", {}),
-                  "smaller-samples": Variant("smaller samples (16 RoIs, 4 masks)", samplers(16, 4)),
-                  "smaller-heads": Variant("smaller heads (box 1 FC of 32, mask head 16 filters)", SMALLER_HEADS),
-                  "larger-samples": Variant("larger samples (64 RoIs, 16 masks)", samplers(64, 16)),
-                  "stock": Variant("Model Garden's default heads and samples", STOCK_HEADS)},
-        scored=("cpu-demo", "smaller-samples", "smaller-heads", "larger-samples")),
+        cpu={},
+        shape="192x256",
+        variants={
+            "cpu-demo": Variant("cpu-demo (box 1 FC of 64, 32 RoIs, 8 masks)", {}),
+            "smaller-samples": Variant("smaller samples (16 RoIs, 4 masks)", samplers(16, 4)),
+            "smaller-heads": Variant("smaller heads (box 1 FC of 32, mask head 16 filters)", SMALLER_HEADS),
+            "larger-samples": Variant("larger samples (64 RoIs, 16 masks)", samplers(64, 16)),
+            "stock": Variant("Model Garden's default heads and samples", STOCK_HEADS),
+        },
+        scored=("cpu-demo", "smaller-samples", "smaller-heads", "larger-samples"),
+    ),
 }
 
 
 def train(config: str, examples: str, model_dir: str, variant: str, steps: int, score: bool) -> dict:
     """One variant's training in this process; its training record (with the final accuracy when `score`)."""
-    from components.util.eval_split import load_eval_split
     from components.trainer import experiment, training
+    from components.util.eval_split import load_eval_split
     from dataset import layout
 
     setup = SETUPS[config]
@@ -117,19 +152,28 @@ def train(config: str, examples: str, model_dir: str, variant: str, steps: int, 
     if not score:
         overrides.append(json.dumps({"trainer": {"steps_per_loop": 1, "summary_interval": 1}}))
     params = params_for(examples, setup.variants[variant].config or config, steps, params_override=overrides)
-    evaluation = training.Evaluation(load_eval_split(examples), layout.read_label_map(examples),
-                                     max(1, steps // 4)) if score else None
+    evaluation = (
+        training.Evaluation(load_eval_split(examples), layout.read_label_map(examples), max(1, steps // 4))
+        if score
+        else None
+    )
     return training.train(params, model_dir, evaluation)
 
 
 def _child(config: str, examples: str, work: str, variant: str, steps: int, score: bool) -> tuple[dict, float]:
     """A variant trained in a child process: its record and the child's peak RSS in GB."""
     model_dir = tempfile.mkdtemp(dir=work)
-    command = [sys.executable, __file__, "--child", config, examples, model_dir, variant, str(steps)] + \
-        (["--score"] if score else [])
-    process = subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                               env=dict(os.environ, PYTHONPATH=REPO, **SETUPS[config].variants[variant].environment),
-                               text=True)
+    command = [sys.executable, __file__, "--child", config, examples, model_dir, variant, str(steps)] + (
+        ["--score"] if score else []
+    )
+    process = subprocess.Popen(
+        command,
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        env=dict(os.environ, PYTHONPATH=REPO, **SETUPS[config].variants[variant].environment),
+        text=True,
+    )
     output = process.stdout.read()
     _, status, usage = os.wait4(process.pid, 0)
     if status != 0:
@@ -145,8 +189,9 @@ def main() -> int:
     parser.add_argument("--ap-steps", type=int, default=0, help="steps of each accuracy run (0: none)")
     parser.add_argument("--ap-runs", type=int, default=2)
     parser.add_argument("--ap-variants", nargs="+", metavar="NAME", help="default: the config's scored variants")
-    parser.add_argument("--child", nargs=5, metavar=("CONFIG", "EXAMPLES", "MODEL_DIR", "VARIANT", "STEPS"),
-                        help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--child", nargs=5, metavar=("CONFIG", "EXAMPLES", "MODEL_DIR", "VARIANT", "STEPS"), help=argparse.SUPPRESS
+    )
     parser.add_argument("--score", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -164,8 +209,10 @@ def main() -> int:
     if args.rounds:
         timing(args, setup, examples, work)
     if args.ap_steps:
-        print(f"\naccuracy on the sample's eval split after {args.ap_steps} steps (and at each quarter), "
-              f"each variant trained {args.ap_runs} times\n")
+        print(
+            f"\naccuracy on the sample's eval split after {args.ap_steps} steps (and at each quarter), "
+            f"each variant trained {args.ap_runs} times\n"
+        )
         print("| heads | run | mask AP50 | mask AP | box AP50 | box AP | mask AP50 / mask AP by step | s/step |")
         print("|---|---|---|---|---|---|---|---|")
         for run in range(1, args.ap_runs + 1):
@@ -173,10 +220,13 @@ def main() -> int:
                 record, _ = _child(args.config, examples, work, variant, args.ap_steps, score=True)
                 points = record["accuracy_over_time"]
                 curve = ", ".join(f"{p['step']}: {p['mask_AP50']:.3f} / {p['mask_AP']:.3f}" for p in points)
-                print(f"| {setup.variants[variant].description} | {run} | {points[-1]['mask_AP50']:.3f} | "
-                      f"{points[-1]['mask_AP']:.3f} | {points[-1]['box_AP50']:.3f} | {points[-1]['box_AP']:.3f} | "
-                      f"{curve} | "
-                      f"{record['median_step_s']:.3f} |", flush=True)
+                print(
+                    f"| {setup.variants[variant].description} | {run} | {points[-1]['mask_AP50']:.3f} | "
+                    f"{points[-1]['mask_AP']:.3f} | {points[-1]['box_AP50']:.3f} | {points[-1]['box_AP']:.3f} | "
+                    f"{curve} | "
+                    f"{record['median_step_s']:.3f} |",
+                    flush=True,
+                )
     return 0
 
 
@@ -188,18 +238,21 @@ def timing(args: argparse.Namespace, setup: Setup, examples: str, work: str) -> 
             record, rss = _child(args.config, examples, work, variant, 1 + args.timed_steps, score=False)
             steps[variant].append(record["median_step_s"])
             memory[variant].append(rss)
-            print(f"round {round_ + 1}: {variant}: {record['median_step_s']:.3f} s/step, peak {rss:.2f} GB",
-                  flush=True)
+            print(f"round {round_ + 1}: {variant}: {record['median_step_s']:.3f} s/step, peak {rss:.2f} GB", flush=True)
 
-    print(f"\n{args.config} on the CPU ({os.cpu_count()} cores), {setup.shape}, batch 2, float32, random weights, "
-          f"median of {args.timed_steps} steps after tracing, {args.rounds} alternating rounds\n")
+    print(
+        f"\n{args.config} on the CPU ({os.cpu_count()} cores), {setup.shape}, batch 2, float32, random weights, "
+        f"median of {args.timed_steps} steps after tracing, {args.rounds} alternating rounds\n"
+    )
     print("| heads | s/step (per round) | images/s | peak RSS GB |")
     print("|---|---|---|---|")
     for variant in setup.variants:
         median = statistics.median(steps[variant])
-        print(f"| {setup.variants[variant].description} | {median:.3f} "
-              f"({', '.join(f'{s:.3f}' for s in steps[variant])}) | {2 / median:.2f} | {max(memory[variant]):.2f} |")
-    first = list(setup.variants)[0]
+        print(
+            f"| {setup.variants[variant].description} | {median:.3f} "
+            f"({', '.join(f'{s:.3f}' for s in steps[variant])}) | {2 / median:.2f} | {max(memory[variant]):.2f} |"
+        )
+    first = next(iter(setup.variants))
     for variant in list(setup.variants)[1:]:
         ratio = statistics.median(steps[variant]) / statistics.median(steps[first])
         print(f"{variant}: {ratio:.2f}x the step time of {first}")

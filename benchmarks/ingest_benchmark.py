@@ -18,6 +18,7 @@ the steady state (from the difference between the two sizes, where fixed
 start-up costs cancel out). Peak memory is the largest RSS of the whole process
 tree (runner + Beam workers), sampled every 0.1 s.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -39,7 +40,7 @@ def _sample_tree(process, cpu_seconds: dict[int, float]) -> int:
     import psutil
 
     total = 0
-    for p in [process] + process.children(recursive=True):
+    for p in [process, *process.children(recursive=True)]:
         try:
             with p.oneshot():
                 total += p.memory_info().rss
@@ -54,10 +55,26 @@ def _run_child(mode: str, dataset: str, output: str, workers: int) -> dict:
     """Runs one ingestion in a child process; returns its report plus the tree's peak RSS."""
     import psutil
 
-    command = [sys.executable, os.path.abspath(__file__), "--child", mode, "--dataset", dataset,
-               "--output", output, "--workers", str(workers)]
-    process = subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                               env=dict(os.environ, PYTHONPATH=REPO), text=True)
+    command = [
+        sys.executable,
+        os.path.abspath(__file__),
+        "--child",
+        mode,
+        "--dataset",
+        dataset,
+        "--output",
+        output,
+        "--workers",
+        str(workers),
+    ]
+    process = subprocess.Popen(
+        command,
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        env=dict(os.environ, PYTHONPATH=REPO),
+        text=True,
+    )
     handle = psutil.Process(process.pid)
     peak = [0]
     cpu_seconds: dict[int, float] = {}
@@ -85,12 +102,14 @@ def _run_child(mode: str, dataset: str, output: str, workers: int) -> dict:
 
 
 def _child(mode: str, dataset: str, output: str, workers: int) -> None:
+    import resource
+
     import apache_beam  # noqa: F401  (imports are excluded from the timing)
     import tensorflow  # noqa: F401
 
-    import resource
-
-    from dataset import beam_ingest, ingest, output as output_folder, plan as planning
+    from dataset import beam_ingest, ingest
+    from dataset import output as output_folder
+    from dataset import plan as planning
     from dataset.dask_runner_args import dask_runner_args
 
     cluster = None
@@ -106,16 +125,29 @@ def _child(mode: str, dataset: str, output: str, workers: int) -> None:
     if mode == "sequential":
         summary = ingest.run_sequential(plan, output)
     elif mode == "dask":
-        summary = beam_ingest.run_beam(plan, output, dask_runner_args(
-            ["--runner=DaskRunner", f"--dask_client_address={cluster.scheduler_address}"]))
+        summary = beam_ingest.run_beam(
+            plan,
+            output,
+            dask_runner_args(["--runner=DaskRunner", f"--dask_client_address={cluster.scheduler_address}"]),
+        )
     else:
         summary = beam_ingest.run_beam(plan, output, BEAM_MODES[mode](workers))
     seconds = time.monotonic() - started
     if cluster:
         cluster.close()
-    print(json.dumps({"mode": mode, "seconds": seconds, "cpu_seconds_before": cpu_before, "images": len(plan.items),
-                      "examples": sum(summary["num_examples"].values()),
-                      "instances": sum(summary["num_instances"].values()), "rejected": summary["num_rejected"]}))
+    print(
+        json.dumps(
+            {
+                "mode": mode,
+                "seconds": seconds,
+                "cpu_seconds_before": cpu_before,
+                "images": len(plan.items),
+                "examples": sum(summary["num_examples"].values()),
+                "instances": sum(summary["num_instances"].values()),
+                "rejected": summary["num_rejected"],
+            }
+        )
+    )
 
 
 # Beam's DirectRunner: worker processes, or threads of one process (OpenCV, Pillow and zlib release the GIL
@@ -125,10 +157,12 @@ BEAM_MODES = {
     "beam-threads": lambda workers: ["--direct_running_mode=multi_threading", f"--direct_num_workers={workers}"],
     "dask": None,  # dataset/dask_runner.py on a local cluster (see _child)
 }
-MODE_LABELS = {"sequential": "sequential reference, 1 process",
-               "beam": "Beam DirectRunner multi_processing, {workers} workers",
-               "beam-threads": "Beam DirectRunner multi_threading, {workers} threads",
-               "dask": "Beam DaskRunner (project's), {workers} Dask worker processes"}
+MODE_LABELS = {
+    "sequential": "sequential reference, 1 process",
+    "beam": "Beam DirectRunner multi_processing, {workers} workers",
+    "beam-threads": "Beam DirectRunner multi_threading, {workers} threads",
+    "dask": "Beam DaskRunner (project's), {workers} Dask worker processes",
+}
 
 
 def _subset(source: str, target: str, count: int) -> None:
@@ -165,8 +199,15 @@ def main() -> int:
         large, small = os.path.join(workdir, f"dataset-{args.large}"), os.path.join(workdir, f"dataset-{args.images}")
         started = time.monotonic()
         if not os.path.exists(os.path.join(large, "label.pbtxt")):
-            sample.generate(large, num_train=args.large, num_test=0, num_unlabelled=0, sizes=((512, 384),), seed=0,
-                            workers=os.cpu_count() or 1)
+            sample.generate(
+                large,
+                num_train=args.large,
+                num_test=0,
+                num_unlabelled=0,
+                sizes=((512, 384),),
+                seed=0,
+                workers=os.cpu_count() or 1,
+            )
         if not os.path.exists(os.path.join(small, "label.pbtxt")):
             _subset(large, small, args.images)
         print(f"generated {args.large} images 512x384 in {time.monotonic() - started:.0f} s ({workdir})", flush=True)
@@ -178,13 +219,17 @@ def main() -> int:
                 report = _run_child(mode, dataset, output, args.workers)
                 assert report["images"] == n, report
                 results[mode, n] = report
-                print(f"  {mode:10s} {n:5d} images: {report['seconds']:6.1f} s, "
-                      f"peak {report['peak_rss_mb']:.0f} MB", flush=True)
+                print(
+                    f"  {mode:10s} {n:5d} images: {report['seconds']:6.1f} s, peak {report['peak_rss_mb']:.0f} MB",
+                    flush=True,
+                )
                 if mode != "sequential":
                     sequential = results["sequential", n]
                     assert (report["examples"], report["instances"], report["rejected"]) == (
-                        sequential["examples"], sequential["instances"], sequential["rejected"]), \
-                        "the Beam and sequential runs disagree"
+                        sequential["examples"],
+                        sequential["instances"],
+                        sequential["rejected"],
+                    ), "the Beam and sequential runs disagree"
     finally:
         if not args.workdir:
             shutil.rmtree(workdir, ignore_errors=True)
@@ -206,23 +251,33 @@ def _print_table(results: dict, small: int, large: int, workers: int) -> None:
     for n in (small, large):
         for mode in modes:
             r = results[mode, n]
-            print(f"| {MODE_LABELS[mode].format(workers=workers)} | {n} | {r['seconds']:.1f} | {rate(mode, n):.1f} | "
-                  f"{rate(mode, n) / rate('sequential', n):.2f}x | {r['cpu_seconds']:.1f} | {r['peak_rss_mb']:.0f} MB |")
+            print(
+                f"| {MODE_LABELS[mode].format(workers=workers)} | {n} | {r['seconds']:.1f} | {rate(mode, n):.1f} | "
+                f"{rate(mode, n) / rate('sequential', n):.2f}x | {r['cpu_seconds']:.1f} | {r['peak_rss_mb']:.0f} MB |"
+            )
     print()
     for mode in BEAM_MODES:
         speedups = {n: rate(mode, n) / rate("sequential", n) for n in (small, large)}
         steady = marginal(mode) / marginal("sequential")
         memory = results[mode, large]["peak_rss_mb"] / results[mode, small]["peak_rss_mb"]
-        cpu = {m: (results[m, large]["cpu_seconds"] - results[m, small]["cpu_seconds"]) / (large - small) * 1000
-               for m in ("sequential", mode)}
+        cpu = {
+            m: (results[m, large]["cpu_seconds"] - results[m, small]["cpu_seconds"]) / (large - small) * 1000
+            for m in ("sequential", mode)
+        }
         print(f"{MODE_LABELS[mode].format(workers=workers)}:")
-        print(f"  end-to-end speed-up: {speedups[small]:.2f}x at {small} images, {speedups[large]:.2f}x at {large} "
-              f"(target >= 1.5x)")
-        print(f"  steady-state images/s (from the {large}-{small} difference): sequential "
-              f"{marginal('sequential'):.1f}, Beam {marginal(mode):.1f}: {steady:.2f}x")
+        print(
+            f"  end-to-end speed-up: {speedups[small]:.2f}x at {small} images, {speedups[large]:.2f}x at {large} "
+            f"(target >= 1.5x)"
+        )
+        print(
+            f"  steady-state images/s (from the {large}-{small} difference): sequential "
+            f"{marginal('sequential'):.1f}, Beam {marginal(mode):.1f}: {steady:.2f}x"
+        )
         print(f"  peak memory at {large} vs {small} images: {memory:.2f}x (target <= 1.3x)")
-        print(f"  CPU per image (from the difference): sequential {cpu['sequential']:.1f} ms, "
-              f"Beam {cpu[mode]:.1f} ms (all processes)")
+        print(
+            f"  CPU per image (from the difference): sequential {cpu['sequential']:.1f} ms, "
+            f"Beam {cpu[mode]:.1f} ms (all processes)"
+        )
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ in a process pinned to 1, then 2, cores (sched_setaffinity before TensorFlow sta
 that size). After a warm-up of a few batches, images/s over `--seconds`. The last lines: the cores a pod needs
 per GPU to feed the NVIDIA reference rate (REFERENCE_IMAGES_PER_S) at the slowest size.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -47,20 +48,25 @@ def _child(config: str, examples: str, seconds: float) -> dict:
     while time.perf_counter() - started < seconds:
         next(batches)
         images += data.global_batch_size
-    return {"images_per_s": images / (time.perf_counter() - started), "batch": data.global_batch_size,
-            "input_size": list(params.task.model.input_size)}
+    return {
+        "images_per_s": images / (time.perf_counter() - started),
+        "batch": data.global_batch_size,
+        "input_size": list(params.task.model.input_size),
+    }
 
 
 def measure(config: str, examples: str, cores: int, seconds: float) -> dict:
     """One reading in its own process on `cores` cores."""
-    code = (f"import os, sys, json; os.sched_setaffinity(0, set(range({cores}))); sys.path.insert(0, {REPO!r}); "
-            f"from benchmarks.input_benchmark import _child; "
-            f"print('RESULT ' + json.dumps(_child({config!r}, {examples!r}, {seconds})))")
+    code = (
+        f"import os, sys, json; os.sched_setaffinity(0, set(range({cores}))); sys.path.insert(0, {REPO!r}); "
+        f"from benchmarks.input_benchmark import _child; "
+        f"print('RESULT ' + json.dumps(_child({config!r}, {examples!r}, {seconds})))"
+    )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
-    line = next((l for l in done.stdout.splitlines() if l.startswith("RESULT ")), None)
+    line = next((out for out in done.stdout.splitlines() if out.startswith("RESULT ")), None)
     if line is None:
         raise RuntimeError(f"{config} on {cores} cores failed:\n{done.stderr[-3000:]}")
-    return json.loads(line[len("RESULT "):])
+    return json.loads(line[len("RESULT ") :])
 
 
 def cores_per_gpu(images_per_s_per_core: float) -> int:
@@ -91,12 +97,17 @@ def main() -> int:
             for cores in args.cores:
                 result = measure(config, examples, cores, args.seconds)
                 rate = result["images_per_s"]
-                print(f"| {config} | {result['input_size'][0]}x{result['input_size'][1]} | {size} | {cores} | "
-                      f"{rate:.1f} | {rate / cores:.1f} |", flush=True)
+                print(
+                    f"| {config} | {result['input_size'][0]}x{result['input_size'][1]} | {size} | {cores} | "
+                    f"{rate:.1f} | {rate / cores:.1f} |",
+                    flush=True,
+                )
                 if cores == min(args.cores):
                     slowest[config] = min(slowest.get(config, math.inf), rate / cores)
-    print(f"\nCores per GPU to feed {REFERENCE_IMAGES_PER_S} images/s (NVIDIA's A100 AMP rate) at the slowest "
-          f"photo size, plus one for the training loop:")
+    print(
+        f"\nCores per GPU to feed {REFERENCE_IMAGES_PER_S} images/s (NVIDIA's A100 AMP rate) at the slowest "
+        f"photo size, plus one for the training loop:"
+    )
     for config, rate in slowest.items():
         print(f"  {config}: {rate:.1f} images/s per core -> {cores_per_gpu(rate)} cores per GPU")
     return 0

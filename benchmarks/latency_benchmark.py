@@ -12,6 +12,7 @@ from components/evaluator/latency.py, so that it is an independent reference).
 It also prints what the component
 recorded during the run (`metrics.json`). Target: (a) within 10% of (b).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -70,11 +71,15 @@ def main() -> int:
     for round_ in range(args.rounds):
         metrics = executor.evaluate_model(model_dir, split, label_map, latency_batch=1)
         evaluator.append((metrics["latency"]["median_ms"], metrics["latency"]["p95_ms"]))
-        figures = _figures(plain_loop(model_dir, [i.encoded for i in split.images], latency.WARMUP_CALLS,
-                                      latency.LATENCY_CALLS))
+        figures = _figures(
+            plain_loop(model_dir, [i.encoded for i in split.images], latency.WARMUP_CALLS, latency.LATENCY_CALLS)
+        )
         plain.append((figures["median_ms"], figures["p95_ms"]))
-        print(f"  round {round_ + 1}: evaluator median {evaluator[-1][0]:.1f} ms p95 {evaluator[-1][1]:.1f}; "
-              f"plain loop median {plain[-1][0]:.1f} ms p95 {plain[-1][1]:.1f}", flush=True)
+        print(
+            f"  round {round_ + 1}: evaluator median {evaluator[-1][0]:.1f} ms p95 {evaluator[-1][1]:.1f}; "
+            f"plain loop median {plain[-1][0]:.1f} ms p95 {plain[-1][1]:.1f}",
+            flush=True,
+        )
 
     recorded = (summary.get("evaluation") or {}).get("latency")
     a = (statistics.median(m for m, _ in evaluator), statistics.median(p for _, p in evaluator))
@@ -83,7 +88,9 @@ def main() -> int:
     print("| measurement | median ms | p95 ms |")
     print("|---|---|---|")
     if recorded:
-        print(f"| MaskEvaluator during the run (metrics.json) | {recorded['median_ms']:.1f} | {recorded['p95_ms']:.1f} |")
+        print(
+            f"| MaskEvaluator during the run (metrics.json) | {recorded['median_ms']:.1f} | {recorded['p95_ms']:.1f} |"
+        )
     print(f"| evaluator's measurement, now (median of {args.rounds}) | {a[0]:.1f} | {a[1]:.1f} |")
     print(f"| plain SavedModel loop, now (median of {args.rounds}) | {b[0]:.1f} | {b[1]:.1f} |")
     print()

@@ -7,6 +7,7 @@ masks were made soft (blurred, resized, antialiased: sample_data/mask_variants.p
 and saved as JPEG at several qualities; prints per copy: examples, instances, rejects, pixels reassigned
 (dataset/mask_values.py) and the mean and lowest IoU of each clean instance with its counterpart.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -28,11 +29,11 @@ def main(argv=None) -> int:
 
     import numpy as np
 
-    from sample_data import mask_variants, sample
     from dataset import layout
     from dataset.ingest import default_beam_args, ingest
     from dataset.plan import IngestOptions
     from dataset.records import IngestError
+    from sample_data import mask_variants, sample
 
     work = Path(tempfile.mkdtemp(prefix="mask-fidelity-"))
     clean = work / "clean"
@@ -41,17 +42,22 @@ def main(argv=None) -> int:
     for name, style in mask_variants.STYLES.items():
         variants[f"{name} (colour PNG)"] = mask_variants.copy_with_masks(clean, work / f"{name}-colour", style)
         variants[f"{name} (grey PNG)"] = mask_variants.copy_with_masks(
-            clean, work / f"{name}-grey", lambda m, s=style: s(mask_variants.grayscale(m)))
+            clean, work / f"{name}-grey", lambda m, s=style: s(mask_variants.grayscale(m))
+        )
     for quality in (int(q) for q in args.qualities.split(",")):
         variants[f"JPEG q{quality} (colour)"] = mask_variants.copy_with_masks(
-            clean, work / f"jpeg{quality}", jpeg_quality=quality)
+            clean, work / f"jpeg{quality}", jpeg_quality=quality
+        )
     variants["blurred + JPEG q75"] = mask_variants.copy_with_masks(
-        clean, work / "blurred-jpeg75", mask_variants.blurred, jpeg_quality=75)
+        clean, work / "blurred-jpeg75", mask_variants.blurred, jpeg_quality=75
+    )
 
     options = IngestOptions(max_reject_fraction=1.0)
     reference = None
-    print(f"{'masks':<24} {'examples':>8} {'instances':>9} {'rejected':>8} {'px reassigned':>13} "
-          f"{'mean IoU':>8} {'min IoU':>8}")
+    print(
+        f"{'masks':<24} {'examples':>8} {'instances':>9} {'rejected':>8} {'px reassigned':>13} "
+        f"{'mean IoU':>8} {'min IoU':>8}"
+    )
     for name, folder in variants.items():
         output = str(work / "out" / Path(folder).name)
         try:
@@ -61,11 +67,16 @@ def main(argv=None) -> int:
         found = mask_variants.ingested_instances(output)
         if reference is None:
             reference = found
-        ious = [iou for file, instances in reference.items()
-                for iou in mask_variants.instance_ious(instances, found.get(file, []))]
-        print(f"{name:<24} {sum(summary['num_examples'].values()):8d} {sum(summary['num_instances'].values()):9d} "
-              f"{summary['num_rejected']:8d} {summary['pixels_reassigned']:13d} {np.mean(ious):8.4f} "
-              f"{np.min(ious):8.4f}")
+        ious = [
+            iou
+            for file, instances in reference.items()
+            for iou in mask_variants.instance_ious(instances, found.get(file, []))
+        ]
+        print(
+            f"{name:<24} {sum(summary['num_examples'].values()):8d} {sum(summary['num_instances'].values()):9d} "
+            f"{summary['num_rejected']:8d} {summary['pixels_reassigned']:13d} {np.mean(ious):8.4f} "
+            f"{np.min(ious):8.4f}"
+        )
         for reject in layout.read_rejects(output)[:3]:
             print(f"    {Path(reject['file']).name}: {reject['reason'][:160]}")
     print(f"(work folder {work})")

@@ -12,6 +12,7 @@ in a fresh process:
 Without --checkpoint the config's random weights are exported (a trained model answers fewer detections above
 min_score). Photos: the sample's eval split at 512x384.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -42,9 +43,13 @@ def _served(model_dir: str, images: list[bytes], decode, work: str, requests: in
             decode(body)
             seconds.append(time.perf_counter() - sent)
             sizes.append(size)
-    return {"ready_s": round(ready, 1), "first_ms": round(1000 * seconds[0]), "steady_ms":
-            round(1000 * statistics.median(seconds[1:])), "bytes_per_photo": round(statistics.median(sizes)),
-            "wall_s": round(time.monotonic() - started, 1)}
+    return {
+        "ready_s": round(ready, 1),
+        "first_ms": round(1000 * seconds[0]),
+        "steady_ms": round(1000 * statistics.median(seconds[1:])),
+        "bytes_per_photo": round(statistics.median(sizes)),
+        "wall_s": round(time.monotonic() - started, 1),
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -72,16 +77,28 @@ def main(argv: list[str] | None = None) -> int:
     if not checkpoints:
         checkpoints = os.path.join(work, "random")
         tf.train.Checkpoint(model=task_factory.get_task(params.task).build_model()).save(
-            os.path.join(checkpoints, "ckpt"))
+            os.path.join(checkpoints, "ckpt")
+        )
     images = [image.encoded for image in load_eval_split(examples).images]
     stock, compact = os.path.join(work, "stock"), os.path.join(work, "compact")
     size = list(params.task.model.input_size[:2])
     export_saved_model_lib.export_inference_graph(
-        input_type="image_bytes", batch_size=None, input_image_size=size, params=params,
-        checkpoint_path=tf.train.latest_checkpoint(checkpoints), export_dir=stock,
-        function_keys={"image_bytes": contract.SERVING_DEFAULT})
-    export.export(params, checkpoints, compact, layout.read_label_map(examples), contract.ServingConfig(),
-                  export.eval_images(examples, export.WARMUP_IMAGES))
+        input_type="image_bytes",
+        batch_size=None,
+        input_image_size=size,
+        params=params,
+        checkpoint_path=tf.train.latest_checkpoint(checkpoints),
+        export_dir=stock,
+        function_keys={"image_bytes": contract.SERVING_DEFAULT},
+    )
+    export.export(
+        params,
+        checkpoints,
+        compact,
+        layout.read_label_map(examples),
+        contract.ServingConfig(),
+        export.eval_images(examples, export.WARMUP_IMAGES),
+    )
     cold = os.path.join(work, "compact-without-warmup")
     shutil.copytree(compact, cold, ignore=shutil.ignore_patterns("assets.extra"))
 
@@ -92,13 +109,17 @@ def main(argv: list[str] | None = None) -> int:
         return contract.answers(contract.from_rest(body))
 
     rows = {}
-    for name, model_dir, decode in (("stock export", stock, stock_decode),
-                                    ("contract, with warm-up", compact, compact_decode),
-                                    ("contract, without warm-up", cold, compact_decode)):
+    for name, model_dir, decode in (
+        ("stock export", stock, stock_decode),
+        ("contract, with warm-up", compact, compact_decode),
+        ("contract, without warm-up", cold, compact_decode),
+    ):
         rows[name] = _served(model_dir, images, decode, tempfile.mkdtemp(dir=work), args.requests)
         print(f"{name}: {json.dumps(rows[name])}", flush=True)
-    print(f"\n{args.config}, {'checkpoint ' + args.checkpoint if args.checkpoint else 'random weights'}, "
-          f"{len(images)} photos of 512x384, {args.requests} requests each:")
+    print(
+        f"\n{args.config}, {'checkpoint ' + args.checkpoint if args.checkpoint else 'random weights'}, "
+        f"{len(images)} photos of 512x384, {args.requests} requests each:"
+    )
     print("| model | REST bytes per photo | client ms per photo (steady) | ready s | first request ms |")
     print("|---|---|---|---|---|")
     for name, row in rows.items():

@@ -2,12 +2,13 @@
 VIA, Pascal VOC segmentation): paths relative to the dataset folder, a file's split from its path, JSON read
 with the reason it cannot be, and the images that no annotation lists. Which format a JSON file is:
 dataset/formats/registry.py's json_format."""
+
 from __future__ import annotations
 
 import json
 import posixpath
 import re
-from typing import Iterable
+from collections.abc import Iterable
 
 from dataset import records
 from dataset.images import EMPTY_FILE, IMAGE_EXTENSIONS
@@ -31,7 +32,7 @@ def join_rel(root: str, name: str) -> str:
 
 
 def role(rel: str) -> str:
-    """"train", "eval" or "" from a path: train -> train; val, valid, test, eval -> eval."""
+    """ "train", "eval" or "" from a path: train -> train; val, valid, test, eval -> eval."""
     if _TRAIN_ROLE.search(rel):
         return "train"
     if _EVAL_ROLE.search(rel):
@@ -67,8 +68,9 @@ def walk(dataset_dir: str, root: str) -> Iterable[tuple[str, bool]]:
             yield rel, name.startswith(".")
 
 
-def unlisted_files(dataset_dir: str, roots: Iterable[str], listed: set[str], eval_fraction: float, rejects: list,
-                   deep: bool = False) -> tuple[list[str], list[str]]:
+def unlisted_files(
+    dataset_dir: str, roots: Iterable[str], listed: set[str], eval_fraction: float, rejects: list, deep: bool = False
+) -> tuple[list[str], list[str]]:
     """(unlabelled images, ignored hidden files) of the image folders that no annotation lists; other files
     there are rejects (full path, reason, split), but for the annotation tools' own (OWN_FILES)."""
     unlabelled, ignored = [], []
@@ -78,8 +80,11 @@ def unlisted_files(dataset_dir: str, roots: Iterable[str], listed: set[str], eva
         if deep:
             entries = list(walk(dataset_dir, root))
         else:
-            entries = [(join_rel(root, name), name.startswith(".")) for name, is_dir in
-                       fileio.list_entries(full(dataset_dir, root)) if not is_dir]
+            entries = [
+                (join_rel(root, name), name.startswith("."))
+                for name, is_dir in fileio.list_entries(full(dataset_dir, root))
+                if not is_dir
+            ]
         for rel, hidden in entries:
             if rel in listed:
                 continue
@@ -88,6 +93,11 @@ def unlisted_files(dataset_dir: str, roots: Iterable[str], listed: set[str], eva
             elif is_image(rel):
                 unlabelled.append(full(dataset_dir, rel))
             elif not (deep and rel.lower().endswith(OWN_FILES)):
-                rejects.append((full(dataset_dir, rel), "not an image file (non-image file in the image folder)",
-                                records.hash_split(rel, eval_fraction)))
+                rejects.append(
+                    (
+                        full(dataset_dir, rel),
+                        "not an image file (non-image file in the image folder)",
+                        records.hash_split(rel, eval_fraction),
+                    )
+                )
     return unlabelled, ignored

@@ -6,10 +6,11 @@ Memory stays bounded: the pipeline's only inputs are the planned work items
 the examples into its TFRecord shard in the same fused stage. No step collects
 examples: only small per-input outcomes are combined into the report.
 """
+
 from __future__ import annotations
 
 import uuid
-from typing import Sequence
+from collections.abc import Sequence
 
 import apache_beam as beam
 
@@ -77,12 +78,15 @@ class ImagesToExamples(beam.PTransform):
         self._convert = _ConvertItems(label_map, min_instance_area, dataset_dir, total)
 
     def expand(self, items):
-        own_colours = (items
-                       | "MaskColours" >> beam.Map(seed_convert.mask_colours)
-                       | "TallyColours" >> beam.CombineGlobally(_ColourTallyFn())
-                       | "OwnColours" >> beam.Map(colours.own_colours, self._label_map))
+        own_colours = (
+            items
+            | "MaskColours" >> beam.Map(seed_convert.mask_colours)
+            | "TallyColours" >> beam.CombineGlobally(_ColourTallyFn())
+            | "OwnColours" >> beam.Map(colours.own_colours, self._label_map)
+        )
         results = items | "Convert" >> beam.ParDo(
-            self._convert, own_colours=beam.pvalue.AsSingleton(own_colours)).with_outputs(OUTCOMES, *layout.SPLITS)
+            self._convert, own_colours=beam.pvalue.AsSingleton(own_colours)
+        ).with_outputs(OUTCOMES, *layout.SPLITS)
         return {**{split: results[split] for split in layout.SPLITS}, OUTCOMES: results[OUTCOMES]}
 
 
@@ -119,12 +123,14 @@ class IngestDataset(beam.PTransform):
         plan, output_dir = self._plan, self._output_dir
         items = pbegin | "ListInputs" >> beam.Create(plan.items, reshuffle=True)
         converted = items | "ImagesToExamples" >> ImagesToExamples(
-            plan.label_map, plan.options.min_instance_area, plan.dataset_dir, len(plan.items))
+            plan.label_map, plan.options.min_instance_area, plan.dataset_dir, len(plan.items)
+        )
         for split in layout.SPLITS:
             # No shuffle before writing: it would hold every encoded example in the runner's
             # memory; the trainer shuffles.
             _ = converted[split] | f"Write[{split}]" >> beam.io.WriteToTFRecord(
-                layout.record_prefix(output_dir, split), file_name_suffix=layout.RECORD_FILE_SUFFIX)
+                layout.record_prefix(output_dir, split), file_name_suffix=layout.RECORD_FILE_SUFFIX
+            )
         return (
             converted[OUTCOMES]
             | "Report" >> beam.CombineGlobally(_ReportFn())

@@ -1,13 +1,15 @@
 """Where a COCO dataset's files lie (dataset/formats/coco.py lists and converts it with them): the annotation
 files by their place, each file's role (train or eval) from its name, the folder its images' file_name resolve
 under, the label map of its categories."""
+
 from __future__ import annotations
 
 import posixpath
 import re
 
 from dataset import annotation_listing
-from dataset.annotation_listing import full as _full, join_rel as _join_rel
+from dataset.annotation_listing import full as _full
+from dataset.annotation_listing import join_rel as _join_rel
 from dataset.labelmap import LABEL_MAP_FILE_NAMES, LabelMap, LabelMapError
 from dataset.records import RejectError
 from storage import fileio
@@ -25,8 +27,11 @@ def annotation_files(dataset_dir: str) -> list[str]:
     for name, is_dir in fileio.list_entries(dataset_dir):
         if is_dir:
             if name == "annotations":
-                found += [f"annotations/{n}" for n, d in fileio.list_entries(fileio.join(dataset_dir, name))
-                          if not d and n.lower().endswith(".json") and not n.startswith(".")]
+                found += [
+                    f"annotations/{n}"
+                    for n, d in fileio.list_entries(fileio.join(dataset_dir, name))
+                    if not d and n.lower().endswith(".json") and not n.startswith(".")
+                ]
             elif fileio.exists(fileio.join(dataset_dir, name, "_annotations.coco.json")):
                 found.append(f"{name}/_annotations.coco.json")
         elif name.lower().endswith(".json") and name not in LABEL_MAP_FILE_NAMES and not name.startswith("."):
@@ -48,8 +53,16 @@ def root_candidates(rel_json: str, images: list[dict]) -> list[str]:
     parent = posixpath.dirname(json_dir)
     stem = posixpath.splitext(posixpath.basename(rel_json))[0]
     derived = re.sub(r"^(instances|annotations?)_", "", stem)
-    candidates = [json_dir, "", "images", posixpath.join(json_dir, "images"), parent,
-                  posixpath.join(parent, "images"), derived, posixpath.join("images", derived)]
+    candidates = [
+        json_dir,
+        "",
+        "images",
+        posixpath.join(json_dir, "images"),
+        parent,
+        posixpath.join(parent, "images"),
+        derived,
+        posixpath.join("images", derived),
+    ]
     seen, unique = set(), []
     for c in candidates:
         c = posixpath.normpath(c) if c else ""
@@ -75,7 +88,8 @@ def image_root(dataset_dir: str, rel_json: str, images: list[dict]) -> str:
     if best is None:
         tried = ", ".join(f"{r or '.'}/" for r in root_candidates(rel_json, images))
         raise CocoLayoutError(
-            f"{_full(dataset_dir, rel_json)}: none of its first images (e.g. {probe[0]!r}) exists under {tried}")
+            f"{_full(dataset_dir, rel_json)}: none of its first images (e.g. {probe[0]!r}) exists under {tried}"
+        )
     return best
 
 
@@ -87,8 +101,9 @@ def load_files(dataset_dir: str, rel_jsons: list[str], rejects: list) -> list[tu
         except RejectError as e:
             rejects.append((_full(dataset_dir, rel), str(e), "train"))
     if not loaded:
-        raise CocoLayoutError(f"{dataset_dir}: no usable COCO annotation file among {', '.join(rel_jsons)}: "
-                              f"{rejects[0][1]}")
+        raise CocoLayoutError(
+            f"{dataset_dir}: no usable COCO annotation file among {', '.join(rel_jsons)}: {rejects[0][1]}"
+        )
     return loaded
 
 
@@ -99,7 +114,8 @@ def roles(dataset_dir: str, loaded: list[tuple[str, dict]]) -> tuple[dict[str, s
         unknown = [rel for rel, role in roles.items() if not role]
         raise CocoLayoutError(
             f"{dataset_dir}: several COCO files and no train/val role in the name of {', '.join(unknown)} "
-            f"(name them e.g. instances_train.json and instances_val.json)")
+            f"(name them e.g. instances_train.json and instances_val.json)"
+        )
     if len(loaded) > 1 and all(role == "eval" for role in roles.values()):
         raise CocoLayoutError(f"{dataset_dir}: COCO files only for evaluation ({', '.join(roles)}), none for train")
     return roles, "eval" in roles.values() and "train" in roles.values()

@@ -8,6 +8,7 @@ class's own colour is the one its label map entry states, else the one in the
 most masks, and masks holding another colour of that value are rejected.
 Grayscale masks hold values, not colours: they take no part.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -34,7 +35,7 @@ def colours_by_value(colour: np.ndarray, gray: np.ndarray) -> dict[int, dict[Col
     keys, first, counts = np.unique(packed, return_index=True, return_counts=True)
     found: dict[int, dict[Colour, int]] = {}
     # A colour has one grey value: the grey value of its first pixel.
-    for key, value, count in zip(keys.tolist(), gray[foreground][first].tolist(), counts.tolist()):
+    for key, value, count in zip(keys.tolist(), gray[foreground][first].tolist(), counts.tolist(), strict=True):
         if key in painted:
             found.setdefault(int(value), {})[(key >> 16, (key >> 8) & 255, key & 255)] = int(count)
     return found
@@ -43,6 +44,7 @@ def colours_by_value(colour: np.ndarray, gray: np.ndarray) -> dict[int, dict[Col
 @dataclasses.dataclass
 class ColourTally:
     """Per grey value, per colour: in how many masks, and how many pixels."""
+
     files: dict[int, dict[Colour, int]] = dataclasses.field(default_factory=dict)
     pixels: dict[int, dict[Colour, int]] = dataclasses.field(default_factory=dict)
 
@@ -57,14 +59,18 @@ class ColourTally:
         for value, colours in other.files.items():
             for colour, files in colours.items():
                 self.files.setdefault(value, {})[colour] = self.files.get(value, {}).get(colour, 0) + files
-                self.pixels.setdefault(value, {})[colour] = (self.pixels.get(value, {}).get(colour, 0)
-                                                             + other.pixels[value][colour])
+                self.pixels.setdefault(value, {})[colour] = (
+                    self.pixels.get(value, {}).get(colour, 0) + other.pixels[value][colour]
+                )
         return self
 
     def shared_values(self) -> dict[int, list[Colour]]:
         """Grey values made by more than one colour, each with its colours, most masks first."""
-        return {value: sorted(colours, key=lambda c: (-colours[c], -self.pixels[value][c], c))
-                for value, colours in sorted(self.files.items()) if len(colours) > 1}
+        return {
+            value: sorted(colours, key=lambda c: (-colours[c], -self.pixels[value][c], c))
+            for value, colours in sorted(self.files.items())
+            if len(colours) > 1
+        }
 
 
 def own_colours(tally: ColourTally, label_map: LabelMap) -> dict[int, Colour]:
@@ -75,5 +81,10 @@ def own_colours(tally: ColourTally, label_map: LabelMap) -> dict[int, Colour]:
 
 def foreign_colours(found: dict[int, dict[Colour, int]], own: dict[int, Colour]) -> list[tuple[int, Colour, int]]:
     """(value, colour, pixels) of a mask's colours that are not their value's own colour."""
-    return [(value, colour, pixels) for value, colours in sorted(found.items()) if value in own
-            for colour, pixels in sorted(colours.items()) if colour != own[value]]
+    return [
+        (value, colour, pixels)
+        for value, colours in sorted(found.items())
+        if value in own
+        for colour, pixels in sorted(colours.items())
+        if colour != own[value]
+    ]

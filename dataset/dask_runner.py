@@ -30,6 +30,7 @@ refuses a pipeline holding any other transform it cannot translate, naming it.
 Beam 2.77 does not know the name `DaskRunner`; this project's commands take
 `--runner=DaskRunner` for this class (dataset/dask_runner_args.py).
 """
+
 from __future__ import annotations
 
 import collections
@@ -37,7 +38,8 @@ import collections
 import apache_beam as beam
 from apache_beam import pvalue
 from apache_beam.pipeline import PipelineVisitor
-from apache_beam.runners.dask import dask_runner, overrides, transform_evaluator as ops
+from apache_beam.runners.dask import dask_runner, overrides
+from apache_beam.runners.dask import transform_evaluator as ops
 from apache_beam.transforms.sideinputs import SideInputMap
 from apache_beam.utils.windowed_value import WindowedValue
 
@@ -57,8 +59,10 @@ def _apply_keeping_tags(items, invoker_args, invoker_kwargs, receivers, side_vie
     inputs come as values the graph computed once (`side_values`, one list per view)."""
     from apache_beam.runners.common import DoFnInvoker
 
-    side_inputs = [SideInputMap(view_class, view_options, [ops.get_windowed_value(v, window_fn) for v in values])
-                   for (view_class, view_options, window_fn), values in zip(side_views, side_values)]
+    side_inputs = [
+        SideInputMap(view_class, view_options, [ops.get_windowed_value(v, window_fn) for v in values])
+        for (view_class, view_options, window_fn), values in zip(side_views, side_values, strict=True)
+    ]
     invoker = DoFnInvoker.create_invoker(*invoker_args, **invoker_kwargs, side_inputs=side_inputs)
     invoker.invoke_setup()
     invoker.invoke_start_bundle()
@@ -80,18 +84,35 @@ class _ParDo(ops.ParDo):
         main_input = next(iter(self.applied.main_inputs.values()))
         window_fn = main_input.windowing.windowfn if hasattr(main_input, "windowing") else None
         receivers = ops.OneReceiver()
-        invoker_args = [DoFnSignature(self.transform.fn), _OutputHandler(
-            window_fn=window_fn, main_receivers=receivers[None], tagged_receivers=receivers,
-            per_element_output_counter=None, output_batch_converter=None, process_yields_batches=False,
-            process_batch_yields_elements=False)]
-        invoker_kwargs = dict(context=DoFnContext(self.transform.label, state=None),
-                              input_args=list(args), input_kwargs=kwargs, user_state_context=None,
-                              bundle_finalizer_param=beam.DoFn.BundleFinalizerParam())
+        invoker_args = [
+            DoFnSignature(self.transform.fn),
+            _OutputHandler(
+                window_fn=window_fn,
+                main_receivers=receivers[None],
+                tagged_receivers=receivers,
+                per_element_output_counter=None,
+                output_batch_converter=None,
+                process_yields_batches=False,
+                process_batch_yields_elements=False,
+            ),
+        ]
+        invoker_kwargs = dict(
+            context=DoFnContext(self.transform.label, state=None),
+            input_args=list(args),
+            input_kwargs=kwargs,
+            user_state_context=None,
+            bundle_finalizer_param=beam.DoFn.BundleFinalizerParam(),
+        )
         side_views = [(type(si), si._view_options(), si._window_mapping_fn) for si, _ in side_inputs or []]
         # Delayed arguments of map_partitions are computed once and given to every partition's task.
         return input_bag.map(ops.get_windowed_value, window_fn).map_partitions(
-            _apply_keeping_tags, invoker_args, invoker_kwargs, receivers, side_views,
-            *[values for _, values in side_inputs or []])
+            _apply_keeping_tags,
+            invoker_args,
+            invoker_kwargs,
+            receivers,
+            side_views,
+            *[values for _, values in side_inputs or []],
+        )
 
 
 def _key(item):
@@ -139,11 +160,11 @@ def _tagged(bag, tag: str | None):
     if tag is None:
         return bag.filter(lambda item: not isinstance(item, pvalue.TaggedOutput)).map(_value)
     return bag.filter(lambda item: isinstance(item, pvalue.TaggedOutput) and item.tag == tag).map(
-        lambda item: _value(item.value))
+        lambda item: _value(item.value)
+    )
 
 
 class _BagVisitor(PipelineVisitor):
-
     def __init__(self, bag_kwargs: dict):
         self.bag_kwargs = bag_kwargs
         self.bags = collections.OrderedDict()
@@ -168,20 +189,30 @@ class _BagVisitor(PipelineVisitor):
         return self._side_values[value]
 
     def visit_transform(self, node) -> None:
-        op_class = {**ops.TRANSLATIONS, beam.ParDo: _ParDo, overrides._Read: _Read,
-                    overrides._GroupByKeyOnly: _GroupByKey}.get(type(node.transform))
+        op_class = {
+            **ops.TRANSLATIONS,
+            beam.ParDo: _ParDo,
+            overrides._Read: _Read,
+            overrides._GroupByKeyOnly: _GroupByKey,
+        }.get(type(node.transform))
         global_windows = isinstance(node.transform, beam.WindowInto) and isinstance(
-            node.transform.get_windowing(None).windowfn, beam.window.GlobalWindows)
+            node.transform.get_windowing(None).windowfn, beam.window.GlobalWindows
+        )
         if op_class is None:
             if not (isinstance(node.transform, _IDENTITIES) or global_windows):
                 raise UnsupportedOnDask(
                     f"the Dask runner cannot run '{node.full_label}' ({type(node.transform).__name__}): Beam's "
                     f"DaskRunner translates Create, ParDo, GroupByKey, Flatten and reads only; run this step on "
-                    f"another runner")
+                    f"another runner"
+                )
             op_class = ops.NoOp
         inputs = [self._input(v) for v in node.inputs]
-        kwargs = {"input_bag": (inputs if isinstance(node.transform, overrides._Flatten) or len(inputs) != 1
-                                else inputs[0]) if inputs else None, "side_inputs": None}
+        kwargs = {
+            "input_bag": (inputs if isinstance(node.transform, overrides._Flatten) or len(inputs) != 1 else inputs[0])
+            if inputs
+            else None,
+            "side_inputs": None,
+        }
         if node.side_inputs:
             kwargs["side_inputs"] = [(si, self._side_input(si.pvalue)) for si in node.side_inputs]
         self.bags[node] = op_class(node, bag_kwargs=self.bag_kwargs).apply(**kwargs)
@@ -205,8 +236,7 @@ class DaskRunner(dask_runner.DaskRunner):
         import dask
         import dask.distributed as ddist
 
-        dask_options = options.view_as(dask_runner.DaskOptions).get_all_options(drop_default=True,
-                                                                                 current_only=True)
+        dask_options = options.view_as(dask_runner.DaskOptions).get_all_options(drop_default=True, current_only=True)
         bag_kwargs = dask_runner.DaskOptions._extract_bag_kwargs(dask_options)
         pipeline.replace_all(overrides.dask_overrides())
         visitor = _BagVisitor(bag_kwargs)

@@ -7,6 +7,7 @@ annotator saw the rotated picture. Masks: the class value of a pixel is its
 grayscale value (ITU-R 601 luma, OpenCV's cvtColor and PIL's convert("L")), after
 an alpha channel's transparency is composited onto the background.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -64,8 +65,9 @@ def prepare_image(data: bytes) -> EncodedImage:
             upright = ImageOps.exif_transpose(im) if orientation not in (0, 1) else im
             upright = upright.convert("L" if upright.mode in ("L", "I;16", "I") else "RGB")
     except UnidentifiedImageError as e:  # its message carries the repr of a BytesIO
-        raise ImageDecodeError("cannot decode the image (not a JPEG or PNG: its content is no image format "
-                               "Pillow knows)") from e
+        raise ImageDecodeError(
+            "cannot decode the image (not a JPEG or PNG: its content is no image format Pillow knows)"
+        ) from e
     except Exception as e:  # any failure to decode untrusted bytes means a corrupt file
         raise ImageDecodeError(f"cannot decode the image ({type(e).__name__}: {e})") from e
 

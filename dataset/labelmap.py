@@ -25,12 +25,14 @@ Three forms are read:
 
 The ingestion writes the map it used as JSON (``write``) next to the examples.
 """
+
 from __future__ import annotations
 
 import dataclasses
 import json
+from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 from dataset import labelmap_pbtxt
 from dataset.labelmap_class import LabelClass, LabelMapError, class_from_dict
@@ -70,17 +72,16 @@ class LabelMap:
     def find(dataset_dir: str | Path) -> Path:
         """The label map file of a dataset folder (one of LABEL_MAP_FILE_NAMES); a str for URIs."""
         dataset_dir = str(dataset_dir)
-        found = [fileio.join(dataset_dir, n) for n in LABEL_MAP_FILE_NAMES
-                 if fileio.exists(fileio.join(dataset_dir, n))]
+        found = [
+            fileio.join(dataset_dir, n) for n in LABEL_MAP_FILE_NAMES if fileio.exists(fileio.join(dataset_dir, n))
+        ]
         if not found:
             raise LabelMapError(
                 f"{dataset_dir}: no label map (expected one of {', '.join(LABEL_MAP_FILE_NAMES)}); "
                 f"`maskrcnn-tfx labelmap --dataset {dataset_dir}` drafts one from the masks"
             )
         if len(found) > 1:
-            raise LabelMapError(
-                f"{dataset_dir}: several label maps ({', '.join(found)}); keep only one"
-            )
+            raise LabelMapError(f"{dataset_dir}: several label maps ({', '.join(found)}); keep only one")
         return found[0] if fileio.is_uri(found[0]) else Path(found[0])
 
     @classmethod
@@ -109,11 +110,15 @@ class LabelMap:
             except (KeyError, TypeError, ValueError):
                 name = ""
             if not name.strip():
-                raise LabelMapError(f"{where}: category {n} of {len(categories)} ({json.dumps(c)[:80]}) needs an "
-                                    f"integer 'id' and a non-empty 'name'")
+                raise LabelMapError(
+                    f"{where}: category {n} of {len(categories)} ({json.dumps(c)[:80]}) needs an "
+                    f"integer 'id' and a non-empty 'name'"
+                )
             found.append((source_id, name))
-        classes = tuple(LabelClass(id=i, name=name, pixel_value=None, source_id=source_id)
-                        for i, (source_id, name) in enumerate(sorted(found), start=1))
+        classes = tuple(
+            LabelClass(id=i, name=name, pixel_value=None, source_id=source_id)
+            for i, (source_id, name) in enumerate(sorted(found), start=1)
+        )
         source_ids = [c.source_id for c in classes]
         if len(set(source_ids)) != len(source_ids):
             raise LabelMapError(f"{where}: duplicate category ids {_duplicates(source_ids)}")

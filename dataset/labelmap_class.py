@@ -1,6 +1,7 @@
 """One class of a label map (dataset/labelmap.py holds the map and reads its files): its fields, and an entry of
 the explicit form (``{id, name, pixel_value, colour, source_id}`` in label_map.yaml/.json and LabelMap.to_dict)
 read and checked."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -49,8 +50,11 @@ def class_from_dict(entry: Any, path: str, index: int) -> LabelClass:
     source_id = entry.get("source_id")
     colour = entry.get("colour")
     if colour is not None:
-        if (not isinstance(colour, (list, tuple)) or len(colour) != 3
-                or not all(isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= 255 for v in colour)):
+        if (
+            not isinstance(colour, (list, tuple))
+            or len(colour) != 3
+            or not all(isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= 255 for v in colour)
+        ):
             raise LabelMapError(f"{where}: 'colour' must be [R, G, B] with integers 0-255, got {colour}")
         from dataset.images import luma
 
@@ -58,8 +62,9 @@ def class_from_dict(entry: Any, path: str, index: int) -> LabelClass:
         if pixel is None:
             pixel = luma(colour)
         elif luma(colour) != as_int(pixel, f"{where}: pixel_value"):
-            raise LabelMapError(f"{where}: colour {list(colour)} has grey value {luma(colour)}, not the "
-                                f"pixel_value {pixel}")
+            raise LabelMapError(
+                f"{where}: colour {list(colour)} has grey value {luma(colour)}, not the pixel_value {pixel}"
+            )
     return LabelClass(
         id=as_int(entry["id"], f"{where}: id"),
         name=name.strip(),

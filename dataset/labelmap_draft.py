@@ -6,12 +6,14 @@ mask colours with that luma (flagging values that several colours make), then wr
 completed (class names) by the user, with that table as comments. Values already in the dataset's label map
 keep their id and name.
 """
+
 from __future__ import annotations
 
 import argparse
 import dataclasses
 import sys
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import yaml
 
@@ -90,14 +92,18 @@ def soft_edge_lines(found: MaskValues) -> list[str]:
     lines = []
     edge = [s for s in found.values.values() if s.edge_only]
     if edge:
-        lines.append(f"soft edges: {len(edge)} values ({sum(s.pixels for s in edge)} px) appear only along object "
-                     f"edges, never as a painted region: the masks look antialiased or soft-edged. Ingestion gives each such "
-                     f"pixel the nearest class value (or the background): only values painted as regions need a "
-                     f"class")
+        lines.append(
+            f"soft edges: {len(edge)} values ({sum(s.pixels for s in edge)} px) appear only along object "
+            f"edges, never as a painted region: the masks look antialiased or soft-edged. Ingestion gives each such "
+            f"pixel the nearest class value (or the background): only values painted as regions need a "
+            f"class"
+        )
     if found.lossy:
-        lines.append(f"lossy masks: {len(found.lossy)} masks are JPEG data: ingestion reads their values within "
-                     f"{NOISE_TOLERANCE} grey levels of a class value and warns; save masks as PNG to keep them "
-                     f"exact")
+        lines.append(
+            f"lossy masks: {len(found.lossy)} masks are JPEG data: ingestion reads their values within "
+            f"{NOISE_TOLERANCE} grey levels of a class value and warns; save masks as PNG to keep them "
+            f"exact"
+        )
     return lines
 
 
@@ -140,9 +146,10 @@ def draft_classes(found: MaskValues, existing: LabelMap | None = None) -> list[d
 def draft_yaml(found: MaskValues, existing: LabelMap | None = None) -> str:
     """A label map in the explicit YAML form, after comments with each value's statistics."""
     table = [f"# {row}".rstrip() for row in value_rows(found)]
-    data = yaml.safe_dump({"classes": draft_classes(found, existing)}, sort_keys=False, allow_unicode=True,
-                          default_flow_style=None)  # None: flow style for the colours only
-    return "\n".join(_DRAFT_HEADER + ["#"] + table) + "\n" + data
+    data = yaml.safe_dump(
+        {"classes": draft_classes(found, existing)}, sort_keys=False, allow_unicode=True, default_flow_style=None
+    )  # None: flow style for the colours only
+    return "\n".join([*_DRAFT_HEADER, "#", *table]) + "\n" + data
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -155,8 +162,9 @@ def main(args: argparse.Namespace) -> int:
 
     paths = list(seed.mask_files(args.dataset))
     if not paths:
-        print(f"maskrcnn-tfx labelmap: no masks (.png, .jpg) in {args.dataset}/train_masks or test_masks",
-              file=sys.stderr)
+        print(
+            f"maskrcnn-tfx labelmap: no masks (.png, .jpg) in {args.dataset}/train_masks or test_masks", file=sys.stderr
+        )
         return 1
     existing = None
     try:
@@ -167,9 +175,11 @@ def main(args: argparse.Namespace) -> int:
     print(f"grayscale values of {found.num_files} mask files (0, the background, not listed):")
     print("\n".join(value_rows(found, existing.by_pixel if existing is not None else {})))
     for value, shared in found.colours.shared_values().items():
-        print(f"value {value} comes from {len(shared)} colours ({', '.join(f'RGB{c}' for c in shared)}): one class "
-              f"per grey value, so ingestion takes RGB{shared[0]} (the most used, or the label map's 'colour') "
-              f"as the class and rejects the masks with the others")
+        print(
+            f"value {value} comes from {len(shared)} colours ({', '.join(f'RGB{c}' for c in shared)}): one class "
+            f"per grey value, so ingestion takes RGB{shared[0]} (the most used, or the label map's 'colour') "
+            f"as the class and rejects the masks with the others"
+        )
     for line in soft_edge_lines(found):
         print(line)
     for path, reason in found.unreadable:

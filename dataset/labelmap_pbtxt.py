@@ -6,6 +6,7 @@ dataset/example_proto.py they live in a private descriptor pool. ``parse`` turns
 the items into classes, applying the legacy naming convention: without
 ``pixel_value``, ``name: 'speaker076'`` is class ``speaker`` with pixel value 76.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -44,8 +45,7 @@ def _build_pool() -> descriptor_pool.DescriptorPool:
     for name, number, type_ in _ITEM_FIELDS:
         item.field.add(name=name, number=number, type=type_, label=_F.LABEL_OPTIONAL)
     label_map = file.message_type.add(name="LabelMap")
-    label_map.field.add(name="item", number=1, type=_F.TYPE_MESSAGE, label=_F.LABEL_REPEATED,
-                        type_name=".LabelMapItem")
+    label_map.field.add(name="item", number=1, type=_F.TYPE_MESSAGE, label=_F.LABEL_REPEATED, type_name=".LabelMapItem")
     pool = descriptor_pool.DescriptorPool()
     pool.Add(file)
     return pool
@@ -60,7 +60,9 @@ def parse(text: str) -> list[PbtxtClass]:
     label_map = _parse_message(text)
     if not label_map.item:
         raise PbtxtError("no 'item { id: ... name: ... }' entries")
-    return [_class_of(item, f"item at line {line}") for item, line in zip(label_map.item, _item_lines(text))]
+    return [
+        _class_of(item, f"item at line {line}") for item, line in zip(label_map.item, _item_lines(text), strict=True)
+    ]
 
 
 def _parse_message(text: str) -> Message:

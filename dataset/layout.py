@@ -11,6 +11,7 @@ so TFX components and tfx_bsl read the splits as any ExampleGen output.
 This module is light (no TensorFlow import) so that trainers, evaluators and
 commands can import it cheaply.
 """
+
 from __future__ import annotations
 
 import json

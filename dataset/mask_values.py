@@ -34,10 +34,11 @@ object's values (`compression_piece`), and its pixels are counted as reassigned.
 A blend of two colours has the blend of their grey values (luma is linear in RGB), so the rule reads colour
 masks through their grey values too.
 """
+
 from __future__ import annotations
 
 import dataclasses
-from typing import Iterable
+from collections.abc import Iterable
 
 import numpy as np
 
@@ -90,8 +91,13 @@ def _nearest_table(palette: np.ndarray) -> np.ndarray:
     return palette[np.argmin(np.abs(grey[:, None] - palette[None, :]), axis=1)].astype(np.uint8)
 
 
-def _regions(usable: np.ndarray, extremes: tuple[np.ndarray, np.ndarray], nearest: np.ndarray, grey: np.ndarray,
-             palette: np.ndarray) -> np.ndarray:
+def _regions(
+    usable: np.ndarray,
+    extremes: tuple[np.ndarray, np.ndarray],
+    nearest: np.ndarray,
+    grey: np.ndarray,
+    palette: np.ndarray,
+) -> np.ndarray:
     """The painted regions (the module's rule). A blur from 150 to 0 passes through 76 in a ring that is all
     slope; a thin object's crest (137 where a 5 px wide object of 150 was blurred) is a seed of 150."""
     import cv2
@@ -100,8 +106,9 @@ def _regions(usable: np.ndarray, extremes: tuple[np.ndarray, np.ndarray], neares
     crest, trough = extremes
     grey_u8, kernel = grey.astype(np.uint8), np.ones((3, 3), np.uint8)
     # JPEG's noisy interiors: regions grow through close pixels that are on no steep slope
-    steep = (cv2.erode(grey_u8, kernel) < grey - NOISE_TOLERANCE // 2) & \
-        (cv2.dilate(grey_u8, kernel) > grey + NOISE_TOLERANCE // 2)
+    steep = (cv2.erode(grey_u8, kernel) < grey - NOISE_TOLERANCE // 2) & (
+        cv2.dilate(grey_u8, kernel) > grey + NOISE_TOLERANCE // 2
+    )
     for value in palette:
         candidates = usable & (nearest == value)
         gap = min(abs(int(value) - int(other)) for other in palette if other != value)
@@ -156,7 +163,7 @@ def snap(painted: np.ndarray, class_values: Iterable[int], lossy: bool = False) 
     gray = gray[inside]
     if unknown.any():
         found, counts = np.unique(gray[unknown], return_counts=True)
-        return Snapped(gray, 0, {int(v): int(n) for v, n in zip(found, counts)})
+        return Snapped(gray, 0, {int(v): int(n) for v, n in zip(found, counts, strict=True)})
     result = np.where(blend, choice, nearest).astype(np.uint8)[inside]
     return Snapped(result, int(np.count_nonzero(result != painted)), {})
 

@@ -2,6 +2,7 @@
 assigns their splits; reads folder listings (and COCO JSON), never image data, so every layout or label map
 error surfaces before any Beam work.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -15,9 +16,9 @@ from storage import fileio
 
 DATASET_FORMATS = formats.CHOICES  # auto: whichever the folder looks like, or a format's name
 DEFAULT_DATASET_FORMAT = formats.AUTO
-DEFAULT_EVAL_FRACTION = 0.2         # hash split of train when the dataset has no labelled test split
+DEFAULT_EVAL_FRACTION = 0.2  # hash split of train when the dataset has no labelled test split
 DEFAULT_MAX_REJECT_FRACTION = 0.05  # ingestion fails above this share of rejected inputs
-DEFAULT_MIN_INSTANCE_AREA = 16      # pixels: smaller connected components of a mask are specks
+DEFAULT_MIN_INSTANCE_AREA = 16  # pixels: smaller connected components of a mask are specks
 
 
 @dataclasses.dataclass(frozen=True)
@@ -87,8 +88,16 @@ def plan_ingest(dataset_dir: str, options: IngestOptions) -> IngestPlan:
     dataset_dir = absolute(dataset_dir)
     fmt = detect_format(dataset_dir) if options.format == formats.AUTO else options.format
     listing = formats.FORMATS[fmt].list_inputs(dataset_dir, options.eval_fraction)
-    plan = IngestPlan(dataset_dir, fmt, listing.label_map, listing.items, listing.unlabelled, listing.ignored,
-                      listing.eval_source, options)
+    plan = IngestPlan(
+        dataset_dir,
+        fmt,
+        listing.label_map,
+        listing.items,
+        listing.unlabelled,
+        listing.ignored,
+        listing.eval_source,
+        options,
+    )
     if not plan.items:
         raise IngestError(f"{dataset_dir}: no input files found ({fmt} layout)")
     return plan

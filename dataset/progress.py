@@ -1,12 +1,13 @@
 """Progress of long work that is not training (ingestion of a large folder, evaluation): a line at most every
 `seconds`, counting what this process has done (thread-safe: Beam's DirectRunner runs threads)."""
+
 from __future__ import annotations
 
 import sys
 import threading
 import time
 
-_shared: dict[tuple[str, int, str], "Progress"] = {}
+_shared: dict[tuple[str, int, str], Progress] = {}
 _lock = threading.Lock()
 
 

@@ -5,6 +5,7 @@ or COCO annotations) or a file already known to be unusable. Converting it
 gives an `Outcome`: a serialized tf.train.Example or a reject reason, never
 nothing.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -67,6 +68,7 @@ class WorkItem:
 @dataclasses.dataclass(frozen=True)
 class Listing:
     """What listing a dataset folder finds, before any image is read."""
+
     label_map: LabelMap
     items: tuple[WorkItem, ...]
     unlabelled: tuple[str, ...]
@@ -77,6 +79,7 @@ class Listing:
 @dataclasses.dataclass(frozen=True)
 class Conversion:
     """What converting an input may read besides the input: each format's converter takes what it needs."""
+
     label_map: LabelMap
     min_instance_area: int
     dataset_dir: str = ""
@@ -94,6 +97,7 @@ class Instance:
 @dataclasses.dataclass(frozen=True)
 class Converted:
     """What a format's converter makes of one input: its image and instances (none: a negative example)."""
+
     image: Any  # images.EncodedImage
     instances: list[Instance]
     small_components_dropped: int = 0
@@ -162,21 +166,23 @@ def build_example(
             raise RuntimeError(f"{rel_path}: OpenCV could not encode an instance mask")
         masks.append(png.tobytes())
 
-    return example_proto.serialize({
-        IMAGE_ENCODED: ("bytes", [encoded_image]),
-        IMAGE_FORMAT: ("bytes", [image_format.encode()]),
-        IMAGE_FILENAME: ("bytes", [rel_path.encode("utf-8")]),
-        IMAGE_SOURCE_ID: ("bytes", [source_id(rel_path).encode()]),
-        IMAGE_SHA256: ("bytes", [hashlib.sha256(encoded_image).hexdigest().encode()]),
-        IMAGE_HEIGHT: ("int64", [height]),
-        IMAGE_WIDTH: ("int64", [width]),
-        BBOX_XMIN: ("float", xmin),
-        BBOX_YMIN: ("float", ymin),
-        BBOX_XMAX: ("float", xmax),
-        BBOX_YMAX: ("float", ymax),
-        CLASS_LABEL: ("int64", [inst.class_id for inst in instances]),
-        CLASS_TEXT: ("bytes", [inst.class_name.encode("utf-8") for inst in instances]),
-        OBJECT_AREA: ("float", areas),
-        OBJECT_IS_CROWD: ("int64", [int(inst.is_crowd) for inst in instances]),
-        OBJECT_MASK: ("bytes", masks),
-    })
+    return example_proto.serialize(
+        {
+            IMAGE_ENCODED: ("bytes", [encoded_image]),
+            IMAGE_FORMAT: ("bytes", [image_format.encode()]),
+            IMAGE_FILENAME: ("bytes", [rel_path.encode("utf-8")]),
+            IMAGE_SOURCE_ID: ("bytes", [source_id(rel_path).encode()]),
+            IMAGE_SHA256: ("bytes", [hashlib.sha256(encoded_image).hexdigest().encode()]),
+            IMAGE_HEIGHT: ("int64", [height]),
+            IMAGE_WIDTH: ("int64", [width]),
+            BBOX_XMIN: ("float", xmin),
+            BBOX_YMIN: ("float", ymin),
+            BBOX_XMAX: ("float", xmax),
+            BBOX_YMAX: ("float", ymax),
+            CLASS_LABEL: ("int64", [inst.class_id for inst in instances]),
+            CLASS_TEXT: ("bytes", [inst.class_name.encode("utf-8") for inst in instances]),
+            OBJECT_AREA: ("float", areas),
+            OBJECT_IS_CROWD: ("int64", [int(inst.is_crowd) for inst in instances]),
+            OBJECT_MASK: ("bytes", masks),
+        }
+    )

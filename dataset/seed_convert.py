@@ -7,6 +7,7 @@ class with at least `min_instance_area` pixels is one instance. A mask all
 background is a negative example (no instance). A mask colour that merely shares
 a class's grey value is rejected (dataset/colours.py).
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -24,6 +25,7 @@ from storage import fileio
 @dataclasses.dataclass(frozen=True)
 class SeedFiles:
     """A seed-layout image's own files (its WorkItem's source)."""
+
     mask_path: str
     voc_path: str = ""  # labelImg boxes, when the dataset has them
 
@@ -61,8 +63,13 @@ def mask_colours(item: WorkItem) -> dict[int, dict[colours.Colour, int]]:
     return {} if mask.colour is None or mask.lossy else colours.colours_by_value(mask.colour, mask.gray)
 
 
-def convert_seed_item(item: WorkItem, label_map: LabelMap, min_instance_area: int, dataset_dir: str = "",
-                      own_colours: dict[int, colours.Colour] | None = None) -> Converted:
+def convert_seed_item(
+    item: WorkItem,
+    label_map: LabelMap,
+    min_instance_area: int,
+    dataset_dir: str = "",
+    own_colours: dict[int, colours.Colour] | None = None,
+) -> Converted:
     """The item's image and instances (none: a negative example, the mask all background); raises RejectError.
 
     own_colours: for grey values that several mask colours make, the class's own colour (dataset/colours.py).
@@ -88,12 +95,16 @@ def convert_seed_item(item: WorkItem, label_map: LabelMap, min_instance_area: in
     if snapped.unknown:
         known = ", ".join(f"{c.pixel_value} ({c.name})" for c in label_map.classes)
         where = f" --dataset {dataset_dir}" if dataset_dir else " --dataset DIR"
-        lossy = (" The mask is JPEG data: compression moved its values too far to read them back; save masks as "
-                 "PNG." if mask.lossy else "")
+        lossy = (
+            " The mask is JPEG data: compression moved its values too far to read them back; save masks as PNG."
+            if mask.lossy
+            else ""
+        )
         raise RejectError(
             f"mask {mask_name} has pixel values that are not in the label map: {_describe_values(snapped.unknown)}, "
-            f"painted as regions or dots of their own (not soft edges, which take the nearest class); the label map has "
-            f"{known}. `maskrcnn-tfx labelmap{where}` lists the values of all masks.{lossy}")
+            f"painted as regions or dots of their own (not soft edges, which take the nearest class); the label map "
+            f"has {known}. `maskrcnn-tfx labelmap{where}` lists the values of all masks.{lossy}"
+        )
     gray = snapped.gray
     counts = images.value_counts(gray)
     counts.pop(0, None)
@@ -110,8 +121,9 @@ def convert_seed_item(item: WorkItem, label_map: LabelMap, min_instance_area: in
             raise RejectError(f"cannot read the VOC file: {e}") from e
     lossy_mask = item.source.mask_path if mask.lossy else ""
     if not counts and not (voc_path and parse_voc(voc_data)[1]):
-        return Converted(image, [], pixels_reassigned=snapped.reassigned, lossy_mask=lossy_mask,
-                         alpha_pixels=mask.alpha_decided)
+        return Converted(
+            image, [], pixels_reassigned=snapped.reassigned, lossy_mask=lossy_mask, alpha_pixels=mask.alpha_decided
+        )
     boxed, boxes_by_class = _voc_boxes(voc_data, gray, label_map, voc_name) if voc_path else ([], None)
     reassigned = snapped.reassigned
     if mask.lossy:
@@ -122,8 +134,7 @@ def convert_seed_item(item: WorkItem, label_map: LabelMap, min_instance_area: in
     else:
         instances, dropped = _instances_from_components(gray, counts, label_map, min_instance_area)
     if not instances:
-        raise RejectError(
-            f"mask {mask_name} has no object of at least {min_instance_area} pixels (min_instance_area)")
+        raise RejectError(f"mask {mask_name} has no object of at least {min_instance_area} pixels (min_instance_area)")
     return Converted(image, instances, dropped, reassigned, lossy_mask, mask.alpha_decided)
 
 
@@ -137,7 +148,8 @@ def _check_colours(mask, own: dict[int, colours.Colour], label_map: LabelMap, ma
             f"mask {mask_name} paints {pixels} px in colour RGB{colour}, whose grey value {value} is the value of "
             f"class '{name}', whose colour elsewhere is RGB{own[value]}: a mask pixel's class is its grey value, "
             f"so both colours would be '{name}'. Repaint them in their class's colour, or state the class's "
-            f"colour in the label map; `maskrcnn-tfx labelmap{where}` lists the colours behind each value")
+            f"colour in the label map; `maskrcnn-tfx labelmap{where}` lists the colours behind each value"
+        )
 
 
 def _components(binary: np.ndarray):
@@ -178,14 +190,16 @@ def _voc_boxes(data: bytes, gray, label_map: LabelMap, voc_name: str):
     for index, obj in enumerate(objects, start=1):
         cls = label_map.lookup_name(obj.name)
         if cls is None:
-            raise RejectError(f"{voc_name}: object #{index} is named {obj.name!r}, which is not in the "
-                              f"label map (classes: {known})")
+            raise RejectError(
+                f"{voc_name}: object #{index} is named {obj.name!r}, which is not in the label map (classes: {known})"
+            )
         x0, y0, x1, y1 = obj.box
         if x1 < x0 or y1 < y0:
             raise RejectError(f"{voc_name}: object #{index} ({obj.name}) has an empty box {list(obj.box)}")
         if x0 >= width or y0 >= height or x1 < 0 or y1 < 0:
-            raise RejectError(f"{voc_name}: object #{index} ({obj.name}) box {list(obj.box)} is outside "
-                              f"the {width}x{height} image")
+            raise RejectError(
+                f"{voc_name}: object #{index} ({obj.name}) box {list(obj.box)} is outside the {width}x{height} image"
+            )
         box = max(0, x0), max(0, y0), min(width - 1, x1), min(height - 1, y1)
         boxed.append((index, obj, cls, box))
         boxes_by_class.setdefault(cls.id, []).append(box)
@@ -198,10 +212,12 @@ def _instances_from_voc(boxed, boxes_by_class, gray, label_map: LabelMap, min_ar
     instances: list[Instance] = []
     for index, obj, cls, (x0, y0, x1, y1) in boxed:
         mask = np.zeros_like(gray, dtype=np.uint8)
-        mask[y0:y1 + 1, x0:x1 + 1] = gray[y0:y1 + 1, x0:x1 + 1] == cls.pixel_value
+        mask[y0 : y1 + 1, x0 : x1 + 1] = gray[y0 : y1 + 1, x0 : x1 + 1] == cls.pixel_value
         if not mask.any():
-            raise RejectError(f"{voc_name}: object #{index} ({obj.name}) box {list(obj.box)} holds no pixel of "
-                              f"its class (value {cls.pixel_value}) in the mask")
+            raise RejectError(
+                f"{voc_name}: object #{index} ({obj.name}) box {list(obj.box)} holds no pixel of "
+                f"its class (value {cls.pixel_value}) in the mask"
+            )
         instances.append(Instance(cls.id, cls.name, mask))
     return instances, dropped
 
@@ -227,7 +243,8 @@ def _check_every_object_boxed(gray, label_map: LabelMap, min_area: int, boxes_by
             elif not _in_a_box(stats[index], boxes_by_class.get(cls.id, [])):
                 raise RejectError(
                     f"{voc_name}: the mask has a '{cls.name}' object at x={x} y={y} ({w}x{h}, {area} px) "
-                    f"outside every '{cls.name}' box; add a box for it or remove it from the mask")
+                    f"outside every '{cls.name}' box; add a box for it or remove it from the mask"
+                )
     return dropped
 
 
@@ -240,8 +257,9 @@ def _without_compression_pieces(gray, label_map: LabelMap, min_area: int, boxes_
         n, labels, stats = _components((gray == cls.pixel_value).astype(np.uint8))
         for index in range(1, n):
             x, y, w, h, area = (int(v) for v in stats[index, :5])
-            if area < min_area or (boxes_by_class is not None and
-                                   _in_a_box(stats[index], boxes_by_class.get(cls.id, []))):
+            if area < min_area or (
+                boxes_by_class is not None and _in_a_box(stats[index], boxes_by_class.get(cls.id, []))
+            ):
                 continue
             window = slice(max(0, y - margin), y + h + margin), slice(max(0, x - margin), x + w + margin)
             piece = labels[window] == index

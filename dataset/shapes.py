@@ -1,6 +1,7 @@
 """Formats that list each object as a shape (COCO, YOLO segmentation, labelme, VIA): an image with its shapes ->
 its image and instances; runs in the Beam workers. A shape's segmentation is in COCO's form: polygons in pixels
 ([[x0, y0, x1, y1, ...], ...]), RLE or compressed RLE, each decoded with pycocotools as COCO's own tools do."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -89,8 +90,9 @@ def check_size(declared: tuple[int, int] | None, image, declared_by: str) -> Non
     """RejectError when the annotations' (width, height) is not the image's."""
     if declared is not None and declared != (image.width, image.height):
         hint = " (it matches the image before its EXIF rotation)" if declared == image.stored_size else ""
-        raise RejectError(f"{declared_by} size {declared[0]}x{declared[1]} but the image is "
-                          f"{image.width}x{image.height}{hint}")
+        raise RejectError(
+            f"{declared_by} size {declared[0]}x{declared[1]} but the image is {image.width}x{image.height}{hint}"
+        )
 
 
 def to_instances(shapes, height: int, width: int) -> list[Instance]:

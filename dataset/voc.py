@@ -1,4 +1,5 @@
 """labelImg's Pascal VOC files: one box (and class name) per object (sample_data/labelimg.py writes them)."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -46,7 +47,7 @@ def parse_voc(data: bytes) -> tuple[tuple[int, int] | None, list[VocObject]]:
             if text is None:
                 raise RejectError(f"malformed VOC XML: object #{index} ({name}) has no bndbox/{tag}")
             try:
-                coords.append(int(round(float(text))))
+                coords.append(round(float(text)))
             except ValueError:
                 raise RejectError(f"malformed VOC XML: object #{index} ({name}) {tag}={text!r}") from None
         objects.append(VocObject(name, tuple(coords)))

@@ -1,5 +1,6 @@
 """Pascal VOC segmentation's own files (dataset/formats/voc_seg.py lists and converts the dataset with them):
 the folders, the devkit's palette, CVAT's/datumaro's labelmap.txt and the palette-PNG masks, read and written."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -16,13 +17,34 @@ from storage import fileio
 PHOTOS, OBJECTS, CLASSES, LISTS = "JPEGImages", "SegmentationObject", "SegmentationClass", "ImageSets/Segmentation"
 LABELMAP_FILE = "labelmap.txt"
 VOID = 255
-VOC_CLASSES = ("aeroplane", "bicycle", "bird", "boat", "bottle", "bus", "car", "cat", "chair", "cow", "diningtable",
-               "dog", "horse", "motorbike", "person", "pottedplant", "sheep", "sofa", "train", "tvmonitor")
+VOC_CLASSES = (
+    "aeroplane",
+    "bicycle",
+    "bird",
+    "boat",
+    "bottle",
+    "bus",
+    "car",
+    "cat",
+    "chair",
+    "cow",
+    "diningtable",
+    "dog",
+    "horse",
+    "motorbike",
+    "person",
+    "pottedplant",
+    "sheep",
+    "sofa",
+    "train",
+    "tvmonitor",
+)
 
 
 @dataclasses.dataclass(frozen=True)
 class VocSegFiles:
     """A VOC photo's own fields (its WorkItem's source)."""
+
     object_path: str
     class_path: str
     listed_in: str  # the ImageSets list naming it, for reasons
@@ -44,8 +66,14 @@ def voc_colormap(count: int = 256) -> list[tuple[int, int, int]]:
 
 def read_label_map(dataset_dir: str, root: str) -> tuple[LabelMap, tuple[int, ...], tuple | None]:
     """(label map, class id of each class index, (colour, class id) pairs or None) of the dataset."""
-    path = next((p for p in (full(dataset_dir, join_rel(root, LABELMAP_FILE)), full(dataset_dir, LABELMAP_FILE))
-                 if fileio.exists(p)), "")
+    path = next(
+        (
+            p
+            for p in (full(dataset_dir, join_rel(root, LABELMAP_FILE)), full(dataset_dir, LABELMAP_FILE))
+            if fileio.exists(p)
+        ),
+        "",
+    )
     if not path:
         classes = tuple(LabelClass(i, n, None) for i, n in enumerate(VOC_CLASSES, start=1))
         return LabelMap(classes, source="Pascal VOC's 20 classes"), tuple(range(len(VOC_CLASSES) + 1)), None
@@ -75,8 +103,9 @@ def read_label_map(dataset_dir: str, root: str) -> tuple[LabelMap, tuple[int, ..
     for i in range(len(entries)):
         ids.append(0 if i == background else next_id)
         next_id += i != background
-    label_map = LabelMap(tuple(LabelClass(ids[i], n, None, colour=c) for i, (n, c) in enumerate(entries)
-                               if i != background), source=path)
+    label_map = LabelMap(
+        tuple(LabelClass(ids[i], n, None, colour=c) for i, (n, c) in enumerate(entries) if i != background), source=path
+    )
     colours = tuple((c, ids[i]) for i, (_, c) in enumerate(entries) if c is not None)
     return label_map, tuple(ids), colours if len(colours) == len(entries) else None
 
@@ -98,8 +127,10 @@ def read_mask(path: str, image) -> tuple[np.ndarray, np.ndarray | None, str]:
     except (OSError, UnidentifiedImageError, ValueError, SyntaxError) as e:  # PIL: SyntaxError for broken PNGs
         raise RejectError(f"cannot read {name}: {e}") from e
     if mode not in ("P", "L"):
-        raise RejectError(f"{name} is in mode {mode}, not a palette PNG: VOC's masks hold the class "
-                          f"({CLASSES}) or the instance id ({OBJECTS}) as the palette index of each pixel")
+        raise RejectError(
+            f"{name} is in mode {mode}, not a palette PNG: VOC's masks hold the class "
+            f"({CLASSES}) or the instance id ({OBJECTS}) as the palette index of each pixel"
+        )
     shapes.check_size((array.shape[1], array.shape[0]), image, f"the mask {name} has")
     return array, np.reshape(palette, (-1, 3)) if mode == "P" and palette else None, name
 
@@ -114,14 +145,17 @@ def class_ids(array, palette, source: VocSegFiles, name: str, label_map: LabelMa
         elif by_colour is not None:
             colour = tuple(int(v) for v in palette[value]) if value < len(palette) else None
             if colour not in by_colour:
-                raise RejectError(f"{name}: index {value} has colour RGB{colour}, which is no colour of "
-                                  f"{label_map.source}")
+                raise RejectError(
+                    f"{name}: index {value} has colour RGB{colour}, which is no colour of {label_map.source}"
+                )
             lookup[value] = by_colour[colour]
         elif value < len(source.positions):
             lookup[value] = source.positions[value]
         else:
-            raise RejectError(f"{name}: value {value} is no class of {label_map.source} (0 background, "
-                              f"1..{len(source.positions) - 1}, {VOID} void)")
+            raise RejectError(
+                f"{name}: value {value} is no class of {label_map.source} (0 background, "
+                f"1..{len(source.positions) - 1}, {VOID} void)"
+            )
     return lookup[array]
 
 

@@ -1,6 +1,7 @@
 """YOLO segmentation's own files, read as Ultralytics reads them (dataset/formats/yolo.py lists and converts the
 dataset with them): the data.yaml (found by its keys, its names as the label map, its split entries resolved),
 where an image's label file lies (img2label_paths) and a label file's lines (verify_image_label)."""
+
 from __future__ import annotations
 
 import posixpath
@@ -26,8 +27,11 @@ def load_yaml(path: str):
 
 def find_yaml(dataset_dir: str) -> str:
     """The relative path of the dataset's yaml with `names` (data.yaml, or any .yaml at the top), or ""."""
-    candidates = sorted(name for name, is_dir in fileio.list_entries(dataset_dir) if not is_dir
-                        and name.lower().endswith((".yaml", ".yml")) and name not in LABEL_MAP_FILE_NAMES)
+    candidates = sorted(
+        name
+        for name, is_dir in fileio.list_entries(dataset_dir)
+        if not is_dir and name.lower().endswith((".yaml", ".yml")) and name not in LABEL_MAP_FILE_NAMES
+    )
     candidates.sort(key=lambda name: name not in ("data.yaml", "dataset.yaml"))
     for name in candidates:
         data = load_yaml(full(dataset_dir, name))
@@ -48,8 +52,10 @@ def label_map(data: dict, path: str) -> LabelMap:
             raise LabelMapError(f"{path}: names entry {key}: {name} needs a class id from 0 and a non-empty name")
         categories.append({"id": key, "name": str(name).strip()})
     if sorted(names) != list(range(len(names))):
-        raise LabelMapError(f"{path}: the class ids of 'names' must be 0..{len(names) - 1}, as YOLO numbers them; "
-                            f"they are {', '.join(map(str, sorted(names)))}")
+        raise LabelMapError(
+            f"{path}: the class ids of 'names' must be 0..{len(names) - 1}, as YOLO numbers them; "
+            f"they are {', '.join(map(str, sorted(names)))}"
+        )
     return LabelMap.from_coco_categories(categories, source=path)
 
 
@@ -70,8 +76,10 @@ def resolve_entry(dataset_dir: str, base: str, entry: str, yaml_name: str) -> st
         rel = join_rel(base, candidate)
         if not rel.startswith("..") and rel != "." and fileio.exists(full(dataset_dir, rel)):
             return rel
-    raise IngestError(f"{full(dataset_dir, yaml_name)}: the split entry {entry} is neither a folder nor a list of "
-                      f"images in {full(dataset_dir, base)}")
+    raise IngestError(
+        f"{full(dataset_dir, yaml_name)}: the split entry {entry} is neither a folder nor a list of "
+        f"images in {full(dataset_dir, base)}"
+    )
 
 
 def images_of(dataset_dir: str, rel: str, rejects: list) -> tuple[list[str], set[str]]:
@@ -101,13 +109,14 @@ def labels_root(image_root: str) -> str:
 
 def image_root(folder: str) -> str:
     parts = folder.split("/")
-    return "/".join(parts[:len(parts) - parts[::-1].index("images")]) if "images" in parts else folder
+    return "/".join(parts[: len(parts) - parts[::-1].index("images")]) if "images" in parts else folder
 
 
 BOX_ONLY_REASON = (
     "is a box (class x_centre y_centre width height), a YOLO detection label: Mask R-CNN learns from masks. "
     "Label the object as a polygon (a segmentation project: Ultralytics' `yolo task=segment`, CVAT's, Roboflow's "
-    "instance segmentation export)")
+    "instance segmentation export)"
+)
 
 
 def _number(text: str, where: str) -> float:
@@ -130,16 +139,20 @@ def parse_label(text: str, name: str, label_map: LabelMap, names_file: str, widt
         class_id = _number(tokens[0], where)
         cls = by_source_id.get(int(class_id)) if class_id.is_integer() else None
         if cls is None:
-            raise RejectError(f"{where}: class {tokens[0]} is not one of the ids 0..{len(by_source_id) - 1} "
-                              f"of 'names' in {posixpath.basename(names_file)}")
+            raise RejectError(
+                f"{where}: class {tokens[0]} is not one of the ids 0..{len(by_source_id) - 1} "
+                f"of 'names' in {posixpath.basename(names_file)}"
+            )
         coords = [_number(t, where) for t in tokens[1:]]
         if len(coords) == 4:
             raise RejectError(f"{where} {BOX_ONLY_REASON}")
         if len(coords) < 6 or len(coords) % 2:
             raise RejectError(f"{where}: a polygon needs at least 3 (x, y) pairs; it has {len(coords)} numbers")
         if min(coords) < 0 or max(coords) > 1:
-            raise RejectError(f"{where}: coordinates must be fractions of the image's width and height (0 to 1), "
-                              f"as YOLO writes them; it has {min(coords):g} to {max(coords):g}")
+            raise RejectError(
+                f"{where}: coordinates must be fractions of the image's width and height (0 to 1), "
+                f"as YOLO writes them; it has {min(coords):g} to {max(coords):g}"
+            )
         polygon = [v * (width if i % 2 == 0 else height) for i, v in enumerate(coords)]
         found.append(shapes.Shape(where, cls, [polygon]))
     return found

@@ -2,6 +2,7 @@
 its configuration with the per-run values as runtime parameters, each step's resource requests, and the package
 written as the bare PipelineSpec an open-source backend runs (package.py), followed by its Kubernetes platform spec
 when the steps reach an S3 store."""
+
 from __future__ import annotations
 
 import argparse
@@ -24,6 +25,7 @@ PIPELINE_NAME = re.compile(r"[a-z0-9][a-z0-9-]{0,127}")
 @dataclasses.dataclass(frozen=True)
 class Resources:
     """What one step's pod requests."""
+
     cpu: float
     memory_gb: float
     gpus: int = 0
@@ -65,9 +67,15 @@ def resource_spec(resources: Resources, gpu_type: str):
     return spec
 
 
-def compile_pipeline(config, image: str, output: str, resources: dict[str, Resources],
-                     gpu_type: str = "nvidia.com/gpu", target: stores.Target | None = None,
-                     pod_settings: pods.PodSettings | None = None) -> str:
+def compile_pipeline(
+    config,
+    image: str,
+    output: str,
+    resources: dict[str, Resources],
+    gpu_type: str = "nvidia.com/gpu",
+    target: stores.Target | None = None,
+    pod_settings: pods.PodSettings | None = None,
+) -> str:
     """Writes the KFP v2 package of `config` to `output` (.yaml); returns its path."""
     import yaml
     from tfx import v1 as tfx
@@ -89,20 +97,24 @@ def compile_pipeline(config, image: str, output: str, resources: dict[str, Resou
         raise KubeflowError(f"resources for steps the pipeline does not have: {sorted(unknown)}")
     runner = tfx.orchestration.experimental.KubeflowV2DagRunner(
         # Schema 2.1 is what current KFP backends and the kfp SDK use.
-        config=tfx.orchestration.experimental.KubeflowV2DagRunnerConfig(default_image=image,
-                                                                        use_pipeline_spec_2_1=True))
+        config=tfx.orchestration.experimental.KubeflowV2DagRunnerConfig(default_image=image, use_pipeline_spec_2_1=True)
+    )
     spec = runner.run(pipeline, write_out=False)["pipelineSpec"]
     # TFX keeps runtime parameters' defaults in the PipelineJob's runtimeConfig, which the bare
     # PipelineSpec does not carry: without them a run submitted with no arguments gets empty values.
     defaults = {p.name: p.default for p in (config.dataset, config.train_steps) if isinstance(p, RuntimeParameter)}
     for name, parameter in spec["root"].get("inputDefinitions", {}).get("parameters", {}).items():
         parameter["defaultValue"] = defaults[name]
-    spec, platform_spec = package.for_backend(spec, config.pipeline_root, UNCACHED_STEPS,
-                                              target.store if target else None, pod_settings)
-    fileio.write_text(output, f"# {config.pipeline_name}: maskrcnn-tfx compiled for Kubeflow Pipelines v2 by "
-                              f"{spec['sdkVersion']}\n" + (submission.target_line(target) if target else "") +
-                      yaml.safe_dump_all(
-                                  [spec, platform_spec] if platform_spec else [spec], sort_keys=True))
+    spec, platform_spec = package.for_backend(
+        spec, config.pipeline_root, UNCACHED_STEPS, target.store if target else None, pod_settings
+    )
+    fileio.write_text(
+        output,
+        f"# {config.pipeline_name}: maskrcnn-tfx compiled for Kubeflow Pipelines v2 by "
+        f"{spec['sdkVersion']}\n"
+        + (submission.target_line(target) if target else "")
+        + yaml.safe_dump_all([spec, platform_spec] if platform_spec else [spec], sort_keys=True),
+    )
     return output
 
 
@@ -114,26 +126,34 @@ def compile_config(args: argparse.Namespace):
     from components.trainer.init_checkpoint import NO_CHECKPOINT
 
     if CONFIG_DIR not in config_path(args.config).resolve().parents:
-        raise KubeflowError(f"--config {args.config}: on Kubeflow the Trainer reads its config from the image; "
-                            f"add the YAML to components/trainer/configs/, rebuild the image and pass its name")
+        raise KubeflowError(
+            f"--config {args.config}: on Kubeflow the Trainer reads its config from the image; "
+            f"add the YAML to components/trainer/configs/, rebuild the image and pass its name"
+        )
     for name in ("dataset", "pipeline_root", "serving_dir", "schema", "init_checkpoint"):
         value = getattr(args, name)
         if value and value != NO_CHECKPOINT and not urllib.parse.urlparse(value).scheme and not value.startswith("/"):
-            raise KubeflowError(f"--{name.replace('_', '-')} {value}: the cluster cannot see a relative path; "
-                                f"give a URI (gs://, s3://) or a path on a volume the pods mount")
+            raise KubeflowError(
+                f"--{name.replace('_', '-')} {value}: the cluster cannot see a relative path; "
+                f"give a URI (gs://, s3://) or a path on a volume the pods mount"
+            )
     runner = next((a.split("=", 1)[1] for a in args.beam_pipeline_args if a.startswith("--runner=")), "")
     if runner and "DirectRunner" not in runner and fileio.is_uri(args.pipeline_root):
-        raise KubeflowError(f"--beam-args --runner={runner} with --pipeline-root {args.pipeline_root}: a step "
-                            f"reads and writes its artifacts at the local copies KFP's launcher makes in its pod, "
-                            f"which Beam's workers elsewhere cannot see: on a cluster the Beam steps run on the "
-                            f"DirectRunner in their pods (e.g. --beam-args='--direct_running_mode=multi_processing "
-                            f"--direct_num_workers=4')")
+        raise KubeflowError(
+            f"--beam-args --runner={runner} with --pipeline-root {args.pipeline_root}: a step "
+            f"reads and writes its artifacts at the local copies KFP's launcher makes in its pod, "
+            f"which Beam's workers elsewhere cannot see: on a cluster the Beam steps run on the "
+            f"DirectRunner in their pods (e.g. --beam-args='--direct_running_mode=multi_processing "
+            f"--direct_num_workers=4')"
+        )
     train_args = {"num_steps": args.train_steps} if args.train_steps else {}
     return options.pipeline_config(
-        args, local=False,
+        args,
+        local=False,
         dataset=RuntimeParameter(name=DATASET_PARAMETER, ptype=str, default=args.dataset),
         train_steps=RuntimeParameter(name=TRAIN_ARGS_PARAMETER, ptype=str, default=json.dumps(train_args)),
-        pipeline_name=args.pipeline_name)
+        pipeline_name=args.pipeline_name,
+    )
 
 
 def starting_point(training) -> str:

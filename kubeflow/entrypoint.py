@@ -20,6 +20,7 @@ What the backend gives, read in kubeflow/pipelines 2.17.0, `backend/src/v2/`:
   folders, writable by all: KFP 2.2.0's pods mount no volume there and its launcher, as the image's user, makes
   them (argocompiler/container.go; emptyDirs from 2.3.0).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -83,8 +84,8 @@ class ExecutorOutputError(ValueError):
 
 def check_executor_output(text: str, output_file: str) -> dict:
     """The executor output parsed as KFP's launcher parses it (`protojson.Unmarshal` into ExecutorOutput,
-    kubeflow/pipelines 2.2.0 and 2.17.0 `backend/src/v2/component/launcher_v2.go` getExecutorOutputFile): strict JSON (no
-    NaN or Infinity, which Python's json writes) and no field ExecutorOutput lacks."""
+    kubeflow/pipelines 2.2.0 and 2.17.0 `backend/src/v2/component/launcher_v2.go` getExecutorOutputFile): strict
+    JSON (no NaN or Infinity, which Python's json writes) and no field ExecutorOutput lacks."""
     from google.protobuf import json_format
     from kfp.pipeline_spec import pipeline_spec_pb2
 
@@ -95,8 +96,9 @@ def check_executor_output(text: str, output_file: str) -> dict:
         output = json.loads(text, parse_constant=refuse)
         json_format.ParseDict(output, pipeline_spec_pb2.ExecutorOutput(), ignore_unknown_fields=False)
     except (json.JSONDecodeError, json_format.ParseError) as error:
-        raise ExecutorOutputError(f"{output_file}: KFP's launcher would refuse this executor output ({error})") \
-            from None
+        raise ExecutorOutputError(
+            f"{output_file}: KFP's launcher would refuse this executor output ({error})"
+        ) from None
     return output
 
 
@@ -147,11 +149,15 @@ def main(parsed: tuple[argparse.Namespace, list[str]]) -> None:
 
     args, beam_args = parsed
     executor_input = json.loads(args.json_serialized_invocation_args)
-    remote = prepare(executor_input, json.loads(args.json_serialized_inputs_spec_args),
-                     json.loads(args.json_serialized_outputs_spec_args))
+    remote = prepare(
+        executor_input,
+        json.loads(args.json_serialized_inputs_spec_args),
+        json.loads(args.json_serialized_outputs_spec_args),
+    )
     args.json_serialized_invocation_args = json.dumps(executor_input)
-    outputs = json_format.ParseDict(executor_input["outputs"], pipeline_spec_pb2.ExecutorInput.Outputs(),
-                                    ignore_unknown_fields=True)
+    outputs = json_format.ParseDict(
+        executor_input["outputs"], pipeline_spec_pb2.ExecutorInput.Outputs(), ignore_unknown_fields=True
+    )
     # KFP's launcher makes no folder for an output; TFX's own launchers do before an executor runs.
     outputs_utils.make_output_dirs(kubeflow_v2_entrypoint_utils.parse_raw_artifact_dict(outputs.artifacts))
     kubeflow_v2_run_executor._run_executor(args, beam_args)  # noqa: SLF001 - TFX's entrypoint, past its flags

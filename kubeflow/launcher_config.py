@@ -6,6 +6,7 @@ getDefaultMinioSessionInfo), `config/s3.go` (ProvideSessionInfo, getOverrideByPr
 (read from 2.4.1), which they do not read: their sessions are always path-style (`objectstore/object_store.go`
 createS3BucketSession at 2.2.0). The known answers are KFP's own (`config/env_test.go`, testdata/provider_cases.yaml).
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -28,6 +29,7 @@ class LauncherConfigError(ValueError):
 class Session:
     """What the launcher connects with (objectstore.SessionInfo's params): `from_env` means the AWS SDK's
     default chain (no endpoint unless one is set, the pod's own credentials)."""
+
     provider: str
     from_env: bool
     endpoint: str = ""
@@ -56,8 +58,10 @@ def load(text: str, source: str) -> dict[str, str]:
         raise LauncherConfigError(f"{source}: not YAML ({error})") from None
     data = document.get("data", document) if isinstance(document, dict) else None
     if document.get("kind", "ConfigMap") != "ConfigMap" or not isinstance(data, dict):
-        raise LauncherConfigError(f"{source}: expected the {CONFIGMAP_NAME} ConfigMap as `kubectl get configmap "
-                                  f"{CONFIGMAP_NAME} -o yaml` prints it")
+        raise LauncherConfigError(
+            f"{source}: expected the {CONFIGMAP_NAME} ConfigMap as `kubectl get configmap "
+            f"{CONFIGMAP_NAME} -o yaml` prints it"
+        )
     return {str(k): str(v) for k, v in data.items()}
 
 
@@ -77,8 +81,9 @@ def providers(data: dict[str, str]) -> dict:
     try:
         parsed = yaml.safe_load(data[PROVIDERS_KEY])
     except yaml.YAMLError as error:
-        raise LauncherConfigError(f"failed to unmarshall kfp bucket providers, ensure that providers config is well "
-                                  f"formed: {error}") from None
+        raise LauncherConfigError(
+            f"failed to unmarshall kfp bucket providers, ensure that providers config is well formed: {error}"
+        ) from None
     return _lower(parsed or {})
 
 
@@ -88,8 +93,12 @@ def bucket_and_prefix(path: str) -> tuple[str, str, str, str]:
     if not match:
         raise LauncherConfigError(f"parse bucket config failed: unrecognized pipeline root format: {path}")
     prefix = (match.group(3) or "").lstrip("/")
-    return match.group(1).split(":")[0], match.group(2), prefix + ("/" if prefix and not prefix.endswith("/") else ""), \
-        match.group(4) or ""
+    return (
+        match.group(1).split(":")[0],
+        match.group(2),
+        prefix + ("/" if prefix and not prefix.endswith("/") else ""),
+        match.group(4) or "",
+    )
 
 
 def _secret(credentials: dict, what: str) -> tuple[bool, str]:
@@ -109,8 +118,16 @@ def session(data: dict[str, str], path: str, target: releases.Release | None) ->
     unset = config.get("default") is None and config.get("overrides") is None
     if scheme == "minio" and unset and not query:  # minio.go: getDefaultMinioSessionInfo
         endpoints = releases.store_endpoints(target)
-        return Session("minio", False, endpoints[0] if len(endpoints) == 1 else "", "minio", True, True,
-                       releases.STORE_SECRET, built_in=True)
+        return Session(
+            "minio",
+            False,
+            endpoints[0] if len(endpoints) == 1 else "",
+            "minio",
+            True,
+            True,
+            releases.STORE_SECRET,
+            built_in=True,
+        )
     if unset or query:
         return Session(scheme, True, built_in=True)
     default = config.get("default") or {}
@@ -118,22 +135,41 @@ def session(data: dict[str, str], path: str, target: releases.Release | None) ->
         raise LauncherConfigError("invalid provider config: missing default credentials")
     from_env, secret = _secret(default["credentials"], "default")
     if target and not target.path_style_option:
-        default, config = {**default, "forcepathstyle": None}, {
-            **config, "overrides": [{**o, "forcepathstyle": None} for o in config.get("overrides") or []]}
-    found = Session(scheme, from_env, default.get("endpoint") or "", default.get("region") or "",
-                    bool(default.get("disablessl")), _flag(default.get("forcepathstyle"), True), secret)
-    override = next((o for o in config.get("overrides") or []
-                     if o.get("bucketname") == bucket and prefix.startswith(o.get("keyprefix") or "")), None)
+        default, config = (
+            {**default, "forcepathstyle": None},
+            {**config, "overrides": [{**o, "forcepathstyle": None} for o in config.get("overrides") or []]},
+        )
+    found = Session(
+        scheme,
+        from_env,
+        default.get("endpoint") or "",
+        default.get("region") or "",
+        bool(default.get("disablessl")),
+        _flag(default.get("forcepathstyle"), True),
+        secret,
+    )
+    override = next(
+        (
+            o
+            for o in config.get("overrides") or []
+            if o.get("bucketname") == bucket and prefix.startswith(o.get("keyprefix") or "")
+        ),
+        None,
+    )
     if override is None:
         return found
     if not override.get("credentials"):
         raise LauncherConfigError("invalid provider config: missing override credentials")
     from_env, secret = _secret(override["credentials"], "override")
     return dataclasses.replace(
-        found, endpoint=override.get("endpoint") or found.endpoint, region=override.get("region") or found.region,
+        found,
+        endpoint=override.get("endpoint") or found.endpoint,
+        region=override.get("region") or found.region,
         disable_ssl=_flag(override.get("disablessl"), found.disable_ssl),
-        force_path_style=_flag(override.get("forcepathstyle"), found.force_path_style), from_env=from_env,
-        secret=secret)
+        force_path_style=_flag(override.get("forcepathstyle"), found.force_path_style),
+        from_env=from_env,
+        secret=secret,
+    )
 
 
 def _flag(value, default: bool) -> bool:

@@ -15,6 +15,7 @@ What kfp.local does otherwise than a cluster, and how that is handled:
   then report success without it. Every step must leave its executor output
   file; the first step without one fails the run, named.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -58,8 +59,11 @@ def with_kfp_component_names(spec: dict) -> dict:
 
 def container_steps(spec: dict) -> list[str]:
     executors = spec["deploymentSpec"]["executors"]
-    return sorted(name for name, task in spec["root"]["dag"]["tasks"].items()
-                  if "container" in executors[spec["components"][task["componentRef"]["name"]]["executorLabel"]])
+    return sorted(
+        name
+        for name, task in spec["root"]["dag"]["tasks"].items()
+        if "container" in executors[spec["components"][task["componentRef"]["name"]]["executorLabel"]]
+    )
 
 
 def _constant(spec: dict, task: str, parameter: str) -> str:
@@ -68,13 +72,17 @@ def _constant(spec: dict, task: str, parameter: str) -> str:
 
 def host_paths(spec: dict, arguments: dict[str, str], dataset_parameter: str) -> tuple[str, str]:
     """The dataset (the runtime parameter or its default) and the Pusher's serving folder, as local paths."""
-    dataset = arguments.get(dataset_parameter) or \
-        spec["root"]["inputDefinitions"]["parameters"][dataset_parameter]["defaultValue"]
+    dataset = (
+        arguments.get(dataset_parameter)
+        or spec["root"]["inputDefinitions"]["parameters"][dataset_parameter]["defaultValue"]
+    )
     serving = json.loads(_constant(spec, "Pusher", "push_destination"))["filesystem"]["base_directory"]
     for what, path in (("dataset", dataset), ("serving folder", serving)):
         if "://" in path or not os.path.isabs(path):
-            raise LocalRunError(f"the package's {what} is {path}: run-local needs absolute local paths (compile "
-                                f"with local --dataset and --serving-dir, or pass --arg dataset_uri=/path)")
+            raise LocalRunError(
+                f"the package's {what} is {path}: run-local needs absolute local paths (compile "
+                f"with local --dataset and --serving-dir, or pass --arg dataset_uri=/path)"
+            )
     if not os.path.isdir(dataset):
         raise LocalRunError(f"the package's dataset {dataset} is not a folder on this machine")
     return dataset, serving
@@ -82,18 +90,24 @@ def host_paths(spec: dict, arguments: dict[str, str], dataset_parameter: str) ->
 
 def run_local(package: str, pipeline_root: str, arguments: dict[str, str], dataset_parameter: str) -> LocalRun:
     """Runs the package's steps with kfp.local's DockerRunner; raises LocalRunError naming a failed step."""
-    import docker
     from kfp import components, local
+
+    import docker
 
     spec = with_kfp_component_names(load_package(package))
     dataset, serving = host_paths(spec, arguments, dataset_parameter)
     pipeline_root = os.path.abspath(pipeline_root)
     os.makedirs(pipeline_root, exist_ok=True)
     os.makedirs(serving, exist_ok=True)
-    mounts = [docker.types.Mount(target=dataset, source=dataset, type="bind", read_only=True),
-              docker.types.Mount(target=serving, source=serving, type="bind")]
-    local.init(runner=local.DockerRunner(user=f"{os.getuid()}:{os.getgid()}", mounts=mounts, shm_size="2g"),
-               pipeline_root=pipeline_root, raise_on_error=True)
+    mounts = [
+        docker.types.Mount(target=dataset, source=dataset, type="bind", read_only=True),
+        docker.types.Mount(target=serving, source=serving, type="bind"),
+    ]
+    local.init(
+        runner=local.DockerRunner(user=f"{os.getuid()}:{os.getgid()}", mounts=mounts, shm_size="2g"),
+        pipeline_root=pipeline_root,
+        raise_on_error=True,
+    )
     before = set(os.listdir(pipeline_root))
     pipeline = components.load_component_from_text(yaml.safe_dump(spec))
     failure = None
@@ -107,8 +121,10 @@ def run_local(package: str, pipeline_root: str, arguments: dict[str, str], datas
     missing = [s for s in _in_order(spec, steps) if not os.path.exists(_executor_output(run_dir, s))]
     if missing or failure:
         step = missing[0] if missing else "?"
-        raise LocalRunError(f"step {step} failed (its log is above; no {EXECUTOR_OUTPUT_FILE} in "
-                            f"{os.path.dirname(_executor_output(run_dir, step))}); kfp.local said: {failure or 'success'}")
+        raise LocalRunError(
+            f"step {step} failed (its log is above; no {EXECUTOR_OUTPUT_FILE} in "
+            f"{os.path.dirname(_executor_output(run_dir, step))}); kfp.local said: {failure or 'success'}"
+        )
     with open(_executor_output(run_dir, "Pusher")) as f:
         pushed = json.load(f)["artifacts"]["pushed_model"]["artifacts"][0].get("metadata", {})
     return LocalRun(run_dir, steps, pushed)

@@ -12,6 +12,7 @@ adds s3:DeleteObject and a bucket policy allowing listings under the namespace's
 serving folder reached with the key is refused before 2.17.0. Before 2.15.0 the secret is a copy of the install's
 MinIO keys (sync.py at 2.2.0), which reach the whole store.
 """
+
 from __future__ import annotations
 
 from kubeflow import releases
@@ -28,22 +29,30 @@ def namespace_root(namespace: str) -> str:
 
 
 def allowed_prefixes(namespace: str) -> list[str]:
-    return [f"{BUCKET}/artifacts/", f"{BUCKET}/private-artifacts/{namespace}/", f"{BUCKET}/private/{namespace}/",
-            f"{BUCKET}/shared/"]
+    return [
+        f"{BUCKET}/artifacts/",
+        f"{BUCKET}/private-artifacts/{namespace}/",
+        f"{BUCKET}/private/{namespace}/",
+        f"{BUCKET}/shared/",
+    ]
 
 
 def launcher_root(namespace: str | None, target: releases.Release | None) -> str:
     """The root a run in the namespace gets from the profile controller's ConfigMap, else the release's."""
-    return namespace_root(namespace) if namespace and releases.namespace_keys(target) else \
-        releases.DEFAULT_PIPELINE_ROOT
+    return (
+        namespace_root(namespace) if namespace and releases.namespace_keys(target) else releases.DEFAULT_PIPELINE_ROOT
+    )
 
 
 def check(paths: dict[str, str], namespace: str) -> None:
     """Refuses a path (option -> s3:// or minio:// URI, reached with the namespace's own key) outside its key's
     prefixes."""
     allowed = allowed_prefixes(namespace)
-    outside = {option: path for option, path in paths.items()
-               if not any(f"{path.split('://', 1)[1].rstrip('/')}/".startswith(p) for p in allowed)}
+    outside = {
+        option: path
+        for option, path in paths.items()
+        if not any(f"{path.split('://', 1)[1].rstrip('/')}/".startswith(p) for p in allowed)
+    }
     if not outside:
         return
     given = "; ".join(f"{option} {path}" for option, path in outside.items())
@@ -54,15 +63,17 @@ def check(paths: dict[str, str], namespace: str) -> None:
         f"--dataset minio://{BUCKET}/private/{namespace}/datasets/NAME --serving-dir "
         f"minio://{BUCKET}/private/{namespace}/serving/NAME (and leave --pipeline-root out: the namespace's is "
         f"{namespace_root(namespace)}), or reach the path with another identity through a `providers` entry of "
-        f"the namespace's kfp-launcher ConfigMap (--launcher-config)")
+        f"the namespace's kfp-launcher ConfigMap (--launcher-config)"
+    )
 
 
 def check_listing(serving_dir: str, namespace: str, target: releases.Release | None) -> None:
     """Refuses a serving folder reached with the namespace's key where that key may not list it."""
     if releases.namespace_key_lists(target):
         return
-    which = f"KFP {target.version}" if target else \
-        f"--kfp-version {releases.ANY_RELEASE}, which includes 2.15.0 and 2.16.0"
+    which = (
+        f"KFP {target.version}" if target else f"--kfp-version {releases.ANY_RELEASE}, which includes 2.15.0 and 2.16.0"
+    )
     raise NamespaceError(
         f"--serving-dir {serving_dir}: on {which} the key of namespace {namespace} may not list it (sync.py gives it "
         f"s3:Put*, Get*, List* on objects and no bucket listing policy, and no s3:DeleteObject; 2.17.0 adds both), "
@@ -71,5 +82,5 @@ def check_listing(serving_dir: str, namespace: str, target: releases.Release | N
         f"else have the admin allow s3:ListBucket on arn:aws:s3:::{BUCKET} for the prefix "
         f"private/{namespace}/ in the user policy KubeflowProject{namespace}, or reach the pipeline's paths "
         f"through a `providers` entry of the namespace's kfp-launcher ConfigMap (--launcher-config) whose secret "
-        f"holds a key that may list them")
-
+        f"holds a key that may list them"
+    )

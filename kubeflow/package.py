@@ -15,6 +15,7 @@
   the driver, which only writes a `secretKeyRef` (k8s.go near 365-381 at 2.17.0, driver.go near 554-564 at 2.2.0):
   the kubelet holds the pod in CreateContainerConfigError (`kubectl describe pod` names the secret).
 """
+
 from __future__ import annotations
 
 import json
@@ -35,19 +36,34 @@ def secret_as_env(store: Session) -> list[dict]:
     if not store.secret:
         return []
     name, access_key, secret_key = store.secret.split(":")
-    return [{"secretName": name, "keyToEnv": [{"secretKey": access_key, "envVar": CREDENTIAL_VARIABLES[0]},
-                                              {"secretKey": secret_key, "envVar": CREDENTIAL_VARIABLES[1]}]}]
+    return [
+        {
+            "secretName": name,
+            "keyToEnv": [
+                {"secretKey": access_key, "envVar": CREDENTIAL_VARIABLES[0]},
+                {"secretKey": secret_key, "envVar": CREDENTIAL_VARIABLES[1]},
+            ],
+        }
+    ]
 
 
-def for_backend(spec: dict, pipeline_root: str, uncached: tuple[str, ...], store: Session | None = None,
-                pods: PodSettings | None = None) -> tuple[dict, dict | None]:
+def for_backend(
+    spec: dict,
+    pipeline_root: str,
+    uncached: tuple[str, ...],
+    store: Session | None = None,
+    pods: PodSettings | None = None,
+) -> tuple[dict, dict | None]:
     """The PipelineSpec for an open-source KFP backend, and its platform spec (None when no step needs one)."""
     spec = json.loads(json.dumps(spec))
     executors = spec["deploymentSpec"]["executors"]
-    outputs = {component["executorLabel"]: component.get("outputDefinitions", {})
-               for component in spec["components"].values()}
-    steps = {spec["components"][task["componentRef"]["name"]]["executorLabel"]: name
-             for name, task in spec["root"]["dag"]["tasks"].items()}
+    outputs = {
+        component["executorLabel"]: component.get("outputDefinitions", {}) for component in spec["components"].values()
+    }
+    steps = {
+        spec["components"][task["componentRef"]["name"]]["executorLabel"]: name
+        for name, task in spec["root"]["dag"]["tasks"].items()
+    }
     platform = {}
     for label, executor in executors.items():
         container = executor.get("container")
@@ -56,8 +72,12 @@ def for_backend(spec: dict, pipeline_root: str, uncached: tuple[str, ...], store
         container["command"] = list(ENTRYPOINT)
         args = container["args"]
         at = args.index(INPUTS_SPEC_FLAG) + 2 if INPUTS_SPEC_FLAG in args else len(args)
-        container["args"] = [*args[:at], OUTPUTS_SPEC_FLAG, json.dumps(outputs.get(label, {}), sort_keys=True),
-                             *args[at:]]
+        container["args"] = [
+            *args[:at],
+            OUTPUTS_SPEC_FLAG,
+            json.dumps(outputs.get(label, {}), sort_keys=True),
+            *args[at:],
+        ]
         config = {}
         if store is not None:
             if env(store):
@@ -66,9 +86,18 @@ def for_backend(spec: dict, pipeline_root: str, uncached: tuple[str, ...], store
                 config["secretAsEnv"] = secret_as_env(store)
         if pods is not None:
             component = next(c for c in spec["components"].values() if c["executorLabel"] == label)
-            config.update(pods.executor_config(steps[label], {
-                **component.get("inputDefinitions", {}).get("artifacts", {}),
-                **{f"out:{k}": v for k, v in component.get("outputDefinitions", {}).get("artifacts", {}).items()}}))
+            config.update(
+                pods.executor_config(
+                    steps[label],
+                    {
+                        **component.get("inputDefinitions", {}).get("artifacts", {}),
+                        **{
+                            f"out:{k}": v
+                            for k, v in component.get("outputDefinitions", {}).get("artifacts", {}).items()
+                        },
+                    },
+                )
+            )
         if config:
             platform[label] = config
     spec["defaultPipelineRoot"] = pipeline_root

@@ -19,6 +19,7 @@ root's local path with `sizeLimit`: any user may write in it, and the kubelet ev
 when the copies outgrow it, rather than filling the node. KFP 2.2.0's strict driver refuses that field, so a
 package for 2.2.0 (or `--kfp-version any`) has none; docs/kubeflow.md gives the node disk a run needs.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -53,12 +54,12 @@ class PodOptionError(ValueError):
 
 @dataclasses.dataclass(frozen=True)
 class PodSettings:
-    gpu_steps: frozenset[str]                  # component ids that take GPUs
+    gpu_steps: frozenset[str]  # component ids that take GPUs
     tolerations: tuple[dict, ...] = ()
     node_selector: tuple[tuple[str, str], ...] = ()
     image_pull_secret: str = ""
-    scratch_gb: int = 0                        # 0: no scratch mount
-    scratch_path: str = ""                     # the pipeline root's local path in the pod
+    scratch_gb: int = 0  # 0: no scratch mount
+    scratch_path: str = ""  # the pipeline root's local path in the pod
 
     def executor_config(self, step: str, artifacts: dict) -> dict:
         """The KubernetesExecutorConfig fields of one step (its component id; its input and output artifacts'
@@ -72,8 +73,9 @@ class PodSettings:
         if self.image_pull_secret:
             config["imagePullSecret"] = [{"secretName": self.image_pull_secret}]
         if self.scratch_gb and stages_large_artifacts(artifacts):
-            config["emptyDirMounts"] = [{"volumeName": SCRATCH_VOLUME, "mountPath": self.scratch_path,
-                                         "sizeLimit": f"{self.scratch_gb}G"}]
+            config["emptyDirMounts"] = [
+                {"volumeName": SCRATCH_VOLUME, "mountPath": self.scratch_path, "sizeLimit": f"{self.scratch_gb}G"}
+            ]
         return config
 
 
@@ -86,23 +88,34 @@ def parse_toleration(value: str) -> dict:
     key_value, colon, effect = value.rpartition(":")
     key, equals, label = key_value.partition("=")
     if not colon or effect not in EFFECTS:
-        raise PodOptionError(f"--gpu-toleration {value}: expected KEY[=VALUE]:EFFECT with EFFECT one of "
-                             f"{', '.join(EFFECTS)}, e.g. nvidia.com/gpu:NoSchedule")
+        raise PodOptionError(
+            f"--gpu-toleration {value}: expected KEY[=VALUE]:EFFECT with EFFECT one of "
+            f"{', '.join(EFFECTS)}, e.g. nvidia.com/gpu:NoSchedule"
+        )
     if not QUALIFIED_NAME.fullmatch(key):
-        raise PodOptionError(f"--gpu-toleration {value}: {key!r} is not a taint key Kubernetes accepts (a name of "
-                             f"at most 63 letters, digits, '-', '_', '.', optionally after a DNS prefix and '/')")
+        raise PodOptionError(
+            f"--gpu-toleration {value}: {key!r} is not a taint key Kubernetes accepts (a name of "
+            f"at most 63 letters, digits, '-', '_', '.', optionally after a DNS prefix and '/')"
+        )
     if not LABEL_VALUE.fullmatch(label):
-        raise PodOptionError(f"--gpu-toleration {value}: {label!r} is not a taint value Kubernetes accepts (at "
-                             f"most 63 letters, digits, '-', '_', '.', beginning and ending alphanumeric)")
-    return {"key": key, "operator": "Equal", "value": label, "effect": effect} if equals else \
-        {"key": key, "operator": "Exists", "effect": effect}
+        raise PodOptionError(
+            f"--gpu-toleration {value}: {label!r} is not a taint value Kubernetes accepts (at "
+            f"most 63 letters, digits, '-', '_', '.', beginning and ending alphanumeric)"
+        )
+    return (
+        {"key": key, "operator": "Equal", "value": label, "effect": effect}
+        if equals
+        else {"key": key, "operator": "Exists", "effect": effect}
+    )
 
 
 def parse_node_label(value: str) -> tuple[str, str]:
     label, equals, label_value = value.partition("=")
     if not equals or not QUALIFIED_NAME.fullmatch(label) or not LABEL_VALUE.fullmatch(label_value):
-        raise PodOptionError(f"--node-selector {value}: expected LABEL=VALUE with a Kubernetes label key and value, "
-                             f"e.g. nvidia.com/gpu.product=NVIDIA-A100-SXM4-80GB")
+        raise PodOptionError(
+            f"--node-selector {value}: expected LABEL=VALUE with a Kubernetes label key and value, "
+            f"e.g. nvidia.com/gpu.product=NVIDIA-A100-SXM4-80GB"
+        )
     return label, label_value
 
 
@@ -126,42 +139,74 @@ def scratch_for(size: int | None) -> int:
     return math.ceil(2 * (EXAMPLES_PER_DATASET_BYTE * size / 1e9 + MODEL_GB))
 
 
-def settings(args: argparse.Namespace, gpu_steps: set[str], release: releases.Release | None,
-             pipeline_root: str) -> tuple[PodSettings, str]:
+def settings(
+    args: argparse.Namespace, gpu_steps: set[str], release: releases.Release | None, pipeline_root: str
+) -> tuple[PodSettings, str]:
     """The steps' pod settings from the options, and a line saying the scratch each step gets."""
     if (args.gpu_toleration or args.node_selector) and not gpu_steps:
         option = "--gpu-toleration" if args.gpu_toleration else "--node-selector"
         raise PodOptionError(f"{option}: no step takes GPUs (--gpus 0); it places only the steps that do")
     if args.image_pull_secret and not DNS_SUBDOMAIN.fullmatch(args.image_pull_secret):
-        raise PodOptionError(f"--image-pull-secret {args.image_pull_secret}: not a Kubernetes secret name "
-                             f"(lower-case letters, digits, '-' and '.')")
+        raise PodOptionError(
+            f"--image-pull-secret {args.image_pull_secret}: not a Kubernetes secret name "
+            f"(lower-case letters, digits, '-' and '.')"
+        )
     if args.scratch_gb is not None and args.scratch_gb <= 0:
         raise PodOptionError(f"--scratch-gb {args.scratch_gb}: must be 1 or more (GB)")
     measured = dataset_bytes(args.dataset)
     scratch = args.scratch_gb or scratch_for(measured)
-    basis = "--scratch-gb" if args.scratch_gb else (
-        f"{measured / 1e9:.2f} GB of dataset" if measured is not None else
-        f"a default: the dataset is not measurable here; give --scratch-gb")
+    basis = (
+        "--scratch-gb"
+        if args.scratch_gb
+        else (
+            f"{measured / 1e9:.2f} GB of dataset"
+            if measured is not None
+            else "a default: the dataset is not measurable here; give --scratch-gb"
+        )
+    )
     path = local_root(pipeline_root)
     mounted = bool(path) and releases.scratch_mounts(release)
-    line = (f"scratch: {scratch} GB for each step that receives or writes the Examples or the model ({basis}), "
-            + (f"an emptyDir at {path} with that sizeLimit" if mounted else
-               "not mountable on this release (KFP 2.2.0's driver refuses emptyDirMounts; give --kfp-version): "
-               "the nodes' disk must hold it"))
-    return PodSettings(frozenset(gpu_steps), tuple(parse_toleration(t) for t in args.gpu_toleration),
-                       tuple(parse_node_label(n) for n in args.node_selector), args.image_pull_secret or "",
-                       scratch if mounted else 0, path), line
+    line = f"scratch: {scratch} GB for each step that receives or writes the Examples or the model ({basis}), " + (
+        f"an emptyDir at {path} with that sizeLimit"
+        if mounted
+        else "not mountable on this release (KFP 2.2.0's driver refuses emptyDirMounts; give --kfp-version): "
+        "the nodes' disk must hold it"
+    )
+    return PodSettings(
+        frozenset(gpu_steps),
+        tuple(parse_toleration(t) for t in args.gpu_toleration),
+        tuple(parse_node_label(n) for n in args.node_selector),
+        args.image_pull_secret or "",
+        scratch if mounted else 0,
+        path,
+    ), line
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--gpu-toleration", action="append", default=[], metavar="KEY[=VALUE]:EFFECT",
-                        help="a taint of your GPU nodes the steps that take GPUs tolerate, e.g. "
-                             "nvidia.com/gpu:NoSchedule (repeatable)")
-    parser.add_argument("--node-selector", action="append", default=[], metavar="LABEL=VALUE",
-                        help="a node label the steps that take GPUs require, e.g. "
-                             "nvidia.com/gpu.product=NVIDIA-A100-SXM4-80GB (repeatable)")
-    parser.add_argument("--image-pull-secret", metavar="NAME",
-                        help="the namespace's secret for pulling --image from a private registry (every step)")
-    parser.add_argument("--scratch-gb", type=int, metavar="GB",
-                        help=f"node disk for each step that receives or writes the Examples or the model (default: from the "
-                             f"dataset's size when it is a local folder, else {DEFAULT_SCRATCH_GB})")
+    parser.add_argument(
+        "--gpu-toleration",
+        action="append",
+        default=[],
+        metavar="KEY[=VALUE]:EFFECT",
+        help="a taint of your GPU nodes the steps that take GPUs tolerate, e.g. nvidia.com/gpu:NoSchedule (repeatable)",
+    )
+    parser.add_argument(
+        "--node-selector",
+        action="append",
+        default=[],
+        metavar="LABEL=VALUE",
+        help="a node label the steps that take GPUs require, e.g. "
+        "nvidia.com/gpu.product=NVIDIA-A100-SXM4-80GB (repeatable)",
+    )
+    parser.add_argument(
+        "--image-pull-secret",
+        metavar="NAME",
+        help="the namespace's secret for pulling --image from a private registry (every step)",
+    )
+    parser.add_argument(
+        "--scratch-gb",
+        type=int,
+        metavar="GB",
+        help=f"node disk for each step that receives or writes the Examples or the model (default: from the "
+        f"dataset's size when it is a local folder, else {DEFAULT_SCRATCH_GB})",
+    )

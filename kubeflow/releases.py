@@ -31,6 +31,7 @@ What differs between them, for this package:
   admin sets KFP_DEFAULT_PIPELINE_ROOT
   (`manifests/kustomize/base/installs/multi-user/pipelines-profile-controller/sync.py` at 2.2.0).
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -43,26 +44,30 @@ ANY_RELEASE = "any"
 @dataclasses.dataclass(frozen=True)
 class Release:
     version: str
-    kubeflow: str            # the Kubeflow platform releases whose manifests pin it ('' if none)
-    strict_driver: bool      # the driver refuses fields its protos lack
-    store_endpoint: str      # a minio:// path's endpoint with no providers entry
-    namespace_keys: bool     # the profile controller gives each namespace its own key, root and prefixes
+    kubeflow: str  # the Kubeflow platform releases whose manifests pin it ('' if none)
+    strict_driver: bool  # the driver refuses fields its protos lack
+    store_endpoint: str  # a minio:// path's endpoint with no providers entry
+    namespace_keys: bool  # the profile controller gives each namespace its own key, root and prefixes
     path_style_option: bool = True  # providers' forcePathStyle is read (config/s3.go from 2.4.1; before: always)
-    scratch_mounts: bool = True     # the driver applies the platform spec's emptyDirMounts (from 2.3.0)
+    scratch_mounts: bool = True  # the driver applies the platform spec's emptyDirMounts (from 2.3.0)
     namespace_key_lists: bool = False  # the namespace key may list its prefixes and delete (sync.py from 2.17.0)
 
 
-RELEASES = {r.version: r for r in (
-    Release("2.2.0", "1.9.0", True, "minio-service.kubeflow:9000", False, path_style_option=False,
-            scratch_mounts=False),
-    Release("2.3.0", "1.9.1", True, "minio-service.kubeflow:9000", False, path_style_option=False),
-    Release("2.4.1", "1.10.0", False, "minio-service.kubeflow:9000", False),
-    Release("2.5.0", "1.10.1, 1.10.2", False, "minio-service.kubeflow:9000", False),
-    Release("2.14.0", "", False, "minio-service.kubeflow:9000", False),
-    Release("2.15.0", "1.11.0", False, "minio-service.kubeflow:9000", True),
-    Release("2.16.0", "", False, "seaweedfs.kubeflow:9000", True),
-    Release("2.17.0", "", False, "seaweedfs.kubeflow:9000", True, namespace_key_lists=True),
-)}
+RELEASES = {
+    r.version: r
+    for r in (
+        Release(
+            "2.2.0", "1.9.0", True, "minio-service.kubeflow:9000", False, path_style_option=False, scratch_mounts=False
+        ),
+        Release("2.3.0", "1.9.1", True, "minio-service.kubeflow:9000", False, path_style_option=False),
+        Release("2.4.1", "1.10.0", False, "minio-service.kubeflow:9000", False),
+        Release("2.5.0", "1.10.1, 1.10.2", False, "minio-service.kubeflow:9000", False),
+        Release("2.14.0", "", False, "minio-service.kubeflow:9000", False),
+        Release("2.15.0", "1.11.0", False, "minio-service.kubeflow:9000", True),
+        Release("2.16.0", "", False, "seaweedfs.kubeflow:9000", True),
+        Release("2.17.0", "", False, "seaweedfs.kubeflow:9000", True, namespace_key_lists=True),
+    )
+}
 
 
 def release(version: str) -> Release | None:
@@ -70,10 +75,12 @@ def release(version: str) -> Release | None:
     if version == ANY_RELEASE:
         return None
     if version not in RELEASES:
-        raise ValueError(f"--kfp-version {version}: not a release this package was checked against; give one of "
-                         f"{', '.join(RELEASES)} (the one your install runs: `kubectl -n kubeflow get deployment "
-                         f"ml-pipeline -o jsonpath='{{.spec.template.spec.containers[0].image}}'`), or "
-                         f"{ANY_RELEASE} for a package every one of them runs")
+        raise ValueError(
+            f"--kfp-version {version}: not a release this package was checked against; give one of "
+            f"{', '.join(RELEASES)} (the one your install runs: `kubectl -n kubeflow get deployment "
+            f"ml-pipeline -o jsonpath='{{.spec.template.spec.containers[0].image}}'`), or "
+            f"{ANY_RELEASE} for a package every one of them runs"
+        )
     return RELEASES[version]
 
 

@@ -2,6 +2,7 @@
 authenticated as a multi-user Kubeflow expects (a bearer token, a session cookie, or inside the cluster the
 pod's service-account token), in the pipeline root the package was compiled for: the one given, else the
 namespace's own (its kfp-launcher ConfigMap's), which the run then leaves to the backend."""
+
 from __future__ import annotations
 
 import argparse
@@ -37,13 +38,15 @@ def check_reachable(host: str, timeout_s: float = 10.0) -> None:
         socket.create_connection((url.hostname, port), timeout=timeout_s).close()
     except OSError as error:
         reason = "timed out" if isinstance(error, TimeoutError) else (error.strerror or str(error))
-        raise KubeflowError(f"Kubeflow Pipelines at {host} is not reachable ({url.hostname}:{port}: {reason})") \
-            from None
+        raise KubeflowError(
+            f"Kubeflow Pipelines at {host} is not reachable ({url.hostname}:{port}: {reason})"
+        ) from None
 
 
 @dataclasses.dataclass(frozen=True)
 class Credentials:
     """How `submit` authenticates: a bearer token, a session cookie (NAME=VALUE), TLS settings."""
+
     token: str | None = None
     cookie: str | None = None
     ca_cert: str | None = None
@@ -58,8 +61,10 @@ def credentials(args: argparse.Namespace) -> Credentials:
     elif not token and not args.cookie and os.path.isfile(os.environ.get(SA_TOKEN_ENV, SA_TOKEN_PATH)):
         token = read_token(os.environ.get(SA_TOKEN_ENV, SA_TOKEN_PATH), SA_TOKEN_ENV)
     if args.cookie and "=" not in args.cookie:
-        raise KubeflowError(f"--cookie {args.cookie}: expected NAME=VALUE, e.g. oauth2_proxy_kubeflow=... "
-                            f"(Kubeflow 1.9+) or authservice_session=... (up to 1.8), from the browser's session")
+        raise KubeflowError(
+            f"--cookie {args.cookie}: expected NAME=VALUE, e.g. oauth2_proxy_kubeflow=... "
+            f"(Kubeflow 1.9+) or authservice_session=... (up to 1.8), from the browser's session"
+        )
     if args.ca_cert and not os.path.isfile(args.ca_cert):
         raise KubeflowError(f"--ca-cert {args.ca_cert}: no such file")
     return Credentials(token=token, cookie=args.cookie, ca_cert=args.ca_cert, insecure=args.insecure)
@@ -81,14 +86,20 @@ def refusal(host: str, error: Exception) -> KubeflowError:
     status = getattr(error, "status", None) or getattr(error, "code", None)
     reason = getattr(error, "reason", "") or ""
     if status in (401, 403):
-        return KubeflowError(f"Kubeflow Pipelines at {host} refused the credentials ({status} {reason}): give a "
-                             f"valid --token/--token-file or --cookie, and --namespace of a profile you may use")
+        return KubeflowError(
+            f"Kubeflow Pipelines at {host} refused the credentials ({status} {reason}): give a "
+            f"valid --token/--token-file or --cookie, and --namespace of a profile you may use"
+        )
     if status and 300 <= status < 400:
-        return KubeflowError(f"Kubeflow Pipelines at {host} redirected the request to a login page ({status}): "
-                             f"it sits behind an authenticating proxy; give --token/--token-file or --cookie")
+        return KubeflowError(
+            f"Kubeflow Pipelines at {host} redirected the request to a login page ({status}): "
+            f"it sits behind an authenticating proxy; give --token/--token-file or --cookie"
+        )
     body = (getattr(error, "body", "") or "").strip()
-    return KubeflowError(f"Kubeflow Pipelines at {host} refused the run"
-                         f"{f' ({status} {reason})' if status else ''}: {body[:500] or error}")
+    return KubeflowError(
+        f"Kubeflow Pipelines at {host} refused the run"
+        f"{f' ({status} {reason})' if status else ''}: {body[:500] or error}"
+    )
 
 
 class _NoRedirect(urllib.request.HTTPRedirectHandler):
@@ -102,9 +113,13 @@ def check_credentials(host: str, auth: Credentials, timeout_s: float = 30.0) -> 
     answer."""
     import ssl
 
-    request = urllib.request.Request(f"{host.rstrip('/')}/{HEALTHZ_PATH}", headers={
-        **({"Authorization": f"Bearer {auth.token}"} if auth.token else {}),
-        **({"Cookie": auth.cookie} if auth.cookie else {})})
+    request = urllib.request.Request(
+        f"{host.rstrip('/')}/{HEALTHZ_PATH}",
+        headers={
+            **({"Authorization": f"Bearer {auth.token}"} if auth.token else {}),
+            **({"Cookie": auth.cookie} if auth.cookie else {}),
+        },
+    )
     context = ssl.create_default_context(cafile=auth.ca_cert)
     if auth.insecure:
         context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
@@ -119,15 +134,27 @@ def check_credentials(host: str, auth: Credentials, timeout_s: float = 30.0) -> 
     except urllib.error.URLError as error:
         raise KubeflowError(f"Kubeflow Pipelines at {host}: {error.reason}") from None
     if "json" not in kind:
-        raise KubeflowError(f"{host} answered {HEALTHZ_PATH} with {kind or 'no content type'}, not Kubeflow "
-                            f"Pipelines' API: is --host the KFP endpoint (e.g. http://HOST/pipeline)?")
+        raise KubeflowError(
+            f"{host} answered {HEALTHZ_PATH} with {kind or 'no content type'}, not Kubeflow "
+            f"Pipelines' API: is --host the KFP endpoint (e.g. http://HOST/pipeline)?"
+        )
 
 
 def target_line(target) -> str:
     """The package's header line recording the compile's target (stores.Target)."""
-    return TARGET_COMMENT + json.dumps({"kfp_version": target.release.version if target.release else "any",
-                                        "namespace": target.namespace, "pipeline_root": target.pipeline_root,
-                                        "root_given": target.root_given}, sort_keys=True) + "\n"
+    return (
+        TARGET_COMMENT
+        + json.dumps(
+            {
+                "kfp_version": target.release.version if target.release else "any",
+                "namespace": target.namespace,
+                "pipeline_root": target.pipeline_root,
+                "root_given": target.root_given,
+            },
+            sort_keys=True,
+        )
+        + "\n"
+    )
 
 
 def package_target(path: str) -> dict:
@@ -137,17 +164,25 @@ def package_target(path: str) -> dict:
             if not line.startswith("#"):
                 break
             if line.startswith(TARGET_COMMENT):
-                return json.loads(line[len(TARGET_COMMENT):])
-    return {"namespace": None, "pipeline_root": local_run.load_package(path).get("defaultPipelineRoot"),
-            "root_given": True}
+                return json.loads(line[len(TARGET_COMMENT) :])
+    return {
+        "namespace": None,
+        "pipeline_root": local_run.load_package(path).get("defaultPipelineRoot"),
+        "root_given": True,
+    }
 
 
 def root_line(root: str, given: bool, namespace: str | None, launcher_root: str | None = None) -> str:
     if given:
-        return f"pipeline root: {root} (given; it replaces the namespace's own for this run)" if namespace else \
-            f"pipeline root: {root}"
-    return f"pipeline root: {launcher_root or root} (namespace {namespace or 'of the run'}'s own, from its " \
-           f"kfp-launcher ConfigMap; the run sends none)"
+        return (
+            f"pipeline root: {root} (given; it replaces the namespace's own for this run)"
+            if namespace
+            else f"pipeline root: {root}"
+        )
+    return (
+        f"pipeline root: {launcher_root or root} (namespace {namespace or 'of the run'}'s own, from its "
+        f"kfp-launcher ConfigMap; the run sends none)"
+    )
 
 
 def run_root(path: str, namespace: str | None, launcher: dict[str, str]) -> tuple[str | None, str | None, str]:
@@ -158,22 +193,36 @@ def run_root(path: str, namespace: str | None, launcher: dict[str, str]) -> tupl
     target = package_target(path)
     compiled = target.get("namespace")
     if compiled and namespace and namespace != compiled:
-        raise KubeflowError(f"{path} was compiled for namespace {compiled}, whose store key and root its paths were "
-                            f"checked against; compile it again with --namespace {namespace}")
+        raise KubeflowError(
+            f"{path} was compiled for namespace {compiled}, whose store key and root its paths were "
+            f"checked against; compile it again with --namespace {namespace}"
+        )
     namespace = namespace or compiled
     launcher_root = launcher.get(ROOT_KEY)
     if not target["root_given"] and launcher_root and launcher_root != target["pipeline_root"]:
-        raise KubeflowError(f"the namespace's kfp-launcher ConfigMap gives the pipeline root {launcher_root}, not "
-                            f"{target['pipeline_root']} as when {path} was compiled; compile it again with "
-                            f"--launcher-config")
-    return (target["pipeline_root"] if target["root_given"] else None, namespace,
-            root_line(target["pipeline_root"], target["root_given"], namespace, launcher_root))
+        raise KubeflowError(
+            f"the namespace's kfp-launcher ConfigMap gives the pipeline root {launcher_root}, not "
+            f"{target['pipeline_root']} as when {path} was compiled; compile it again with "
+            f"--launcher-config"
+        )
+    return (
+        target["pipeline_root"] if target["root_given"] else None,
+        namespace,
+        root_line(target["pipeline_root"], target["root_given"], namespace, launcher_root),
+    )
 
 
-def submit(host: str, package_path: str, experiment: str | None = None, run_name: str | None = None,
-           arguments: dict[str, str] | None = None, namespace: str | None = None,
-           enable_caching: bool | None = None, auth: Credentials = Credentials(),
-           launcher: dict[str, str] | None = None) -> str:
+def submit(
+    host: str,
+    package_path: str,
+    experiment: str | None = None,
+    run_name: str | None = None,
+    arguments: dict[str, str] | None = None,
+    namespace: str | None = None,
+    enable_caching: bool | None = None,
+    auth: Credentials = Credentials(),
+    launcher: dict[str, str] | None = None,
+) -> str:
     """Creates a run of the package on the KFP endpoint `host`, in the pipeline root it was compiled for (printed);
     returns the run id."""
     if not os.path.isfile(package_path):
@@ -188,12 +237,23 @@ def submit(host: str, package_path: str, experiment: str | None = None, run_name
     from kfp_server_api.exceptions import ApiException
 
     try:
-        client = kfp.Client(host=host, namespace=namespace or "kubeflow", existing_token=auth.token,
-                            cookies=auth.cookie, ssl_ca_cert=auth.ca_cert,
-                            verify_ssl=False if auth.insecure else None)
+        client = kfp.Client(
+            host=host,
+            namespace=namespace or "kubeflow",
+            existing_token=auth.token,
+            cookies=auth.cookie,
+            ssl_ca_cert=auth.ca_cert,
+            verify_ssl=False if auth.insecure else None,
+        )
         result = client.create_run_from_pipeline_package(
-            package_path, arguments=arguments or {}, run_name=run_name, experiment_name=experiment,
-            namespace=namespace, pipeline_root=pipeline_root, enable_caching=enable_caching)
+            package_path,
+            arguments=arguments or {},
+            run_name=run_name,
+            experiment_name=experiment,
+            namespace=namespace,
+            pipeline_root=pipeline_root,
+            enable_caching=enable_caching,
+        )
     except ApiException as error:
         raise refusal(host, error) from None
     return result.run_id

@@ -4,6 +4,7 @@ Each subcommand lives in the module that does the work: the module exposes
 `add_arguments(parser)` and `main(args) -> int`, and is imported only when its
 subcommand runs (TensorFlow's import costs seconds).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -13,14 +14,24 @@ import sys
 # name -> (module, one-line help)
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "run": ("pipeline.local_runner", "run the whole pipeline locally (LocalDagRunner, SQLite metadata)"),
-    "sample-data": ("sample_data.sample", "generate the sample dataset into a folder, in the classic layout or "
-                                          "another format's (--format)"),
-    "ingest": ("dataset.ingest", "convert a dataset folder to TFRecords (the ExampleGen's transform) and report rejects"),
+    "sample-data": (
+        "sample_data.sample",
+        "generate the sample dataset into a folder, in the classic layout or another format's (--format)",
+    ),
+    "ingest": (
+        "dataset.ingest",
+        "convert a dataset folder to TFRecords (the ExampleGen's transform) and report rejects",
+    ),
     "labelmap": ("dataset.labelmap_draft", "list the mask pixel values of a dataset and draft a label map"),
-    "schema": ("components.schema_gen.schema", "draft a curated TFDV schema (structural rules) from an ingestion output"),
+    "schema": (
+        "components.schema_gen.schema",
+        "draft a curated TFDV schema (structural rules) from an ingestion output",
+    ),
     "report": ("pipeline.report", "a run's timings and results from ML Metadata: table, JSON, PNG chart"),
-    "predict": ("pipeline.predict", "a model (--model) or a model server (--url) on images: overlay PNGs and COCO-RLE "
-                                    "JSON"),
+    "predict": (
+        "pipeline.predict",
+        "a model (--model) or a model server (--url) on images: overlay PNGs and COCO-RLE JSON",
+    ),
     "serve": ("pipeline.serve", "serve a pushed model over TF Serving's REST protocol, to try it locally"),
     "kubeflow": ("kubeflow.runner", "compile the pipeline for Kubeflow Pipelines v2, or submit a compiled package"),
 }

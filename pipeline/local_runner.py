@@ -1,4 +1,5 @@
 """`maskrcnn-tfx run`: the pipeline on this machine with LocalDagRunner and SQLite metadata."""
+
 from __future__ import annotations
 
 import argparse
@@ -11,10 +12,10 @@ import time
 from pipeline import options, settings
 
 
-
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    options.add_pipeline_arguments(parser, pipeline_root=settings.DEFAULT_PIPELINE_ROOT,
-                                   serving_dir=settings.DEFAULT_SERVING_DIR)
+    options.add_pipeline_arguments(
+        parser, pipeline_root=settings.DEFAULT_PIPELINE_ROOT, serving_dir=settings.DEFAULT_SERVING_DIR
+    )
 
 
 class _ProgressPrinter(logging.Handler):
@@ -58,7 +59,8 @@ def run(config, run_id: str | None = None) -> str:
     os.makedirs(log_dir, exist_ok=True)
     log_path = os.path.join(log_dir, f"run-{run_id.replace(':', '')}.log")
     metadata = tfx.orchestration.metadata.sqlite_metadata_connection_config(
-        os.path.join(config.pipeline_root, METADATA_FILE))
+        os.path.join(config.pipeline_root, METADATA_FILE)
+    )
     absl_logging.set_verbosity(absl_logging.INFO)
     file_handler = logging.FileHandler(log_path)
     file_handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
@@ -73,7 +75,7 @@ def run(config, run_id: str | None = None) -> str:
         runtime_parameter_utils.substitute_runtime_parameter(ir, {constants.PIPELINE_RUN_ID_PARAMETER_NAME: run_id})
         tfx.orchestration.LocalDagRunner().run_with_ir(ir)
     finally:
-        for lg, (handlers, propagate) in zip(loggers, saved):
+        for lg, (handlers, propagate) in zip(loggers, saved, strict=True):
             lg.handlers, lg.propagate = handlers, propagate
         absl_logging.set_verbosity(absl_logging.WARNING)
         file_handler.close()
@@ -108,8 +110,9 @@ def main(args: argparse.Namespace) -> int:
         print(f"[run] run id {run_id} (its report later: maskrcnn-tfx report --run {run_id})", flush=True)
         run(config, run_id)
     except Exception as error:  # noqa: BLE001 - the reason is the message; the trace is in the log
-        print(f"[run] FAILED after {time.monotonic() - started:.0f} s: {type(error).__name__}: {error}",
-              file=sys.stderr)
+        print(
+            f"[run] FAILED after {time.monotonic() - started:.0f} s: {type(error).__name__}: {error}", file=sys.stderr
+        )
         return 1
     print(f"[run] pipeline finished in {time.monotonic() - started:.0f} s")
     show_results(config.pipeline_root, run_id)

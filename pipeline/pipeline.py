@@ -1,12 +1,12 @@
 """The pipeline's shape, in one place: used by the local runner and the Kubeflow compiler."""
+
 from __future__ import annotations
 
 import dataclasses
 
+import tensorflow_data_validation as tfdv
 from tfx import v1 as tfx
 from tfx.orchestration.data_types import RuntimeParameter
-
-import tensorflow_data_validation as tfdv
 
 from components.data_gate.component import DataGate
 from components.evaluator.component import MaskEvaluator
@@ -29,14 +29,21 @@ def validation_components(examples: tfx.dsl.Channel, config: PipelineConfig) -> 
     """The schema (curated rules + the label map's classes), statistics, TFDV's validator and the gate."""
     schema_gen = LabelMapSchemaGen(examples=examples, schema_file=config.schema)
     statistics_gen = tfx.components.StatisticsGen(
-        examples=examples, schema=schema_gen.outputs["schema"],
-        stats_options=tfdv.StatsOptions(enable_semantic_domain_stats=True))
+        examples=examples,
+        schema=schema_gen.outputs["schema"],
+        stats_options=tfdv.StatsOptions(enable_semantic_domain_stats=True),
+    )
     example_validator = tfx.components.ExampleValidator(
-        statistics=statistics_gen.outputs["statistics"], schema=schema_gen.outputs["schema"])
+        statistics=statistics_gen.outputs["statistics"], schema=schema_gen.outputs["schema"]
+    )
     data_gate = DataGate(
-        examples=examples, statistics=statistics_gen.outputs["statistics"], schema=schema_gen.outputs["schema"],
-        anomalies=example_validator.outputs["anomalies"], max_class_drift=config.max_class_drift,
-        min_eval_images=config.min_eval_images)
+        examples=examples,
+        statistics=statistics_gen.outputs["statistics"],
+        schema=schema_gen.outputs["schema"],
+        anomalies=example_validator.outputs["anomalies"],
+        max_class_drift=config.max_class_drift,
+        min_eval_images=config.min_eval_images,
+    )
     return [schema_gen, statistics_gen, example_validator, data_gate]
 
 
@@ -69,17 +76,26 @@ def create_components(config: PipelineConfig) -> list:
     validation = validation_components(examples, config)
     trainer = trainer_component(examples, config, after=[validation[-1]])
     evaluator = MaskEvaluator(
-        examples=examples, model=trainer.outputs["model"], serving_dir=config.serving_dir,
-        blessing=config.blessing_config(), latency_batch=config.latency_batch)
+        examples=examples,
+        model=trainer.outputs["model"],
+        serving_dir=config.serving_dir,
+        blessing=config.blessing_config(),
+        latency_batch=config.latency_batch,
+    )
     serving_check = ServingCheck(
-        model=trainer.outputs["model"], examples=examples, evaluation=evaluator.outputs["evaluation"],
-        blessing=evaluator.outputs["blessing"], serving_dir=config.serving_dir)
+        model=trainer.outputs["model"],
+        examples=examples,
+        evaluation=evaluator.outputs["evaluation"],
+        blessing=evaluator.outputs["blessing"],
+        serving_dir=config.serving_dir,
+    )
     pusher = AtomicPusher(
         model=trainer.outputs["model"],
         model_blessing=evaluator.outputs["blessing"],
         infra_blessing=serving_check.outputs["infra_blessing"],
         push_destination=tfx.proto.PushDestination(
-            filesystem=tfx.proto.PushDestination.Filesystem(base_directory=config.serving_dir)),
+            filesystem=tfx.proto.PushDestination.Filesystem(base_directory=config.serving_dir)
+        ),
     ).with_id("Pusher")
     return [example_gen, *validation, trainer, evaluator, serving_check, pusher]
 

@@ -1,4 +1,5 @@
 """`maskrcnn-tfx predict`: a pushed or exported model on images -> overlay PNGs and COCO-RLE JSON."""
+
 from __future__ import annotations
 
 import argparse
@@ -23,20 +24,24 @@ class Detection:
     class_name: str
     score: float
     box_xyxy: list[float]  # original image pixels
-    mask: np.ndarray       # [H, W] uint8 0/1
+    mask: np.ndarray  # [H, W] uint8 0/1
 
     def as_json(self) -> dict:
         from components.util.coco_metrics import rle
 
-        return {"class_id": self.class_id, "class": self.class_name, "score": round(self.score, 4),
-                "box_xyxy": [round(v, 1) for v in self.box_xyxy], "segmentation": rle(self.mask)}
+        return {
+            "class_id": self.class_id,
+            "class": self.class_name,
+            "score": round(self.score, 4),
+            "box_xyxy": [round(v, 1) for v in self.box_xyxy],
+            "segmentation": rle(self.mask),
+        }
 
 
 def find_saved_model(path: str) -> str:
     """A SavedModel folder from what users have at hand: a pushed version, the serving folder (its newest
     version), a Trainer `Model` artifact (its Format-Serving/) or an exported SavedModel."""
     import tensorflow as tf
-
     from tfx.utils import path_utils
 
     from components.util.serving import SAVED_MODEL_FILE, newest_version
@@ -44,8 +49,10 @@ def find_saved_model(path: str) -> str:
     for candidate in (path, path_utils.serving_model_dir(path), newest_version(path)):
         if candidate and tf.io.gfile.exists(os.path.join(candidate, SAVED_MODEL_FILE)):
             return candidate
-    raise PredictError(f"{path}: no SavedModel here (expected saved_model.pb, Format-Serving/ or "
-                       f"numbered versions of a serving folder)")
+    raise PredictError(
+        f"{path}: no SavedModel here (expected saved_model.pb, Format-Serving/ or "
+        f"numbered versions of a serving folder)"
+    )
 
 
 class Predictor:
@@ -64,7 +71,9 @@ class Predictor:
             self.model_dir = find_saved_model(model)
             assets = os.path.join(self.model_dir, "assets")
             if not tf.io.gfile.exists(layout.label_map_path(assets)):
-                raise PredictError(f"{self.model_dir}: no assets/{layout.LABEL_MAP_FILE} (not exported by this project?)")
+                raise PredictError(
+                    f"{self.model_dir}: no assets/{layout.LABEL_MAP_FILE} (not exported by this project?)"
+                )
             label_map = label_map or assets
             self._signature = tf.saved_model.load(self.model_dir).signatures[SERVING_DEFAULT]
         self.class_names = {}
@@ -99,9 +108,16 @@ class Predictor:
         found = Predictions.from_answer(self.answer(encoded), height, width)
         keep = found.scores >= min_score
         boxes, classes, scores, pasted = found.boxes[keep], found.classes[keep], found.scores[keep], found.masks[keep]
-        return [Detection(int(c), self.class_names.get(int(c), f"class {c}"), float(s),
-                          [float(b[1]), float(b[0]), float(b[3]), float(b[2])], m)
-                for b, c, s, m in zip(boxes, classes, scores, pasted)]
+        return [
+            Detection(
+                int(c),
+                self.class_names.get(int(c), f"class {c}"),
+                float(s),
+                [float(b[1]), float(b[0]), float(b[3]), float(b[2])],
+                m,
+            )
+            for b, c, s, m in zip(boxes, classes, scores, pasted, strict=True)
+        ]
 
 
 def _colour(class_id: int) -> tuple[int, int, int]:
@@ -122,7 +138,7 @@ def overlay(image_bgr: np.ndarray, detections: list[Detection]) -> np.ndarray:
         cv2.drawContours(out, contours, -1, tuple(int(c) for c in colour), 1)
     for d in detections:
         colour = _colour(d.class_id)
-        x0, y0, x1, y1 = (int(round(v)) for v in d.box_xyxy)
+        x0, y0, x1, y1 = (round(v) for v in d.box_xyxy)
         cv2.rectangle(out, (x0, y0), (x1, y1), colour, 2)
         label = f"{d.class_name} {d.score:.2f}"
         (w, h), baseline = cv2.getTextSize(label, cv2.FONT_HERSHEY_SIMPLEX, 0.45, 1)
@@ -150,10 +166,16 @@ def predict_file(predictor: Predictor, path: str, output_dir: str, min_score: fl
     detections = predictor(image.data, image.height, image.width, min_score)
     bgr = cv2.imdecode(np.frombuffer(image.data, np.uint8), cv2.IMREAD_COLOR)
     stem = os.path.splitext(os.path.basename(path))[0]
-    result = {"image": path, "height": image.height, "width": image.width, "model": predictor.source,
-              "min_score": min_score, "detections": [d.as_json() for d in detections]}
+    result = {
+        "image": path,
+        "height": image.height,
+        "width": image.width,
+        "model": predictor.source,
+        "min_score": min_score,
+        "detections": [d.as_json() for d in detections],
+    }
     tf.io.gfile.makedirs(output_dir)
-    ok, png = cv2.imencode(".png", overlay(bgr, detections))
+    _ok, png = cv2.imencode(".png", overlay(bgr, detections))
     with tf.io.gfile.GFile(os.path.join(output_dir, stem + ".png"), "wb") as f:
         f.write(png.tobytes())
     with tf.io.gfile.GFile(os.path.join(output_dir, stem + ".json"), "w") as f:
@@ -176,23 +198,35 @@ def predict_unlabelled(summary: dict, reports_dir: str, max_images: int = 20) ->
             print(f"[run] no prediction: {error}")
             failed += 1
     tried = min(len(unlabelled), max_images)
-    print(f"[run] predictions on {tried - failed} of {len(unlabelled)} unlabelled images: {output}"
-          + (f" ({failed} could not be read)" if failed else ""))
+    print(
+        f"[run] predictions on {tried - failed} of {len(unlabelled)} unlabelled images: {output}"
+        + (f" ({failed} could not be read)" if failed else "")
+    )
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     source = parser.add_mutually_exclusive_group(required=True)
-    source.add_argument("--model",
-                        help="a pushed version (SERVING_DIR/<version>), the serving folder (its newest version), "
-                             "a Trainer model artifact or an exported SavedModel")
-    source.add_argument("--url", help="a model server speaking TF Serving's REST protocol (TF Serving, KServe, "
-                                      "`maskrcnn-tfx serve`): http://HOST:PORT/v1/models/NAME")
-    parser.add_argument("--label-map", help="with --url: the model's assets/label_map.json, for class names "
-                                            "(default: class ids)")
+    source.add_argument(
+        "--model",
+        help="a pushed version (SERVING_DIR/<version>), the serving folder (its newest version), "
+        "a Trainer model artifact or an exported SavedModel",
+    )
+    source.add_argument(
+        "--url",
+        help="a model server speaking TF Serving's REST protocol (TF Serving, KServe, "
+        "`maskrcnn-tfx serve`): http://HOST:PORT/v1/models/NAME",
+    )
+    parser.add_argument(
+        "--label-map", help="with --url: the model's assets/label_map.json, for class names (default: class ids)"
+    )
     parser.add_argument("images", nargs="+", metavar="IMAGE", help="JPEG or PNG files")
     parser.add_argument("--output", required=True, help="folder for <image>.png overlays and <image>.json")
-    parser.add_argument("--min-score", type=float, default=DEFAULT_MIN_SCORE,
-                        help="drop detections below this score (default %(default)s)")
+    parser.add_argument(
+        "--min-score",
+        type=float,
+        default=DEFAULT_MIN_SCORE,
+        help="drop detections below this score (default %(default)s)",
+    )
 
 
 def main(args: argparse.Namespace) -> int:
@@ -215,6 +249,8 @@ def main(args: argparse.Namespace) -> int:
             continue
         found = ", ".join(f"{d['class']} {d['score']:.2f}" for d in result["detections"]) or "nothing"
         print(f"{path}: {found}")
-    print(f"wrote {len(args.images) - failed} overlays and JSON files to {args.output}"
-          + (f"; {failed} of {len(args.images)} images failed" if failed else ""))
+    print(
+        f"wrote {len(args.images) - failed} overlays and JSON files to {args.output}"
+        + (f"; {failed} of {len(args.images)} images failed" if failed else "")
+    )
     return 1 if failed else 0

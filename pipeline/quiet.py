@@ -6,6 +6,7 @@ TensorFlow 2.21 writes its start-up lines (`oneDNN custom operations are on`, `C
 through absl's C++ logging before absl is initialised, straight to file descriptor 2, whatever
 TF_CPP_MIN_LOG_LEVEL says; so descriptor 2 goes through a filter that drops those lines alone.
 """
+
 from __future__ import annotations
 
 import atexit
@@ -18,7 +19,8 @@ import warnings
 NOISE = re.compile(
     r"^(WARNING: All log messages before absl::InitializeLog\(\) is called are written to STDERR"
     r"|[IWE]\d{4} [\d:.]+\s+\d+ \w+\.cc:\d+\] (oneDNN custom operations are on|Could not find cuda drivers"
-    r"|failed call to cuInit|oneDNN supports DT_BOOL only|This TensorFlow binary is optimized to use).*)$")
+    r"|failed call to cuInit|oneDNN supports DT_BOOL only|This TensorFlow binary is optimized to use).*)$"
+)
 # Python warnings of the libraries under the pipeline that say nothing a user can act on.
 WARNINGS = (
     (UserWarning, r"Input dict contained keys .* which did not match any model input"),  # tf_keras, Model Garden

@@ -4,6 +4,7 @@ One run: a table on the terminal, the same as JSON, and a PNG chart (time per
 component, training loss curve from the Trainer's TensorBoard logs).
 `--compare` puts several runs side by side.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -36,12 +37,18 @@ def build(summary: dict) -> dict:
         "pipeline_root": summary["pipeline_root"],
         "components": components,
         "wall_seconds": round((max(e for _, e in times) - min(s for s, _ in times)) / 1000, 1) if times else None,
-        "examples": {key: examples.get(key) for key in
-                     ("num_examples", "num_instances", "num_rejected", "num_unlabelled")} if examples else None,
+        "examples": {
+            key: examples.get(key) for key in ("num_examples", "num_instances", "num_rejected", "num_unlabelled")
+        }
+        if examples
+        else None,
         "validation": summary.get("validation"),
         "training": summary.get("training"),
-        "evaluation": {key: evaluation.get(key) for key in
-                       ("num_images", "box", "mask", "interval", "latency", "throughput")} if evaluation else None,
+        "evaluation": {
+            key: evaluation.get(key) for key in ("num_images", "box", "mask", "interval", "latency", "throughput")
+        }
+        if evaluation
+        else None,
         "blessing": evaluation.get("blessing"),
         "serving_check": summary.get("serving_check"),
         "pushed": summary.get("pushed"),
@@ -50,7 +57,8 @@ def build(summary: dict) -> dict:
         "accuracy_over_time": (summary.get("training") or {}).get("accuracy_over_time") or [],
     }
     report["time_to_threshold_s"], report["steps_to_threshold"] = time_to_threshold(
-        report["accuracy_over_time"], (evaluation.get("blessing") or {}).get("thresholds") or {})
+        report["accuracy_over_time"], (evaluation.get("blessing") or {}).get("thresholds") or {}
+    )
     for kind in ("box", "mask"):  # per-class AP stays in the evaluator's metrics.json
         if report["evaluation"] and report["evaluation"].get(kind):
             report["evaluation"][kind] = {k: v for k, v in report["evaluation"][kind].items() if k != "per_class_AP"}
@@ -97,12 +105,19 @@ def report_run(pipeline_root: str, run_id: str) -> dict:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--pipeline-root", default=DEFAULT_PIPELINE_ROOT,
-                        help=f"a pipeline root of `maskrcnn-tfx run` (default: {DEFAULT_PIPELINE_ROOT})")
+    parser.add_argument(
+        "--pipeline-root",
+        default=DEFAULT_PIPELINE_ROOT,
+        help=f"a pipeline root of `maskrcnn-tfx run` (default: {DEFAULT_PIPELINE_ROOT})",
+    )
     parser.add_argument("--run", help="a run id (default: the newest run; --list shows them)")
     parser.add_argument("--list", action="store_true", help="the runs of the pipeline root, oldest first")
-    parser.add_argument("--compare", nargs="*", metavar="RUN",
-                        help="several runs side by side: the ids given, or without ids the last five")
+    parser.add_argument(
+        "--compare",
+        nargs="*",
+        metavar="RUN",
+        help="several runs side by side: the ids given, or without ids the last five",
+    )
     parser.add_argument("--output", help="where to write the JSON and PNG (default: PIPELINE_ROOT/reports)")
 
 
@@ -111,19 +126,23 @@ def main(args: argparse.Namespace) -> int:
 
     try:
         if args.list:
-            print(format_run_list([run_summary.latest_run(args.pipeline_root, run_id)
-                                   for run_id in run_summary.run_ids(args.pipeline_root)]))
+            print(
+                format_run_list(
+                    [
+                        run_summary.latest_run(args.pipeline_root, run_id)
+                        for run_id in run_summary.run_ids(args.pipeline_root)
+                    ]
+                )
+            )
             return 0
-        if args.compare is not None:
-            ids = args.compare or run_summary.run_ids(args.pipeline_root)[-5:]
-        else:
-            ids = [args.run]
+        ids = [args.run] if args.compare is None else args.compare or run_summary.run_ids(args.pipeline_root)[-5:]
         reports = [build(run_summary.latest_run(args.pipeline_root, run_id)) for run_id in ids]
     except (FileNotFoundError, LookupError) as error:
         print(f"report: {error}", file=sys.stderr)
         return 1
     print(format_table(reports))
-    json_path, png_path = write(reports, args.output or reports_dir(args.pipeline_root),
-                                compare=args.compare is not None)
+    json_path, png_path = write(
+        reports, args.output or reports_dir(args.pipeline_root), compare=args.compare is not None
+    )
     print(f"wrote {json_path} and {png_path}")
     return 0

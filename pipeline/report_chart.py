@@ -1,5 +1,6 @@
 """The report's chart (matplotlib, Agg): time per component, training loss, the final AP with its intervals,
 accuracy over training time."""
+
 from __future__ import annotations
 
 
@@ -12,13 +13,26 @@ def _accuracy_panel(axes, reports: list[dict]) -> None:
             continue
         minutes = [p["seconds"] / 60 for p in points]
         colour = f"C{index}"
-        axes.plot(minutes, [p["mask_AP50"] for p in points], color=colour, marker="o", markersize=3,
-                  label=f"{report['run_id']} mask AP50")
+        axes.plot(
+            minutes,
+            [p["mask_AP50"] for p in points],
+            color=colour,
+            marker="o",
+            markersize=3,
+            label=f"{report['run_id']} mask AP50",
+        )
         if all("mask_AP50" in p.get("interval", {}) for p in points):
-            axes.fill_between(minutes, [p["interval"]["mask_AP50"][0] for p in points],
-                              [p["interval"]["mask_AP50"][1] for p in points], color=colour, alpha=0.15, linewidth=0)
-        axes.plot(minutes, [p["mask_AP"] for p in points], color=colour, linestyle="--",
-                  label=f"{report['run_id']} mask AP")
+            axes.fill_between(
+                minutes,
+                [p["interval"]["mask_AP50"][0] for p in points],
+                [p["interval"]["mask_AP50"][1] for p in points],
+                color=colour,
+                alpha=0.15,
+                linewidth=0,
+            )
+        axes.plot(
+            minutes, [p["mask_AP"] for p in points], color=colour, linestyle="--", label=f"{report['run_id']} mask AP"
+        )
         if report["time_to_threshold_s"] is not None:
             axes.axvline(report["time_to_threshold_s"] / 60, color=colour, linewidth=0.8, alpha=0.6)
     axes.set_xlabel("training minutes")
@@ -41,8 +55,14 @@ def _evaluation_panel(axes, reports: list[dict]) -> None:
         interval = evaluation.get("interval")
         values = [evaluation[name.split("_")[0]][name.split("_")[1]] for name in names]
         y = [i + index * height for i in range(len(names))]
-        errors = None if not interval else [[v - interval[n][0] for v, n in zip(values, names)],
-                                           [interval[n][1] - v for v, n in zip(values, names)]]
+        errors = (
+            None
+            if not interval
+            else [
+                [v - interval[n][0] for v, n in zip(values, names, strict=True)],
+                [interval[n][1] - v for v, n in zip(values, names, strict=True)],
+            ]
+        )
         axes.errorbar(values, y, xerr=errors, fmt="o", color=f"C{index}", capsize=3, label=report["run_id"])
         for name, minimum in ((report["blessing"] or {}).get("thresholds") or {}).items():
             if name in names:
@@ -68,8 +88,9 @@ def write_chart(reports: list[dict], path: str) -> str:
     names = list(dict.fromkeys(c["component"] for r in reports for c in r["components"]))
     with_accuracy = any(r["accuracy_over_time"] for r in reports)
     ratios = [1.1, 1, 0.8] + ([1] if with_accuracy else [])
-    figure, panels = plt.subplots(1, len(ratios), figsize=(6 * len(ratios), 0.45 * len(names) + 2.5),
-                                  gridspec_kw={"width_ratios": ratios})
+    figure, panels = plt.subplots(
+        1, len(ratios), figsize=(6 * len(ratios), 0.45 * len(names) + 2.5), gridspec_kw={"width_ratios": ratios}
+    )
     bars, curve = panels[0], panels[1]
     _evaluation_panel(panels[2], reports)
     height = 0.8 / len(reports)

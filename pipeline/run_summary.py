@@ -1,4 +1,5 @@
 """What a pipeline run did, read back from ML Metadata and the components' outputs."""
+
 from __future__ import annotations
 
 import json
@@ -22,7 +23,9 @@ _STATES = {v: k for k, v in metadata_store_pb2.Execution.State.items()}
 def _store(pipeline_root: str) -> metadata_store.MetadataStore:
     path = os.path.join(pipeline_root, METADATA_FILE)
     if not os.path.exists(path):
-        raise FileNotFoundError(f"no metadata store at {path}: is {pipeline_root} a pipeline root of `maskrcnn-tfx run`?")
+        raise FileNotFoundError(
+            f"no metadata store at {path}: is {pipeline_root} a pipeline root of `maskrcnn-tfx run`?"
+        )
     return metadata_store.MetadataStore(tfx.orchestration.metadata.sqlite_metadata_connection_config(path))
 
 
@@ -60,8 +63,11 @@ def latest_run(pipeline_root: str, run_id: str | None = None) -> dict:
     components = []
     examples_uri = model_uri = evaluation_uri = report_uri = pushed = serving_check_uri = None
     for execution in sorted(store.get_executions_by_context(run.id), key=lambda e: e.create_time_since_epoch):
-        events = [e for e in store.get_events_by_execution_ids([execution.id])
-                  if e.type in (metadata_store_pb2.Event.OUTPUT, metadata_store_pb2.Event.DECLARED_OUTPUT)]
+        events = [
+            e
+            for e in store.get_events_by_execution_ids([execution.id])
+            if e.type in (metadata_store_pb2.Event.OUTPUT, metadata_store_pb2.Event.DECLARED_OUTPUT)
+        ]
         artifacts = store.get_artifacts_by_id([e.artifact_id for e in events])
         outputs = {}
         for artifact in artifacts:
@@ -79,14 +85,18 @@ def latest_run(pipeline_root: str, run_id: str | None = None) -> dict:
                 serving_check_uri = artifact.uri
             if type_name == "PushedModel":
                 pushed = artifact
-        components.append({
-            "component": node_of.get(execution.id, str(execution.id)),
-            "state": _STATES.get(execution.last_known_state, "UNKNOWN"),
-            "seconds": round((execution.last_update_time_since_epoch - execution.create_time_since_epoch) / 1000, 1),
-            "started_ms": execution.create_time_since_epoch,
-            "ended_ms": execution.last_update_time_since_epoch,
-            "outputs": outputs,
-        })
+        components.append(
+            {
+                "component": node_of.get(execution.id, str(execution.id)),
+                "state": _STATES.get(execution.last_known_state, "UNKNOWN"),
+                "seconds": round(
+                    (execution.last_update_time_since_epoch - execution.create_time_since_epoch) / 1000, 1
+                ),
+                "started_ms": execution.create_time_since_epoch,
+                "ended_ms": execution.last_update_time_since_epoch,
+                "outputs": outputs,
+            }
+        )
     summary = {"pipeline_root": pipeline_root, "run_id": run.name, "components": components}
     if examples_uri:
         summary["examples"] = _read_json(os.path.join(examples_uri, layout.SUMMARY_FILE))
@@ -112,4 +122,3 @@ def latest_run(pipeline_root: str, run_id: str | None = None) -> dict:
             "version": props["pushed_version"].string_value if "pushed_version" in props else None,
         }
     return summary
-

@@ -1,4 +1,5 @@
 """labelImg's Pascal VOC files, written for the sample (dataset/voc.py reads them)."""
+
 from __future__ import annotations
 
 

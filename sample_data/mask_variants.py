@@ -4,11 +4,12 @@ For measuring and testing how ingestion reads hand-made masks (dataset/mask_valu
 blur, a resize with interpolation, antialiased (sub-pixel) drawing, and JPEG files. Images, boxes and the
 label map are copied unchanged.
 """
+
 from __future__ import annotations
 
 import shutil
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
@@ -27,8 +28,9 @@ def resized(mask: np.ndarray, factor: float = 0.5) -> np.ndarray:
     import cv2
 
     height, width = mask.shape[:2]
-    small = cv2.resize(mask, (max(1, round(width * factor)), max(1, round(height * factor))),
-                       interpolation=cv2.INTER_AREA)
+    small = cv2.resize(
+        mask, (max(1, round(width * factor)), max(1, round(height * factor))), interpolation=cv2.INTER_AREA
+    )
     return cv2.resize(small, (width, height), interpolation=cv2.INTER_CUBIC)
 
 
@@ -49,11 +51,18 @@ def grayscale(mask: np.ndarray) -> np.ndarray:
 
 
 STYLES: dict[str, Callable[[np.ndarray], np.ndarray]] = {
-    "blurred": blurred, "resized": resized, "antialiased": antialiased}
+    "blurred": blurred,
+    "resized": resized,
+    "antialiased": antialiased,
+}
 
 
-def copy_with_masks(source: Path, target: Path, transform: Callable[[np.ndarray], np.ndarray] | None = None,
-                    jpeg_quality: int | None = None) -> Path:
+def copy_with_masks(
+    source: Path,
+    target: Path,
+    transform: Callable[[np.ndarray], np.ndarray] | None = None,
+    jpeg_quality: int | None = None,
+) -> Path:
     """A copy of a seed dataset with every mask transformed, and saved as JPEG when jpeg_quality is given."""
     import cv2
 
@@ -84,9 +93,11 @@ def ingested_instances(output_dir: str) -> dict[str, list[tuple[int, np.ndarray]
             for raw in tf.data.TFRecordDataset(path, compression_type="GZIP"):
                 example = tf.train.Example.FromString(raw.numpy())
                 name = records.feature_values(example, records.IMAGE_FILENAME)[0].decode()
-                masks = [cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_UNCHANGED)
-                         for png in records.feature_values(example, records.OBJECT_MASK)]
-                found[name] = list(zip(records.feature_values(example, records.CLASS_LABEL), masks))
+                masks = [
+                    cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_UNCHANGED)
+                    for png in records.feature_values(example, records.OBJECT_MASK)
+                ]
+                found[name] = list(zip(records.feature_values(example, records.CLASS_LABEL), masks, strict=True))
     return found
 
 

@@ -14,6 +14,7 @@ never touch, so each connected component of a class is one object. Every image
 is drawn from its own random generator seeded by (seed, split, index): the same
 arguments always give the same files.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -90,7 +91,7 @@ def generate(
             results = pool.map(task, jobs, chunksize=16)
     else:
         results = [task(job) for job in jobs]
-    _write_backgrounds(out, num_background, tuple(sizes)[0], seed)
+    _write_backgrounds(out, num_background, next(iter(sizes)), seed)
     return SampleSummary(
         output_dir=str(out),
         num_train=num_train,
@@ -110,8 +111,11 @@ def _write_backgrounds(out: Path, count: int, size: tuple[int, int], seed: int) 
         for index in range(count):
             photo = render_background(np.random.default_rng([seed, code, index]), *size)
             stem = f"background_{index:04d}"
-            cv2.imwrite(str(out / f"{folder}_images" / f"{stem}.jpg"), cv2.cvtColor(photo, cv2.COLOR_RGB2BGR),
-                        [cv2.IMWRITE_JPEG_QUALITY, 92])
+            cv2.imwrite(
+                str(out / f"{folder}_images" / f"{stem}.jpg"),
+                cv2.cvtColor(photo, cv2.COLOR_RGB2BGR),
+                [cv2.IMWRITE_JPEG_QUALITY, 92],
+            )
             cv2.imwrite(str(out / f"{folder}_masks" / f"{stem}.png"), np.zeros(photo.shape[:2], np.uint8))
 
 
@@ -186,8 +190,9 @@ def _class(text: str) -> SampleClass:
     except ValueError:
         rgb = ()
     if not name.strip() or len(rgb) != 3 or not all(0 <= v <= 255 for v in rgb):
-        raise argparse.ArgumentTypeError(f"expected NAME:R,G,B[:KIND] with values 0-255, e.g. boombox:255,0,0; "
-                                         f"got {text!r}")
+        raise argparse.ArgumentTypeError(
+            f"expected NAME:R,G,B[:KIND] with values 0-255, e.g. boombox:255,0,0; got {text!r}"
+        )
     return SampleClass(name.strip(), rgb, kind.strip())
 
 
@@ -195,23 +200,50 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--output", required=True, help="folder to write the dataset into")
     parser.add_argument("--num-train", type=int, default=48, help="training images (default 48)")
     parser.add_argument("--num-test", type=int, default=12, help="test images with masks (default 12)")
-    parser.add_argument("--num-unlabelled", type=int, default=2,
-                        help="test images without masks, kept for prediction (default 2)")
-    parser.add_argument("--size", type=_size, action="append", dest="sizes", metavar="WIDTHxHEIGHT",
-                        help="photo size, repeatable: each photo takes one at random (default 512x384)")
-    parser.add_argument("--portrait-fraction", type=float, default=0.15,
-                        help="share of photos turned to portrait (default 0.15)")
-    parser.add_argument("--class", type=_class, action="append", dest="classes", metavar="NAME:R,G,B[:KIND]",
-                        help="a class, its mask colour and, optionally, how its objects look (one of "
-                             f"{', '.join(KINDS)}; default: by position), repeatable "
-                             "(default: speaker:255,0,0 mug:0,255,0)")
-    parser.add_argument("--voc-fraction", type=float, default=0.3,
-                        help="share of training images with labelImg VOC boxes (default 0.3; 0: none)")
-    parser.add_argument("--background", type=int, default=0, metavar="N",
-                        help="photos without any object per split, listed with no object (default 0)")
-    parser.add_argument("--format", default=SEED, choices=(SEED, *SAMPLE_FORMATS),
-                        help=f"the layout to write: {SEED} (the classic folder, default) or another format's: "
-                             + "; ".join(f"{name}: {formats.FORMATS[name].help}" for name in SAMPLE_FORMATS))
+    parser.add_argument(
+        "--num-unlabelled", type=int, default=2, help="test images without masks, kept for prediction (default 2)"
+    )
+    parser.add_argument(
+        "--size",
+        type=_size,
+        action="append",
+        dest="sizes",
+        metavar="WIDTHxHEIGHT",
+        help="photo size, repeatable: each photo takes one at random (default 512x384)",
+    )
+    parser.add_argument(
+        "--portrait-fraction", type=float, default=0.15, help="share of photos turned to portrait (default 0.15)"
+    )
+    parser.add_argument(
+        "--class",
+        type=_class,
+        action="append",
+        dest="classes",
+        metavar="NAME:R,G,B[:KIND]",
+        help="a class, its mask colour and, optionally, how its objects look (one of "
+        f"{', '.join(KINDS)}; default: by position), repeatable "
+        "(default: speaker:255,0,0 mug:0,255,0)",
+    )
+    parser.add_argument(
+        "--voc-fraction",
+        type=float,
+        default=0.3,
+        help="share of training images with labelImg VOC boxes (default 0.3; 0: none)",
+    )
+    parser.add_argument(
+        "--background",
+        type=int,
+        default=0,
+        metavar="N",
+        help="photos without any object per split, listed with no object (default 0)",
+    )
+    parser.add_argument(
+        "--format",
+        default=SEED,
+        choices=(SEED, *SAMPLE_FORMATS),
+        help=f"the layout to write: {SEED} (the classic folder, default) or another format's: "
+        + "; ".join(f"{name}: {formats.FORMATS[name].help}" for name in SAMPLE_FORMATS),
+    )
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     parser.add_argument("--workers", type=int, default=1, help="processes (default 1)")
 

@@ -1,6 +1,7 @@
 """The sample's classes (sample_data/sample.py draws them): each a name, its colour in the colour masks (whose
 grey value is the class's pixel value in the label map) and how its objects look; the defaults, and the checks
 that keep them apart in the masks."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -23,6 +24,7 @@ class SampleClass:
 # Pure red and green: luma 76 and 150 in both OpenCV's and PIL's grayscale conversion.
 DEFAULT_CLASSES = (SampleClass("speaker", (255, 0, 0)), SampleClass("mug", (0, 255, 0)))
 
+
 def check_classes(classes: tuple[SampleClass, ...]) -> None:
     """Names unique, colours not black, and no two colours with one grayscale value (they would be one class)."""
     if not classes:
@@ -39,6 +41,8 @@ def check_classes(classes: tuple[SampleClass, ...]) -> None:
             raise ValueError(f"class {c.name}: colour {c.mask_rgb} has grayscale value 0, the background")
         if c.pixel_value in by_value:
             other = by_value[c.pixel_value]
-            raise ValueError(f"classes {other.name} {other.mask_rgb} and {c.name} {c.mask_rgb} have the same "
-                             f"grayscale value {c.pixel_value}: the masks could not tell them apart")
+            raise ValueError(
+                f"classes {other.name} {other.mask_rgb} and {c.name} {c.mask_rgb} have the same "
+                f"grayscale value {c.pixel_value}: the masks could not tell them apart"
+            )
         by_value[c.pixel_value] = c

@@ -4,6 +4,7 @@ sample writer (dataset/formats/: `write_sample`). Its instances are the ones ing
 contours (one polygon an object where a format has one: its largest piece). Test photos without a mask stay
 unlabelled in every format (a folder no annotation lists); background photos are listed without objects.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -34,8 +35,16 @@ def read_classic(classic_dir: str) -> tuple[LabelMap, list[Photo], list[str]]:
         except RejectError as e:
             raise ValueError(f"{item.path}: {e}") from e
         image = converted.image
-        photos.append(Photo(item.split, posixpath.basename(item.rel_path), image.data, image.width, image.height,
-                            tuple(converted.instances)))
+        photos.append(
+            Photo(
+                item.split,
+                posixpath.basename(item.rel_path),
+                image.data,
+                image.width,
+                image.height,
+                tuple(converted.instances),
+            )
+        )
     return plan.label_map, photos, list(plan.unlabelled)
 
 

@@ -5,10 +5,11 @@ and 1-3 objects that never touch, each with shading, a soft edge and a shadow.
 Object kinds are drawn by the functions in `DRAWERS` (named in `KINDS`); each
 class of a dataset is drawn as one kind.
 """
+
 from __future__ import annotations
 
 import dataclasses
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 
@@ -20,8 +21,9 @@ class DrawnObject:
     box: tuple[int, int, int, int]
 
 
-def render_scene(rng: np.random.Generator, width: int, height: int, kinds: tuple[int, ...],
-                 border_gaps: tuple[int, ...] = ()):
+def render_scene(
+    rng: np.random.Generator, width: int, height: int, kinds: tuple[int, ...], border_gaps: tuple[int, ...] = ()
+):
     """Returns (photo RGB uint8, label map uint8 of class indices, objects); class i (1-based) is drawn as
     DRAWERS[kinds[i - 1]].
 
@@ -56,17 +58,21 @@ def render_scene(rng: np.random.Generator, width: int, height: int, kinds: tuple
             y0 = int(rng.integers(margin, height - h - margin))
             if border_gaps and number == 0:
                 x0, y0 = _against_border(rng, x0, y0, shape, width, height, border_gaps)
-            box = (max(0, x0 + int(xs.min())), max(0, y0 + int(ys.min())), min(width - 1, x0 + int(xs.max())),
-                   min(height - 1, y0 + int(ys.max())))
+            box = (
+                max(0, x0 + int(xs.min())),
+                max(0, y0 + int(ys.min())),
+                min(width - 1, x0 + int(xs.max())),
+                min(height - 1, y0 + int(ys.max())),
+            )
             padded = (box[0] - margin, box[1] - margin, box[2] + margin, box[3] + margin)
             if box[0] > box[2] or box[1] > box[3] or any(_intersects(padded, t) for t in taken):
                 continue
             _composite(photo, x0 + pad, y0 + pad, shape, layer, rng)
-            label[y0 + pad:y0 + pad + h, x0 + pad:x0 + pad + w][shape > 0] = class_index
+            label[y0 + pad : y0 + pad + h, x0 + pad : x0 + pad + w][shape > 0] = class_index
             objects.append(DrawnObject(class_index, box))
             taken.append(padded)
             break
-    photo, label = photo[pad:pad + height, pad:pad + width], label[pad:pad + height, pad:pad + width]
+    photo, label = photo[pad : pad + height, pad : pad + width], label[pad : pad + height, pad : pad + width]
     return _finish(np.ascontiguousarray(photo), rng), np.ascontiguousarray(label), objects
 
 
@@ -92,7 +98,7 @@ def render_background(rng: np.random.Generator, width: int, height: int) -> np.n
 def _finish(photo: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     import cv2
 
-    photo = photo + rng.standard_normal(photo.shape[:2] + (1,), dtype=np.float32) * 2.5  # sensor noise
+    photo = photo + rng.standard_normal((*photo.shape[:2], 1), dtype=np.float32) * 2.5  # sensor noise
     photo = cv2.GaussianBlur(photo, (3, 3), 0.6)
     return np.clip(photo, 0, 255).astype(np.uint8)
 
@@ -140,9 +146,9 @@ def _composite(photo, x0: int, y0: int, shape: np.ndarray, layer: np.ndarray, rn
     H, W = photo.shape[:2]
     ys, ye, xs, xe = max(0, y0 - pad), min(H, y0 + h + pad), max(0, x0 - pad), min(W, x0 + w + pad)
     alpha = np.zeros((ye - ys, xe - xs), np.float32)
-    alpha[y0 - ys:y0 - ys + h, x0 - xs:x0 - xs + w] = shape
+    alpha[y0 - ys : y0 - ys + h, x0 - xs : x0 - xs + w] = shape
     colour = np.zeros((ye - ys, xe - xs, 3), np.float32)
-    colour[y0 - ys:y0 - ys + h, x0 - xs:x0 - xs + w] = layer
+    colour[y0 - ys : y0 - ys + h, x0 - xs : x0 - xs + w] = layer
     dx, dy = int(rng.integers(3, 9)), int(rng.integers(3, 9))
     shadow = cv2.GaussianBlur(np.roll(np.roll(alpha, dy, 0), dx, 1), (0, 0), 4)
     region = photo[ys:ye, xs:xe]
@@ -201,8 +207,16 @@ def _draw_mug(rng, base):
     cv2.ellipse(shape, (bx + w // 2, e), (w // 2, e), 0, 0, 360, 1, -1)
     cv2.ellipse(shape, (bx + w // 2, h - e), (w // 2, e), 0, 0, 360, 1, -1)
     hx = bx if left_handle else bx + w
-    cv2.ellipse(shape, (hx, h // 2), (handle, int(h * 0.28)), 0, 90 if left_handle else -90,
-                270 if left_handle else 90, 1, thickness)
+    cv2.ellipse(
+        shape,
+        (hx, h // 2),
+        (handle, int(h * 0.28)),
+        0,
+        90 if left_handle else -90,
+        270 if left_handle else 90,
+        1,
+        thickness,
+    )
 
     rgb = np.array(_MUG_COLOURS[int(rng.integers(0, len(_MUG_COLOURS)))], np.float32) + rng.normal(0, 6, 3)
     u = ((np.arange(shape.shape[1], dtype=np.float32) - bx) / max(w, 1)).clip(-0.3, 1.3)
@@ -257,8 +271,7 @@ def _draw_book(rng, base):
     shape = np.ones((h + 1, w + 1), np.uint8)
     rgb = np.array([(150, 40, 60), (60, 60, 150), (200, 150, 60)][int(rng.integers(0, 3))], np.float32)
     rgb = rgb + rng.normal(0, 8, 3)
-    layer = _shade(rgb, np.linspace(0.85, 1.1, w + 1, dtype=np.float32), np.linspace(1.1, 0.9, h + 1,
-                                                                                        dtype=np.float32))
+    layer = _shade(rgb, np.linspace(0.85, 1.1, w + 1, dtype=np.float32), np.linspace(1.1, 0.9, h + 1, dtype=np.float32))
     spine = max(3, w // 9)
     cv2.rectangle(layer, (0, 0), (spine, h), tuple(float(c) * 0.55 for c in rgb), -1)
     cv2.rectangle(layer, (w - max(2, w // 40), 2), (w, h - 2), (235, 230, 215), -1)

@@ -13,6 +13,7 @@ have no per-bucket host names) unless `S3_ADDRESSING_STYLE=virtual`.
 `minio://bucket/key` (Kubeflow's default pipeline root) is `s3://bucket/key` on
 that endpoint.
 """
+
 from __future__ import annotations
 
 import os
@@ -56,8 +57,11 @@ def s3_filesystem():
 
     endpoint = next((os.environ[v] for v in ENDPOINT_VARIABLES if os.environ.get(v)), None)
     style = os.environ.get(ADDRESSING_STYLE_VARIABLE) or ("path" if endpoint else "auto")
-    return s3fs.S3FileSystem(client_kwargs={"endpoint_url": endpoint} if endpoint else {},
-                             config_kwargs={"s3": {"addressing_style": style}}, use_listings_cache=False)
+    return s3fs.S3FileSystem(
+        client_kwargs={"endpoint_url": endpoint} if endpoint else {},
+        config_kwargs={"s3": {"addressing_style": style}},
+        use_listings_cache=False,
+    )
 
 
 def _key(path: str) -> str:
@@ -93,8 +97,11 @@ def list_entries(path: str) -> list[tuple[str, bool]]:
     path = str(path)
     if is_s3(path):
         entries = s3_filesystem().ls(_key(path), detail=True)
-        return sorted((posixpath.basename(e["name"].rstrip("/")), e["type"] == "directory") for e in entries
-                      if e["name"].rstrip("/") != _key(path))  # a zero-byte 'folder/' marker lists itself
+        return sorted(
+            (posixpath.basename(e["name"].rstrip("/")), e["type"] == "directory")
+            for e in entries
+            if e["name"].rstrip("/") != _key(path)
+        )  # a zero-byte 'folder/' marker lists itself
     if is_uri(path):
         # Object stores list sub-"directories" with a trailing '/'; one stat per file would be slow.
         return sorted((n.rstrip("/"), n.endswith("/")) for n in _gfile().listdir(path))
@@ -174,7 +181,7 @@ def download(uri: str, local_dir: str) -> str:
     fs = s3_filesystem()
     os.makedirs(local_dir, exist_ok=True)
     for key in fs.find(_key(uri)):
-        relative = key[len(_key(uri)):].lstrip("/")
+        relative = key[len(_key(uri)) :].lstrip("/")
         if relative and not key.endswith("/"):
             target = os.path.join(local_dir, *relative.split("/"))
             os.makedirs(os.path.dirname(target), exist_ok=True)
@@ -186,8 +193,11 @@ def upload(local_dir: str, uri: str, last: tuple[str, ...] = ()) -> None:
     """Copies the folder `local_dir` to the S3 folder `uri`, the files named in `last` (relative paths) after
     every other one."""
     fs = s3_filesystem()
-    files = sorted(os.path.relpath(os.path.join(folder, name), local_dir)
-                   for folder, _, names in os.walk(local_dir) for name in names)
+    files = sorted(
+        os.path.relpath(os.path.join(folder, name), local_dir)
+        for folder, _, names in os.walk(local_dir)
+        for name in names
+    )
     for relative in sorted(files, key=lambda f: f.replace(os.sep, "/") in last):
         fs.put_file(os.path.join(local_dir, relative), f"{_key(uri)}/{relative.replace(os.sep, '/')}")
 
@@ -200,14 +210,16 @@ def tree_fingerprint(path: str) -> str:
     entries = []
     if is_s3(path):
         for key, info in s3_filesystem().find(_key(path), detail=True).items():
-            entries.append((key[len(_key(path)):], info.get("size"), info.get("ETag") or str(info.get("LastModified"))))
+            entries.append(
+                (key[len(_key(path)) :], info.get("size"), info.get("ETag") or str(info.get("LastModified")))
+            )
     elif is_uri(path):
         gfile = _gfile()
         for folder, _, files in gfile.walk(path):
             for name in files:
                 full = posixpath.join(folder, name)
                 stat = gfile.stat(full)
-                entries.append((full[len(path):], stat.length, stat.mtime_nsec))
+                entries.append((full[len(path) :], stat.length, stat.mtime_nsec))
     else:
         for folder, _, files in os.walk(path):
             for name in files:

@@ -1,5 +1,6 @@
 """The fixture `bad_dataset` (a pytest plugin of conftest.py): the sample with every kind of bad input added, one
 dataset holding them all, for the tests of what ingestion rejects and ignores."""
+
 from __future__ import annotations
 
 import shutil

@@ -1,4 +1,5 @@
 """Shared fixtures and helpers of the test suite."""
+
 from __future__ import annotations
 
 import contextlib
@@ -11,9 +12,10 @@ import cv2
 import numpy as np
 import pytest
 
-from dataset import layout, plan as planning, records
+from dataset import layout, records
+from dataset import plan as planning
 from dataset.convert import convert_item
-from dataset.records import feature_values as feature  # noqa: F401 - the tests' way to read a feature
+from dataset.records import feature_values as feature  # the tests' way to read a feature (from conftest)
 
 # Fixtures in modules of their own: the bad inputs' dataset, the compiled Kubeflow package, the contract run's install.
 pytest_plugins = ("bad_inputs", "kubeflow_package", "kfp_contract")
@@ -24,8 +26,15 @@ IMAGE = os.environ.get("MASKRCNN_TFX_IMAGE", "")
 
 # `make test-quick` leaves out the tests marked slow: these modules (every shipped config's dry run, whole
 # pipeline runs, the cluster contract run, the image's own containers) and every test using a fixture below.
-SLOW_MODULES = {"test_configs.py", "test_pipeline.py", "test_own_data.py", "test_kfp_backend.py", "test_kfp_install.py",
-                "test_image.py", "test_time_to_accuracy.py"}
+SLOW_MODULES = {
+    "test_configs.py",
+    "test_pipeline.py",
+    "test_own_data.py",
+    "test_kfp_backend.py",
+    "test_kfp_install.py",
+    "test_image.py",
+    "test_time_to_accuracy.py",
+}
 SLOW_FIXTURES = {"trained_pipeline", "engine"}
 
 
@@ -46,8 +55,11 @@ def engine():
 
 
 def _tree(root: Path) -> dict[str, int]:
-    return {str(p.relative_to(root)): p.stat().st_mtime_ns for p in root.rglob("*")
-            if p.is_file() and ".git" not in p.parts and ".pytest_cache" not in p.parts}
+    return {
+        str(p.relative_to(root)): p.stat().st_mtime_ns
+        for p in root.rglob("*")
+        if p.is_file() and ".git" not in p.parts and ".pytest_cache" not in p.parts
+    }
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -58,7 +70,8 @@ def repository_untouched():
     yield
     after = _tree(REPO)
     changed = sorted(name for name in before.keys() ^ after.keys()) + sorted(
-        name for name in before.keys() & after.keys() if name.startswith("outputs/") and before[name] != after[name])
+        name for name in before.keys() & after.keys() if name.startswith("outputs/") and before[name] != after[name]
+    )
     assert not changed, f"tests wrote into the repository: {changed[:10]}"
 
 
@@ -77,8 +90,14 @@ def sample_dataset(tmp_path_factory) -> Path:
     from sample_data import sample
 
     out = tmp_path_factory.mktemp("sample") / "dataset"
-    sample.generate(out, num_train=SAMPLE_NUM_TRAIN, num_test=SAMPLE_NUM_TEST,
-                    num_unlabelled=SAMPLE_NUM_UNLABELLED, sizes=(SAMPLE_SIZE,), seed=7)
+    sample.generate(
+        out,
+        num_train=SAMPLE_NUM_TRAIN,
+        num_test=SAMPLE_NUM_TEST,
+        num_unlabelled=SAMPLE_NUM_UNLABELLED,
+        sizes=(SAMPLE_SIZE,),
+        seed=7,
+    )
     return out
 
 
@@ -142,19 +161,24 @@ def parse(outcome: records.Outcome):
 
 
 def decoded_masks(example) -> list[np.ndarray]:
-    return [cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_UNCHANGED)
-            for png in feature(example, records.OBJECT_MASK)]
+    return [
+        cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_UNCHANGED)
+        for png in feature(example, records.OBJECT_MASK)
+    ]
 
 
 VOC = """<annotation><filename>a.jpg</filename><size><width>{width}</width><height>{height}</height></size>
 {objects}</annotation>"""
-VOC_OBJECT = ("<object><name>{name}</name><bndbox><xmin>{0}</xmin><ymin>{1}</ymin><xmax>{2}</xmax><ymax>{3}</ymax>"
-              "</bndbox></object>")
+VOC_OBJECT = (
+    "<object><name>{name}</name><bndbox><xmin>{0}</xmin><ymin>{1}</ymin><xmax>{2}</xmax><ymax>{3}</ymax>"
+    "</bndbox></object>"
+)
 
 
 def voc(*objects, size=(96, 64)) -> str:
-    return VOC.format(objects="".join(VOC_OBJECT.format(*box, name=name) for name, box in objects),
-                      width=size[0], height=size[1])
+    return VOC.format(
+        objects="".join(VOC_OBJECT.format(*box, name=name) for name, box in objects), width=size[0], height=size[1]
+    )
 
 
 def copy_dataset(src: Path, dst: Path) -> Path:
@@ -197,8 +221,15 @@ def pipeline_dataset(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("pipeline-sample") / "dataset"
     # one photo of each split without object (mask all background): Model Garden's parser, the trainer and
     # the COCO evaluation run on negative examples in both splits
-    sample.generate(out, num_train=PIPELINE_NUM_TRAIN - 1, num_test=PIPELINE_NUM_TEST - 1, num_unlabelled=1,
-                    sizes=(SAMPLE_SIZE,), seed=11, num_background=1)
+    sample.generate(
+        out,
+        num_train=PIPELINE_NUM_TRAIN - 1,
+        num_test=PIPELINE_NUM_TEST - 1,
+        num_unlabelled=1,
+        sizes=(SAMPLE_SIZE,),
+        seed=11,
+        num_background=1,
+    )
     return out
 
 
@@ -206,10 +237,16 @@ def tiny_pipeline(dataset: Path, root: str, **changes):
     """The end-to-end run's PipelineConfig (the tiny config, evaluated while training), with `changes`."""
     from pipeline.settings import PipelineConfig, TrainingSettings
 
-    return PipelineConfig(**{"dataset": str(dataset), "pipeline_root": root, "train_steps": TINY_TRAIN_STEPS,
-                             "serving_dir": os.path.join(root, "serving"),
-                             "training": TrainingSettings(config="tiny", eval_interval=TINY_EVAL_INTERVAL),
-                             **changes})
+    return PipelineConfig(
+        **{
+            "dataset": str(dataset),
+            "pipeline_root": root,
+            "train_steps": TINY_TRAIN_STEPS,
+            "serving_dir": os.path.join(root, "serving"),
+            "training": TrainingSettings(config="tiny", eval_interval=TINY_EVAL_INTERVAL),
+            **changes,
+        }
+    )
 
 
 @pytest.fixture(scope="session")

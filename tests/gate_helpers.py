@@ -1,4 +1,5 @@
 """The validation tests' helpers: rewriting ingested examples, running the validation steps on them."""
+
 from __future__ import annotations
 
 import os
@@ -28,13 +29,27 @@ def run_until_gate(examples_dir: Path, root: Path, train: bool = True, **config_
     from pipeline.pipeline import trainer_component, validation_components
     from pipeline.settings import PipelineConfig, TrainingSettings
 
-    config = PipelineConfig(dataset="unused", pipeline_root=str(root), training=TrainingSettings(config="tiny"),
-                            train_steps=2, **config_changes)
-    importer = tfx.dsl.Importer(source_uri=str(examples_dir), artifact_type=tfx.types.standard_artifacts.Examples,
-                                properties={"split_names": '["train", "eval"]'}).with_id("examples")
+    config = PipelineConfig(
+        dataset="unused",
+        pipeline_root=str(root),
+        training=TrainingSettings(config="tiny"),
+        train_steps=2,
+        **config_changes,
+    )
+    importer = tfx.dsl.Importer(
+        source_uri=str(examples_dir),
+        artifact_type=tfx.types.standard_artifacts.Examples,
+        properties={"split_names": '["train", "eval"]'},
+    ).with_id("examples")
     validation = validation_components(importer.outputs["result"], config)
     trainer = [trainer_component(importer.outputs["result"], config, after=[validation[-1]])] if train else []
     metadata = tfx.orchestration.metadata.sqlite_metadata_connection_config(os.path.join(root, "metadata.sqlite"))
-    tfx.orchestration.LocalDagRunner().run(tfx.dsl.Pipeline(
-        pipeline_name="gate-test", pipeline_root=str(root), components=[importer, *validation, *trainer],
-        metadata_connection_config=metadata, beam_pipeline_args=config.beam_pipeline_args))
+    tfx.orchestration.LocalDagRunner().run(
+        tfx.dsl.Pipeline(
+            pipeline_name="gate-test",
+            pipeline_root=str(root),
+            components=[importer, *validation, *trainer],
+            metadata_connection_config=metadata,
+            beam_pipeline_args=config.beam_pipeline_args,
+        )
+    )

@@ -40,6 +40,7 @@ but for the output file) writes /minio in the container's own file system as the
 Not reproduced: Argo and Kubernetes (a step is a container of the image with the pod's volumes, at 2.2.0 the
 launcher's in-container part a shell script: kfp_store.in_container_launcher), ML Metadata's and the API server's
 stores, the AWS default session (an s3:// root without providers), retries, the log upload's object layout."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -66,6 +67,7 @@ def local_path(uri: str) -> str:
 @dataclasses.dataclass
 class Recorded:
     """An output artifact as ML Metadata keeps it."""
+
     id: int
     uri: str
     metadata: dict
@@ -89,12 +91,20 @@ class Backend:
     `run_container(image, argv, env, mounts, image_user, security) -> (exit code, log)` starts the step's
     container with the pod's volumes (`mounts`: host folder -> /minio, /s3, /gcs, or the launcher's own at 2.2.0),
     as the image's user when `image_user` (the launcher writes in the container's own file system; else emptyDirs,
-    writable by all), with the release's security context (kfp_store.Rules, or None); `connect(endpoint_url, key, secret)` is an
-    S3 client (s3fs) on the store; `secrets` are the namespace's Kubernetes secrets ({name: {key: value}}) and
-    `configmap` its kfp-launcher ConfigMap's data; `rules` the release's (kfp_store.RULES)."""
+    writable by all), with the release's security context (kfp_store.Rules, or None);
+    `connect(endpoint_url, key, secret)` is an S3 client (s3fs) on the store; `secrets` are the namespace's
+    Kubernetes secrets ({name: {key: value}}) and `configmap` its kfp-launcher ConfigMap's data; `rules` the
+    release's (kfp_store.RULES)."""
 
-    def __init__(self, connect, run_container, secrets: dict[str, dict[str, str]], configmap: dict[str, str],
-                 work_dir: Path, rules: kfp_store.Rules):
+    def __init__(
+        self,
+        connect,
+        run_container,
+        secrets: dict[str, dict[str, str]],
+        configmap: dict[str, str],
+        work_dir: Path,
+        rules: kfp_store.Rules,
+    ):
         self.connect, self.run_container, self.secrets, self.work_dir = connect, run_container, secrets, work_dir
         self.configmap, self.rules = configmap, rules
         self.artifacts: list[Recorded] = []
@@ -118,27 +128,41 @@ class Backend:
         store = self.launcher_store(root)
         run_id = uuid.uuid4().hex
         prefix = f"{root.rstrip('/')}/{spec['pipelineInfo']['name']}/{run_id}"
-        parameters = {name: (arguments or {}).get(name, definition.get("defaultValue"))
-                      for name, definition in spec["root"].get("inputDefinitions", {}).get("parameters", {}).items()}
+        parameters = {
+            name: (arguments or {}).get(name, definition.get("defaultValue"))
+            for name, definition in spec["root"].get("inputDefinitions", {}).get("parameters", {}).items()
+        }
         steps: dict[str, StepRun] = {}
         for task in ordered_tasks(spec):
             steps[task] = self.run_task(spec, platform, task, prefix, parameters, steps, store)
         return steps
 
-    def executor_input(self, spec: dict, task: str, task_root: str, parameters: dict,
-                       steps: dict[str, StepRun]) -> dict:
+    def executor_input(
+        self, spec: dict, task: str, task_root: str, parameters: dict, steps: dict[str, StepRun]
+    ) -> dict:
         task_spec = spec["root"]["dag"]["tasks"][task]
         component = spec["components"][task_spec["componentRef"]["name"]]
         values = {}
         for name, source in task_spec.get("inputs", {}).get("parameters", {}).items():
-            values[name] = parameters[source["componentInputParameter"]] if "componentInputParameter" in source \
+            values[name] = (
+                parameters[source["componentInputParameter"]]
+                if "componentInputParameter" in source
                 else source["runtimeValue"]["constant"]
+            )
         inputs = {}
         for name, source in task_spec.get("inputs", {}).get("artifacts", {}).items():
             producer = source["taskOutputArtifact"]
             recorded = steps[producer["producerTask"]].outputs[producer["outputArtifactKey"]]
-            inputs[name] = {"artifacts": [{"name": str(recorded.id), "uri": recorded.uri,
-                                           "type": {"instanceSchema": ""}, "metadata": recorded.metadata}]}
+            inputs[name] = {
+                "artifacts": [
+                    {
+                        "name": str(recorded.id),
+                        "uri": recorded.uri,
+                        "type": {"instanceSchema": ""},
+                        "metadata": recorded.metadata,
+                    }
+                ]
+            }
         declared = dict(component.get("outputDefinitions", {}).get("artifacts", {}))
         if self.rules.publish_logs:  # driver.go provisionOutputs: the log's placeholder, with PUBLISH_LOGS
             declared[LOGS_OUTPUT] = {"artifactType": {"schemaTitle": "system.Artifact"}}
@@ -146,17 +170,30 @@ class Backend:
         for name, definition in declared.items():
             artifact = {"uri": f"{task_root}/{name}", "type": definition["artifactType"], "metadata": {}}
             outputs[name] = {"artifacts": [{"name": name, **artifact} if self.rules.task_root_outputs else artifact]}
-        output_file = f"{local_path(task_root)}/{OUTPUT_METADATA_FILE}" if self.rules.task_root_outputs \
+        output_file = (
+            f"{local_path(task_root)}/{OUTPUT_METADATA_FILE}"
+            if self.rules.task_root_outputs
             else kfp_store.OUTPUT_METADATA_FILEPATH
-        return {"inputs": {"parameterValues": values, "artifacts": inputs},
-                "outputs": {"artifacts": outputs, "outputFile": output_file}}
+        )
+        return {
+            "inputs": {"parameterValues": values, "artifacts": inputs},
+            "outputs": {"artifacts": outputs, "outputFile": output_file},
+        }
 
     def pod_env(self, container: dict, platform_executor: dict) -> dict[str, str]:
         env = {e["name"]: e["value"] for e in container.get("env", [])}
         return {**env, **kfp_store.secret_env(platform_executor, self.secrets, self.rules)}
 
-    def run_task(self, spec: dict, platform: dict, task: str, prefix: str, parameters: dict,
-                 steps: dict[str, StepRun], store: kfp_store.ObjectStore) -> StepRun:
+    def run_task(
+        self,
+        spec: dict,
+        platform: dict,
+        task: str,
+        prefix: str,
+        parameters: dict,
+        steps: dict[str, StepRun],
+        store: kfp_store.ObjectStore,
+    ) -> StepRun:
         task_spec = spec["root"]["dag"]["tasks"][task]
         label = spec["components"][task_spec["componentRef"]["name"]]["executorLabel"]
         container = spec["deploymentSpec"]["executors"][label]["container"]
@@ -198,15 +235,17 @@ class Backend:
         if not self.rules.scratch_volumes:
             outputs = [local_path(a["artifacts"][0]["uri"]) for a in executor_input["outputs"]["artifacts"].values()]
             argv = kfp_store.in_container_launcher(argv, outputs, executor_input["outputs"]["outputFile"])
-        code, log = self.run_container(container["image"], argv, env, mounts, not self.rules.scratch_volumes,
-                                       self.rules.security_context)
+        code, log = self.run_container(
+            container["image"], argv, env, mounts, not self.rules.scratch_volumes, self.rules.security_context
+        )
         assert code == 0, f"step {task} failed with exit code {code}:\n{log[-4000:]}"
         if logs:  # getLogWriter: the command's output, also written to the log's local path, uploaded as outputs are
             on_host(local_path(logs["uri"]), "out").parent.mkdir(parents=True, exist_ok=True)
             on_host(local_path(logs["uri"]), "out").write_text(log)
         output_file = on_host(executor_input["outputs"]["outputFile"], "out")
-        executor_output = kfp_store.parse_executor_output(output_file.read_text(), str(output_file)) \
-            if output_file.exists() else {}
+        executor_output = (
+            kfp_store.parse_executor_output(output_file.read_text(), str(output_file)) if output_file.exists() else {}
+        )
         recorded = {}
         for name, artifact_list in executor_input["outputs"]["artifacts"].items():
             artifact = dict(artifact_list["artifacts"][0])
@@ -214,14 +253,22 @@ class Backend:
             if written:
                 artifact["uri"] = written[0].get("uri") or artifact["uri"]
                 artifact["metadata"] = {**artifact["metadata"], **written[0].get("metadata", {})}
-            assert artifact["uri"].startswith(prefix + "/"), \
-                f"failed to upload output artifact {name!r}: URI {artifact['uri']!r} does not have expected " \
+            assert artifact["uri"].startswith(prefix + "/"), (
+                f"failed to upload output artifact {name!r}: URI {artifact['uri']!r} does not have expected "
                 f"bucket prefix {prefix!r}"
+            )
             local = on_host(local_path(artifact["uri"]), "out")
             if local.exists():
                 store.upload(local, artifact["uri"])
-            self.artifacts.append(Recorded(len(self.artifacts) + 1, artifact["uri"], kfp_metadata.round_trip(
-                {**artifact["metadata"], "display_name": name, "store_session_info": "{}"}, self.rules.tag)))
+            self.artifacts.append(
+                Recorded(
+                    len(self.artifacts) + 1,
+                    artifact["uri"],
+                    kfp_metadata.round_trip(
+                        {**artifact["metadata"], "display_name": name, "store_session_info": "{}"}, self.rules.tag
+                    ),
+                )
+            )
             recorded[name] = self.artifacts[-1]
         step = StepRun(task, executor_input, executor_output, recorded, log, logs_uri=logs.get("uri", ""))
         if cacheable:

@@ -10,6 +10,7 @@ Followed: kubeflow/pipelines tag 2.17.0 (commit 4a3592cb2dd0a91a4652ab93893ec8be
 - v2/driver/driver.go initPodSpecPatch (L289-447): resources from resource_cpu_request / resource_memory_request
   (else cpu_request / memory_request), accelerator.resource_type + resource_count (else type + count).
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -31,15 +32,18 @@ def compiler_violations(spec: dict) -> list[str]:
     """What the API server and the backend's compiler refuse, in their words."""
     problems = []
     if spec.get("schemaVersion") != SCHEMA_VERSION:
-        problems.append(f"KFP only supports schema version 2.1.0, but the pipeline spec has version "
-                        f"{spec.get('schemaVersion')}")
+        problems.append(
+            f"KFP only supports schema version 2.1.0, but the pipeline spec has version {spec.get('schemaVersion')}"
+        )
     executors = spec["deploymentSpec"]["executors"]
     for name, component in spec["components"].items():
         executor = executors.get(component.get("executorLabel"), {})
         if not {"container", "importer"} & set(executor):
-            problems.append(f"error processing component name={name!r}: executor(label="
-                            f"{component.get('executorLabel')!r}): non-container and non-importer executor not "
-                            f"implemented")
+            problems.append(
+                f"error processing component name={name!r}: executor(label="
+                f"{component.get('executorLabel')!r}): non-container and non-importer executor not "
+                f"implemented"
+            )
     for task_name, task in spec["root"]["dag"]["tasks"].items():
         executor = executors.get(spec["components"][task["componentRef"]["name"]].get("executorLabel"), {})
         if "importer" in executor and task.get("triggerPolicy", {}).get("condition"):
@@ -52,11 +56,16 @@ def pod_resources(container: dict) -> dict:
     deprecated floats else; an accelerator only with both its type and its count (a limit)."""
     resources = container.get("resources", {})
     accelerator = resources.get("accelerator", {})
-    requests = {"cpu": resources.get("resourceCpuRequest") or resources.get("cpuRequest"),
-                "memory": resources.get("resourceMemoryRequest") or resources.get("memoryRequest")}
+    requests = {
+        "cpu": resources.get("resourceCpuRequest") or resources.get("cpuRequest"),
+        "memory": resources.get("resourceMemoryRequest") or resources.get("memoryRequest"),
+    }
     kind = accelerator.get("resourceType") or accelerator.get("type")
     count = accelerator.get("resourceCount") or accelerator.get("count")
-    return {"requests": {k: v for k, v in requests.items() if v}, "limits": {kind: str(count)} if kind and count else {}}
+    return {
+        "requests": {k: v for k, v in requests.items() if v},
+        "limits": {kind: str(count)} if kind and count else {},
+    }
 
 
 def ordered_tasks(spec: dict) -> list[str]:

@@ -2,16 +2,17 @@
 test_kfp_install.py checks it): moto's S3 server on loopback with a multi-user namespace's key and policy
 (kfp_install.py), the dataset, the kfp-launcher ConfigMap and secret, a serving folder per release already serving
 the end-to-end run's model, and the package compiled for each release."""
+
 from __future__ import annotations
 
 import json
 import os
 
+import pytest
+
 import kfp_install
 import kfp_store
-import pytest
 from conftest import IMAGE, IN_MEMORY_BEAM_ARGS
-
 from pipeline import cli
 from sample_data import sample
 
@@ -56,11 +57,44 @@ def install(s3_store, trained_pipeline, tmp_path_factory):
         baselines[tag] = f"{serving(tag)}/{os.path.basename(served)}"
         fs.put(served + "/", baselines[tag].partition("://")[2], recursive=True)
         packages[tag] = work / f"pipeline-{tag}.yaml"
-        assert cli.main(["kubeflow", "compile", "--image", IMAGE, "--output", str(packages[tag]), "--gpus", "0",
-                         "--config", "tiny", "--train-steps", "2", "--max-regression", "1", "--namespace", NS,
-                         "--kfp-version", tag, "--launcher-config", str(configmap_file), "--dataset", DATASET,
-                         "--serving-dir", serving(tag), "--beam-args=" + " ".join(IN_MEMORY_BEAM_ARGS)]) == 0
+        assert (
+            cli.main(
+                [
+                    "kubeflow",
+                    "compile",
+                    "--image",
+                    IMAGE,
+                    "--output",
+                    str(packages[tag]),
+                    "--gpus",
+                    "0",
+                    "--config",
+                    "tiny",
+                    "--train-steps",
+                    "2",
+                    "--max-regression",
+                    "1",
+                    "--namespace",
+                    NS,
+                    "--kfp-version",
+                    tag,
+                    "--launcher-config",
+                    str(configmap_file),
+                    "--dataset",
+                    DATASET,
+                    "--serving-dir",
+                    serving(tag),
+                    "--beam-args=" + " ".join(IN_MEMORY_BEAM_ARGS),
+                ]
+            )
+            == 0
+        )
     key, secret = s3_store["keys"][NS]
-    return {"packages": packages, "baselines": baselines, "fs": fs, "work": work,
-            "configmap": yaml.safe_load(configmap_file.read_text())["data"],
-            "secrets": {SECRET: {"accesskey": key, "secretkey": secret}}}
+    return {
+        "packages": packages,
+        "baselines": baselines,
+        "fs": fs,
+        "work": work,
+        "configmap": yaml.safe_load(configmap_file.read_text())["data"],
+        "secrets": {SECRET: {"accesskey": key, "secretkey": secret}},
+    }

@@ -3,6 +3,7 @@ each release's protos (2.2.0's, 2.5.0's and 2.17.0's pipeline_spec.proto rebuilt
 field for field), KFP 2.2.0's strict parse of every step and 2.17.0's, for tests/test_kfp_*.py and the contract
 run's backend (tests/kfp_backend.py). The API server's parse of the whole package with those protos:
 kfp_apiserver.py."""
+
 from __future__ import annotations
 
 import json
@@ -22,8 +23,24 @@ NS = "team-a"
 def compile_package(tmp_path, *extra) -> tuple[dict, dict, str]:
     """`kubeflow compile` of the default pipeline with `extra` options: (spec, platform spec, the YAML)."""
     path = tmp_path / "pipeline.yaml"
-    assert cli.main(["kubeflow", "compile", "--image", IMAGE, "--output", str(path), "--init-checkpoint", "none",
-                     "--gpus", "1", *extra]) == 0
+    assert (
+        cli.main(
+            [
+                "kubeflow",
+                "compile",
+                "--image",
+                IMAGE,
+                "--output",
+                str(path),
+                "--init-checkpoint",
+                "none",
+                "--gpus",
+                "1",
+                *extra,
+            ]
+        )
+        == 0
+    )
     docs = [d for d in yaml.safe_load_all(path.read_text()) if d]
     return docs[0], (docs[1] if len(docs) > 1 else {}), path.read_text()
 
@@ -34,8 +51,15 @@ def compile_package(tmp_path, *extra) -> tuple[dict, dict, str]:
 # lacks (PipelineConfig, only SinglePlatformSpec.pipelineConfig's type, is not there either):
 ABSENT_AT_2_2_0 = {
     "PipelineDeploymentConfig.PipelineContainerSpec.ResourceSpec": (
-        "resource_cpu_limit", "resource_cpu_request", "resource_memory_limit", "resource_memory_request"),
-    "PipelineDeploymentConfig.PipelineContainerSpec.ResourceSpec.AcceleratorConfig": ("resource_count", "resource_type"),
+        "resource_cpu_limit",
+        "resource_cpu_request",
+        "resource_memory_limit",
+        "resource_memory_request",
+    ),
+    "PipelineDeploymentConfig.PipelineContainerSpec.ResourceSpec.AcceleratorConfig": (
+        "resource_count",
+        "resource_type",
+    ),
     "PipelineDeploymentConfig.ImporterSpec": ("download_to_workspace",),
     "ComponentInputsSpec.ParameterSpec": ("literals",),
     "ComponentSpec": ("single_platform_specs", "task_config_passthroughs"),
@@ -50,8 +74,13 @@ ABSENT_AT_2_5_0 = {
     "ComponentInputsSpec.ParameterSpec": ("literals",),
     "ComponentSpec": ("task_config_passthroughs",),
     "RuntimeArtifact": ("custom_path",),
-    "PipelineConfig": ("resource_ttl_on_completion", "workspace", "resource_ttl_on_success", "resource_ttl_on_failure",
-                       "active_deadline_seconds"),
+    "PipelineConfig": (
+        "resource_ttl_on_completion",
+        "workspace",
+        "resource_ttl_on_success",
+        "resource_ttl_on_failure",
+        "active_deadline_seconds",
+    ),
 }
 OWN_AT_2_5_0 = {"PipelineConfig": (("semaphore_key", 9), ("mutex_name", 9), ("resource_ttl", 5))}  # name, type
 
@@ -97,8 +126,9 @@ def pipeline_spec_pool(absent: dict, own: dict | None = None) -> descriptor_pool
             for path, fields in (own or {}).items():
                 for number, (name, kind) in enumerate(fields, 1):
                     camel = re.sub(r"_(.)", lambda m: m[1].upper(), name)
-                    _message(proto.message_type, path).field.add(name=name, number=number, type=kind, label=1,
-                                                                 json_name=camel)
+                    _message(proto.message_type, path).field.add(
+                        name=name, number=number, type=kind, label=1, json_name=camel
+                    )
 
     pool = descriptor_pool.DescriptorPool()
     _add_file(pool, pipeline_spec_pb2.DESCRIPTOR, as_at_tag)
@@ -114,8 +144,9 @@ def _pool_2_2_0() -> descriptor_pool.DescriptorPool:
 def _kubernetes_2_2_0() -> descriptor_pb2.FileDescriptorProto:
     """kubernetes_platform/proto/kubernetes_executor_config.proto at 8b2a099e8c9f: the messages the package may
     write, with their field numbers (no empty_dir_mounts, no *_parameter or *_json fields); the others left out."""
-    k8s = descriptor_pb2.FileDescriptorProto(name="kubernetes_executor_config.proto", package="kfp_kubernetes",
-                                             syntax="proto3")
+    k8s = descriptor_pb2.FileDescriptorProto(
+        name="kubernetes_executor_config.proto", package="kfp_kubernetes", syntax="proto3"
+    )
     string, message, optional, repeated = 9, 11, 1, 3
 
     def add(owner, name, fields):
@@ -123,18 +154,35 @@ def _kubernetes_2_2_0() -> descriptor_pb2.FileDescriptorProto:
         for number, (field, kind, label, type_name) in enumerate(fields, 1):
             if field:
                 json_name = field.split("_")[0] + "".join(w.title() for w in field.split("_")[1:])
-                added.field.add(name=field, number=number, type=kind, label=label, json_name=json_name,
-                                **({"type_name": type_name} if type_name else {}))
+                added.field.add(
+                    name=field,
+                    number=number,
+                    type=kind,
+                    label=label,
+                    json_name=json_name,
+                    **({"type_name": type_name} if type_name else {}),
+                )
         return added
 
-    secret = add(k8s.message_type, "SecretAsEnv", [("secret_name", string, optional, None),
-                                                   ("key_to_env", message, repeated,
-                                                    ".kfp_kubernetes.SecretAsEnv.SecretKeyToEnvMap")])
-    add(secret.nested_type, "SecretKeyToEnvMap", [("secret_key", string, optional, None),
-                                                  ("env_var", string, optional, None)])
-    selector = add(k8s.message_type, "NodeSelector", [("labels", message, repeated,
-                                                       ".kfp_kubernetes.NodeSelector.LabelsEntry")])
-    entry = add(selector.nested_type, "LabelsEntry", [("key", string, optional, None), ("value", string, optional, None)])
+    secret = add(
+        k8s.message_type,
+        "SecretAsEnv",
+        [
+            ("secret_name", string, optional, None),
+            ("key_to_env", message, repeated, ".kfp_kubernetes.SecretAsEnv.SecretKeyToEnvMap"),
+        ],
+    )
+    add(
+        secret.nested_type,
+        "SecretKeyToEnvMap",
+        [("secret_key", string, optional, None), ("env_var", string, optional, None)],
+    )
+    selector = add(
+        k8s.message_type, "NodeSelector", [("labels", message, repeated, ".kfp_kubernetes.NodeSelector.LabelsEntry")]
+    )
+    entry = add(
+        selector.nested_type, "LabelsEntry", [("key", string, optional, None), ("value", string, optional, None)]
+    )
     entry.options.map_entry = True
     add(k8s.message_type, "ImagePullSecret", [("secret_name", string, optional, None)])
     add(k8s.message_type, "Toleration", [(f, string, optional, None) for f in ("key", "operator", "value", "effect")])
@@ -155,13 +203,20 @@ def _kubernetes_2_17_0() -> descriptor_pool.DescriptorPool:
     pool = descriptor_pool.DescriptorPool()
     _add_file(pool, struct_pb2.DESCRIPTOR)
     _add_file(pool, pipeline_spec_pb2.DESCRIPTOR)
-    pool.Add(text_format.Parse((DATA / "kfp-2.17.0-kubernetes_executor_config.pbtxt").read_text(),
-                               descriptor_pb2.FileDescriptorProto()))
+    pool.Add(
+        text_format.Parse(
+            (DATA / "kfp-2.17.0-kubernetes_executor_config.pbtxt").read_text(), descriptor_pb2.FileDescriptorProto()
+        )
+    )
     return pool
 
 
-DRIVER_MESSAGES = ("ml_pipelines.ComponentSpec", "ml_pipelines.PipelineTaskSpec",
-                   "ml_pipelines.PipelineDeploymentConfig.PipelineContainerSpec", "kfp_kubernetes.KubernetesExecutorConfig")
+DRIVER_MESSAGES = (
+    "ml_pipelines.ComponentSpec",
+    "ml_pipelines.PipelineTaskSpec",
+    "ml_pipelines.PipelineDeploymentConfig.PipelineContainerSpec",
+    "kfp_kubernetes.KubernetesExecutorConfig",
+)
 
 
 def driver_parse(spec: dict, platform: dict, tag: str = "2.2.0") -> None:
@@ -171,12 +226,14 @@ def driver_parse(spec: dict, platform: dict, tag: str = "2.2.0") -> None:
     pool = _pool_2_2_0() if tag == "2.2.0" else _kubernetes_2_17_0()
     kinds = {name: message_factory.GetMessageClass(pool.FindMessageTypeByName(name)) for name in DRIVER_MESSAGES}
     executors = platform.get("platforms", {}).get("kubernetes", {}).get("deploymentSpec", {}).get("executors", {})
-    for task_name, task in spec["root"]["dag"]["tasks"].items():
+    for task in spec["root"]["dag"]["tasks"].values():
         component = spec["components"][task["componentRef"]["name"]]
         label = component["executorLabel"]
-        for kind, value in zip(DRIVER_MESSAGES, (component, task,
-                                                 spec["deploymentSpec"]["executors"][label]["container"],
-                                                 executors.get(label, {}))):
+        for kind, value in zip(
+            DRIVER_MESSAGES,
+            (component, task, spec["deploymentSpec"]["executors"][label]["container"], executors.get(label, {})),
+            strict=True,
+        ):
             json_format.Parse(json.dumps(value), kinds[kind](), ignore_unknown_fields=False)
 
 

@@ -4,6 +4,7 @@ user's policy (each release's) and key in the secret mlpipeline-minio-artifact, 
 store that enforces them here, moto's S3 server with IAM on (moto/core/authorization.py: after /moto-api/reset-auth 0
 every request needs a key IAM made, a good signature, and a user policy allowing the action on the resource,
 moto/iam/access_control.py)."""
+
 from __future__ import annotations
 
 import contextlib
@@ -31,15 +32,23 @@ def namespace_policy(namespace: str, release: str = "2.17.0") -> dict:
     policy: moto evaluates no StringLike / StringNotLike condition (moto/iam/policy_conditions.py: StringEquals
     only), so a 2.17.0 namespace may list another's names here; their objects stay refused. How SeaweedFS or MinIO
     read s3:List* on object ARNs at 2.15.0 and 2.16.0 is their own (not reproduced)."""
-    objects = [f"arn:aws:s3:::mlpipeline/{p}"
-               for p in ("artifacts/*", f"private-artifacts/{namespace}/*", f"private/{namespace}/*", "shared/*")]
+    objects = [
+        f"arn:aws:s3:::mlpipeline/{p}"
+        for p in ("artifacts/*", f"private-artifacts/{namespace}/*", f"private/{namespace}/*", "shared/*")
+    ]
     if release in ("2.15.0", "2.16.0"):
-        return {"Version": "2012-10-17", "Statement": [
-            {"Effect": "Allow", "Action": ["s3:Put*", "s3:Get*", "s3:List*"], "Resource": objects}]}
+        return {
+            "Version": "2012-10-17",
+            "Statement": [{"Effect": "Allow", "Action": ["s3:Put*", "s3:Get*", "s3:List*"], "Resource": objects}],
+        }
     assert release == "2.17.0", release
-    return {"Version": "2012-10-17", "Statement": [
-        {"Effect": "Allow", "Action": ["s3:Put*", "s3:Get*", "s3:List*", "s3:DeleteObject"], "Resource": objects},
-        {"Effect": "Allow", "Action": ["s3:ListBucket"], "Resource": ["arn:aws:s3:::mlpipeline"]}]}
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Action": ["s3:Put*", "s3:Get*", "s3:List*", "s3:DeleteObject"], "Resource": objects},
+            {"Effect": "Allow", "Action": ["s3:ListBucket"], "Resource": ["arn:aws:s3:::mlpipeline"]},
+        ],
+    }
 
 
 @contextlib.contextmanager
@@ -58,14 +67,19 @@ def store(namespace: str, buckets: tuple[str, ...], release: str = "2.17.0"):
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
     endpoint = f"http://127.0.0.1:{port}"
-    anyone = {"endpoint_url": endpoint, "region_name": "us-east-1", "aws_access_key_id": "setup",
-              "aws_secret_access_key": "setup"}
+    anyone = {
+        "endpoint_url": endpoint,
+        "region_name": "us-east-1",
+        "aws_access_key_id": "setup",
+        "aws_secret_access_key": "setup",
+    }
     requests.post(f"{endpoint}/moto-api/reset")  # moto's state is the process's: a store of its own each time
     iam = boto3.client("iam", **anyone)
     keys = {}
-    for user, policy in (("admin", {"Version": "2012-10-17", "Statement": [
-            {"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]}),
-                         (namespace, namespace_policy(namespace, release))):
+    for user, policy in (
+        ("admin", {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]}),
+        (namespace, namespace_policy(namespace, release)),
+    ):
         iam.create_user(UserName=user)
         iam.put_user_policy(UserName=user, PolicyName=f"KubeflowProject{user}", PolicyDocument=json.dumps(policy))
         key = iam.create_access_key(UserName=user)["AccessKey"]
@@ -75,8 +89,12 @@ def store(namespace: str, buckets: tuple[str, ...], release: str = "2.17.0"):
     assert requests.post(f"{endpoint}/moto-api/reset-auth", data=b"0").ok
 
     def connect(url, key, secret):
-        return s3fs.S3FileSystem(key=key, secret=secret, client_kwargs={"endpoint_url": url, "region_name": "minio"},
-                                 use_listings_cache=False)
+        return s3fs.S3FileSystem(
+            key=key,
+            secret=secret,
+            client_kwargs={"endpoint_url": url, "region_name": "minio"},
+            use_listings_cache=False,
+        )
 
     try:
         yield {"endpoint": endpoint, "fs": connect(endpoint, *keys["admin"]), "keys": keys, "connect": connect}
@@ -107,8 +125,6 @@ data:
 """
 
 
-
-
 def kserve_download(serving_dir: str, configmap: dict, key: tuple[str, str], work: Path):
     """What KServe's storage initializer copies into /mnt/models for `kubeflow serving-manifest`'s
     InferenceService, its Secret holding `key`: kserve-storage's own download, in the environment kserve/kserve
@@ -117,15 +133,30 @@ def kserve_download(serving_dir: str, configmap: dict, key: tuple[str, str], wor
     from kubeflow import launcher_config, serving_manifest
 
     made = serving_manifest.manifest(serving_dir, "model", "ns", launcher_config.session(configmap, serving_dir, None))
-    annotations, keys = made.secret.annotations, dict(zip(("accesskey", "secretkey"), key))
+    annotations, keys = made.secret.annotations, dict(zip(("accesskey", "secretkey"), key, strict=True))
     endpoint, https = annotations["serving.kserve.io/s3-endpoint"], annotations["serving.kserve.io/s3-usehttps"]
     region = annotations["serving.kserve.io/s3-region"]
-    env = {**os.environ, "AWS_ACCESS_KEY_ID": keys["accesskey"], "AWS_SECRET_ACCESS_KEY": keys["secretkey"],
-           "S3_ENDPOINT": endpoint, "S3_USE_HTTPS": https, "AWS_REGION": region, "AWS_DEFAULT_REGION": region,
-           "AWS_ENDPOINT_URL": ("http://" if https == "0" else "https://") + endpoint}
+    env = {
+        **os.environ,
+        "AWS_ACCESS_KEY_ID": keys["accesskey"],
+        "AWS_SECRET_ACCESS_KEY": keys["secretkey"],
+        "S3_ENDPOINT": endpoint,
+        "S3_USE_HTTPS": https,
+        "AWS_REGION": region,
+        "AWS_DEFAULT_REGION": region,
+        "AWS_ENDPOINT_URL": ("http://" if https == "0" else "https://") + endpoint,
+    }
     mounted = work / f"mnt-models-{key[0]}"
-    done = subprocess.run([sys.executable, "-c", "import sys; from kserve_storage import Storage; "
-                           "Storage.download(sys.argv[1], sys.argv[2])",
-                           made.documents[-1]["spec"]["predictor"]["model"]["storageUri"], str(mounted)],
-                          env=env, capture_output=True, text=True)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys; from kserve_storage import Storage; Storage.download(sys.argv[1], sys.argv[2])",
+            made.documents[-1]["spec"]["predictor"]["model"]["storageUri"],
+            str(mounted),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
     return done, mounted

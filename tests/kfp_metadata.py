@@ -13,6 +13,7 @@ next step (kubeflow/pipelines `backend/src/v2/metadata/converter.go`, the same a
 Numbers are doubles (JSON numbers; an integer over 2**53 loses digits). Values here are JSON values as Python
 reads them; a number comes back as a float.
 """
+
 from __future__ import annotations
 
 WORKSPACE_KEY = "_kfp_workspace"  # converter.go toMLMDArtifact at 2.17.0 (not at 2.2.0)
@@ -46,21 +47,23 @@ def to_mlmd_value(value) -> dict:
     if isinstance(value, dict):
         return {"struct_value": {"struct": _numbers_as_doubles(value)}}
     kind = "NullValue" if value is None else type(value).__name__
-    raise ConversionError(f"failed to convert RuntimeArtifact to MLMD artifact: unknown/unsupported value type "
-                          f"*structpb.Value_{kind}")
+    raise ConversionError(
+        f"failed to convert RuntimeArtifact to MLMD artifact: unknown/unsupported value type *structpb.Value_{kind}"
+    )
 
 
 def from_mlmd_value(value: dict):
     """toRuntimeArtifact: an ml_metadata.Value back as a metadata value."""
-    (kind, held), = value.items()
+    ((kind, held),) = value.items()
     if kind == "string_value":
         return held
     if kind in ("double_value", "int_value"):
         return float(held)
     if kind == "struct_value":
         return held
-    raise ConversionError(f"failed to convert MLMD artifact to RuntimeArtifact: unknown property type in MLMD "
-                          f"artifact: {kind}")
+    raise ConversionError(
+        f"failed to convert MLMD artifact to RuntimeArtifact: unknown property type in MLMD artifact: {kind}"
+    )
 
 
 def store(metadata: dict, tag: str = "2.17.0") -> dict:

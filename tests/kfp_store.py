@@ -40,6 +40,7 @@ the project's kubeflow/ modules, which the contract checks).
 Not reproduced: encoding/json's HTML escaping (<, >, & as \\u003c...; no such characters in this package's keys
 matter for equality), the cache's scoping by pipeline name and namespace (one pipeline, one namespace here).
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -56,22 +57,44 @@ DEFAULT_SECRET = ("mlpipeline-minio-artifact", "accesskey", "secretkey")
 @dataclasses.dataclass(frozen=True)
 class Rules:
     tag: str
-    strict_driver: bool           # cmd/driver/main.go: jsonpb.UnmarshalString (2.2.0) or util.UnmarshalString
-    minio_endpoint: str           # objectstore/config.go, a minio:// path with no providers entry
-    secret_name_parameter: bool   # driver/k8s.go reads secretNameParameter
-    publish_logs: bool            # driver.go provisionOutputs adds executor-logs (PUBLISH_LOGS, default true)
-    task_root_outputs: bool       # driver.go provisionOutputs: <task>/<salt>/<key>, the output file in the task's root
-    scratch_volumes: bool         # argocompiler/container.go: emptyDirs at /gcs, /minio, /s3 (from 2.3.0)
+    strict_driver: bool  # cmd/driver/main.go: jsonpb.UnmarshalString (2.2.0) or util.UnmarshalString
+    minio_endpoint: str  # objectstore/config.go, a minio:// path with no providers entry
+    secret_name_parameter: bool  # driver/k8s.go reads secretNameParameter
+    publish_logs: bool  # driver.go provisionOutputs adds executor-logs (PUBLISH_LOGS, default true)
+    task_root_outputs: bool  # driver.go provisionOutputs: <task>/<salt>/<key>, the output file in the task's root
+    scratch_volumes: bool  # argocompiler/container.go: emptyDirs at /gcs, /minio, /s3 (from 2.3.0)
     security_context: dict | None = None  # the step container's, as the compiler and the driver write it
 
 
-RULES = {r.tag: r for r in (
-    Rules("2.2.0", strict_driver=True, minio_endpoint="minio-service.kubeflow:9000", secret_name_parameter=False,
-          publish_logs=False, task_root_outputs=False, scratch_volumes=False),
-    Rules("2.17.0", strict_driver=False, minio_endpoint="seaweedfs.kubeflow:9000", secret_name_parameter=True,
-          publish_logs=True, task_root_outputs=True, scratch_volumes=True, security_context={
-              "allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]},
-              "seccompProfile": {"type": "RuntimeDefault"}, "runAsNonRoot": True}))}
+RULES = {
+    r.tag: r
+    for r in (
+        Rules(
+            "2.2.0",
+            strict_driver=True,
+            minio_endpoint="minio-service.kubeflow:9000",
+            secret_name_parameter=False,
+            publish_logs=False,
+            task_root_outputs=False,
+            scratch_volumes=False,
+        ),
+        Rules(
+            "2.17.0",
+            strict_driver=False,
+            minio_endpoint="seaweedfs.kubeflow:9000",
+            secret_name_parameter=True,
+            publish_logs=True,
+            task_root_outputs=True,
+            scratch_volumes=True,
+            security_context={
+                "allowPrivilegeEscalation": False,
+                "capabilities": {"drop": ["ALL"]},
+                "seccompProfile": {"type": "RuntimeDefault"},
+                "runAsNonRoot": True,
+            },
+        ),
+    )
+}
 
 
 OUTPUT_METADATA_FILEPATH = "/tmp/kfp_outputs/output_metadata.json"  # launcher_v2.go at 2.2.0
@@ -95,8 +118,10 @@ exit $code
 def in_container_launcher(argv: list[str], outputs: list[str], output_file: str) -> list[str]:
     """The step's command wrapped in IN_CONTAINER_LAUNCHER, for a pod with no scratch volumes."""
     script = IN_CONTAINER_LAUNCHER.format(
-        volume=LAUNCHER_VOLUME, folders=" ".join(shlex.quote(os.path.dirname(p)) for p in outputs),
-        outputs=" ".join(shlex.quote(p) for p in [*outputs, output_file]))
+        volume=LAUNCHER_VOLUME,
+        folders=" ".join(shlex.quote(os.path.dirname(p)) for p in outputs),
+        outputs=" ".join(shlex.quote(p) for p in [*outputs, output_file]),
+    )
     return ["sh", "-c", script, "launcher", *argv]
 
 
@@ -127,12 +152,21 @@ def launcher_store(configmap: dict[str, str], path: str, rules: Rules) -> Store:
         assert scheme == "minio", f"{path}: no providers entry: the AWS default session (not reproduced)"
         return Store(rules.minio_endpoint, DEFAULT_SECRET, True)
     chosen = dict(entry["default"])
-    override = next((o for o in entry.get("overrides") or []
-                     if o["bucketName"] == bucket and key.startswith(o.get("keyPrefix", ""))), None)
+    override = next(
+        (
+            o
+            for o in entry.get("overrides") or []
+            if o["bucketName"] == bucket and key.startswith(o.get("keyPrefix", ""))
+        ),
+        None,
+    )
     chosen.update({k: v for k, v in (override or {}).items() if v not in (None, "")})
     ref = chosen["credentials"]["secretRef"]
-    return Store(chosen["endpoint"], (ref["secretName"], ref["accessKeyKey"], ref["secretKeyKey"]),
-                 bool(chosen.get("disableSSL")))
+    return Store(
+        chosen["endpoint"],
+        (ref["secretName"], ref["accessKeyKey"], ref["secretKeyKey"]),
+        bool(chosen.get("disableSSL")),
+    )
 
 
 def secret_env(platform_executor: dict, secrets: dict[str, dict[str, str]], rules: Rules) -> dict[str, str]:
@@ -143,7 +177,7 @@ def secret_env(platform_executor: dict, secrets: dict[str, dict[str, str]], rule
         name = item.get("secretName")
         if rules.secret_name_parameter and "secretNameParameter" in item:
             name = item["secretNameParameter"]["runtimeValue"]["constant"]
-        assert name in secrets, f"CreateContainerConfigError: secret \"{name}\" not found"
+        assert name in secrets, f'CreateContainerConfigError: secret "{name}" not found'
         for key in item["keyToEnv"]:
             env[key["envVar"]] = secrets[name][key["secretKey"]]
     return env
@@ -161,14 +195,22 @@ def cache_fingerprint(executor_input: dict, container: dict) -> str:
     """cacheutils/cache.go: the SHA-256 of the cache key as encoding/json writes it."""
     outputs = executor_input["outputs"]
     key = {
-        "inputArtifactNames": {name: {"artifactNames": [a["name"] for a in artifacts["artifacts"]]}
-                               for name, artifacts in executor_input["inputs"].get("artifacts", {}).items()},
+        "inputArtifactNames": {
+            name: {"artifactNames": [a["name"] for a in artifacts["artifacts"]]}
+            for name, artifacts in executor_input["inputs"].get("artifacts", {}).items()
+        },
         "inputParameterValues": executor_input["inputs"].get("parameterValues", {}),
-        "outputArtifactsSpec": {name: {k: artifacts["artifacts"][0].get(k) for k in ("name", "type", "metadata")}
-                                for name, artifacts in outputs.get("artifacts", {}).items() if artifacts["artifacts"]},
-        "outputParametersSpec": {name: "" for name in outputs.get("parameters", {})},
-        "containerSpec": {"image": container["image"], "cmdArgs": [*container["command"], *container["args"]],
-                          "pvcNames": []},
+        "outputArtifactsSpec": {
+            name: {k: artifacts["artifacts"][0].get(k) for k in ("name", "type", "metadata")}
+            for name, artifacts in outputs.get("artifacts", {}).items()
+            if artifacts["artifacts"]
+        },
+        "outputParametersSpec": dict.fromkeys(outputs.get("parameters", {}), ""),
+        "containerSpec": {
+            "image": container["image"],
+            "cmdArgs": [*container["command"], *container["args"]],
+            "pvcNames": [],
+        },
     }
     text = json.dumps(_drop_empty(key), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(text.encode()).hexdigest()
@@ -208,7 +250,7 @@ class ObjectStore:
         for key in self.fs.find(prefix):
             if key != prefix and not key.startswith(prefix + "/"):
                 continue
-            relative = key[len(prefix):].strip("/")
+            relative = key[len(prefix) :].strip("/")
             target = local / relative if relative else local
             target.parent.mkdir(parents=True, exist_ok=True)
             if key.endswith("/"):

@@ -1,6 +1,7 @@
 """The package `kubeflow compile` writes, for the tests that read it (a pytest plugin of conftest.py): the fixture
 `package` (compiled once by the CLI for 2 GPUs, as the kfp client parses it), the arguments that compile it and
 each step's container in it."""
+
 from __future__ import annotations
 
 import pytest
@@ -10,16 +11,39 @@ from pipeline import cli
 IMAGE = "registry.example.com/ml/maskrcnn-tfx:gpu-abc123"
 BEAM_ARGS = ["--direct_running_mode=multi_processing", "--direct_num_workers=4"]
 # The pipeline's steps in dependency order: every one a container (no resolver: the baseline is the served model).
-STEPS = ["ImageMaskExampleGen", "LabelMapSchemaGen", "StatisticsGen", "ExampleValidator", "DataGate", "Trainer",
-         "MaskEvaluator", "ServingCheck", "Pusher"]
+STEPS = [
+    "ImageMaskExampleGen",
+    "LabelMapSchemaGen",
+    "StatisticsGen",
+    "ExampleValidator",
+    "DataGate",
+    "Trainer",
+    "MaskEvaluator",
+    "ServingCheck",
+    "Pusher",
+]
 CONTAINER_STEPS = STEPS
 
 
 def compile_args(output, *extra) -> list[str]:
-    return ["kubeflow", "compile", "--image", IMAGE, "--output", str(output),
-            "--pipeline-root", "gs://bucket/pipeline-root", "--dataset", "gs://bucket/datasets/speakers",
-            "--serving-dir", "gs://bucket/serving", "--init-checkpoint", "none", "--beam-args=" + " ".join(BEAM_ARGS),
-            *extra]
+    return [
+        "kubeflow",
+        "compile",
+        "--image",
+        IMAGE,
+        "--output",
+        str(output),
+        "--pipeline-root",
+        "gs://bucket/pipeline-root",
+        "--dataset",
+        "gs://bucket/datasets/speakers",
+        "--serving-dir",
+        "gs://bucket/serving",
+        "--init-checkpoint",
+        "none",
+        "--beam-args=" + " ".join(BEAM_ARGS),
+        *extra,
+    ]
 
 
 @pytest.fixture(scope="session")

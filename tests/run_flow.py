@@ -1,10 +1,12 @@
 """What a `maskrcnn-tfx run` of a few steps on a dataset of its own must show, whatever the dataset
 (test_own_data.py, test_resume.py): every step complete, the classes through the schema, blessed and pushed with its
 label map. It asserts the flow, never how well a model learns."""
+
 from __future__ import annotations
 
 import json
 import os
+from pathlib import Path
 
 TRAIN_STEPS = 2
 
@@ -31,6 +33,6 @@ def check_flow(summary: dict, names: tuple[str, ...], num_train: int, num_test: 
     assert blessing["reasons"][0] == f"mask_AP50 {summary['evaluation']['mask']['AP50']:.3f} >= threshold 0.000"
     assert blessing["blessed"]
     assert summary["pushed"]["pushed"] and os.path.isdir(summary["pushed"]["destination"])
-    label_map = json.loads(open(os.path.join(summary["pushed"]["destination"], "assets", "label_map.json")).read())
+    label_map = json.loads(Path(summary["pushed"]["destination"], "assets", "label_map.json").read_text())
     assert [c["name"] for c in label_map["classes"]] == list(names)
     assert "[run] pipeline finished" in summary["printed"]

@@ -1,4 +1,5 @@
 """COCO: polygons, RLE and crowds, contiguous ids, rejects, hash split; the layout detected."""
+
 from __future__ import annotations
 
 import json
@@ -59,9 +60,17 @@ def coco_dataset(sample_dataset, tmp_path_factory) -> tuple[Path, dict]:
                         segmentation = {"size": rle["size"], "counts": rle["counts"].decode("ascii")}
                     else:
                         segmentation = uncompressed_rle(mask)
-                    annotations.append({"id": ann_id, "image_id": image_id, "category_id": category_id,
-                                        "segmentation": segmentation, "iscrowd": int(kind == "crowd"),
-                                        "area": float(mask.sum()), "bbox": [0, 0, 1, 1]})
+                    annotations.append(
+                        {
+                            "id": ann_id,
+                            "image_id": image_id,
+                            "category_id": category_id,
+                            "segmentation": segmentation,
+                            "iscrowd": int(kind == "crowd"),
+                            "area": float(mask.sum()),
+                            "bbox": [0, 0, 1, 1],
+                        }
+                    )
                     expected.setdefault(stem, []).append((category_id, kind, mask))
         data[role] = {"images": images, "annotations": annotations, "categories": categories}
     # an image entry whose file is missing, and an annotation of an image id that does not exist
@@ -84,7 +93,7 @@ def coco_ingested(coco_dataset, tmp_path_factory) -> Path:
 
 
 def test_coco_masks_crowd_and_contiguous_ids(coco_dataset, coco_ingested):
-    root, expected = coco_dataset
+    _root, expected = coco_dataset
     summary = layout.read_summary(str(coco_ingested))
     assert summary["format"] == "coco"
     assert summary["eval_source"] == "annotation_files"
@@ -97,7 +106,7 @@ def test_coco_masks_crowd_and_contiguous_ids(coco_dataset, coco_ingested):
         wanted = expected[stem]
         assert feature(example, records.CLASS_LABEL) == [{5: 1, 9: 2}[c] for c, _, _ in wanted]
         assert feature(example, records.OBJECT_IS_CROWD) == [int(kind == "crowd") for _, kind, _ in wanted]
-        for got, (_, kind, mask) in zip(decoded_masks(example), wanted):
+        for got, (_, kind, mask) in zip(decoded_masks(example), wanted, strict=True):
             kinds.add(kind)
             if kind == "polygon":  # a polygon through the boundary pixels' centres loses part of them
                 assert (got & mask).sum() / (got | mask).sum() > 0.85
@@ -117,8 +126,7 @@ def test_coco_missing_image_and_dangling_annotation_are_rejects(coco_dataset, co
     assert layout.read_summary(str(coco_ingested))["unlabelled_images"] == [str(root / "images/extra.jpg")]
 
 
-def test_coco_background_images_are_negatives_and_a_box_only_annotation_names_the_tool_habit(coco_dataset,
-                                                                                              tmp_path):
+def test_coco_background_images_are_negatives_and_a_box_only_annotation_names_the_tool_habit(coco_dataset, tmp_path):
     from sample_data.scene import render_background
 
     root = copy_dataset(coco_dataset[0], tmp_path / "ds")
@@ -165,7 +173,6 @@ def test_coco_segmentation_decoding():
         shapes.segmentation_mask({"size": [10, 10], "counts": [100]}, 20, 30)
 
 
-
 # --- format detection ------------------------------------------------------------------------
 def test_format_auto_detection(sample_dataset, coco_dataset, tmp_path):
     assert planning.detect_format(str(sample_dataset)) == "seed"
@@ -173,7 +180,7 @@ def test_format_auto_detection(sample_dataset, coco_dataset, tmp_path):
     both = copy_dataset(sample_dataset, tmp_path / "both")
     (both / "annotations").mkdir()
     shutil.copy(coco_dataset[0] / "annotations/instances_train.json", both / "annotations")
-    with pytest.raises(records.IngestError, match="both a seed layout .* pass --format"):
+    with pytest.raises(records.IngestError, match=r"both a seed layout .* pass --format"):
         planning.detect_format(str(both))
     assert planning.plan_ingest(str(both), planning.IngestOptions(format="seed")).format == "seed"
     (tmp_path / "empty").mkdir()

@@ -7,6 +7,7 @@ What the CPU cannot run is named where it is turned off: XLA (gpu_check.DRY_RUN_
 float16 gradients are pathologically slow on some CPUs (components/trainer/onednn.py). `tiny` trains,
 exports and is scored through the whole pipeline in test_pipeline.py.
 """
+
 from __future__ import annotations
 
 import json
@@ -22,8 +23,8 @@ from official.core import exp_factory, task_factory
 
 from benchmarks import gpu_check
 from components.trainer import experiment, init_checkpoint
-from components.util.eval_split import load_eval_split
 from components.trainer.summaries import scalars
+from components.util.eval_split import load_eval_split
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PIPELINE_TESTED = {"tiny"}
@@ -31,20 +32,29 @@ PIPELINE_TESTED = {"tiny"}
 # base's experiment but for the keys their own YAML sets, not trained here (their base's dry run runs their
 # code path; a fine-tuning one's restore is checked on its own model below): their dry runs took most of the
 # suite's time (benchmarks/RESULTS.md, the test suite).
-VARIANTS = {"gpu-r50fpn-stock-heads": "gpu-r50fpn", "finetune-r50fpn": "gpu-r50fpn",
-            "finetune-retinanet-r50fpn": "finetune-r50fpn", "finetune-mobilenet": "cpu-demo",
-            "cpu-demo": "tiny"}  # tiny trains through the whole pipeline (test_pipeline.py)
+VARIANTS = {
+    "gpu-r50fpn-stock-heads": "gpu-r50fpn",
+    "finetune-r50fpn": "gpu-r50fpn",
+    "finetune-retinanet-r50fpn": "finetune-r50fpn",
+    "finetune-mobilenet": "cpu-demo",
+    "cpu-demo": "tiny",
+}  # tiny trains through the whole pipeline (test_pipeline.py)
 STOCK_HEADS = {"gpu-r50fpn-stock-heads": ("detection_head", "mask_sampler")}  # equal Model Garden's own
 # The configs trained here (one after another in one process), and what each starts from as shipped, made here
 # in the shape of the published checkpoint.
 STARTS_FROM = {"gpu-r50fpn": "resnet_imagenet"}  # mirrored, float16; Model Garden's default: ResNet-50, ImageNet
 # The fine-tuning variants' own checkpoints, restored into their own models.
 VARIANTS_START_FROM = {
-    "finetune-mobilenet": "mobilenet_imagenet",                # MobileNetV2 1.0, ImageNet
+    "finetune-mobilenet": "mobilenet_imagenet",  # MobileNetV2 1.0, ImageNet
     "finetune-retinanet-r50fpn": "retinanet_resnetfpn_coco",  # COCO RetinaNet R50 FPN, levels 3-7
 }
-FLOAT32_OUTPUTS = {"detection_boxes": "float32", "detection_classes": "int32", "detection_masks_png_bytes": "string",
-                   "detection_scores": "float32", "num_detections": "int32"}
+FLOAT32_OUTPUTS = {
+    "detection_boxes": "float32",
+    "detection_classes": "int32",
+    "detection_masks_png_bytes": "string",
+    "detection_scores": "float32",
+    "num_detections": "int32",
+}
 
 
 def test_every_shipped_config_is_tested():
@@ -61,16 +71,21 @@ def _leaves(tree, prefix=()) -> dict[tuple, object]:
 @pytest.mark.parametrize("variant", sorted(VARIANTS))
 def test_a_variant_builds_its_bases_experiment_but_for_the_values_it_sets(variant, sample_ingested):
     label_map = _label_map(sample_ingested)
-    built, base = (_leaves(experiment.build_experiment(name, ["a"], ["b"], label_map, 4).as_dict())
-                   for name in (variant, VARIANTS[variant]))
+    built, base = (
+        _leaves(experiment.build_experiment(name, ["a"], ["b"], label_map, 4).as_dict())
+        for name in (variant, VARIANTS[variant])
+    )
     stated = _leaves(yaml.safe_load(experiment.config_path(variant).read_text()))
     differing = {key for key in built.keys() | base.keys() if built.get(key) != base.get(key)}
     assert differing and differing <= stated.keys(), sorted(differing - stated.keys())
     assert {key: built[key] for key in differing} == {key: stated[key] for key in differing}
     for head in STOCK_HEADS.get(variant, ()):
         stock = exp_factory.get_exp_config(experiment.own_keys(variant).experiment).task.model.as_dict()[head]
-        assert {key[3:]: value for key, value in built.items() if key[:3] == ("task", "model", head)} == \
-            _leaves(stock) != {key[3:]: value for key, value in base.items() if key[:3] == ("task", "model", head)}
+        assert (
+            {key[3:]: value for key, value in built.items() if key[:3] == ("task", "model", head)}
+            == _leaves(stock)
+            != {key[3:]: value for key, value in base.items() if key[:3] == ("task", "model", head)}
+        )
 
 
 def made_checkpoint(folder, name: str) -> str:
@@ -98,9 +113,19 @@ def dry_runs(sample_ingested, tmp_path_factory) -> dict[str, dict]:
     config's record, by name. About 4 minutes on 2 cores for gpu-r50fpn, most of it tracing a
     mirrored Mask R-CNN in float16 (a first loop of 80 s) and exporting it."""
     work = tmp_path_factory.mktemp("dry-runs")
-    command = [sys.executable, os.path.join(REPO, "benchmarks", "gpu_check.py"), "--dry-run",
-               "--config", *sorted(STARTS_FROM), "--examples", str(sample_ingested), "--work", str(work),
-               "--json", str(work / "check.json")]
+    command = [
+        sys.executable,
+        os.path.join(REPO, "benchmarks", "gpu_check.py"),
+        "--dry-run",
+        "--config",
+        *sorted(STARTS_FROM),
+        "--examples",
+        str(sample_ingested),
+        "--work",
+        str(work),
+        "--json",
+        str(work / "check.json"),
+    ]
     for config, starts_from in sorted(STARTS_FROM.items()):
         if starts_from:
             command += ["--init-checkpoint", f"{config}={made_checkpoint(work / 'made', starts_from)}"]
@@ -119,10 +144,12 @@ def test_config_trains_exports_and_is_scored_as_on_gpus(config, dry_runs, sample
     if runtime["distribution_strategy"] == "mirrored":
         assert (training["strategy"], training["replicas"]) == ("MirroredStrategy", gpu_check.DRY_RUN_REPLICAS)
         assert training["global_batch_size"] == gpu_check.DRY_RUN_REPLICAS * gpu_check.DRY_RUN_BATCH_PER_REPLICA
-        first_rate = experiment.build_experiment(config, ["a"], ["b"], _label_map(sample_ingested), 4) \
-            .trainer.optimizer_config.learning_rate.as_dict()
+        first_rate = experiment.build_experiment(
+            config, ["a"], ["b"], _label_map(sample_ingested), 4
+        ).trainer.optimizer_config.learning_rate.as_dict()
         assert _first_value(result["learning_rate"]) == pytest.approx(
-            gpu_check.DRY_RUN_REPLICAS * _first_value(first_rate))  # on this machine: 1 replica, unscaled
+            gpu_check.DRY_RUN_REPLICAS * _first_value(first_rate)
+        )  # on this machine: 1 replica, unscaled
     else:
         assert (training["strategy"], training["replicas"]) == ("OneDeviceStrategy", 1)
     dtype = runtime["mixed_precision_dtype"]
@@ -157,5 +184,8 @@ def _label_map(examples):
 
 def _first_value(learning_rate: dict) -> float:
     schedule = learning_rate[learning_rate["type"]]
-    return schedule["values"][0] if "values" in schedule else schedule.get("learning_rate",
-                                                                            schedule.get("initial_learning_rate"))
+    return (
+        schedule["values"][0]
+        if "values" in schedule
+        else schedule.get("learning_rate", schedule.get("initial_learning_rate"))
+    )

@@ -4,6 +4,7 @@ A scheduler and two single-threaded worker processes on this machine (`dask sche
 stand in for a cluster, started and stopped by each test; the workers run the installed package (no working tree,
 no PYTHONPATH), as a cluster's would.
 """
+
 from __future__ import annotations
 
 import os
@@ -36,19 +37,33 @@ def dask_address(tmp_path_factory):
     # copy that made it) the statistics test below failed 3 runs in 3 at 50 ms, 4 in 7 at 2 s.
     env["DASK_DISTRIBUTED__SCHEDULER__ACTIVE_MEMORY_MANAGER__INTERVAL"] = "50ms"
     dask = [os.path.join(os.path.dirname(sys.executable), "dask"), "%s", "--no-dashboard"]
-    logs = open(work / "cluster.log", "w")
-    processes = [subprocess.Popen(
-        [arg.replace("%s", "scheduler") for arg in dask] + ["--host", "127.0.0.1", "--port", "0",
-                                                              "--scheduler-file", str(scheduler_file)],
-        cwd=work, env=env, stdout=logs, stderr=subprocess.STDOUT)]
+    logs = open(work / "cluster.log", "w")  # noqa: SIM115 - the cluster writes it until the teardown closes it
+    processes = [
+        subprocess.Popen(
+            [arg.replace("%s", "scheduler") for arg in dask]
+            + ["--host", "127.0.0.1", "--port", "0", "--scheduler-file", str(scheduler_file)],
+            cwd=work,
+            env=env,
+            stdout=logs,
+            stderr=subprocess.STDOUT,
+        )
+    ]
     try:
         deadline = time.monotonic() + 60
         while not scheduler_file.exists():
             assert time.monotonic() < deadline, (work / "cluster.log").read_text()
             time.sleep(0.2)
-        processes += [subprocess.Popen(
-            [arg.replace("%s", "worker") for arg in dask] + ["--nthreads", "1", "--scheduler-file", str(scheduler_file)],
-            cwd=work, env=env, stdout=logs, stderr=subprocess.STDOUT) for _ in range(NUM_WORKERS)]
+        processes += [
+            subprocess.Popen(
+                [arg.replace("%s", "worker") for arg in dask]
+                + ["--nthreads", "1", "--scheduler-file", str(scheduler_file)],
+                cwd=work,
+                env=env,
+                stdout=logs,
+                stderr=subprocess.STDOUT,
+            )
+            for _ in range(NUM_WORKERS)
+        ]
         with Client(scheduler_file=str(scheduler_file)) as client:
             client.wait_for_workers(NUM_WORKERS, timeout=120)
             address = client.scheduler.address
@@ -65,8 +80,10 @@ def dask_args(address: str) -> list[str]:
 
 
 def _records(output: Path) -> dict[str, list[bytes]]:
-    return {split: sorted(e.SerializeToString(deterministic=True) for e in read_examples(output, split))
-            for split in layout.SPLITS}
+    return {
+        split: sorted(e.SerializeToString(deterministic=True) for e in read_examples(output, split))
+        for split in layout.SPLITS
+    }
 
 
 def test_ingestion_on_dask_writes_what_the_direct_runner_writes(bad_dataset, dask_address, tmp_path, capsys):
@@ -82,8 +99,15 @@ def test_ingestion_on_dask_writes_what_the_direct_runner_writes(bad_dataset, das
     assert all(_records(on_dask).values())
     assert layout.read_rejects(str(on_dask)) == layout.read_rejects(str(direct))
     summary, expected = layout.read_summary(str(on_dask)), layout.read_summary(str(direct))
-    for key in ("num_inputs", "num_unlabelled", "num_examples", "num_instances", "num_negative", "num_rejected",
-                "pixels_reassigned_by_input"):
+    for key in (
+        "num_inputs",
+        "num_unlabelled",
+        "num_examples",
+        "num_instances",
+        "num_negative",
+        "num_rejected",
+        "pixels_reassigned_by_input",
+    ):
         assert summary[key] == expected[key], key
     assert summary["num_rejected"] == 16
 
@@ -94,8 +118,12 @@ def test_without_an_address_ingestion_runs_on_a_local_dask_cluster(sample_datase
     direct = tmp_path / "direct"
     ingest_folder(sample_dataset, direct)
     on_dask = tmp_path / "dask"
-    assert cli.main(["ingest", "--dataset", str(sample_dataset), "--output", str(on_dask),
-                     "--beam-arg=--runner=DaskRunner"]) == 0, capsys.readouterr().err
+    assert (
+        cli.main(
+            ["ingest", "--dataset", str(sample_dataset), "--output", str(on_dask), "--beam-arg=--runner=DaskRunner"]
+        )
+        == 0
+    ), capsys.readouterr().err
     assert _records(on_dask) == _records(direct)
 
 
@@ -127,7 +155,8 @@ def _gate_report(root: Path) -> str:
 
 @pytest.mark.slow  # two pipelines of the validation steps
 def test_validation_on_dask_computes_the_direct_runners_statistics_and_passes_the_gate(
-        sample_ingested, dask_address, tmp_path):
+    sample_ingested, dask_address, tmp_path
+):
     run_until_gate(sample_ingested, tmp_path / "direct", train=False)
     run_until_gate(sample_ingested, tmp_path / "dask", train=False, beam_pipeline_args=dask_args(dask_address))
 
@@ -159,6 +188,8 @@ def test_a_step_the_dask_runner_cannot_run_is_refused_by_name(dask_address):
     from dataset.dask_runner_args import dask_runner_args
 
     options = PipelineOptions(dask_runner_args(dask_args(dask_address)))
-    with pytest.raises(UnsupportedOnDask, match=r"cannot run 'Minutes'.*run this step on another runner"):
-        with beam.Pipeline(options=options) as pipeline:
-            _ = (pipeline | beam.Create([1, 2, 3]) | "Minutes" >> beam.WindowInto(beam.window.FixedWindows(60)))
+    with (
+        pytest.raises(UnsupportedOnDask, match=r"cannot run 'Minutes'.*run this step on another runner"),
+        beam.Pipeline(options=options) as pipeline,
+    ):
+        _ = pipeline | beam.Create([1, 2, 3]) | "Minutes" >> beam.WindowInto(beam.window.FixedWindows(60))

@@ -3,6 +3,7 @@ of README.md, docs/*.md, benchmarks/RESULTS.md and dataset/dask_runner.md parses
 parser (pipeline.cli.build_parser), every `make TARGET` they use is a target of the Makefile, every
 `scripts/...` or `benchmarks/*.py` path in a command exists, and a benchmark's options are among its own.
 Each check names the doc, the line and the command."""
+
 from __future__ import annotations
 
 import argparse
@@ -19,15 +20,19 @@ import pytest
 from pipeline import cli
 
 REPO = Path(__file__).resolve().parents[1]
-EXPECTED_DOCS = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md")), REPO / "benchmarks" / "RESULTS.md",
-                 REPO / "dataset" / "dask_runner.md"]
+EXPECTED_DOCS = [
+    REPO / "README.md",
+    *sorted((REPO / "docs").glob("*.md")),
+    REPO / "benchmarks" / "RESULTS.md",
+    REPO / "dataset" / "dask_runner.md",
+]
 DOCS = [doc for doc in EXPECTED_DOCS if doc.exists()]
 SHELL_FENCES = {"", "sh", "bash", "shell", "console"}  # ```sh, ```bash and plain ```
 CLI = "maskrcnn-tfx"
 LAUNCHER = "scripts/container"
 # Leading VAR=value words (VERBOSE=1, RUN_ARGS="..."), then the launcher, then the command's own name.
 ASSIGNMENT = re.compile(r"""[A-Za-z_]\w*=(?:"[^"]*"|'[^']*'|\S*)\s+""")
-PLACEHOLDER = re.compile(r"<[^<>\s]+>")       # <id>, <version>, <pipeline-root>: made one dummy token
+PLACEHOLDER = re.compile(r"<[^<>\s]+>")  # <id>, <version>, <pipeline-root>: made one dummy token
 WORD_PLACEHOLDER = re.compile(r"[A-Z][A-Z0-9_]*")  # DIR, N, RUN_ID, ID1 as a whole word: "1" (a path or a number)
 SCRIPT_PATH = re.compile(r"(?<![\w/.-])(?:\./)?(scripts/[\w.-]+|benchmarks/[\w.-]+\.py)")
 MAKE_USE = re.compile(r"(?:^|[\s\"'(;&|`])make\s+(?:-\w+\s+|\w+=\S*\s+)*([A-Za-z][\w-]*)(?![\w=-])")
@@ -38,9 +43,9 @@ SCRIPT_OF = {"scripts/gpu-check": "benchmarks/gpu_check.py"}  # a wrapper and th
 
 @dataclasses.dataclass(frozen=True)
 class Command:
-    doc: str        # the doc's path in the repository
-    line: int       # where the command starts
-    text: str       # backslash-continued lines joined
+    doc: str  # the doc's path in the repository
+    line: int  # where the command starts
+    text: str  # backslash-continued lines joined
 
     def __str__(self) -> str:
         return f"{self.doc}:{self.line}: `{self.text}`"
@@ -68,14 +73,16 @@ def _fenced_commands(path: Path) -> list[Command]:
 
 def _inline_code(path: Path) -> list[Command]:
     text = path.read_text()
-    return [Command(str(path.relative_to(REPO)), text.count("\n", 0, m.start()) + 1, m.group(1))
-            for m in INLINE_CODE.finditer(text)]
+    return [
+        Command(str(path.relative_to(REPO)), text.count("\n", 0, m.start()) + 1, m.group(1))
+        for m in INLINE_CODE.finditer(text)
+    ]
 
 
 def words(text: str) -> list[str]:
     """The command's words, without leading VAR=value assignments, the launcher, a leading ./ or comments."""
     while match := ASSIGNMENT.match(text.strip()):
-        text = text.strip()[match.end():]
+        text = text.strip()[match.end() :]
     tokens = shlex.split(PLACEHOLDER.sub("X", text), comments=True)
     if tokens and tokens[0].removeprefix("./") == LAUNCHER:
         tokens = tokens[1:]
@@ -117,8 +124,9 @@ CLI_COMMANDS = [command for command in SHELL if _first_word(command.text) == CLI
 for doc in DOCS:
     for command in _inline_code(doc) + _fenced_commands(doc):
         for match in RUN_ARGS.finditer(command.text):
-            CLI_COMMANDS.append(dataclasses.replace(
-                command, text=f"{CLI} run --dataset DATASET {shlex.split(match.group(1))[0]}"))
+            CLI_COMMANDS.append(
+                dataclasses.replace(command, text=f"{CLI} run --dataset DATASET {shlex.split(match.group(1))[0]}")
+            )
 MAKE_USES = [command for doc in DOCS for command in _inline_code(doc) if MAKE_USE.search(command.text)]
 
 
@@ -144,8 +152,9 @@ def _make_targets() -> frozenset[str]:
 @functools.cache
 def _help_of(script: str) -> str:
     """A benchmark's own --help (each parses its options before importing TensorFlow)."""
-    done = subprocess.run([sys.executable, str(REPO / script), "--help"], cwd=REPO, capture_output=True,
-                          text=True, timeout=300)
+    done = subprocess.run(
+        [sys.executable, str(REPO / script), "--help"], cwd=REPO, capture_output=True, text=True, timeout=300
+    )
     assert done.returncode == 0, f"{script} --help failed: {done.stderr[-2000:]}"
     return done.stdout
 
@@ -163,7 +172,7 @@ def test_cli_command_parses(command, capsys):
         found = words(command.text)
     except ValueError as error:
         pytest.fail(f"{command}: not a shell command line ({error})")
-    argv = [_unbracket(token) for token in found[found.index(CLI) + 1:]]
+    argv = [_unbracket(token) for token in found[found.index(CLI) + 1 :]]
     argv = ["1" if WORD_PLACEHOLDER.fullmatch(token) else token for token in argv]
     names = [argv[0]] if argv and argv[0] in cli.SUBCOMMANDS else []
     try:
@@ -196,4 +205,3 @@ def test_command_names_what_exists(command):
 def test_make_targets_in_the_text_exist(use):
     unknown = [target for target in MAKE_USE.findall(use.text) if target not in _make_targets()]
     assert not unknown, f"{use}: not a Makefile target: {unknown}"
-

@@ -1,9 +1,9 @@
 """The evaluator's scoring on known answers, and the blessing rules on chosen metrics (no model learns here)."""
+
 from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 
 import cv2
 import numpy as np
@@ -11,13 +11,13 @@ import pytest
 from scipy import stats
 from tfx.types import Channel, standard_artifacts
 
-from components.util import blessing, uncertainty
 from components.evaluator import constants
 from components.evaluator.component import MaskEvaluator
-from components.util.coco_metrics import GroundTruth, Predictions, score
-from components.util.serving_contract import Answer
 from components.evaluator.executor import same_classes
 from components.trainer.experiment import own_keys
+from components.util import blessing, uncertainty
+from components.util.coco_metrics import GroundTruth, Predictions, score
+from components.util.serving_contract import Answer
 from dataset.labelmap import LabelClass, LabelMap
 from pipeline import options
 
@@ -26,7 +26,7 @@ LABEL_MAP = LabelMap(classes=(LabelClass(1, "kettle", None), LabelClass(2, "lamp
 
 def square(height: int, width: int, y: int, x: int, side: int) -> np.ndarray:
     mask = np.zeros((height, width), np.uint8)
-    mask[y:y + side, x:x + side] = 1
+    mask[y : y + side, x : x + side] = 1
     return mask
 
 
@@ -41,23 +41,31 @@ def ground_truth(source_id: int, masks: list[np.ndarray], classes: list[int]) ->
         boxes.append([ys.min(), xs.min(), ys.max() + 1, xs.max() + 1])
     MASKS[source_id] = masks
     height, width = masks[0].shape
-    return GroundTruth(source_id=source_id, height=height, width=width, boxes=np.array(boxes, np.float32),
-                       classes=np.array(classes), is_crowd=np.zeros(len(masks), np.int64),
-                       areas=np.array([m.sum() for m in masks], np.float32),
-                       masks_png=[cv2.imencode(".png", m)[1].tobytes() for m in masks])
+    return GroundTruth(
+        source_id=source_id,
+        height=height,
+        width=width,
+        boxes=np.array(boxes, np.float32),
+        classes=np.array(classes),
+        is_crowd=np.zeros(len(masks), np.int64),
+        areas=np.array([m.sum() for m in masks], np.float32),
+        masks_png=[cv2.imencode(".png", m)[1].tobytes() for m in masks],
+    )
 
 
 def as_predictions(image: GroundTruth, shift_x: int = 0, keep: slice = slice(None)) -> Predictions:
     """The ground truth fed back as detections (score 0.9), optionally moved right by shift_x pixels."""
     masks = np.array([np.roll(m, shift_x, axis=1) for m in MASKS[image.source_id]])[keep]
-    boxes = (image.boxes + [0, shift_x, 0, shift_x])[keep]
+    boxes = (image.boxes + np.array([0, shift_x, 0, shift_x]))[keep]  # each box moved right
     return Predictions(boxes=boxes, classes=image.classes[keep], scores=np.full(len(boxes), 0.9), masks=masks)
 
 
 @pytest.fixture
 def images() -> list[GroundTruth]:
-    return [ground_truth(1, [square(60, 80, 5, 5, 20), square(60, 80, 30, 40, 20)], [1, 2]),
-            ground_truth(2, [square(60, 80, 10, 10, 20), square(60, 80, 30, 50, 20)], [1, 1])]
+    return [
+        ground_truth(1, [square(60, 80, 5, 5, 20), square(60, 80, 30, 40, 20)], [1, 2]),
+        ground_truth(2, [square(60, 80, 10, 10, 20), square(60, 80, 30, 50, 20)], [1, 1]),
+    ]
 
 
 def test_ground_truth_fed_back_scores_ap_one(images):
@@ -99,8 +107,12 @@ def test_nothing_detected_scores_zero(images):
 def test_a_served_answer_is_pasted_into_the_photo_and_scored():
     """What the served model answers: boxes in the photo's pixels, 28x28 mask probabilities over each box."""
     image = ground_truth(1, [square(60, 80, 10, 20, 30)], [2])
-    answer = Answer(np.array([[10, 20, 40, 50]], np.float32), np.array([2]), np.array([0.8], np.float32),
-                    np.ones((1, 28, 28), np.float32))
+    answer = Answer(
+        np.array([[10, 20, 40, 50]], np.float32),
+        np.array([2]),
+        np.array([0.8], np.float32),
+        np.ones((1, 28, 28), np.float32),
+    )
     predictions = Predictions.from_answer(answer, 60, 80)
     assert predictions.masks.shape == (1, 60, 80)
     metrics = score([image], [predictions], LABEL_MAP)
@@ -111,10 +123,12 @@ def test_a_served_answer_is_pasted_into_the_photo_and_scored():
 # --- intervals: bootstrap over the eval images ------------------------------------------------------
 def mixed(n: int) -> tuple[list[GroundTruth], list[Predictions]]:
     """n images of two objects each: found exactly, found 4 px off (IoU 0.67), or half missed, in turn."""
-    images = [ground_truth(10 + i, [square(60, 80, 5, 5 + i % 5, 20), square(60, 80, 30, 40, 20)], [1, 2])
-              for i in range(n)]
-    predictions = [as_predictions(image, **[{}, {"shift_x": 4}, {"keep": slice(0, 1)}][i % 3])
-                   for i, image in enumerate(images)]
+    images = [
+        ground_truth(10 + i, [square(60, 80, 5, 5 + i % 5, 20), square(60, 80, 30, 40, 20)], [1, 2]) for i in range(n)
+    ]
+    predictions = [
+        as_predictions(image, **[{}, {"shift_x": 4}, {"keep": slice(0, 1)}][i % 3]) for i, image in enumerate(images)
+    ]
     return images, predictions
 
 
@@ -141,9 +155,15 @@ def test_the_interval_is_what_rescoring_each_resample_from_scratch_gives():
         flat = blessing.flat_metrics(score(chosen, [predictions[p] for p in positions], LABEL_MAP, resamples=0))
         return np.array([flat[name] for name in blessing.BLESSING_METRICS])
 
-    direct = stats.bootstrap((np.arange(len(images)),), rescored, vectorized=False, n_resamples=resamples,
-                             confidence_level=uncertainty.CONFIDENCE, method="percentile",
-                             rng=np.random.default_rng(uncertainty.SEED)).confidence_interval
+    direct = stats.bootstrap(
+        (np.arange(len(images)),),
+        rescored,
+        vectorized=False,
+        n_resamples=resamples,
+        confidence_level=uncertainty.CONFIDENCE,
+        method="percentile",
+        rng=np.random.default_rng(uncertainty.SEED),
+    ).confidence_interval
     for k, name in enumerate(blessing.BLESSING_METRICS):
         assert metrics["interval"][name] == pytest.approx([direct.low[k], direct.high[k]], abs=1e-4), name
     flat = blessing.flat_metrics(metrics)
@@ -175,13 +195,21 @@ def test_an_interval_holding_the_threshold_is_warned_and_the_lower_bound_rule_re
 
 # --- blessing ------------------------------------------------------------------------------------
 def metrics(box_ap: float, mask_ap50: float) -> dict[str, float]:
-    return {"box_AP": box_ap, "box_AP50": 0.5, "box_AP75": 0.3, "mask_AP": 0.4, "mask_AP50": mask_ap50,
-            "mask_AP75": 0.2}
+    return {
+        "box_AP": box_ap,
+        "box_AP50": 0.5,
+        "box_AP75": 0.3,
+        "mask_AP": 0.4,
+        "mask_AP50": mask_ap50,
+        "mask_AP75": 0.2,
+    }
 
 
 def test_thresholds_alone_without_a_baseline():
     assert blessing.judge(metrics(0.5, 0.6), {"mask_AP50": 0.5}, None, 0.02) == (
-        True, ["mask_AP50 0.600 >= threshold 0.500", "no blessed baseline yet: judged on thresholds alone"])
+        True,
+        ["mask_AP50 0.600 >= threshold 0.500", "no blessed baseline yet: judged on thresholds alone"],
+    )
     blessed, reasons = blessing.judge(metrics(0.5, 0.4), {"mask_AP50": 0.5}, None, 0.02)
     assert not blessed and reasons[0] == "mask_AP50 0.400 < threshold 0.500"
 
@@ -190,8 +218,10 @@ def test_thresholds_alone_without_a_baseline():
 def test_a_thresholded_metric_may_fall_at_most_max_regression_below_the_baseline(baseline_mask_ap50, blessed):
     decision, reasons = blessing.judge(metrics(0.5, 0.6), {"mask_AP50": 0.5}, metrics(0.5, baseline_mask_ap50), 0.02)
     assert decision is blessed
-    assert reasons[-1].startswith(f"mask_AP50 0.600 vs baseline {baseline_mask_ap50:.3f}: "
-                                  f"{'within' if blessed else 'worse than'} the allowed regression 0.020")
+    assert reasons[-1].startswith(
+        f"mask_AP50 0.600 vs baseline {baseline_mask_ap50:.3f}: "
+        f"{'within' if blessed else 'worse than'} the allowed regression 0.020"
+    )
 
 
 def test_without_thresholds_the_baseline_is_still_compared_on_box_and_mask_ap():
@@ -205,9 +235,10 @@ def test_without_thresholds_the_baseline_is_still_compared_on_box_and_mask_ap():
 def test_a_threshold_on_a_metric_the_evaluator_does_not_score_is_refused_before_anything_runs(tmp_path):
     parser = argparse.ArgumentParser()
     options.add_pipeline_arguments(parser, pipeline_root=str(tmp_path), serving_dir=str(tmp_path))
-    args = parser.parse_args(["--dataset", str(tmp_path), "--threshold", "mask_AP50=0.5",
-                              "--threshold", "mask_mAP=0.5"])
-    with pytest.raises(SystemExit, match="--threshold 'mask_mAP=0.5': mask_mAP is not one of box_AP, box_AP50"):
+    args = parser.parse_args(
+        ["--dataset", str(tmp_path), "--threshold", "mask_AP50=0.5", "--threshold", "mask_mAP=0.5"]
+    )
+    with pytest.raises(SystemExit, match=r"--threshold 'mask_mAP=0\.5': mask_mAP is not one of box_AP, box_AP50"):
         options.pipeline_config(args, local=True)
 
     config = tmp_path / "mine.yaml"
@@ -216,13 +247,16 @@ def test_a_threshold_on_a_metric_the_evaluator_does_not_score_is_refused_before_
         own_keys(str(config))
 
     channels = dict(examples=Channel(type=standard_artifacts.Examples), model=Channel(type=standard_artifacts.Model))
-    refusal = ("blessing.thresholds: the evaluator scores no mask_AP90, mask_mAP; blessing thresholds may name "
-               "box_AP, box_AP50, box_AP75, mask_AP, mask_AP50, mask_AP75")
+    refusal = (
+        "blessing.thresholds: the evaluator scores no mask_AP90, mask_mAP; blessing thresholds may name "
+        "box_AP, box_AP50, box_AP75, mask_AP, mask_AP50, mask_AP75"
+    )
     with pytest.raises(ValueError, match=refusal):
         blessing.BlessingConfig({"mask_mAP": 0.5, "mask_AP90": 0.1, "box_AP": 0.2})
     accepted = MaskEvaluator(**channels, blessing=blessing.BlessingConfig({"mask_AP75": 0.5}))
-    assert blessing.BlessingConfig.from_json(accepted.exec_properties[constants.BLESSING_CONFIG_KEY]).thresholds == \
-        {"mask_AP75": 0.5}
+    assert blessing.BlessingConfig.from_json(accepted.exec_properties[constants.BLESSING_CONFIG_KEY]).thresholds == {
+        "mask_AP75": 0.5
+    }
 
 
 def test_a_baseline_of_other_classes_is_not_comparable():
@@ -230,7 +264,13 @@ def test_a_baseline_of_other_classes_is_not_comparable():
     same_names_other_pixels = LabelMap(classes=(LabelClass(1, "kettle", 20), LabelClass(2, "lamp", 30)))
     assert same_classes(LABEL_MAP, same_names_other_pixels)
     assert not same_classes(LABEL_MAP, other)
-    blessed, reasons = blessing.judge(metrics(0.5, 0.6), {"mask_AP50": 0.5}, None, 0.0,
-                                      no_baseline_reason="the blessed baseline X was trained on other classes")
-    assert blessed and reasons[-1] == ("the blessed baseline X was trained on other classes: judged on thresholds "
-                                       "alone")
+    blessed, reasons = blessing.judge(
+        metrics(0.5, 0.6),
+        {"mask_AP50": 0.5},
+        None,
+        0.0,
+        no_baseline_reason="the blessed baseline X was trained on other classes",
+    )
+    assert blessed and reasons[-1] == (
+        "the blessed baseline X was trained on other classes: judged on thresholds alone"
+    )

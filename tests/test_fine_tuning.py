@@ -1,5 +1,6 @@
 """Fine-tuning from a pretrained checkpoint: what fits is restored, the class layers re-initialised, another
 backbone refused before training, and a resumed run keeps its own weights."""
+
 from __future__ import annotations
 
 import os
@@ -16,9 +17,14 @@ from dataset.labelmap import LabelClass, LabelMap
 THREE = LabelMap(classes=(LabelClass(1, "kettle", 40), LabelClass(2, "lamp", 80), LabelClass(3, "vase", 120)))
 VARIABLE = "/.ATTRIBUTES/VARIABLE_VALUE"
 # The layers whose shape follows the class count (Model Garden's instance heads).
-CLASS_LAYERS = ["detection_head/0/_box_regressor/bias", "detection_head/0/_box_regressor/kernel",
-                "detection_head/0/_classifier/bias", "detection_head/0/_classifier/kernel",
-                "mask_head/_mask_regressor/bias", "mask_head/_mask_regressor/pointwise_kernel"]
+CLASS_LAYERS = [
+    "detection_head/0/_box_regressor/bias",
+    "detection_head/0/_box_regressor/kernel",
+    "detection_head/0/_classifier/bias",
+    "detection_head/0/_classifier/kernel",
+    "mask_head/_mask_regressor/bias",
+    "mask_head/_mask_regressor/pointwise_kernel",
+]
 
 
 def build_model(label_map: LabelMap, config: str = "tiny") -> tf.keras.Model:
@@ -88,16 +94,21 @@ def test_another_backbone_is_refused_before_training_with_the_reason(tmp_path):
         init_checkpoint.initialize(build_model(THREE), prefix, "backbone")
     message = str(error.value)
     assert f"the backbone of {prefix} does not match the config's" in message
-    assert "backbone/layer_with_weights-0/_conv0/kernel (shape [3, 3, 3, 16] in the model, not in the checkpoint)" \
+    assert (
+        "backbone/layer_with_weights-0/_conv0/kernel (shape [3, 3, 3, 16] in the model, not in the checkpoint)"
         in message
+    )
     assert "the checkpoint's backbone has" in message
 
 
-@pytest.mark.parametrize("path, modules, reason", [
-    ("empty-folder", "all", "a folder without a checkpoint"),
-    ("nothing-here", "all", "no checkpoint there"),
-    (None, "head", "expected all, backbone, decoder or backbone,decoder"),
-])
+@pytest.mark.parametrize(
+    "path, modules, reason",
+    [
+        ("empty-folder", "all", "a folder without a checkpoint"),
+        ("nothing-here", "all", "no checkpoint there"),
+        (None, "head", "expected all, backbone, decoder or backbone,decoder"),
+    ],
+)
 def test_unusable_init_settings_are_refused(trained_pipeline, tmp_path, path, modules, reason):
     (tmp_path / "empty-folder").mkdir()
     checkpoint = str(tmp_path / path) if path else model_run(trained_pipeline)
@@ -107,14 +118,21 @@ def test_unusable_init_settings_are_refused(trained_pipeline, tmp_path, path, mo
 
 def _params(examples, init: str, steps: int):
     return experiment.build_experiment(
-        "tiny", experiment.files_of_split(str(examples), layout.TRAIN), experiment.files_of_split(str(examples),
-                                                                                                 layout.EVAL),
-        layout.read_label_map(str(examples)), num_eval_examples=3, train_steps=steps, init_checkpoint=init,
-        init_modules="all", params_override=["trainer.checkpoint_interval=1"])
+        "tiny",
+        experiment.files_of_split(str(examples), layout.TRAIN),
+        experiment.files_of_split(str(examples), layout.EVAL),
+        layout.read_label_map(str(examples)),
+        num_eval_examples=3,
+        train_steps=steps,
+        init_checkpoint=init,
+        init_modules="all",
+        params_override=["trainer.checkpoint_interval=1"],
+    )
 
 
-def test_a_resumed_run_keeps_its_own_checkpoint_and_the_fingerprint_has_the_init(trained_pipeline, sample_ingested,
-                                                                               tmp_path):
+def test_a_resumed_run_keeps_its_own_checkpoint_and_the_fingerprint_has_the_init(
+    trained_pipeline, sample_ingested, tmp_path
+):
     init = model_run(trained_pipeline)
     first = training.train(_params(sample_ingested, init, steps=2), str(tmp_path / "run"))
     assert first["init"]["restored"] > 300 and first["init"]["reinitialised"] == []  # same two classes
@@ -132,10 +150,14 @@ def test_where_a_training_starts_is_resolved_as_the_trainer_resolves_it():
     assert experiment.starting_checkpoint("gpu-r50fpn") == (MODEL_GARDENS_RESNET50, "backbone")  # inherited
     assert experiment.starting_checkpoint("gpu-r50fpn", init_checkpoint=init_checkpoint.NO_CHECKPOINT) is None
     assert experiment.starting_checkpoint("finetune-retinanet-r50fpn") is None  # the user downloads it
-    assert experiment.starting_checkpoint("finetune-retinanet-r50fpn", init_checkpoint="/ckpt/retinanet") == \
-        ("/ckpt/retinanet", "backbone,decoder")
-    assert experiment.starting_checkpoint("cpu-demo", ["task.init_checkpoint=/c/ckpt-5"], init_modules="all") == \
-        ("/c/ckpt-5", "all")
+    assert experiment.starting_checkpoint("finetune-retinanet-r50fpn", init_checkpoint="/ckpt/retinanet") == (
+        "/ckpt/retinanet",
+        "backbone,decoder",
+    )
+    assert experiment.starting_checkpoint("cpu-demo", ["task.init_checkpoint=/c/ckpt-5"], init_modules="all") == (
+        "/c/ckpt-5",
+        "all",
+    )
     assert experiment.starting_checkpoint("cpu-demo") is None
     params = experiment.build_experiment("gpu-r50fpn", ["a.gz"], ["b.gz"], THREE, 4, init_checkpoint="none")
     assert params.task.init_checkpoint == ""
@@ -145,17 +167,32 @@ def test_a_run_from_an_unreachable_checkpoint_fails_before_anything_runs(sample_
     from pipeline import cli
 
     root = tmp_path / "root"
-    argv = ["run", "--dataset", str(sample_dataset), "--pipeline-root", str(root), "--serving-dir",
-            str(tmp_path / "serving"), "--config", "gpu-r50fpn"]
+    argv = [
+        "run",
+        "--dataset",
+        str(sample_dataset),
+        "--pipeline-root",
+        str(root),
+        "--serving-dir",
+        str(tmp_path / "serving"),
+        "--config",
+        "gpu-r50fpn",
+    ]
     assert cli.main(argv) == 1
     err = capsys.readouterr().err
-    assert "[run] FAILED after " in err and f"InitError: the training config gpu-r50fpn starts from the checkpoint " \
-           f"{MODEL_GARDENS_RESNET50} (backbone), which cannot be read: its host cannot be reached from here" in err
+    assert (
+        "[run] FAILED after " in err
+        and f"InitError: the training config gpu-r50fpn starts from the checkpoint "
+        f"{MODEL_GARDENS_RESNET50} (backbone), which cannot be read: its host cannot be reached from here"
+        in err
+    )
     assert not root.exists()  # nothing ingested, nothing recorded
 
     assert cli.main([*argv[:-1], "cpu-demo", "--init-checkpoint", str(tmp_path / "missing" / "ckpt-3")]) == 1
-    assert f"starts from the checkpoint {tmp_path}/missing/ckpt-3 (all), which cannot be read: nothing there" \
-           in capsys.readouterr().err
+    assert (
+        f"starts from the checkpoint {tmp_path}/missing/ckpt-3 (all), which cannot be read: nothing there"
+        in capsys.readouterr().err
+    )
 
 
 def test_a_reachable_checkpoint_passes_the_check_as_a_prefix_or_a_folder(trained_pipeline):

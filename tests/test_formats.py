@@ -1,6 +1,7 @@
 """The annotation formats people export, each read with its own conventions: one dataset written in each
 (sample_data/sample_formats.py) ingests with the same examples and instances as in the classic layout; each
 format's malformed files are named with the reason."""
+
 from __future__ import annotations
 
 import shutil
@@ -10,7 +11,8 @@ import numpy as np
 import pytest
 
 from conftest import SAMPLE_NUM_TEST, SAMPLE_NUM_TRAIN, ingest_folder
-from dataset import layout, plan as planning
+from dataset import layout
+from dataset import plan as planning
 from dataset.convert import convert_item
 from sample_data import mask_variants, sample_formats
 from sample_data.sample_formats import FORMATS
@@ -55,8 +57,10 @@ def test_a_dataset_in_each_format_ingests_as_in_the_classic_layout(fmt, written,
 def _by_name(output: Path) -> dict[str, list[tuple[str, np.ndarray]]]:
     """{photo stem: [(class name, instance mask)]} of an ingestion output."""
     names = layout.read_label_map(str(output)).by_id
-    return {Path(file).stem: [(names[c].name, m) for c, m in instances]
-            for file, instances in mask_variants.ingested_instances(str(output)).items()}
+    return {
+        Path(file).stem: [(names[c].name, m) for c, m in instances]
+        for file, instances in mask_variants.ingested_instances(str(output)).items()
+    }
 
 
 def _outcomes(dataset: Path) -> tuple[planning.IngestPlan, dict]:
@@ -76,12 +80,15 @@ def test_yolo_label_lines_are_read_as_ultralytics_reads_them(sample_dataset):
     assert [(s.cls.name, s.where) for s in found] == [("mug", "line 1 of x.txt"), ("speaker", "line 4 of x.txt")]
     assert found[0].segmentation == [[20.0, 10.0, 100.0, 10.0, 100.0, 50.0, 20.0, 50.0]]  # fractions -> pixels
     for text, reason in (
-            ("0 0.5 0.5 0.2 0.2", "line 1 of x.txt is a box (class x_centre y_centre width height), a YOLO "
-                                  "detection label"),
-            (f"2 {square}", "line 1 of x.txt: class 2 is not one of the ids 0..1 of 'names' in data.yaml"),
-            ("0 10 10 50 10 50 50", "coordinates must be fractions of the image's width and height (0 to 1)"),
-            ("0 0.1 0.1 0.5 0.1 0.5", "a polygon needs at least 3 (x, y) pairs; it has 5 numbers"),
-            ("0 0.1 0.1 0.5 zero 0.5 0.5", "'zero' is not a number")):
+        (
+            "0 0.5 0.5 0.2 0.2",
+            "line 1 of x.txt is a box (class x_centre y_centre width height), a YOLO detection label",
+        ),
+        (f"2 {square}", "line 1 of x.txt: class 2 is not one of the ids 0..1 of 'names' in data.yaml"),
+        ("0 10 10 50 10 50 50", "coordinates must be fractions of the image's width and height (0 to 1)"),
+        ("0 0.1 0.1 0.5 0.1 0.5", "a polygon needs at least 3 (x, y) pairs; it has 5 numbers"),
+        ("0 0.1 0.1 0.5 zero 0.5 0.5", "'zero' is not a number"),
+    ):
         with pytest.raises(RejectError) as error:
             parse_label(text, "x.txt", label_map, "data.yaml", 200, 100)
         assert reason in str(error.value)
@@ -94,8 +101,9 @@ def test_yolo_roboflow_paths_split_lists_backgrounds_and_orphan_labels(written, 
     shutil.move(root / "labels" / "train", root / "train" / "labels")
     val = sorted((root / "images" / "val").glob("*.jpg"))
     (root / "val.txt").write_text("".join(f"./images/val/{p.name}\n" for p in val))
-    (root / "data.yaml").write_text("path: /home/someone/datasets/speakers\ntrain: ../train/images\nval: val.txt\n"
-                                    "names: [speaker, mug]\n")
+    (root / "data.yaml").write_text(
+        "path: /home/someone/datasets/speakers\ntrain: ../train/images\nval: val.txt\nnames: [speaker, mug]\n"
+    )
     (root / "train" / "labels" / "train_0000.txt").unlink()  # an image without label file: a background photo
     (root / "train" / "labels" / "ghost.txt").write_text("0 0.1 0.1 0.5 0.1 0.5 0.5\n")
     (root / "labels" / "val.cache").write_bytes(b"\0")  # Ultralytics' cache of the split's labels
@@ -105,11 +113,14 @@ def test_yolo_roboflow_paths_split_lists_backgrounds_and_orphan_labels(written, 
     assert [c.name for c in plan.label_map.classes] == ["speaker", "mug"]
     assert {rel: o.split for rel, o in outcomes.items() if not o.reason} == {
         **{f"train/images/{p.name}": "train" for p in (root / "train" / "images").glob("*.jpg")},
-        **{f"images/val/{p.name}": "eval" for p in val}}
+        **{f"images/val/{p.name}": "eval" for p in val},
+    }
     assert outcomes["train/images/train_0000.jpg"].num_instances == 0  # kept as a negative example
     rejects = {Path(o.file).name: o.reason for o in outcomes.values() if o.reason}
-    assert rejects == {"ghost.txt": "label file of no image listed in the splits of data.yaml",
-                       "notes.pdf": "not an image file (non-image file in the image folder)"}
+    assert rejects == {
+        "ghost.txt": "label file of no image listed in the splits of data.yaml",
+        "notes.pdf": "not an image file (non-image file in the image folder)",
+    }
     assert [Path(p).name for p in plan.unlabelled] == ["unlabelled_0000.jpg"]
     assert [Path(p).name for p in plan.ignored] == ["val.cache"]
 
@@ -131,8 +142,10 @@ def test_labelme_image_paths_embedded_photos_groups_and_malformed_files(written,
     data["imageData"] = base64.b64encode(photo.read_bytes()).decode()
     photo.unlink()
     shapes = data["shapes"]
-    shapes[1:1] = [dict(shapes[0], group_id=7), dict(shapes[0], group_id=7, shape_type="rectangle",
-                                                       points=[[1, 1], [5, 5]])]  # one label + group: one object
+    shapes[1:1] = [
+        dict(shapes[0], group_id=7),
+        dict(shapes[0], group_id=7, shape_type="rectangle", points=[[1, 1], [5, 5]]),
+    ]  # one label + group: one object
     first[1].write_text(json.dumps(data))
     data = json.loads(first[2].read_text())
     data["shapes"].append({"label": data["shapes"][0]["label"], "points": [[3, 4]], "shape_type": "point"})
@@ -144,8 +157,9 @@ def test_labelme_image_paths_embedded_photos_groups_and_malformed_files(written,
     embedded = outcomes[f"train/{first[1].name}"]
     assert not embedded.reason and embedded.num_instances == len(shapes) - 1  # the two of group 7 are one
     rejects = {Path(o.file).name: o.reason for o in outcomes.values() if o.reason}
-    assert rejects[f"{first[2].stem}.jpg"].endswith("is a point, which has no area: an instance needs a polygon, "
-                                                   "rectangle, circle or mask")
+    assert rejects[f"{first[2].stem}.jpg"].endswith(
+        "is a point, which has no area: an instance needs a polygon, rectangle, circle or mask"
+    )
     assert rejects["broken.json"].startswith("not a readable JSON file")
     assert len(rejects) == 2
 
@@ -158,10 +172,12 @@ def test_via_regions_as_a_mapping_shapes_and_attributes(written, tmp_path):
     entries = json.loads(path.read_text())
     keys = sorted(entries)
     entries[keys[0]]["regions"] = {str(i): r for i, r in enumerate(entries[keys[0]]["regions"])}  # VIA 1
-    entries[keys[1]]["regions"].append({"shape_attributes": {"name": "circle", "cx": 30, "cy": 30, "r": 9},
-                                        "region_attributes": {"class": "mug"}})
-    entries[keys[2]]["regions"].append({"shape_attributes": {"name": "point", "cx": 3, "cy": 3},
-                                        "region_attributes": {"class": "mug"}})
+    entries[keys[1]]["regions"].append(
+        {"shape_attributes": {"name": "circle", "cx": 30, "cy": 30, "r": 9}, "region_attributes": {"class": "mug"}}
+    )
+    entries[keys[2]]["regions"].append(
+        {"shape_attributes": {"name": "point", "cx": 3, "cy": 3}, "region_attributes": {"class": "mug"}}
+    )
     entries[keys[3]]["regions"][0]["region_attributes"] = {}
     path.write_text(json.dumps(entries))
     plan, outcomes = _outcomes(root)
@@ -170,8 +186,7 @@ def test_via_regions_as_a_mapping_shapes_and_attributes(written, tmp_path):
     first, circle, point, unnamed = (by_name[entries[k]["filename"]] for k in keys[:4])
     assert not first.reason and first.num_instances == len(entries[keys[0]]["regions"])
     assert not circle.reason and circle.num_instances == len(entries[keys[1]]["regions"])
-    assert point.reason.endswith("is a point, which has no area: an instance needs a polygon, rect, circle or "
-                                 "ellipse")
+    assert point.reason.endswith("is a point, which has no area: an instance needs a polygon, rect, circle or ellipse")
     assert "region 1 of" in unnamed.reason and "has no class in its region attributes" in unnamed.reason
 
 
@@ -189,8 +204,14 @@ def test_labelme_mask_shapes_are_placed_by_their_two_points(written, tmp_path):
 
     def mask_shape(label: str, x: float, y: float, array: np.ndarray, **extra) -> dict:
         h, w = array.shape
-        return {"label": label, "points": [[x, y], [x + w - 1, y + h - 1]], "shape_type": "mask",
-                "mask": png(array), "group_id": None, **extra}
+        return {
+            "label": label,
+            "points": [[x, y], [x + w - 1, y + h - 1]],
+            "shape_type": "mask",
+            "mask": png(array),
+            "group_id": None,
+            **extra,
+        }
 
     root = shutil.copytree(written["labelme"], tmp_path / "ds")
     files = sorted((root / "train").glob("*.json"))
@@ -198,14 +219,17 @@ def test_labelme_mask_shapes_are_placed_by_their_two_points(written, tmp_path):
     ring[4:8, 5:15] = False
     data = json.loads(files[0].read_text())
     label = data["shapes"][0]["label"]
-    data["shapes"] = [mask_shape(label, 5.7, 7.2, ring),  # points truncated to pixels, as labelme does
-                      mask_shape(label, data["imageWidth"] - 10, -3, np.ones((8, 16), bool)),  # cut by the border
-                      mask_shape(label, 40, 40, np.ones((5, 5), bool), group_id=3),  # one object with the polygon
-                      {"label": label, "points": [[60, 40], [70, 40], [70, 50]], "shape_type": "polygon",
-                       "group_id": 3}]
+    data["shapes"] = [
+        mask_shape(label, 5.7, 7.2, ring),  # points truncated to pixels, as labelme does
+        mask_shape(label, data["imageWidth"] - 10, -3, np.ones((8, 16), bool)),  # cut by the border
+        mask_shape(label, 40, 40, np.ones((5, 5), bool), group_id=3),  # one object with the polygon
+        {"label": label, "points": [[60, 40], [70, 40], [70, 50]], "shape_type": "polygon", "group_id": 3},
+    ]
     files[0].write_text(json.dumps(data))
-    for path, shape in ((files[1], mask_shape(label, 5, 5, np.ones((6, 6), bool), points=[[5, 5], [20, 20]])),
-                        (files[2], dict(mask_shape(label, 5, 5, np.ones((6, 6), bool)), mask="not base64 png"))):
+    for path, shape in (
+        (files[1], mask_shape(label, 5, 5, np.ones((6, 6), bool), points=[[5, 5], [20, 20]])),
+        (files[2], dict(mask_shape(label, 5, 5, np.ones((6, 6), bool)), mask="not base64 png")),
+    ):
         data = json.loads(path.read_text())
         data["shapes"].append(shape)
         path.write_text(json.dumps(data))

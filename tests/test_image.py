@@ -4,21 +4,22 @@ directory /), and a compiled package run step by step in it by KFP's own local o
 `make test` gives the tests the image built from the current sources (MASKRCNN_TFX_IMAGE), the engine's
 Docker API (DOCKER_HOST) and a temporary folder shared with the host, which the steps' containers mount.
 """
+
 from __future__ import annotations
 
 import json
 import os
 from pathlib import Path
 
-import kfp_kubelet
-import kfp_store
 import pytest
 import yaml
 
+import kfp_kubelet
+import kfp_store
 from conftest import IMAGE
-from sample_data import sample
 from kubeflow import local_run, runner
 from pipeline import cli
+from sample_data import sample
 
 IN_IMAGE = """
 import json, sys
@@ -62,32 +63,77 @@ def test_an_arbitrary_user_in_group_0_runs_a_step_in_a_hardened_container(engine
     user = engine.images.get(IMAGE).attrs["Config"]["User"]
     assert user == "1000"
     kfp_kubelet.kubelet_run_as_non_root(user, kfp_store.RULES["2.17.0"].security_context)
-    printed = engine.containers.run(IMAGE, ["python", "-c", AS_ANY_USER], user="12345:0", cap_drop=["ALL"],
-                                    security_opt=["no-new-privileges"], working_dir="/", remove=True,
-                                    environment={}).decode()
+    printed = engine.containers.run(
+        IMAGE,
+        ["python", "-c", AS_ANY_USER],
+        user="12345:0",
+        cap_drop=["ALL"],
+        security_opt=["no-new-privileges"],
+        working_dir="/",
+        remove=True,
+        environment={},
+    ).decode()
     assert json.loads(printed.strip().splitlines()[-1]) == {
-        "uid": 12345, "gid": 0, "home": "/home/app", "local": "/minio/mlpipeline/v2/artifacts/p/r/Trainer/model"}
+        "uid": 12345,
+        "gid": 0,
+        "home": "/home/app",
+        "local": "/minio/mlpipeline/v2/artifacts/p/r/Trainer/model",
+    }
 
 
 def _compile(tmp_path: Path, dataset: Path, *extra: str) -> Path:
     package = tmp_path / "pipeline.yaml"
-    assert cli.main(["kubeflow", "compile", "--image", IMAGE, "--output", str(package), "--gpus", "0",
-                     "--config", "tiny", "--pipeline-root", str(tmp_path / "tfx-root"), "--dataset", str(dataset),
-                     "--serving-dir", str(tmp_path / "serving"), *extra]) == 0
+    assert (
+        cli.main(
+            [
+                "kubeflow",
+                "compile",
+                "--image",
+                IMAGE,
+                "--output",
+                str(package),
+                "--gpus",
+                "0",
+                "--config",
+                "tiny",
+                "--pipeline-root",
+                str(tmp_path / "tfx-root"),
+                "--dataset",
+                str(dataset),
+                "--serving-dir",
+                str(tmp_path / "serving"),
+                *extra,
+            ]
+        )
+        == 0
+    )
     return package
 
 
 def test_the_image_alone_imports_every_step_of_a_compiled_package(engine, sample_dataset, tmp_path):
     spec = yaml.safe_load(_compile(tmp_path, sample_dataset).read_text())
-    executors = sorted({args[args.index("--executor_class_path") + 1]
-                        for e in spec["deploymentSpec"]["executors"].values() if "container" in e
-                        for args in [e["container"]["args"]]})
-    run_fns = [t["inputs"]["parameters"]["run_fn"]["runtimeValue"]["constant"]
-               for t in spec["root"]["dag"]["tasks"].values() if "run_fn" in t.get("inputs", {}).get("parameters", {})]
+    executors = sorted(
+        {
+            args[args.index("--executor_class_path") + 1]
+            for e in spec["deploymentSpec"]["executors"].values()
+            if "container" in e
+            for args in [e["container"]["args"]]
+        }
+    )
+    run_fns = [
+        t["inputs"]["parameters"]["run_fn"]["runtimeValue"]["constant"]
+        for t in spec["root"]["dag"]["tasks"].values()
+        if "run_fn" in t.get("inputs", {}).get("parameters", {})
+    ]
     assert "components.trainer.trainer_module.run_fn" in run_fns and len(executors) == 9
 
-    printed = engine.containers.run(IMAGE, ["python", "-c", IN_IMAGE, json.dumps(executors), json.dumps(run_fns)],
-                                    working_dir="/", remove=True, environment={}).decode()
+    printed = engine.containers.run(
+        IMAGE,
+        ["python", "-c", IN_IMAGE, json.dumps(executors), json.dumps(run_fns)],
+        working_dir="/",
+        remove=True,
+        environment={},
+    ).decode()
     found = json.loads(printed.strip().splitlines()[-1])
     site_packages = "/opt/venv/lib/python3.13/site-packages/"
     for path, module_file in found["modules"].items():
@@ -105,17 +151,35 @@ def local_run_result(engine, tmp_path_factory):
     few minutes on 2 cores, nine steps each in a container of the image."""
     root = tmp_path_factory.mktemp("kfp-local")
     dataset = root / "dataset"
-    sample.generate(dataset, num_train=8, num_test=4, num_unlabelled=0, sizes=((320, 240),),
-                    classes=(sample.SampleClass("teapot", (0, 90, 200)), sample.SampleClass("lamp", (230, 40, 0))))
+    sample.generate(
+        dataset,
+        num_train=8,
+        num_test=4,
+        num_unlabelled=0,
+        sizes=((320, 240),),
+        classes=(sample.SampleClass("teapot", (0, 90, 200)), sample.SampleClass("lamp", (230, 40, 0))),
+    )
     package = _compile(root, dataset, "--train-steps", "2")
-    return {"root": root, "package": package,
-            "run": local_run.run_local(str(package), str(root / "local-root"), {}, runner.DATASET_PARAMETER)}
+    return {
+        "root": root,
+        "package": package,
+        "run": local_run.run_local(str(package), str(root / "local-root"), {}, runner.DATASET_PARAMETER),
+    }
 
 
 def test_kfp_local_runs_the_compiled_package_to_a_pushed_model(local_run_result):
     run = local_run_result["run"]
-    assert run.steps == ["DataGate", "ExampleValidator", "ImageMaskExampleGen", "LabelMapSchemaGen", "MaskEvaluator",
-                         "Pusher", "ServingCheck", "StatisticsGen", "Trainer"]
+    assert run.steps == [
+        "DataGate",
+        "ExampleValidator",
+        "ImageMaskExampleGen",
+        "LabelMapSchemaGen",
+        "MaskEvaluator",
+        "Pusher",
+        "ServingCheck",
+        "StatisticsGen",
+        "Trainer",
+    ]
     destination = run.pushed["pushed_destination"]
     assert run.pushed["pushed"] == 1 and os.path.dirname(destination) == str(local_run_result["root"] / "serving")
     assert os.path.exists(os.path.join(destination, "saved_model.pb"))
@@ -130,5 +194,9 @@ def test_a_failing_step_fails_the_local_run_naming_it(engine, local_run_result, 
     broken.mkdir()
     (broken / "README.txt").write_text("no images here")
     with pytest.raises(local_run.LocalRunError, match="step ImageMaskExampleGen failed"):
-        local_run.run_local(str(local_run_result["package"]), str(tmp_path / "local-root"),
-                            {runner.DATASET_PARAMETER: str(broken)}, runner.DATASET_PARAMETER)
+        local_run.run_local(
+            str(local_run_result["package"]),
+            str(tmp_path / "local-root"),
+            {runner.DATASET_PARAMETER: str(broken)},
+            runner.DATASET_PARAMETER,
+        )

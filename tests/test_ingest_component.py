@@ -1,4 +1,5 @@
 """ImageMaskExampleGen in a real (one-component) LocalDagRunner pipeline with SQLite metadata."""
+
 from __future__ import annotations
 
 import json
@@ -62,5 +63,6 @@ def test_component_fails_when_too_many_inputs_are_rejected(sample_dataset, tmp_p
     assert "1 of 13 inputs rejected (7.7%), more than max_reject_fraction 5.0%" in message
     assert "broken.jpg: cannot decode the image" in message
     store_artifacts = run_pipeline(dataset, tmp_path / "again", max_reject_fraction=0.1).get_artifacts_by_type(
-        "Examples")
+        "Examples"
+    )
     assert store_artifacts[0].custom_properties["num_rejected"].int_value == 1

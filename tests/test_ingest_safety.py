@@ -1,4 +1,5 @@
 """Ingestion never merges, loses or deletes silently: colour collisions, empty files, output folders, the cache."""
+
 from __future__ import annotations
 
 import json
@@ -9,8 +10,7 @@ import cv2
 import numpy as np
 import pytest
 
-from conftest import (feature, ingest_folder, mini_seed, photo, read_examples, write_gray_png,
-                      write_image)
+from conftest import feature, ingest_folder, mini_seed, photo, read_examples, write_gray_png, write_image
 from dataset import images, ingest, layout, output, records
 from dataset import plan as planning
 from dataset.labelmap import LabelMap
@@ -59,7 +59,9 @@ def test_a_colour_sharing_a_classs_grey_value_is_rejected_not_merged(painted_cup
         assert "RGB(0, 130, 0)" in reason and "grey value 76" in reason and "class 'speaker'" in reason
         assert "RGB(255, 0, 0)" in reason and f"maskrcnn-tfx labelmap --dataset {painted_cups}" in reason
     assert sum(summary["num_examples"].values()) == 6
-    labels = [feature(e, records.CLASS_LABEL) for split in layout.SPLITS for e in read_examples(tmp_path / "out", split)]
+    labels = [
+        feature(e, records.CLASS_LABEL) for split in layout.SPLITS for e in read_examples(tmp_path / "out", split)
+    ]
     assert labels == [[1, 2]] * 6  # one speaker, one cup each: nothing merged
 
 
@@ -70,11 +72,16 @@ def test_the_sequential_reference_rejects_the_same_masks(painted_cups, tmp_path)
     assert sorted(_rejects(tmp_path / "out")) == ["green_0.jpg", "green_1.jpg"]
 
 
-@pytest.mark.parametrize("labels, rejected", [
-    (CUP_LABELS, "red"),  # green makes 76 in more masks: green is the speakers' colour
-    ("classes:\n  - {id: 1, name: speaker, colour: [255, 0, 0]}\n  - {id: 2, name: cup, pixel_value: 29}\n",
-     "green"),  # the label map says red
-])
+@pytest.mark.parametrize(
+    "labels, rejected",
+    [
+        (CUP_LABELS, "red"),  # green makes 76 in more masks: green is the speakers' colour
+        (
+            "classes:\n  - {id: 1, name: speaker, colour: [255, 0, 0]}\n  - {id: 2, name: cup, pixel_value: 29}\n",
+            "green",
+        ),  # the label map says red
+    ],
+)
 def test_the_label_maps_colour_settles_which_colour_is_the_class(tmp_path, labels, rejected):
     root = mini_seed(tmp_path / "dataset", "")
     (root / "label.pbtxt").unlink()
@@ -86,8 +93,9 @@ def test_the_label_maps_colour_settles_which_colour_is_the_class(tmp_path, label
             mask[mask[..., 0] == 255] = colour
             write_colour_png(root / f"train_masks/{name}_{i}.png", mask)
     ingest_folder(root, tmp_path / "out", eval_fraction=0.01)
-    assert sorted(_rejects(tmp_path / "out")) == sorted(f"{rejected}_{i}.jpg" for i in range(3 if rejected == "red"
-                                                                                               else 5))
+    assert sorted(_rejects(tmp_path / "out")) == sorted(
+        f"{rejected}_{i}.jpg" for i in range(3 if rejected == "red" else 5)
+    )
 
 
 def test_grayscale_masks_hold_values_not_colours(tmp_path):
@@ -159,11 +167,19 @@ def _coco_with_deep_images(root: Path) -> Path:
     for i in range(4):
         write_image(deep / f"p{i}.jpg", photo())
         entries.append({"id": i + 1, "file_name": f"train/a/b/p{i}.jpg", "width": 96, "height": 64})
-        annotations.append({"id": i + 1, "image_id": i + 1, "category_id": 3, "iscrowd": 0,
-                            "segmentation": [[10, 10, 39, 10, 39, 39, 10, 39]]})
+        annotations.append(
+            {
+                "id": i + 1,
+                "image_id": i + 1,
+                "category_id": 3,
+                "iscrowd": 0,
+                "segmentation": [[10, 10, 39, 10, 39, 39, 10, 39]],
+            }
+        )
     (root / "annotations").mkdir(parents=True)
-    (root / "annotations/instances_default.json").write_text(json.dumps(
-        {"images": entries, "annotations": annotations, "categories": [{"id": 3, "name": "kettle"}]}))
+    (root / "annotations/instances_default.json").write_text(
+        json.dumps({"images": entries, "annotations": annotations, "categories": [{"id": 3, "name": "kettle"}]})
+    )
     return root
 
 
@@ -174,10 +190,15 @@ def _run_example_gen(dataset: Path, root: Path) -> str:
     from components.example_gen.component import ImageMaskExampleGen
 
     connection = tfx.orchestration.metadata.sqlite_metadata_connection_config(str(root / "metadata.db"))
-    tfx.orchestration.LocalDagRunner().run(tfx.dsl.Pipeline(
-        pipeline_name="fingerprint-test", pipeline_root=str(root / "pipeline"), enable_cache=True,
-        components=[ImageMaskExampleGen(input_base=str(dataset), eval_fraction=0.5, max_reject_fraction=1.0)],
-        metadata_connection_config=connection))
+    tfx.orchestration.LocalDagRunner().run(
+        tfx.dsl.Pipeline(
+            pipeline_name="fingerprint-test",
+            pipeline_root=str(root / "pipeline"),
+            enable_cache=True,
+            components=[ImageMaskExampleGen(input_base=str(dataset), eval_fraction=0.5, max_reject_fraction=1.0)],
+            metadata_connection_config=connection,
+        )
+    )
     from ml_metadata.proto import metadata_store_pb2
 
     newest = max(metadata_store.MetadataStore(connection).get_executions(), key=lambda e: e.id)

@@ -11,20 +11,23 @@ the one store), with the package compiled for it (`--kfp-version`): KFP 2.2.0 (i
 step's specs with its own protos, no executor-logs output, its cache key) and KFP 2.17.0 (PUBLISH_LOGS'
 executor-logs, its cache key, its steps' security context), nine containers and then three each. The store
 enforces a namespace key's policy for both (tests/kfp_install.py: sync.py's object actions, a listing for
-2.17.0's bucket policy): 2.2.0's sync.py would give the namespace the install's shared keys, which allow more. Mixing the releases across two submissions would not stand for an install:
-2.17.0's cache key holds the executor-logs output, 2.2.0's does not, so an upgraded install's cache serves
-nothing of the old runs (test_kfp_install.py checks it with a stand-in for the containers)."""
+2.17.0's bucket policy): 2.2.0's sync.py would give the namespace the install's shared keys, which allow more.
+Mixing the releases across two submissions would not stand for an install: 2.17.0's cache key holds the
+executor-logs output, 2.2.0's does not, so an upgraded install's cache serves nothing of the old runs
+(test_kfp_install.py checks it with a stand-in for the containers)."""
+
 from __future__ import annotations
 
 import json
 import os
+
+import pytest
 
 import kfp_backend
 import kfp_compiler
 import kfp_install
 import kfp_kubelet
 import kfp_store
-import pytest
 from kfp_contract import ARGUMENTS, NS, RELEASES, ROOT, serving
 
 
@@ -41,21 +44,37 @@ def contract_run(request, engine, s3_store, install):
             kfp_kubelet.kubelet_run_as_non_root(engine.images.get(image).attrs["Config"].get("User", ""), security)
             user.update(cap_drop=["ALL"], security_opt=["no-new-privileges"])
         container = engine.containers.run(
-            image, argv, environment=env, network_mode="host", working_dir="/", detach=True, shm_size="2g",
-            volumes={host: {"bind": target, "mode": "rw"} for host, target in mounts.items()}, **user)
+            image,
+            argv,
+            environment=env,
+            network_mode="host",
+            working_dir="/",
+            detach=True,
+            shm_size="2g",
+            volumes={host: {"bind": target, "mode": "rw"} for host, target in mounts.items()},
+            **user,
+        )
         try:
             code = container.wait(timeout=900)["StatusCode"]
             return code, container.logs().decode(errors="replace")
         finally:
             container.remove(force=True)
 
-    backend = kfp_backend.Backend(s3_store["connect"], run_container, install["secrets"], install["configmap"],
-                                  work, kfp_store.RULES[tag])
+    backend = kfp_backend.Backend(
+        s3_store["connect"], run_container, install["secrets"], install["configmap"], work, kfp_store.RULES[tag]
+    )
     package = install["packages"][tag]
     first = backend.run(package, None, ARGUMENTS)  # `submit` sends no root for a namespace's package
     second = backend.run(package, None, ARGUMENTS)
-    return {"rules": kfp_store.RULES[tag], "package": package, "run": first, "second": second, "fs": install["fs"],
-            "baseline": install["baselines"][tag], "serving": serving(tag)}
+    return {
+        "rules": kfp_store.RULES[tag],
+        "package": package,
+        "run": first,
+        "second": second,
+        "fs": install["fs"],
+        "baseline": install["baselines"][tag],
+        "serving": serving(tag),
+    }
 
 
 def _pushed(run) -> dict:
@@ -107,8 +126,9 @@ def test_the_run_is_judged_against_the_model_served_from_the_store(contract_run)
     assert evaluation["baseline"]["model_uri"] == contract_run["baseline"]
     assert any("vs baseline" in reason for reason in evaluation["blessing"]["reasons"])
     assert evaluation["blessing"]["blessed"]  # --max-regression 1: any model within 1.0 AP of the served one
-    assert _versions(contract_run) == sorted([contract_run["baseline"].rsplit("/", 1)[-1],
-                                              _pushed(run)["pushed_version"]])
+    assert _versions(contract_run) == sorted(
+        [contract_run["baseline"].rsplit("/", 1)[-1], _pushed(run)["pushed_version"]]
+    )
 
 
 def test_a_second_submission_is_served_from_the_cache_and_pushes_no_second_version(contract_run):
@@ -123,8 +143,9 @@ def test_a_second_submission_is_served_from_the_cache_and_pushes_no_second_versi
     again = _pushed(second)
     assert again["already_served"] == _pushed(first)["pushed_version"] == again["pushed_version"]
     assert "is already served as version " + again["pushed_version"] in second["Pusher"].log
-    assert _versions(contract_run) == sorted([contract_run["baseline"].rsplit("/", 1)[-1],
-                                              _pushed(first)["pushed_version"]])
+    assert _versions(contract_run) == sorted(
+        [contract_run["baseline"].rsplit("/", 1)[-1], _pushed(first)["pushed_version"]]
+    )
 
 
 def test_steps_got_the_executor_input_the_backend_builds_and_the_launcher_published_their_logs(contract_run):
@@ -143,5 +164,3 @@ def test_steps_got_the_executor_input_the_backend_builds_and_the_launcher_publis
     assert given == [contract_run["rules"].publish_logs] * len(steps)
     for step in steps if contract_run["rules"].publish_logs else ():
         assert fs.cat_file(step.logs_uri.partition("://")[2]).decode() == step.log
-
-

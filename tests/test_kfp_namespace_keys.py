@@ -2,14 +2,15 @@
 against what the Pusher and MaskEvaluator do on the serving folder (components/util/serving.py: they list its
 versions; a push uploads the next one), on moto's S3 with IAM enforced; and compile's refusal of a serving folder
 that the key of a release with no listing would have to list."""
+
 from __future__ import annotations
 
 import pytest
 import s3fs
 
 import kfp_install
-from kfp_driver import IMAGE
 from components.util import serving
+from kfp_driver import IMAGE
 from pipeline import cli
 from storage import fileio
 
@@ -23,8 +24,12 @@ def as_namespace(monkeypatch, request):
     with kfp_install.store(NS, ("mlpipeline",), request.param) as store:
         store["fs"].pipe(f"{BASE.partition('://')[2]}/1/{serving.SAVED_MODEL_FILE}", b"model 1")
         key, secret = store["keys"][NS]
-        for name, value in {"AWS_ENDPOINT_URL_S3": store["endpoint"], "AWS_ACCESS_KEY_ID": key,
-                            "AWS_SECRET_ACCESS_KEY": secret, "AWS_DEFAULT_REGION": "minio"}.items():
+        for name, value in {
+            "AWS_ENDPOINT_URL_S3": store["endpoint"],
+            "AWS_ACCESS_KEY_ID": key,
+            "AWS_SECRET_ACCESS_KEY": secret,
+            "AWS_DEFAULT_REGION": "minio",
+        }.items():
             monkeypatch.setenv(name, value)
         s3fs.S3FileSystem.clear_instance_cache()
         yield store
@@ -57,14 +62,32 @@ def test_2_15_0s_key_may_not_list_the_versions_nor_delete(as_namespace, tmp_path
         fileio.remove_tree(f"{BASE}/2")  # its listing refused
     with pytest.raises(PermissionError):
         as_namespace["connect"](as_namespace["endpoint"], *as_namespace["keys"][NS]).rm_file(
-            f"{BASE.partition('://')[2]}/2/{serving.SAVED_MODEL_FILE}")  # and the delete itself
+            f"{BASE.partition('://')[2]}/2/{serving.SAVED_MODEL_FILE}"
+        )  # and the delete itself
 
 
 @pytest.mark.parametrize("version", ["2.15.0", "2.16.0", "any"])
 def test_compile_refuses_a_serving_folder_the_namespace_key_could_not_list(tmp_path, capsys, version):
-    argv = ["kubeflow", "compile", "--image", IMAGE, "--output", str(tmp_path / "p.yaml"), "--init-checkpoint", "none",
-            "--namespace", NS, "--kfp-version", version, "--dataset", f"minio://mlpipeline/private/{NS}/datasets/d",
-            "--serving-dir", BASE, "--s3-endpoint", "http://minio-service.kubeflow:9000"]
+    argv = [
+        "kubeflow",
+        "compile",
+        "--image",
+        IMAGE,
+        "--output",
+        str(tmp_path / "p.yaml"),
+        "--init-checkpoint",
+        "none",
+        "--namespace",
+        NS,
+        "--kfp-version",
+        version,
+        "--dataset",
+        f"minio://mlpipeline/private/{NS}/datasets/d",
+        "--serving-dir",
+        BASE,
+        "--s3-endpoint",
+        "http://minio-service.kubeflow:9000",
+    ]
     assert cli.main(argv) == 1
     err = capsys.readouterr().err
     assert f"--serving-dir {BASE}" in err and "no bucket listing policy" in err and "--kfp-version 2.17.0" in err

@@ -5,12 +5,14 @@ The answers follow KFP's API as the image's kfp_server_api (kfp 2.16) reads it: 
 GET /apis/v2beta1/experiments (filtered by name), POST /apis/v2beta1/runs; an authenticating proxy in front of
 it answers 401/403 without a valid credential, or redirects to its login page (oauth2-proxy, Dex).
 """
+
 from __future__ import annotations
 
 import http.server
 import json
 import threading
 import urllib.parse
+from typing import ClassVar
 
 import pytest
 
@@ -20,7 +22,7 @@ TOKEN = "eyJhbGciOiJSUzI1NiJ9.token-of-the-test"
 
 
 class KfpApi(http.server.BaseHTTPRequestHandler):
-    requests: list[dict] = []
+    requests: ClassVar[list[dict]] = []  # every request of the test, shared by the server's handler instances
     refuse_with: int | None = None  # a status every request gets (an authenticating proxy's answer)
 
     def log_message(self, *args):  # quiet
@@ -40,8 +42,15 @@ class KfpApi(http.server.BaseHTTPRequestHandler):
         url = urllib.parse.urlparse(self.path)
         length = int(self.headers.get("Content-Length") or 0)
         body = json.loads(self.rfile.read(length)) if length else None
-        type(self).requests.append({"method": method, "path": url.path, "query": urllib.parse.parse_qs(url.query),
-                                    "headers": {k.lower(): v for k, v in self.headers.items()}, "body": body})
+        type(self).requests.append(
+            {
+                "method": method,
+                "path": url.path,
+                "query": urllib.parse.parse_qs(url.query),
+                "headers": {k.lower(): v for k, v in self.headers.items()},
+                "body": body,
+            }
+        )
         if url.path.startswith("/oauth2/"):
             return self._answer(200, "<html><body>Sign in with Dex</body></html>", "text/html")
         if self.refuse_with in (401, 403):
@@ -51,11 +60,23 @@ class KfpApi(http.server.BaseHTTPRequestHandler):
         if url.path == "/apis/v2beta1/healthz":
             return self._answer(200, {"multi_user": True})
         if url.path == "/apis/v2beta1/experiments" and method == "GET":
-            return self._answer(200, {"experiments": [{"experiment_id": "exp-7", "display_name": "maskrcnn",
-                                                       "namespace": "team-a"}], "total_size": 1})
+            return self._answer(
+                200,
+                {
+                    "experiments": [{"experiment_id": "exp-7", "display_name": "maskrcnn", "namespace": "team-a"}],
+                    "total_size": 1,
+                },
+            )
         if url.path == "/apis/v2beta1/runs" and method == "POST":
-            return self._answer(200, {"run_id": "run-42", "experiment_id": body["experiment_id"],
-                                      "display_name": body["display_name"], "state": "PENDING"})
+            return self._answer(
+                200,
+                {
+                    "run_id": "run-42",
+                    "experiment_id": body["experiment_id"],
+                    "display_name": body["display_name"],
+                    "state": "PENDING",
+                },
+            )
         return self._answer(404, {"error": f"no {method} {url.path}", "code": 5})
 
     def do_GET(self):
@@ -77,20 +98,41 @@ def kfp_api():
 @pytest.fixture(scope="module")
 def cluster_package(tmp_path_factory):
     path = tmp_path_factory.mktemp("submit") / "pipeline.yaml"
-    assert cli.main(["kubeflow", "compile", "--image", "registry.example.com/maskrcnn-tfx:1", "--output", str(path),
-                     "--pipeline-root", "minio://mlpipeline/v2/artifacts", "--dataset", "s3://data/kettles",
-                     "--serving-dir", "s3://models/kettles", "--s3-endpoint", "http://minio-service.kubeflow:9000",
-                     "--init-checkpoint", "s3://models/resnet50_imagenet/ckpt-28080"]) == 0
+    assert (
+        cli.main(
+            [
+                "kubeflow",
+                "compile",
+                "--image",
+                "registry.example.com/maskrcnn-tfx:1",
+                "--output",
+                str(path),
+                "--pipeline-root",
+                "minio://mlpipeline/v2/artifacts",
+                "--dataset",
+                "s3://data/kettles",
+                "--serving-dir",
+                "s3://models/kettles",
+                "--s3-endpoint",
+                "http://minio-service.kubeflow:9000",
+                "--init-checkpoint",
+                "s3://models/resnet50_imagenet/ckpt-28080",
+            ]
+        )
+        == 0
+    )
     return path
 
 
 def _submit(kfp_api, package, *extra) -> int:
-    return cli.main(["kubeflow", "submit", "--host", kfp_api["host"], "--package", str(package),
-                     "--experiment", "maskrcnn", *extra])
+    return cli.main(
+        ["kubeflow", "submit", "--host", kfp_api["host"], "--package", str(package), "--experiment", "maskrcnn", *extra]
+    )
 
 
-def test_a_token_is_sent_as_a_bearer_header_with_the_namespace_and_the_packages_pipeline_root(kfp_api,
-                                                                                              cluster_package, capsys):
+def test_a_token_is_sent_as_a_bearer_header_with_the_namespace_and_the_packages_pipeline_root(
+    kfp_api, cluster_package, capsys
+):
     assert _submit(kfp_api, cluster_package, "--token", TOKEN, "--namespace", "team-a") == 0
     assert "submitted run run-42" in capsys.readouterr().out
     requests = kfp_api["api"].requests
@@ -106,14 +148,16 @@ def test_a_token_is_sent_as_a_bearer_header_with_the_namespace_and_the_packages_
 
 
 def test_a_session_cookie_is_sent_as_the_cookie_header(kfp_api, cluster_package):
-    assert _submit(kfp_api, cluster_package, "--cookie", "oauth2_proxy_kubeflow=c2Vzc2lvbg", "--namespace",
-                   "team-a") == 0
+    assert (
+        _submit(kfp_api, cluster_package, "--cookie", "oauth2_proxy_kubeflow=c2Vzc2lvbg", "--namespace", "team-a") == 0
+    )
     assert {r["headers"].get("cookie") for r in kfp_api["api"].requests} == {"oauth2_proxy_kubeflow=c2Vzc2lvbg"}
     assert not [r for r in kfp_api["api"].requests if "authorization" in r["headers"]]
 
 
-def test_the_service_account_token_of_a_pod_is_used_when_no_credential_is_given(kfp_api, cluster_package,
-                                                                                tmp_path, monkeypatch):
+def test_the_service_account_token_of_a_pod_is_used_when_no_credential_is_given(
+    kfp_api, cluster_package, tmp_path, monkeypatch
+):
     token_file = tmp_path / "token"
     token_file.write_text(TOKEN + "\n")
     monkeypatch.setenv("KF_PIPELINES_SA_TOKEN_PATH", str(token_file))
@@ -121,11 +165,14 @@ def test_the_service_account_token_of_a_pod_is_used_when_no_credential_is_given(
     assert {r["headers"].get("authorization") for r in kfp_api["api"].requests} == {f"Bearer {TOKEN}"}
 
 
-@pytest.mark.parametrize("status, message", [
-    (401, "refused the credentials (401 Unauthorized): give a valid --token/--token-file or --cookie"),
-    (403, "refused the credentials (403 Forbidden)"),
-    (302, "redirected the request to a login page"),
-])
+@pytest.mark.parametrize(
+    "status, message",
+    [
+        (401, "refused the credentials (401 Unauthorized): give a valid --token/--token-file or --cookie"),
+        (403, "refused the credentials (403 Forbidden)"),
+        (302, "redirected the request to a login page"),
+    ],
+)
 def test_a_refused_credential_is_named_in_words(kfp_api, cluster_package, capsys, status, message):
     kfp_api["api"].refuse_with = status
     assert _submit(kfp_api, cluster_package, "--token", "expired", "--namespace", "team-a") == 1
@@ -134,13 +181,17 @@ def test_a_refused_credential_is_named_in_words(kfp_api, cluster_package, capsys
     assert "Traceback" not in err
 
 
-@pytest.mark.parametrize("option, message", [
-    (["--cookie", "c2Vzc2lvbg"], "--cookie c2Vzc2lvbg: expected NAME=VALUE, e.g. oauth2_proxy_kubeflow="),
-    (["--token-file", "/nonexistent/token"], "--token-file /nonexistent/token: No such file or directory"),
-    (["--ca-cert", "/nonexistent/ca.pem"], "--ca-cert /nonexistent/ca.pem: no such file"),
-])
-def test_a_credential_that_cannot_be_used_is_refused_before_anything_is_sent(kfp_api, cluster_package, capsys,
-                                                                             option, message):
+@pytest.mark.parametrize(
+    "option, message",
+    [
+        (["--cookie", "c2Vzc2lvbg"], "--cookie c2Vzc2lvbg: expected NAME=VALUE, e.g. oauth2_proxy_kubeflow="),
+        (["--token-file", "/nonexistent/token"], "--token-file /nonexistent/token: No such file or directory"),
+        (["--ca-cert", "/nonexistent/ca.pem"], "--ca-cert /nonexistent/ca.pem: no such file"),
+    ],
+)
+def test_a_credential_that_cannot_be_used_is_refused_before_anything_is_sent(
+    kfp_api, cluster_package, capsys, option, message
+):
     assert _submit(kfp_api, cluster_package, *option) == 1
     assert message in capsys.readouterr().err
     assert kfp_api["api"].requests == []
@@ -150,10 +201,29 @@ def test_a_credential_that_cannot_be_used_is_refused_before_anything_is_sent(kfp
 def namespace_package(tmp_path_factory):
     """A package for namespace team-a on KFP 2.17.0 with no root given: the namespace's own."""
     path = tmp_path_factory.mktemp("submit-ns") / "pipeline.yaml"
-    assert cli.main(["kubeflow", "compile", "--image", "registry.example.com/maskrcnn-tfx:1", "--output", str(path),
-                     "--namespace", "team-a", "--kfp-version", "2.17.0", "--init-checkpoint", "none",
-                     "--dataset", "minio://mlpipeline/private/team-a/datasets/kettles",
-                     "--serving-dir", "minio://mlpipeline/private/team-a/serving/kettles"]) == 0
+    assert (
+        cli.main(
+            [
+                "kubeflow",
+                "compile",
+                "--image",
+                "registry.example.com/maskrcnn-tfx:1",
+                "--output",
+                str(path),
+                "--namespace",
+                "team-a",
+                "--kfp-version",
+                "2.17.0",
+                "--init-checkpoint",
+                "none",
+                "--dataset",
+                "minio://mlpipeline/private/team-a/datasets/kettles",
+                "--serving-dir",
+                "minio://mlpipeline/private/team-a/serving/kettles",
+            ]
+        )
+        == 0
+    )
     return path
 
 
@@ -170,14 +240,18 @@ def test_a_run_in_a_namespace_uses_the_namespaces_root_and_says_so(kfp_api, name
 
 def test_a_given_root_is_named_as_replacing_the_namespaces(kfp_api, cluster_package, capsys):
     assert _submit(kfp_api, cluster_package, "--token", TOKEN, "--namespace", "team-a") == 0
-    assert "pipeline root: minio://mlpipeline/v2/artifacts (given; it replaces the namespace's own for this run)" in \
-        capsys.readouterr().out
+    assert (
+        "pipeline root: minio://mlpipeline/v2/artifacts (given; it replaces the namespace's own for this run)"
+        in capsys.readouterr().out
+    )
 
 
 def test_a_package_for_one_namespace_is_refused_for_another(kfp_api, namespace_package, capsys):
     assert _submit(kfp_api, namespace_package, "--token", TOKEN, "--namespace", "team-b") == 1
-    assert "was compiled for namespace team-a, whose store key and root its paths were checked against; compile it " \
-           "again with --namespace team-b" in capsys.readouterr().err
+    assert (
+        "was compiled for namespace team-a, whose store key and root its paths were checked against; compile it "
+        "again with --namespace team-b" in capsys.readouterr().err
+    )
     assert kfp_api["api"].requests == []
 
 
@@ -185,5 +259,7 @@ def test_a_launcher_config_with_another_root_is_refused(kfp_api, namespace_packa
     config = tmp_path / "kfp-launcher.yaml"
     config.write_text("kind: ConfigMap\ndata:\n  defaultPipelineRoot: minio://mlpipeline/elsewhere\n")
     assert _submit(kfp_api, namespace_package, "--token", TOKEN, "--launcher-config", str(config)) == 1
-    assert "gives the pipeline root minio://mlpipeline/elsewhere, not " \
-           "minio://mlpipeline/private-artifacts/team-a/v2/artifacts" in capsys.readouterr().err
+    assert (
+        "gives the pipeline root minio://mlpipeline/elsewhere, not "
+        "minio://mlpipeline/private-artifacts/team-a/v2/artifacts" in capsys.readouterr().err
+    )

@@ -1,13 +1,14 @@
 """Kubeflow Pipelines v2: the compiled package, read back with the kfp client's own loader (the fixture `package`,
 tests/kubeflow_package.py): its graph, images, resources, cache and runtime parameters."""
+
 import json
 
 from google.protobuf import json_format
 from kfp.client import client as kfp_client
-from kubeflow_package import BEAM_ARGS, IMAGE, STEPS, compile_args, step_containers
 
 import kfp_compiler
 from kubeflow import compiler
+from kubeflow_package import BEAM_ARGS, IMAGE, STEPS, compile_args, step_containers
 from pipeline import cli
 
 
@@ -26,8 +27,10 @@ def test_every_step_runs_the_project_image_with_the_projects_entrypoint(package)
     for name, container in step_containers(package["spec"]).items():
         assert container["image"] == IMAGE, name
         assert container["command"] == ["python", "-m", "kubeflow.entrypoint"]
-    executors = {name: c["args"][c["args"].index("--executor_class_path") + 1]
-                 for name, c in step_containers(package["spec"]).items()}
+    executors = {
+        name: c["args"][c["args"].index("--executor_class_path") + 1]
+        for name, c in step_containers(package["spec"]).items()
+    }
     assert executors["ImageMaskExampleGen"] == "components.example_gen.executor.Executor"
     assert executors["MaskEvaluator"] == "components.evaluator.executor.Executor"
     assert executors["Pusher"] == "components.pusher.executor.Executor"
@@ -39,7 +42,8 @@ def test_the_package_meets_the_backend_compilers_rules_and_its_pods_get_their_re
     containers = step_containers(package["spec"])
     assert kfp_compiler.pod_resources(containers["Trainer"]) == {
         "requests": {"cpu": 2 * compiler.TRAINER_CPU_PER_GPU, "memory": 32},
-        "limits": {"nvidia.com/gpu": "2"}}  # what feeds 2 GPUs; the driver appends G to the float memory
+        "limits": {"nvidia.com/gpu": "2"},
+    }  # what feeds 2 GPUs; the driver appends G to the float memory
     assert kfp_compiler.pod_resources(containers["MaskEvaluator"])["limits"] == {"nvidia.com/gpu": "1"}
     assert kfp_compiler.pod_resources(containers["DataGate"]) == {"requests": {}, "limits": {}}
     assert spec["defaultPipelineRoot"] == "gs://bucket/pipeline-root"
@@ -49,8 +53,11 @@ def test_the_trainer_requests_gpus_and_ingestion_does_not(package):
     containers = step_containers(package["spec"])
     # Only the fields KFP 2.2.0's strict driver knows, which every later driver still reads (kubeflow/releases.py).
     trainer = containers["Trainer"]["resources"]
-    assert trainer == {"cpuRequest": 2 * compiler.TRAINER_CPU_PER_GPU, "memoryRequest": 32,
-                       "accelerator": {"type": "nvidia.com/gpu", "count": "2"}}
+    assert trainer == {
+        "cpuRequest": 2 * compiler.TRAINER_CPU_PER_GPU,
+        "memoryRequest": 32,
+        "accelerator": {"type": "nvidia.com/gpu", "count": "2"},
+    }
     assert containers["MaskEvaluator"]["resources"]["accelerator"]["count"] == "1"
     for name in ("ImageMaskExampleGen", "StatisticsGen"):
         assert containers[name]["resources"] == {"cpuRequest": 2, "memoryRequest": 8}, name
@@ -60,15 +67,18 @@ def test_the_trainer_requests_gpus_and_ingestion_does_not(package):
 
 def test_the_steps_that_decide_on_what_is_served_are_never_served_from_the_cache(package):
     tasks = package["spec"].root.dag.tasks
-    assert {name for name, task in tasks.items() if not task.caching_options.enable_cache} == \
-        {"MaskEvaluator", "ServingCheck", "Pusher"}
+    assert {name for name, task in tasks.items() if not task.caching_options.enable_cache} == {
+        "MaskEvaluator",
+        "ServingCheck",
+        "Pusher",
+    }
 
 
 def test_beam_args_reach_the_beam_steps(package):
     containers = step_containers(package["spec"])
     for name in ("ImageMaskExampleGen", "StatisticsGen"):
         args = containers[name]["args"]
-        assert args[-len(BEAM_ARGS):] == BEAM_ARGS, name
+        assert args[-len(BEAM_ARGS) :] == BEAM_ARGS, name
 
 
 def test_dataset_and_train_steps_are_runtime_parameters_with_defaults(package):
@@ -77,8 +87,10 @@ def test_dataset_and_train_steps_are_runtime_parameters_with_defaults(package):
     assert parameters[compiler.DATASET_PARAMETER].default_value.string_value == "gs://bucket/datasets/speakers"
     assert json.loads(parameters[compiler.TRAIN_ARGS_PARAMETER].default_value.string_value) == {"num_steps": 20000}
     tasks = spec.root.dag.tasks
-    assert tasks["ImageMaskExampleGen"].inputs.parameters["input_base"].component_input_parameter == \
-        compiler.DATASET_PARAMETER
+    assert (
+        tasks["ImageMaskExampleGen"].inputs.parameters["input_base"].component_input_parameter
+        == compiler.DATASET_PARAMETER
+    )
     assert tasks["Trainer"].inputs.parameters["train_args"].component_input_parameter == compiler.TRAIN_ARGS_PARAMETER
 
 

@@ -1,28 +1,41 @@
 """`maskrcnn-tfx kubeflow`'s options: a setting declared once is an option of `run` and `compile` alike and reaches
 its step; what compile, submit and run-local refuse, each naming why."""
+
 import time
 
 import pytest
 from google.protobuf import json_format
 from kfp.client import client as kfp_client
-from kubeflow_package import IMAGE, compile_args
 
 from components.util.blessing import BlessingConfig
+from kubeflow_package import IMAGE, compile_args
 from pipeline import cli, options
 
 
 def test_a_remote_beam_runner_is_refused_where_the_launcher_stages_artifacts_in_the_pod(tmp_path, capsys):
     argv = [*compile_args(tmp_path / "pipeline.yaml")[:-1], "--beam-args=--runner=DataflowRunner --project=p"]
     assert cli.main(argv) == 1
-    assert "--runner=DataflowRunner with --pipeline-root gs://bucket/pipeline-root: a step reads and writes its " \
-           "artifacts at the local copies KFP's launcher makes in its pod" in capsys.readouterr().err
+    assert (
+        "--runner=DataflowRunner with --pipeline-root gs://bucket/pipeline-root: a step reads and writes its "
+        "artifacts at the local copies KFP's launcher makes in its pod" in capsys.readouterr().err
+    )
 
 
 def test_a_setting_declared_once_is_an_option_of_run_and_compile_and_reaches_its_step(tmp_path):
     """PipelineConfig's fields with an option (pipeline/settings.py) are options of both commands."""
 
-    settings = ["--min-instance-area", "40", "--bless-on", "lower-bound", "--min-eval-images", "20",
-                "--max-regression", "0.1", "--config", "tiny"]
+    settings = [
+        "--min-instance-area",
+        "40",
+        "--bless-on",
+        "lower-bound",
+        "--min-eval-images",
+        "20",
+        "--max-regression",
+        "0.1",
+        "--config",
+        "tiny",
+    ]
     run_args = cli.build_parser(["run"]).parse_args(["run", "--dataset", str(tmp_path), *settings])
     config = options.pipeline_config(run_args, local=True)
     assert (config.min_instance_area, config.min_eval_images) == (40, 20)  # the blessing: tiny's, changed
@@ -43,9 +56,22 @@ def test_ingestion_options_are_the_same_in_ingest_run_and_compile(tmp_path):
 
     from dataset.plan import IngestOptions
 
-    given = {"ingest": ["ingest", "--output", str(tmp_path)], "run": ["run"],
-             "kubeflow": ["kubeflow", "compile", "--image", IMAGE, "--output", str(tmp_path / "p.yaml"),
-                          "--pipeline-root", "gs://b/r", "--serving-dir", "gs://b/s"]}
+    given = {
+        "ingest": ["ingest", "--output", str(tmp_path)],
+        "run": ["run"],
+        "kubeflow": [
+            "kubeflow",
+            "compile",
+            "--image",
+            IMAGE,
+            "--output",
+            str(tmp_path / "p.yaml"),
+            "--pipeline-root",
+            "gs://b/r",
+            "--serving-dir",
+            "gs://b/s",
+        ],
+    }
     for command, args in given.items():
         parsed = vars(cli.build_parser([command]).parse_args([*args, "--dataset", str(tmp_path)]))
         for field in dataclasses.fields(IngestOptions):
@@ -59,21 +85,26 @@ def test_a_checkpoint_the_pods_cannot_read_is_refused_at_compile(tmp_path, capsy
     argv.remove("--init-checkpoint"), argv.remove("none")
     assert cli.main(argv) == 1
     err = capsys.readouterr().err
-    assert "the training config gpu-r50fpn starts from the checkpoint " \
-           "gs://cloud-tpu-checkpoints/vision-2.0/resnet50_imagenet/ckpt-28080 (backbone), which cannot be read: its " \
-           "host cannot be reached from here" in err
+    assert (
+        "the training config gpu-r50fpn starts from the checkpoint "
+        "gs://cloud-tpu-checkpoints/vision-2.0/resnet50_imagenet/ckpt-28080 (backbone), which cannot be read: its "
+        "host cannot be reached from here" in err
+    )
     assert "gsutil -m cp 'gs://cloud-tpu-checkpoints/vision-2.0/resnet50_imagenet/ckpt-28080.*' DIR" in err
     assert "--init-checkpoint DIR/ckpt-28080, or train from random weights with --init-checkpoint none" in err
     assert not (tmp_path / "pipeline.yaml").exists()
 
 
-@pytest.mark.parametrize("change, message", [
-    (["--output", "pipeline.json"], "must be .yaml"),
-    (["--dataset", "data/speakers"], "cannot see a relative path"),
-    (["--schema", "my-schema.pbtxt"], "--schema my-schema.pbtxt: the cluster cannot see a relative path"),
-    (["--init-checkpoint", "ckpt/ckpt-100"], "--init-checkpoint ckpt/ckpt-100: the cluster cannot see a relative"),
-    (["--config", "/tmp/my-config.yaml"], "reads its config from the image"),
-])
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (["--output", "pipeline.json"], "must be .yaml"),
+        (["--dataset", "data/speakers"], "cannot see a relative path"),
+        (["--schema", "my-schema.pbtxt"], "--schema my-schema.pbtxt: the cluster cannot see a relative path"),
+        (["--init-checkpoint", "ckpt/ckpt-100"], "--init-checkpoint ckpt/ckpt-100: the cluster cannot see a relative"),
+        (["--config", "/tmp/my-config.yaml"], "reads its config from the image"),
+    ],
+)
 def test_compile_refuses_what_cannot_run_on_a_cluster(tmp_path, capsys, change, message):
     argv = compile_args(tmp_path / "pipeline.yaml") + change  # the last one of an option wins
     assert cli.main(argv) == 1
@@ -91,18 +122,23 @@ def test_submit_to_an_unreachable_host_fails_fast_naming_it(package, capsys, hos
 
 
 @pytest.mark.parametrize("command", [["submit", "--host", "http://127.0.0.1:9"], ["run-local"]])
-@pytest.mark.parametrize("argument, message", [
-    ("dataset_uri", "--arg dataset_uri: expected NAME=VALUE"),
-    ("datset_uri=/data", "has no runtime parameter datset_uri; it has dataset_uri, train_args"),
-])
-def test_a_runtime_argument_the_package_does_not_have_is_refused_naming_the_ones_it_has(package, capsys, command,
-                                                                                       argument, message):
+@pytest.mark.parametrize(
+    "argument, message",
+    [
+        ("dataset_uri", "--arg dataset_uri: expected NAME=VALUE"),
+        ("datset_uri=/data", "has no runtime parameter datset_uri; it has dataset_uri, train_args"),
+    ],
+)
+def test_a_runtime_argument_the_package_does_not_have_is_refused_naming_the_ones_it_has(
+    package, capsys, command, argument, message
+):
     argv = ["kubeflow", *command, "--package", str(package["path"]), "--arg", argument]
     assert cli.main(argv) == 1
     assert message in capsys.readouterr().err
 
 
 def test_submit_names_a_missing_package(tmp_path, capsys):
-    assert cli.main(["kubeflow", "submit", "--host", "http://127.0.0.1:9", "--package",
-                     str(tmp_path / "nope.yaml")]) == 1
+    assert (
+        cli.main(["kubeflow", "submit", "--host", "http://127.0.0.1:9", "--package", str(tmp_path / "nope.yaml")]) == 1
+    )
     assert "nope.yaml: no such package" in capsys.readouterr().err

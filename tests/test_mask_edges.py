@@ -1,6 +1,7 @@
 """Masks as people make them, at the photo's border and on a transparent layer: soft and JPEG edges between an
 object and the border read as edges, the compression's thin pieces beside labelImg boxes dropped and counted,
 alpha 0 read as background and partial alpha as a soft edge; a real region of no class still rejected."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -10,7 +11,8 @@ import numpy as np
 import pytest
 
 from conftest import MUG, SPEAKER, copy_dataset, decoded_masks, feature, parse
-from dataset import images, mask_values, plan as planning, records
+from dataset import images, mask_values, records
+from dataset import plan as planning
 from dataset.convert import convert_item
 from dataset.mask_values import snap
 from dataset.output import Report
@@ -19,8 +21,13 @@ from sample_data.sample_classes import SampleClass
 
 # The five-class palette of tests/test_own_data.py: a blend from 0 to the vase's 151 passes within 12 levels of
 # the clock's 40 and the cactus' 59, and the lamp's 146 is 5 levels from the vase
-CLASSES = (SampleClass("vase", (255, 128, 0)), SampleClass("clock", (40, 40, 40)), SampleClass("lamp", (0, 200, 255)),
-           SampleClass("book", (250, 250, 250)), SampleClass("cactus", (0, 100, 0)))
+CLASSES = (
+    SampleClass("vase", (255, 128, 0)),
+    SampleClass("clock", (40, 40, 40)),
+    SampleClass("lamp", (0, 200, 255)),
+    SampleClass("book", (250, 250, 250)),
+    SampleClass("cactus", (0, 100, 0)),
+)
 NUM_TRAIN, NUM_TEST = 16, 4
 GAPS = (-6, 0, 1, 2)  # background between the first object and the border: cut by it, touching, 1 and 2 px
 
@@ -73,21 +80,34 @@ def test_a_thin_piece_of_the_compression_takes_its_neighbours_value():
 def border_dataset(tmp_path_factory) -> Path:
     """Every photo's first object against the border (cut, touching, 1 or 2 px away); labelImg boxes for half."""
     out = tmp_path_factory.mktemp("border") / "dataset"
-    sample.generate(out, num_train=NUM_TRAIN, num_test=NUM_TEST, num_unlabelled=0, sizes=((256, 192),), seed=5,
-                    classes=CLASSES, voc_fraction=0.5, border_gaps=GAPS)
+    sample.generate(
+        out,
+        num_train=NUM_TRAIN,
+        num_test=NUM_TEST,
+        num_unlabelled=0,
+        sizes=((256, 192),),
+        seed=5,
+        classes=CLASSES,
+        voc_fraction=0.5,
+        border_gaps=GAPS,
+    )
     return out
 
 
 def convert_all(dataset: Path) -> dict[str, object]:
     """{relative path: Outcome} of every input, converted as the Beam workers do."""
     plan = planning.plan_ingest(str(dataset), planning.IngestOptions())
-    return {item.rel_path: convert_item(item, plan.label_map, plan.options.min_instance_area, plan.dataset_dir)
-            for item in plan.items}
+    return {
+        item.rel_path: convert_item(item, plan.label_map, plan.options.min_instance_area, plan.dataset_dir)
+        for item in plan.items
+    }
 
 
 def instances_by_image(outcomes: dict) -> dict[str, list[tuple[int, np.ndarray]]]:
-    return {rel: list(zip(feature(parse(o), records.CLASS_LABEL), decoded_masks(parse(o))))
-            for rel, o in outcomes.items()}
+    return {
+        rel: list(zip(feature(parse(o), records.CLASS_LABEL), decoded_masks(parse(o)), strict=True))
+        for rel, o in outcomes.items()
+    }
 
 
 @pytest.fixture(scope="module")
@@ -107,11 +127,13 @@ def test_the_border_dataset_has_objects_cut_by_touching_and_near_the_border(bord
 
 
 @pytest.mark.parametrize("variant", ["blurred", "jpeg95", "jpeg75"])
-def test_soft_and_jpeg_copies_of_a_dataset_at_the_border_keep_every_object(variant, border_dataset, border_clean,
-                                                                           tmp_path):
+def test_soft_and_jpeg_copies_of_a_dataset_at_the_border_keep_every_object(
+    variant, border_dataset, border_clean, tmp_path
+):
     quality = int(variant[4:]) if variant.startswith("jpeg") else None
-    copy = mask_variants.copy_with_masks(border_dataset, tmp_path / "ds", None if quality else mask_variants.blurred,
-                                         jpeg_quality=quality)
+    copy = mask_variants.copy_with_masks(
+        border_dataset, tmp_path / "ds", None if quality else mask_variants.blurred, jpeg_quality=quality
+    )
     outcomes = convert_all(copy)
     assert {rel: o.reason for rel, o in outcomes.items() if o.reason} == {}
     clean, other = instances_by_image(border_clean), instances_by_image(outcomes)
@@ -163,8 +185,11 @@ def test_rgba_masks_with_a_transparent_background_keep_every_object(soft, sample
     outcomes = convert_all(dataset)
     assert {rel: o.reason for rel, o in outcomes.items() if o.reason} == {}
     assert {rel: o.num_instances for rel, o in outcomes.items()} == {rel: o.num_instances for rel, o in clean.items()}
-    ious = [iou for rel, instances in instances_by_image(clean).items()
-            for iou in mask_variants.instance_ious(instances, instances_by_image(outcomes)[rel])]
+    ious = [
+        iou
+        for rel, instances in instances_by_image(clean).items()
+        for iou in mask_variants.instance_ious(instances, instances_by_image(outcomes)[rel])
+    ]
     assert min(ious) > (0.9 if soft else 0.999)
     report = Report()
     for outcome in outcomes.values():

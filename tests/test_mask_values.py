@@ -1,5 +1,6 @@
 """Masks as people paint them (dataset/mask_values.py): soft edges and JPEG read by one rule, real unknown
 regions still rejected, background photos kept as negatives, every reassigned pixel counted."""
+
 from __future__ import annotations
 
 import json
@@ -92,8 +93,11 @@ def test_soft_and_jpeg_copies_of_the_sample_keep_every_object(variant, sample_da
     summary, clean = ingested["summary"], clean_ingested["summary"]
     assert summary["num_rejected"] == 0
     assert summary["num_instances"] == clean["num_instances"]
-    ious = [iou for file, instances in clean_ingested["instances"].items()
-            for iou in mask_variants.instance_ious(instances, ingested["instances"][file])]
+    ious = [
+        iou
+        for file, instances in clean_ingested["instances"].items()
+        for iou in mask_variants.instance_ious(instances, ingested["instances"][file])
+    ]
     assert min(ious) > 0.9 and np.mean(ious) > 0.97
     assert summary["pixels_reassigned"] == sum(summary["pixels_reassigned_by_input"].values()) > 0
     warning = " ".join(summary["warnings"])
@@ -104,8 +108,7 @@ def test_soft_and_jpeg_copies_of_the_sample_keep_every_object(variant, sample_da
         assert not summary["lossy_masks"] and "soft or antialiased edges" in warning
 
 
-def test_a_png_holding_jpeg_bytes_is_named_lossy_and_a_real_unknown_region_still_rejected(sample_dataset,
-                                                                                          tmp_path):
+def test_a_png_holding_jpeg_bytes_is_named_lossy_and_a_real_unknown_region_still_rejected(sample_dataset, tmp_path):
     dataset = copy_dataset(sample_dataset, tmp_path / "ds")
     masks = sorted((dataset / "train_masks").glob("*.png"))
     disguised = cv2.imread(str(masks[0]))
@@ -130,8 +133,11 @@ def test_background_photos_are_negative_examples(sample_dataset, tmp_path):
     summary = ingest_folder(dataset, tmp_path / "out", check=True)
     assert summary["num_negative"] == {"train": 1, "eval": 1} and summary["num_rejected"] == 0
     assert summary["num_examples"] == {"train": SAMPLE_NUM_TRAIN + 1, "eval": SAMPLE_NUM_TEST + 1}
-    [negative] = [e for e in read_examples(tmp_path / "out", "train")
-                  if records.feature_values(e, records.IMAGE_FILENAME)[0] == b"train_images/empty.jpg"]
+    [negative] = [
+        e
+        for e in read_examples(tmp_path / "out", "train")
+        if records.feature_values(e, records.IMAGE_FILENAME)[0] == b"train_images/empty.jpg"
+    ]
     for key in (records.CLASS_LABEL, records.OBJECT_MASK, records.BBOX_XMIN):
         assert negative.features.feature[key].WhichOneof("kind") and not records.feature_values(negative, key)
     assert json.loads((tmp_path / "out" / layout.SUMMARY_FILE).read_text())["num_negative"]["train"] == 1

@@ -1,19 +1,30 @@
 """The whole pipeline end to end: ingest, validate, train, evaluate, bless, push; reruns."""
+
 import json
 import os
+from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
 import tensorflow as tf
 
-from conftest import PIPELINE_NUM_TEST, PIPELINE_NUM_TRAIN, TINY_TRAIN_STEPS, tiny_pipeline
 from components.util import serving
 from components.util.blessing import BlessingConfig
+from conftest import PIPELINE_NUM_TEST, PIPELINE_NUM_TRAIN, TINY_TRAIN_STEPS, tiny_pipeline
 from pipeline import local_runner, report, report_table, run_summary
 
-COMPONENTS = ["ImageMaskExampleGen", "LabelMapSchemaGen", "StatisticsGen", "ExampleValidator", "DataGate", "Trainer",
-              "MaskEvaluator", "ServingCheck", "Pusher"]
+COMPONENTS = [
+    "ImageMaskExampleGen",
+    "LabelMapSchemaGen",
+    "StatisticsGen",
+    "ExampleValidator",
+    "DataGate",
+    "Trainer",
+    "MaskEvaluator",
+    "ServingCheck",
+    "Pusher",
+]
 
 
 def _states(summary) -> dict[str, str]:
@@ -48,10 +59,12 @@ def test_evaluation_has_coco_metrics_latency_and_a_blessing(trained_pipeline):
     blessing = evaluation["blessing"]
     assert blessing["thresholds"] == {"mask_AP50": 0.0}  # the tiny config's: met by any model, for the flow
     # the decision is made on the scored metric: its value against the threshold, then why no baseline
-    assert blessing["reasons"] == [f"mask_AP50 {evaluation['mask']['AP50']:.3f} >= threshold 0.000",
-                                   "no blessed baseline yet (no model served): judged on thresholds alone"]
+    assert blessing["reasons"] == [
+        f"mask_AP50 {evaluation['mask']['AP50']:.3f} >= threshold 0.000",
+        "no blessed baseline yet (no model served): judged on thresholds alone",
+    ]
     assert blessing["blessed"]
-    summary_md = open(os.path.join(trained_pipeline["evaluation_uri"], "summary.md")).read()
+    summary_md = Path(trained_pipeline["evaluation_uri"], "summary.md").read_text()
     assert "BLESSED" in summary_md and "| AP50 |" in summary_md
 
 
@@ -68,7 +81,7 @@ def test_blessed_model_is_pushed_in_tf_serving_layout_and_predicts(trained_pipel
     image = np.full((192, 256, 3), 120, np.uint8)
     outputs = model.signatures["serving_default"](tf.constant([cv2.imencode(".jpg", image)[1].tobytes()]))
     assert outputs["detection_masks_png_bytes"].shape[0] == 1
-    assert json.load(open(os.path.join(pushed["destination"], "assets", "label_map.json")))["classes"]
+    assert json.loads(Path(pushed["destination"], "assets", "label_map.json").read_text())["classes"]
 
 
 def test_reruns_cache_refuse_below_threshold_and_refuse_a_worse_model(trained_pipeline, pipeline_dataset):
@@ -98,8 +111,9 @@ def test_reruns_cache_refuse_below_threshold_and_refuse_a_worse_model(trained_pi
     assert other["evaluation"]["baseline"]["model_uri"] == trained_pipeline["pushed"]["destination"]
     assert blessing["blessed"] is False
     assert blessing["reasons"][0] == f"mask_AP50 {other['evaluation']['mask']['AP50']:.3f} < threshold 1.010"
-    assert [r.split(" ")[0] for r in blessing["reasons"] if "worse than the allowed regression -1.000" in r] == \
-        ["mask_AP50"]  # the thresholded metric is compared (box and mask AP without thresholds: test_evaluator)
+    assert [r.split(" ")[0] for r in blessing["reasons"] if "worse than the allowed regression -1.000" in r] == [
+        "mask_AP50"
+    ]  # the thresholded metric is compared (box and mask AP without thresholds: test_evaluator)
     assert other["pushed"]["pushed"] is False
     assert "NOT BLESSED: mask_AP50" in report_table.format_table([report.build(other)])
     assert _versions(serving_dir) == served

@@ -1,5 +1,6 @@
 """The terminal shows the project's lines: TensorFlow's C++ start-up lines and the known library warnings are
 kept off it (pipeline/quiet.py), and VERBOSE=1 shows everything."""
+
 from __future__ import annotations
 
 import os
@@ -21,5 +22,7 @@ def _stderr(**env) -> list[str]:
 def test_tensorflows_start_up_lines_are_kept_off_the_terminal_and_verbose_shows_them():
     quiet, verbose = _stderr(VERBOSE="0"), _stderr(VERBOSE="1")
     assert any("port.cc" in line or "absl::InitializeLog" in line for line in verbose)  # TensorFlow said them
-    assert quiet == ["predict: /no/such/model: no SavedModel here (expected saved_model.pb, Format-Serving/ or "
-                     "numbered versions of a serving folder)"]
+    assert quiet == [
+        "predict: /no/such/model: no SavedModel here (expected saved_model.pb, Format-Serving/ or "
+        "numbered versions of a serving folder)"
+    ]

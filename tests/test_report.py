@@ -1,7 +1,9 @@
 """The run report (ML Metadata -> table, JSON, PNG) and `predict` (overlays, COCO-RLE JSON)."""
+
 import json
 import math
 import os
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -32,8 +34,15 @@ def _table_rows(text: str) -> dict[str, list[str]]:
 @pytest.fixture(scope="module")
 def first_run_report(trained_pipeline, tmp_path_factory):
     out = tmp_path_factory.mktemp("report")
-    argv = ["report", "--pipeline-root", trained_pipeline["pipeline_root"], "--run", trained_pipeline["run_id"],
-            "--output", str(out)]
+    argv = [
+        "report",
+        "--pipeline-root",
+        trained_pipeline["pipeline_root"],
+        "--run",
+        trained_pipeline["run_id"],
+        "--output",
+        str(out),
+    ]
     return {"argv": argv, "out": out}
 
 
@@ -51,11 +60,16 @@ def test_report_table_has_every_row_filled(trained_pipeline, first_run_report, c
     # AP with its interval, and how the interval was made
     interval = trained_pipeline["evaluation"]["interval"]
     low, high = interval["mask_AP50"]
-    assert rows["mask AP50 [95% interval]"] == [f"{trained_pipeline['evaluation']['mask']['AP50']:.3f}",
-                                                f"[{low:.3f},", f"{high:.3f}]"]
+    assert rows["mask AP50 [95% interval]"] == [
+        f"{trained_pipeline['evaluation']['mask']['AP50']:.3f}",
+        f"[{low:.3f},",
+        f"{high:.3f}]",
+    ]
     assert rows["eval images"] == [str(PIPELINE_NUM_TEST)]
-    assert (f"Intervals: bootstrap percentile interval: 1000 resamples of the {PIPELINE_NUM_TEST} eval images "
-            "with replacement, seed 0") in printed
+    assert (
+        f"Intervals: bootstrap percentile interval: 1000 resamples of the {PIPELINE_NUM_TEST} eval images "
+        "with replacement, seed 0"
+    ) in printed
 
 
 def test_report_numbers_match_the_components_outputs(trained_pipeline, first_run_report):
@@ -64,8 +78,9 @@ def test_report_numbers_match_the_components_outputs(trained_pipeline, first_run
     written = _read_json(first_run_report["out"] / f"report-{run_id}.json")
 
     # component times: the executions' start and end in ML Metadata
-    assert [(c["component"], c["seconds"]) for c in written["components"]] == \
-        [(c["component"], c["seconds"]) for c in trained_pipeline["components"]]
+    assert [(c["component"], c["seconds"]) for c in written["components"]] == [
+        (c["component"], c["seconds"]) for c in trained_pipeline["components"]
+    ]
     assert written["wall_seconds"] >= max(c["seconds"] for c in written["components"])
     # examples: the ingestion summary in the Examples artifact
     examples = _read_json(os.path.join(trained_pipeline["examples_uri"], "ingest_summary.json"))
@@ -107,13 +122,17 @@ def test_compare_puts_runs_side_by_side(trained_pipeline, tmp_path, capsys):
     from pipeline import run_summary
 
     ids = run_summary.run_ids(trained_pipeline["pipeline_root"])
-    assert cli.main(["report", "--pipeline-root", trained_pipeline["pipeline_root"], "--compare",
-                     "--output", str(tmp_path)]) == 0
+    assert (
+        cli.main(
+            ["report", "--pipeline-root", trained_pipeline["pipeline_root"], "--compare", "--output", str(tmp_path)]
+        )
+        == 0
+    )
     printed = capsys.readouterr().out
     compared = _read_json(tmp_path / "report-compare.json")
     assert [r["run_id"] for r in compared] == ids[-5:]
     header = printed.splitlines()[1].split()
-    assert header[-len(compared):] == [r["run_id"] for r in compared]
+    assert header[-len(compared) :] == [r["run_id"] for r in compared]
     assert (tmp_path / "report-compare.png").read_bytes().startswith(PNG_SIGNATURE)
 
 
@@ -129,10 +148,10 @@ def images(pipeline_dataset) -> list[str]:
 
 def test_predict_writes_an_overlay_and_rle_json_per_image(trained_pipeline, images, tmp_path, capsys):
     serving_dir = os.path.dirname(trained_pipeline["pushed"]["destination"])
-    assert cli.main(["predict", "--model", serving_dir, *images, "--output", str(tmp_path),
-                     "--min-score", "0.05"]) == 0
-    assert sorted(os.listdir(tmp_path)) == sorted(f"{stem}.{ext}" for stem in ("unlabelled_0000", "test_0000")
-                                                  for ext in ("png", "json"))
+    assert cli.main(["predict", "--model", serving_dir, *images, "--output", str(tmp_path), "--min-score", "0.05"]) == 0
+    assert sorted(os.listdir(tmp_path)) == sorted(
+        f"{stem}.{ext}" for stem in ("unlabelled_0000", "test_0000") for ext in ("png", "json")
+    )
     for path in images:
         stem = os.path.splitext(os.path.basename(path))[0]
         height, width = cv2.imread(path).shape[:2]
@@ -142,8 +161,9 @@ def test_predict_writes_an_overlay_and_rle_json_per_image(trained_pipeline, imag
         assert (result["height"], result["width"]) == (height, width)
         assert result["model"] == trained_pipeline["pushed"]["destination"]
         for d in result["detections"]:
-            mask = mask_utils.decode({"size": d["segmentation"]["size"],
-                                      "counts": d["segmentation"]["counts"].encode()})
+            mask = mask_utils.decode(
+                {"size": d["segmentation"]["size"], "counts": d["segmentation"]["counts"].encode()}
+            )
             assert mask.shape == (height, width)
             assert d["class"] in ("speaker", "mug") and d["score"] >= 0.05
             x0, y0, x1, y1 = d["box_xyxy"]
@@ -176,14 +196,19 @@ def test_predict_writes_the_detections_it_is_given_as_rle_and_overlay(images, tm
     result = predict.predict_file(Known(), images[1], str(tmp_path), 0.5)
     [written] = _read_json(tmp_path / "test_0000.json")["detections"]
     assert result["detections"] == [written]
-    assert (written["class"], written["class_id"], written["score"], written["box_xyxy"]) == \
-        ("mug", 2, 0.875, [60.0, 40.0, 140.0, 90.0])
-    decoded = mask_utils.decode({"size": written["segmentation"]["size"],
-                                 "counts": written["segmentation"]["counts"].encode()})
+    assert (written["class"], written["class_id"], written["score"], written["box_xyxy"]) == (
+        "mug",
+        2,
+        0.875,
+        [60.0, 40.0, 140.0, 90.0],
+    )
+    decoded = mask_utils.decode(
+        {"size": written["segmentation"]["size"], "counts": written["segmentation"]["counts"].encode()}
+    )
     assert np.array_equal(decoded, mask)
     photo, drawn = cv2.imread(images[1]), cv2.imread(str(tmp_path / "test_0000.png"))
     changed = np.any(photo.astype(int) != drawn.astype(int), axis=2)
-    assert changed[45:85, 65:135].mean() > 0.99      # the mask's inside, tinted
+    assert changed[45:85, 65:135].mean() > 0.99  # the mask's inside, tinted
     assert not changed[:, :55].any() and not changed[100:, :].any()  # away from the box and its label
 
 
@@ -191,10 +216,19 @@ def test_predict_names_each_bad_input_and_still_does_the_good_ones(trained_pipel
     not_an_image = tmp_path / "notes.txt"
     not_an_image.write_text("not a photo")
     truncated = tmp_path / "truncated.jpg"
-    truncated.write_bytes(open(images[1], "rb").read()[:300])
+    truncated.write_bytes(Path(images[1]).read_bytes()[:300])
     out = tmp_path / "out"
-    argv = ["predict", "--model", trained_pipeline["model_uri"], str(not_an_image), str(truncated), images[0],
-            str(tmp_path / "missing.jpg"), "--output", str(out)]
+    argv = [
+        "predict",
+        "--model",
+        trained_pipeline["model_uri"],
+        str(not_an_image),
+        str(truncated),
+        images[0],
+        str(tmp_path / "missing.jpg"),
+        "--output",
+        str(out),
+    ]
     assert cli.main(argv) == 1
     err = capsys.readouterr().err
     assert f"{not_an_image}: not an image this model can read" in err
@@ -217,14 +251,18 @@ def test_a_local_run_ends_with_its_report_and_overlays_of_the_unlabelled_images(
     assert sorted(os.listdir(predictions)) == ["unlabelled_0000.json", "unlabelled_0000.png"]
 
 
-def test_an_unreadable_unlabelled_image_is_named_and_the_others_still_get_overlays(trained_pipeline, images,
-                                                                                 tmp_path, capsys):
+def test_an_unreadable_unlabelled_image_is_named_and_the_others_still_get_overlays(
+    trained_pipeline, images, tmp_path, capsys
+):
     from pipeline import predict
 
     empty = tmp_path / "empty.jpg"
     empty.write_bytes(b"")
-    summary = {"examples": {"unlabelled_images": [str(empty), images[0]]},
-               "model_uri": trained_pipeline["model_uri"], "run_id": "7"}
+    summary = {
+        "examples": {"unlabelled_images": [str(empty), images[0]]},
+        "model_uri": trained_pipeline["model_uri"],
+        "run_id": "7",
+    }
     predict.predict_unlabelled(summary, str(tmp_path / "reports"))
     printed = capsys.readouterr().out
     assert f"[run] no prediction: {empty}: not an image this model can read" in printed

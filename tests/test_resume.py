@@ -1,4 +1,5 @@
 """Two `maskrcnn-tfx run` processes started together on one pipeline root, one killed mid-training and resumed."""
+
 from __future__ import annotations
 
 import contextlib
@@ -12,16 +13,23 @@ import sys
 import time
 
 import pytest
-from conftest import REPO
-from run_flow import TRAIN_STEPS, check_flow
 
+from conftest import REPO
 from pipeline import run_summary
+from run_flow import TRAIN_STEPS, check_flow
 from sample_data import sample
 from sample_data.sample_classes import SampleClass
 
 # the dataset of the two runs started together (one of them killed and resumed)
-ONE_CLASS = dict(classes=(SampleClass("boombox", (200, 30, 30)),), sizes=((640, 480), (400, 300)),
-                 portrait_fraction=0.5, voc_fraction=0.5, num_train=8, num_test=4, seed=21)
+ONE_CLASS = dict(
+    classes=(SampleClass("boombox", (200, 30, 30)),),
+    sizes=((640, 480), (400, 300)),
+    portrait_fraction=0.5,
+    voc_fraction=0.5,
+    num_train=8,
+    num_test=4,
+    seed=21,
+)
 
 
 def _checkpoint_steps(root: str) -> list[int]:
@@ -52,21 +60,43 @@ def test_two_runs_started_together_in_one_root_one_killed_and_resumed(tmp_path):
     dataset = tmp_path / "dataset"
     sample.generate(dataset, num_unlabelled=1, **ONE_CLASS)
     root, serving_dir = tmp_path / "root", tmp_path / "root" / "serving"
-    common = ["run", "--dataset", str(dataset), "--config", "tiny", "--max-regression", "1", "--pipeline-root",
-              str(root), "--serving-dir", str(serving_dir)]  # --max-regression 1: each model pushed
-    argv = {"first": [*common, "--train-steps", str(TRAIN_STEPS)],
-            "killed": [*common, "--train-steps", "30", "--set", "trainer.checkpoint_interval=5"]}
+    common = [
+        "run",
+        "--dataset",
+        str(dataset),
+        "--config",
+        "tiny",
+        "--max-regression",
+        "1",
+        "--pipeline-root",
+        str(root),
+        "--serving-dir",
+        str(serving_dir),
+    ]  # --max-regression 1: each model pushed
+    argv = {
+        "first": [*common, "--train-steps", str(TRAIN_STEPS)],
+        "killed": [*common, "--train-steps", "30", "--set", "trainer.checkpoint_interval=5"],
+    }
     env = dict(os.environ, PYTHONPATH=str(REPO))
     processes, logs = {}, {}
     for name, args in argv.items():
         logs[name] = tmp_path / f"{name}.log"
         with open(logs[name], "w") as log:
-            processes[name] = subprocess.Popen([sys.executable, "-m", "pipeline.cli", *args], cwd=REPO, env=env,
-                                               stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+            processes[name] = subprocess.Popen(
+                [sys.executable, "-m", "pipeline.cli", *args],
+                cwd=REPO,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
         time.sleep(3)
     killed, deadline = processes["killed"], time.monotonic() + 900
-    while not [s for s in _checkpoint_steps(str(root)) if s >= 10] and killed.poll() is None \
-            and time.monotonic() < deadline:
+    while (
+        not [s for s in _checkpoint_steps(str(root)) if s >= 10]
+        and killed.poll() is None
+        and time.monotonic() < deadline
+    ):
         time.sleep(0.5)
     os.killpg(killed.pid, signal.SIGKILL)
     killed.wait()
@@ -79,8 +109,9 @@ def test_two_runs_started_together_in_one_root_one_killed_and_resumed(tmp_path):
     first = {**run_summary.latest_run(str(root), first_id), "printed": printed["first"]}
     check_flow(first, ("boombox",), ONE_CLASS["num_train"], ONE_CLASS["num_test"])
     assert killed_id not in printed["first"] and f"report-{first_id}.json" in printed["first"]
-    assert sorted(p.name for p in (root / "reports" / f"predictions-{first_id}").glob("*.png")) == \
-        ["unlabelled_0000.png"]
+    assert sorted(p.name for p in (root / "reports" / f"predictions-{first_id}").glob("*.png")) == [
+        "unlabelled_0000.png"
+    ]
 
     out = io.StringIO()
     with contextlib.redirect_stdout(out):

@@ -1,4 +1,5 @@
 """The image's stack: imports, the Kubeflow V2 runner, and a real LocalDagRunner run."""
+
 import importlib
 import os
 import sys
@@ -8,8 +9,17 @@ import pytest
 
 @pytest.mark.parametrize(
     "module",
-    ["tfx.v1", "tensorflow_data_validation", "ml_metadata", "apache_beam", "official.vision",
-     "cv2", "kfp", "pycocotools.mask", "tensorboard"],
+    [
+        "tfx.v1",
+        "tensorflow_data_validation",
+        "ml_metadata",
+        "apache_beam",
+        "official.vision",
+        "cv2",
+        "kfp",
+        "pycocotools.mask",
+        "tensorboard",
+    ],
 )
 def test_stack_imports(module):
     importlib.import_module(module)
@@ -43,17 +53,21 @@ def _write_examples(path, count):
 
     with tf.io.TFRecordWriter(path) as writer:
         for i in range(count):
-            example = tf.train.Example(features=tf.train.Features(feature={
-                "value": tf.train.Feature(float_list=tf.train.FloatList(value=[float(i)])),
-                "label": tf.train.Feature(int64_list=tf.train.Int64List(value=[i % 3])),
-            }))
+            example = tf.train.Example(
+                features=tf.train.Features(
+                    feature={
+                        "value": tf.train.Feature(float_list=tf.train.FloatList(value=[float(i)])),
+                        "label": tf.train.Feature(int64_list=tf.train.Int64List(value=[i % 3])),
+                    }
+                )
+            )
             writer.write(example.SerializeToString())
 
 
 def test_local_dag_runner_runs_example_gen_and_statistics_gen_with_sqlite(tmp_path):
+    import tensorflow_data_validation as tfdv
     from ml_metadata.metadata_store import metadata_store
     from tfx import v1 as tfx
-    import tensorflow_data_validation as tfdv
 
     data_dir = tmp_path / "data"
     data_dir.mkdir()
@@ -61,16 +75,18 @@ def test_local_dag_runner_runs_example_gen_and_statistics_gen_with_sqlite(tmp_pa
     example_gen = tfx.components.ImportExampleGen(input_base=str(data_dir))
     statistics_gen = tfx.components.StatisticsGen(examples=example_gen.outputs["examples"])
     metadata_path = tmp_path / "metadata.sqlite"
-    tfx.orchestration.LocalDagRunner().run(tfx.dsl.Pipeline(
-        pipeline_name="runtime-smoke",
-        pipeline_root=str(tmp_path / "root"),
-        components=[example_gen, statistics_gen],
-        metadata_connection_config=tfx.orchestration.metadata.sqlite_metadata_connection_config(
-            str(metadata_path)),
-    ))
+    tfx.orchestration.LocalDagRunner().run(
+        tfx.dsl.Pipeline(
+            pipeline_name="runtime-smoke",
+            pipeline_root=str(tmp_path / "root"),
+            components=[example_gen, statistics_gen],
+            metadata_connection_config=tfx.orchestration.metadata.sqlite_metadata_connection_config(str(metadata_path)),
+        )
+    )
 
     store = metadata_store.MetadataStore(
-        tfx.orchestration.metadata.sqlite_metadata_connection_config(str(metadata_path)))
+        tfx.orchestration.metadata.sqlite_metadata_connection_config(str(metadata_path))
+    )
     stats_artifacts = store.get_artifacts_by_type("ExampleStatistics")
     assert len(stats_artifacts) == 1
     stats = tfdv.load_stats_binary(os.path.join(stats_artifacts[0].uri, "Split-train", "FeatureStats.pb"))

@@ -1,4 +1,5 @@
 """The sample generator: deterministic, the label map's colours, several objects that do not touch."""
+
 from __future__ import annotations
 
 import cv2
@@ -28,7 +29,8 @@ def test_sample_is_deterministic(tmp_path):
     assert files == sorted(p.relative_to(tmp_path / "b") for p in (tmp_path / "b").rglob("*") if p.is_file())
     assert all((tmp_path / "a" / f).read_bytes() == (tmp_path / "b" / f).read_bytes() for f in files)
     assert (tmp_path / "a/train_images/train_0000.jpg").read_bytes() != (
-        tmp_path / "c/train_images/train_0000.jpg").read_bytes()
+        tmp_path / "c/train_images/train_0000.jpg"
+    ).read_bytes()
 
 
 def test_sample_layout(sample_dataset):

@@ -1,5 +1,6 @@
 """The classic folder (seed layout): examples Model Garden decodes, EXIF, grayscale/palette/colour masks,
 instances from connected components and from VOC boxes."""
+
 from __future__ import annotations
 
 import hashlib
@@ -11,9 +12,23 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import (MUG, SAMPLE_NUM_TEST, SAMPLE_NUM_TRAIN, SAMPLE_NUM_UNLABELLED, SPEAKER, convert,
-                      decoded_masks, feature, mini_seed, parse, photo, read_examples, voc, write_gray_png,
-                      write_image)
+from conftest import (
+    MUG,
+    SAMPLE_NUM_TEST,
+    SAMPLE_NUM_TRAIN,
+    SAMPLE_NUM_UNLABELLED,
+    SPEAKER,
+    convert,
+    decoded_masks,
+    feature,
+    mini_seed,
+    parse,
+    photo,
+    read_examples,
+    voc,
+    write_gray_png,
+    write_image,
+)
 from dataset import layout, records
 from dataset.labelmap import LabelMap
 
@@ -53,10 +68,11 @@ def test_examples_decode_with_model_garden(sample_dataset, sample_ingested):
         boxes = decoded["groundtruth_boxes"].numpy()  # ymin, xmin, ymax, xmax normalized
         assert masks.shape[0] == boxes.shape[0] > 0
         assert set(np.unique(masks).tolist()) == {0.0, 1.0}
-        for mask, box in zip(masks, boxes):
+        for mask, box in zip(masks, boxes, strict=True):
             ys, xs = np.nonzero(mask)
-            np.testing.assert_allclose(box, [ys.min() / height, xs.min() / width, (ys.max() + 1) / height,
-                                             (xs.max() + 1) / width], atol=1e-6)
+            np.testing.assert_allclose(
+                box, [ys.min() / height, xs.min() / width, (ys.max() + 1) / height, (xs.max() + 1) / width], atol=1e-6
+            )
         np.testing.assert_array_equal(decoded["groundtruth_area"].numpy(), masks.sum(axis=(1, 2)))
         assert set(decoded["groundtruth_classes"].numpy().tolist()) <= {1, 2}
         assert not decoded["groundtruth_is_crowd"].numpy().any()
@@ -64,8 +80,9 @@ def test_examples_decode_with_model_garden(sample_dataset, sample_ingested):
         folder = "train" if filename.startswith("train") else "test"
         mask_path = sample_dataset / f"{folder}_masks" / (Path(filename).stem + ".png")
         gray = cv2.cvtColor(cv2.imread(str(mask_path)), cv2.COLOR_BGR2GRAY)
-        expected = sum(cv2.connectedComponents((gray == v).astype(np.uint8), connectivity=8)[0] - 1
-                       for v in (SPEAKER, MUG))
+        expected = sum(
+            cv2.connectedComponents((gray == v).astype(np.uint8), connectivity=8)[0] - 1 for v in (SPEAKER, MUG)
+        )
         assert masks.shape[0] == expected
         texts = [t.decode() for t in feature(example, records.CLASS_TEXT)]
         assert texts == [{1: "speaker", 2: "mug"}[c] for c in decoded["groundtruth_classes"].numpy()]

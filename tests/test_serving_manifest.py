@@ -1,11 +1,12 @@
 """`kubeflow serving-manifest`: the KServe InferenceService for a serving folder, reaching the store as the
 pipeline's steps do, accepted by the kserve SDK's models."""
+
 from __future__ import annotations
 
-import kfp_install
 import pytest
 import yaml
 
+import kfp_install
 from components.serving_check.server import import_kserve
 from pipeline import cli
 
@@ -15,8 +16,9 @@ SERVING = f"minio://mlpipeline/private/{NS}/serving/speakers"
 
 def _compile(tmp_path, *extra) -> tuple[list[dict], int]:
     output = tmp_path / "isvc.yaml"
-    code = cli.main(["kubeflow", "serving-manifest", "--name", "speakers", "--namespace", NS,
-                     "--output", str(output), *extra])
+    code = cli.main(
+        ["kubeflow", "serving-manifest", "--name", "speakers", "--namespace", NS, "--output", str(output), *extra]
+    )
     return (list(yaml.safe_load_all(output.read_text())) if output.exists() else []), code
 
 
@@ -56,8 +58,10 @@ def test_a_minio_serving_folder_is_served_from_s3_with_the_namespaces_store_iden
     printed = capsys.readouterr().out
     assert f"kubectl -n {NS} create secret generic speakers-s3 " in printed
     assert f"get secret {kfp_install.SECRET} -o jsonpath='{{.data.accesskey}}'" in printed
-    assert ("annotate secret speakers-s3 serving.kserve.io/s3-endpoint=127.0.0.1:9000 "
-            "serving.kserve.io/s3-usehttps=0 serving.kserve.io/s3-region=minio") in printed
+    assert (
+        "annotate secret speakers-s3 serving.kserve.io/s3-endpoint=127.0.0.1:9000 "
+        "serving.kserve.io/s3-usehttps=0 serving.kserve.io/s3-region=minio"
+    ) in printed
 
 
 def test_an_s3_folder_without_providers_uses_the_pods_credentials_and_gpus_are_limits(tmp_path, capsys):
@@ -70,12 +74,26 @@ def test_an_s3_folder_without_providers_uses_the_pods_credentials_and_gpus_are_l
     assert "No Secret" in capsys.readouterr().out
 
 
-@pytest.mark.parametrize("options, reason", [
-    (["--serving-dir", "/local/serving"], "KServe copies a model from s3://"),
-    (["--serving-dir", SERVING], "give --kfp-version"),
-    (["--serving-dir", "s3://models/x", "--name", "Speakers"], "lower-case letters"),
-])
+@pytest.mark.parametrize(
+    "options, reason",
+    [
+        (["--serving-dir", "/local/serving"], "KServe copies a model from s3://"),
+        (["--serving-dir", SERVING], "give --kfp-version"),
+        (["--serving-dir", "s3://models/x", "--name", "Speakers"], "lower-case letters"),
+    ],
+)
 def test_what_kserve_cannot_serve_is_refused_in_words(tmp_path, capsys, options, reason):
-    code = cli.main(["kubeflow", "serving-manifest", "--name", "speakers", "--namespace", NS,
-                     "--output", str(tmp_path / "x.yaml"), *options])
+    code = cli.main(
+        [
+            "kubeflow",
+            "serving-manifest",
+            "--name",
+            "speakers",
+            "--namespace",
+            NS,
+            "--output",
+            str(tmp_path / "x.yaml"),
+            *options,
+        ]
+    )
     assert code == 1 and reason in capsys.readouterr().err

@@ -1,6 +1,7 @@
 """The code's shape: every package folder is a package, imports point down the layers and make no cycle
 (imports inside functions count), dataset/ has no TFX, no product module uses the sample package, no module over
 300 lines."""
+
 from __future__ import annotations
 
 import ast
@@ -9,8 +10,11 @@ from pathlib import Path
 from pipeline import cli
 
 REPO = Path(__file__).resolve().parents[1]
-PACKAGES = next(ast.literal_eval(node.value) for node in ast.parse((REPO / "setup.py").read_text()).body
-                if isinstance(node, ast.Assign) and getattr(node.targets[0], "id", "") == "PACKAGES")
+PACKAGES = next(
+    ast.literal_eval(node.value)
+    for node in ast.parse((REPO / "setup.py").read_text()).body
+    if isinstance(node, ast.Assign) and getattr(node.targets[0], "id", "") == "PACKAGES"
+)
 MAX_LINES = 300
 
 
@@ -46,7 +50,7 @@ def _cycle(graph: dict[str, set[str]]) -> list[str]:
         path.append(module)
         for imported in sorted(graph[module]):
             if state.get(imported) == 1:
-                return path[path.index(imported):] + [imported]
+                return [*path[path.index(imported) :], imported]
             if imported not in state and (cycle := visit(imported)):
                 return cycle
         state[module] = 2
@@ -101,18 +105,25 @@ def test_imports_point_down_the_layers():
     graph = {name: _imports(path, modules) - {name} for name, path in modules.items()}
     assert _upward(graph) == []
     # the check works: a component importing the pipeline, or another component
-    assert _upward({"components.trainer.a": {"pipeline.settings", "components.evaluator.b", "components.util.c",
-                                             "dataset.d"}}) == ["components.trainer.a -> components.evaluator.b",
-                                                                "components.trainer.a -> pipeline.settings"]
+    assert _upward(
+        {"components.trainer.a": {"pipeline.settings", "components.evaluator.b", "components.util.c", "dataset.d"}}
+    ) == ["components.trainer.a -> components.evaluator.b", "components.trainer.a -> pipeline.settings"]
     assert _upward({"storage.a": {"dataset.b"}, "kubeflow.c": {"storage.a"}}) == ["storage.a -> dataset.b"]
 
 
 def test_dataset_knows_nothing_of_tfx():
-    users = [str(p.relative_to(REPO)) for p in (REPO / "dataset").rglob("*.py")
-             if any(isinstance(n, (ast.Import, ast.ImportFrom)) and
-                    any(name.split(".")[0] == "tfx" for name in
-                        ([a.name for a in n.names] if isinstance(n, ast.Import) else [n.module or ""]))
-                    for n in ast.walk(ast.parse(p.read_text())))]
+    users = [
+        str(p.relative_to(REPO))
+        for p in (REPO / "dataset").rglob("*.py")
+        if any(
+            isinstance(n, (ast.Import, ast.ImportFrom))
+            and any(
+                name.split(".")[0] == "tfx"
+                for name in ([a.name for a in n.names] if isinstance(n, ast.Import) else [n.module or ""])
+            )
+            for n in ast.walk(ast.parse(p.read_text()))
+        )
+    ]
     assert users == []
 
 
@@ -120,8 +131,13 @@ def test_only_the_tests_benchmarks_and_sample_data_command_use_the_sample_packag
     """Ingestion (dataset/) and the pipeline never import sample_data; `maskrcnn-tfx sample-data` names it
     (pipeline/cli.py imports a command's module when the command runs)."""
     modules = _modules()
-    users = sorted(f"{name} -> {imported}" for name, path in modules.items() if not name.startswith("sample_data")
-                   for imported in _imports(path, modules) if imported.split(".")[0] == "sample_data")
+    users = sorted(
+        f"{name} -> {imported}"
+        for name, path in modules.items()
+        if not name.startswith("sample_data")
+        for imported in _imports(path, modules)
+        if imported.split(".")[0] == "sample_data"
+    )
     assert users == []
     assert cli.SUBCOMMANDS["sample-data"][0] == "sample_data.sample"
 

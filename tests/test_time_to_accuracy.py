@@ -1,19 +1,21 @@
 """Accuracy over training time: evaluations while training, a run that stops at its target, the curve and the
 time to the blessing thresholds in the report, one progress line per train loop. No test depends on how well
 a model learns: the flow is checked on thresholds any model meets."""
+
 from __future__ import annotations
 
 import io
 import json
 import re
+from pathlib import Path
 
 import cv2
 import pytest
 import tensorflow as tf
 
+from components.trainer import experiment, training
 from components.util.eval_split import load_eval_split
 from conftest import TINY_EVAL_INTERVAL, TINY_TRAIN_STEPS
-from components.trainer import experiment, training
 from dataset import layout
 from pipeline import report, report_table
 
@@ -21,8 +23,9 @@ from pipeline import report, report_table
 def test_stop_at_ends_training_at_the_first_evaluation_meeting_it(sample_ingested, tmp_path):
     examples = str(sample_ingested)
     params = experiment.experiment_for_examples("tiny", examples, train_steps=6)
-    evaluation = training.Evaluation(load_eval_split(examples), layout.read_label_map(examples), interval=2,
-                                     stop_at={"mask_AP50": 0.0})
+    evaluation = training.Evaluation(
+        load_eval_split(examples), layout.read_label_map(examples), interval=2, stop_at={"mask_AP50": 0.0}
+    )
     out = io.StringIO()
     record = training.train(params, str(tmp_path / "run"), evaluation, out=out)
     assert record["end_step"] == 2
@@ -40,8 +43,11 @@ def test_points_at_the_interval_agree_with_the_final_evaluation(trained_pipeline
     assert [p["step"] for p in points] == [TINY_EVAL_INTERVAL, TINY_TRAIN_STEPS]
     assert all(0.0 <= p[k] <= 1.0 for p in points for k in ("box_AP", "box_AP50", "mask_AP", "mask_AP50"))
     # each point with its bootstrap interval over the eval images, as the final evaluation has
-    assert all(0.0 <= p["interval"][k][0] <= p["interval"][k][1] <= 1.0
-               for p in points for k in ("box_AP", "box_AP50", "mask_AP", "mask_AP50"))
+    assert all(
+        0.0 <= p["interval"][k][0] <= p["interval"][k][1] <= 1.0
+        for p in points
+        for k in ("box_AP", "box_AP50", "mask_AP", "mask_AP50")
+    )
     assert points[0]["seconds"] < points[1]["seconds"] <= trained_pipeline["training"]["wall_time_s"] + 0.01
     final = trained_pipeline["evaluation"]
     # The last point scores the final checkpoint through the serving preprocessing, as MaskEvaluator scores the
@@ -61,16 +67,19 @@ def test_the_report_has_the_curve_and_the_time_to_threshold(trained_pipeline, tm
     assert "evaluations in training" in table and f"2, every {TINY_EVAL_INTERVAL} steps" in table
     assert "time to threshold s" in table
     json_path, png_path = report.write([built], str(tmp_path))
-    assert json.load(open(json_path))["steps_to_threshold"] == TINY_EVAL_INTERVAL
-    assert cv2.imread(png_path).shape[1] == 2400  # four panels: times, loss, final AP and intervals, accuracy in training
+    assert json.loads(Path(json_path).read_text())["steps_to_threshold"] == TINY_EVAL_INTERVAL
+    assert (
+        cv2.imread(png_path).shape[1] == 2400
+    )  # four panels: times, loss, final AP and intervals, accuracy in training
     assert report.time_to_threshold(built["accuracy_over_time"], {"mask_AP50": 1.01}) == (None, None)
     assert report.time_to_threshold(built["accuracy_over_time"], {"mask_AP75": 0.0}) == (None, None)
 
 
 def test_the_terminal_shows_one_line_per_train_loop(trained_pipeline):
     lines = [line for line in trained_pipeline["printed"].splitlines() if line.startswith("[train] step ")]
-    assert [line.split(" | ")[0] for line in lines] == \
-        [f"[train] step {i}/{TINY_TRAIN_STEPS}" for i in range(1, TINY_TRAIN_STEPS + 1)]
+    assert [line.split(" | ")[0] for line in lines] == [
+        f"[train] step {i}/{TINY_TRAIN_STEPS}" for i in range(1, TINY_TRAIN_STEPS + 1)
+    ]
     assert all("steps/s" in line and "images/s" in line and "loss " in line for line in lines)
     assert "mask AP50" in lines[-1]
     assert "train | step:" not in trained_pipeline["printed"]

@@ -1,6 +1,8 @@
 """Validation: TFDV statistics, the curated schema, ExampleValidator and the gate before training."""
+
 import os
 import shutil
+from pathlib import Path
 
 import pytest
 import tensorflow as tf
@@ -14,7 +16,7 @@ from gate_helpers import rewrite_examples, run_until_gate
 
 def test_clean_sample_passes_the_gate(trained_pipeline):
     gate = next(c for c in trained_pipeline["components"] if c["component"] == "DataGate")
-    report = open(os.path.join(gate["outputs"][REPORT_TYPE_NAME], REPORT_FILE)).read()
+    report = Path(gate["outputs"][REPORT_TYPE_NAME], REPORT_FILE).read_text()
     assert report.endswith("anomalies: none")
     assert trained_pipeline["validation"] == report  # shown in the run's summary
     statistics = next(c for c in trained_pipeline["components"] if c["component"] == "StatisticsGen")
@@ -26,12 +28,22 @@ def _set(key, values):
     def mutate(feature):
         kind = feature[key].WhichOneof("kind")
         getattr(feature[key], kind).value[:] = values(list(getattr(feature[key], kind).value))
+
     return mutate
 
 
 def _no_instances(feature):
-    for key in (records.BBOX_XMIN, records.BBOX_YMIN, records.BBOX_XMAX, records.BBOX_YMAX, records.CLASS_LABEL,
-                records.CLASS_TEXT, records.OBJECT_AREA, records.OBJECT_IS_CROWD, records.OBJECT_MASK):
+    for key in (
+        records.BBOX_XMIN,
+        records.BBOX_YMIN,
+        records.BBOX_XMAX,
+        records.BBOX_YMAX,
+        records.CLASS_LABEL,
+        records.CLASS_TEXT,
+        records.OBJECT_AREA,
+        records.OBJECT_IS_CROWD,
+        records.OBJECT_MASK,
+    ):
         kind = feature[key].WhichOneof("kind")
         del getattr(feature[key], kind).value[:]
 
@@ -43,12 +55,17 @@ def _swap_x(feature):
 
 BAD_DATA = {
     "class id not in the label map": (
-        "train", _set(records.CLASS_LABEL, lambda v: [7] + v[1:]), ["image/object/class/label",
-                                                                  "class ids [7] are not in the label map"]),
+        "train",
+        _set(records.CLASS_LABEL, lambda v: [7, *v[1:]]),
+        ["image/object/class/label", "class ids [7] are not in the label map"],
+    ),
     "box with xmin > xmax": ("train", _swap_x, ["box is not ordered"]),
-    "box outside [0, 1]": ("train", _set(records.BBOX_XMAX, lambda v: [1.4] + v[1:]), ["image/object/bbox/xmax"]),
-    "lists of different lengths": ("train", _set(records.OBJECT_MASK, lambda v: v[:-1]),
-                                   ["per-instance lists differ in length"]),
+    "box outside [0, 1]": ("train", _set(records.BBOX_XMAX, lambda v: [1.4, *v[1:]]), ["image/object/bbox/xmax"]),
+    "lists of different lengths": (
+        "train",
+        _set(records.OBJECT_MASK, lambda v: v[:-1]),
+        ["per-instance lists differ in length"],
+    ),
 }
 
 
@@ -83,14 +100,18 @@ def test_background_images_pass_the_gate_as_negatives(sample_ingested, tmp_path)
         rewrite_examples(examples, split, _no_instances)
     root = tmp_path / "root"
     run_until_gate(examples, root, train=False)
-    report = open(os.path.join(_gate_report_dir(root), "validation_report.txt")).read()
+    report = Path(_gate_report_dir(root), "validation_report.txt").read_text()
     assert report.endswith("anomalies: none")
 
 
 def _only_speakers_in_eval(examples):
     only_speakers = _set(records.CLASS_LABEL, lambda v: [1] * len(v))
-    rewrite_examples(examples, "eval", lambda f: (only_speakers(f), _set(records.CLASS_TEXT, lambda v: [b"speaker"] * len(v))(f)),
-             which=lambda index: True)
+    rewrite_examples(
+        examples,
+        "eval",
+        lambda f: (only_speakers(f), _set(records.CLASS_TEXT, lambda v: [b"speaker"] * len(v))(f)),
+        which=lambda index: True,
+    )
 
 
 def test_class_distribution_drift_between_splits_stops_the_pipeline(pipeline_dataset, tmp_path):
@@ -112,7 +133,7 @@ def test_drift_that_chance_explains_on_a_small_eval_split_does_not_stop_the_run(
     _only_speakers_in_eval(examples)
     root = tmp_path / "root"
     run_until_gate(examples, root, train=False)
-    report = open(os.path.join(_gate_report_dir(root), "validation_report.txt")).read()
+    report = Path(_gate_report_dir(root), "validation_report.txt").read_text()
     assert "random splits of 4 eval and 21 train instances differ by more than" in report
     assert report.endswith("anomalies: none")
 
@@ -121,8 +142,9 @@ def test_too_few_eval_images_for_the_minimum_asked_stop_the_run_before_training(
     root = tmp_path / "root"
     with pytest.raises(DataValidationError) as error:
         run_until_gate(sample_ingested, root, min_eval_images=SAMPLE_NUM_TEST + 1)
-    assert (f"{SAMPLE_NUM_TEST} eval images, fewer than the {SAMPLE_NUM_TEST + 1} asked for (--min-eval-images)"
-            in str(error.value))
+    assert f"{SAMPLE_NUM_TEST} eval images, fewer than the {SAMPLE_NUM_TEST + 1} asked for (--min-eval-images)" in str(
+        error.value
+    )
     assert not _trainer_ran(root)
 
 
@@ -130,11 +152,15 @@ def test_sampling_noise_shrinks_as_the_splits_grow():
     from components.data_gate.drift import sampling_noise
 
     shares = {"1": 0.5, "2": 0.3, "3": 0.2}
-    noise = [sampling_noise({k: 4 * n * v for k, v in shares.items()}, {k: n * v for k, v in shares.items()})
-             for n in (10, 100, 1000)]
+    noise = [
+        sampling_noise({k: 4 * n * v for k, v in shares.items()}, {k: n * v for k, v in shares.items()})
+        for n in (10, 100, 1000)
+    ]
     assert noise[0] > 0.25 > noise[1] > noise[2]
-    assert noise == [sampling_noise({k: 4 * n * v for k, v in shares.items()}, {k: n * v for k, v in shares.items()})
-                     for n in (10, 100, 1000)]  # seeded: the gate decides the same way every time
+    assert noise == [
+        sampling_noise({k: 4 * n * v for k, v in shares.items()}, {k: n * v for k, v in shares.items()})
+        for n in (10, 100, 1000)
+    ]  # seeded: the gate decides the same way every time
 
 
 def test_example_checks_name_the_file_and_the_reason(sample_ingested):
@@ -150,14 +176,19 @@ def test_example_checks_name_the_file_and_the_reason(sample_ingested):
 
 # --- the schema: curated rules + the label map's classes ---------------------------------------
 def test_the_schema_takes_its_classes_from_the_label_map():
+    import tensorflow_data_validation as tfdv
+
     from components.schema_gen import schema as schema_lib
     from dataset.labelmap import LabelClass, LabelMap
-    import tensorflow_data_validation as tfdv
 
     curated = tfdv.load_schema_text(str(schema_lib.SCHEMA_PATH))
     assert schema_lib.stated_classes(curated) == (None, None)  # the committed schema leaves them to each run
-    five = LabelMap(classes=tuple(LabelClass(i, name, 10 * i) for i, name in
-                                  enumerate(["boombox", "tumbler", "kettle", "plant", "lamp"], start=1)))
+    five = LabelMap(
+        classes=tuple(
+            LabelClass(i, name, 10 * i)
+            for i, name in enumerate(["boombox", "tumbler", "kettle", "plant", "lamp"], start=1)
+        )
+    )
     schema = schema_lib.with_classes(curated, five)
     assert schema_lib.stated_classes(schema) == ((1, 5), ("boombox", "kettle", "lamp", "plant", "tumbler"))
     assert schema_lib.with_classes(schema, five) == schema  # a schema stating the same classes is fine
@@ -186,5 +217,5 @@ def test_a_schema_drafted_by_the_schema_command_passes_the_gate(sample_ingested,
     assert cli.main(["schema", "--examples", str(sample_ingested), "--output", str(tmp_path / "mine.pbtxt")]) == 0
     root = tmp_path / "root"
     run_until_gate(sample_ingested, root, train=False, schema=str(tmp_path / "mine.pbtxt"))
-    report = open(os.path.join(_gate_report_dir(root), "validation_report.txt")).read()
+    report = Path(_gate_report_dir(root), "validation_report.txt").read_text()
     assert report.endswith("anomalies: none")

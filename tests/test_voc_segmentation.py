@@ -1,6 +1,7 @@
 """Pascal VOC segmentation (dataset/formats/voc_seg.py): the sample written in VOC's layout with each of its
 malformed files named with the reason, void 255, an instance over two classes, and labelmap.txt's names and
 colours. The copy ingesting as the classic layout does is tests/test_formats.py's."""
+
 from __future__ import annotations
 
 import shutil
@@ -26,8 +27,9 @@ def voc(sample_dataset, tmp_path_factory) -> Path:
 
 def _outcomes(dataset: Path) -> tuple[planning.IngestPlan, dict]:
     plan = planning.plan_ingest(str(dataset), planning.IngestOptions())
-    return plan, {Path(item.rel_path).name: convert_item(item, plan.label_map, 16, plan.dataset_dir)
-                  for item in plan.items}
+    return plan, {
+        Path(item.rel_path).name: convert_item(item, plan.label_map, 16, plan.dataset_dir) for item in plan.items
+    }
 
 
 def _copy(voc: Path, tmp_path: Path) -> Path:
@@ -60,7 +62,7 @@ def test_voc_malformed_files_are_named_with_their_reason(voc, tmp_path):
     (root / "SegmentationObject" / f"{train[5]}.png").unlink()
     shutil.copy(root / "SegmentationClass" / f"{val[0]}.png", root / "SegmentationClass" / "ghost.png")
     shutil.copy(root / "JPEGImages" / f"{val[0]}.jpg", root / "JPEGImages" / "not_listed.jpg")
-    (root / "ImageSets" / "Segmentation" / "val.txt").write_text("\n".join(val[1:] + [train[6]]) + "\n")
+    (root / "ImageSets" / "Segmentation" / "val.txt").write_text("\n".join([*val[1:], train[6]]) + "\n")
     with open(root / "ImageSets" / "Segmentation" / "test.txt", "a") as test:
         test.write(f"{val[0]}\n")  # a test id with its masks: an eval example
     plan, outcomes = _outcomes(tmp_path)
@@ -68,18 +70,19 @@ def test_voc_malformed_files_are_named_with_their_reason(voc, tmp_path):
     rejects = {name: o.reason for name, o in outcomes.items() if o.reason}
     assert rejects == {
         f"{train[0]}.jpg": f"no photo JPEGImages/{train[0]}.jpg for the id {train[0]} listed in "
-                           "ImageSets/Segmentation/train.txt",
+        "ImageSets/Segmentation/train.txt",
         f"{train[1]}.jpg": f"the mask SegmentationObject/{train[1]}.png has size 256x188 but the image is 256x192",
         f"{train[2]}.jpg": f"SegmentationClass/{train[2]}.png is in mode RGB, not a palette PNG: VOC's masks hold "
-                           "the class (SegmentationClass) or the instance id (SegmentationObject) as the palette "
-                           "index of each pixel",
+        "the class (SegmentationClass) or the instance id (SegmentationObject) as the palette "
+        "index of each pixel",
         f"{train[3]}.jpg": f"instance 1 of SegmentationObject/{train[3]}.png lies on no class in "
-                           f"SegmentationClass/{train[3]}.png (only background or void 255 there)",
+        f"SegmentationClass/{train[3]}.png (only background or void 255 there)",
         f"{train[4]}.jpg": rejects[f"{train[4]}.jpg"],
         f"{train[5]}.jpg": f"no SegmentationObject/{train[5]}.png for the id {train[5]} listed in "
-                           "ImageSets/Segmentation/train.txt (Mask R-CNN needs its instances and their classes)",
+        "ImageSets/Segmentation/train.txt (Mask R-CNN needs its instances and their classes)",
         f"{train[6]}.jpg": "listed in both train.txt and val.txt of ImageSets/Segmentation",
-        "ghost.png": "mask of no id listed in ImageSets/Segmentation"}
+        "ghost.png": "mask of no id listed in ImageSets/Segmentation",
+    }
     assert rejects[f"{train[4]}.jpg"].startswith(f"cannot read SegmentationObject/{train[4]}.png")
     examples = {name: o.split for name, o in outcomes.items() if not o.reason}
     assert len(examples) == SAMPLE_NUM_TRAIN + SAMPLE_NUM_TEST - 7 and examples[f"{val[0]}.jpg"] == "eval"
@@ -134,10 +137,12 @@ def test_voc_labelmap_names_and_colours_say_the_class(voc, tmp_path):
     root = _copy(voc, tmp_path)
     _, before = _outcomes(tmp_path)
     # classes in another order and colours: the palette's colours, not its indices, say the class (datumaro)
-    (root / "labelmap.txt").write_text("# label:color_rgb:parts:actions\nbackground:0,0,0::\n"
-                                       "cup:0,0,255::\nloudspeaker:255,0,0::\n")
-    first, second = [n for n in _ids(root, "train") if 1 in np.array(Image.open(root / "SegmentationClass" /
-                                                                               f"{n}.png"))][:2]
+    (root / "labelmap.txt").write_text(
+        "# label:color_rgb:parts:actions\nbackground:0,0,0::\ncup:0,0,255::\nloudspeaker:255,0,0::\n"
+    )
+    first, second = [
+        n for n in _ids(root, "train") if 1 in np.array(Image.open(root / "SegmentationClass" / f"{n}.png"))
+    ][:2]
     for name in _ids(root, "trainval"):
         with Image.open(root / "SegmentationClass" / f"{name}.png") as im:
             palette = im.getpalette()
@@ -151,8 +156,9 @@ def test_voc_labelmap_names_and_colours_say_the_class(voc, tmp_path):
         im.save(root / "SegmentationClass" / f"{first}.png")
     plan, outcomes = _outcomes(tmp_path)
     assert plan.label_map.names == ("cup", "loudspeaker")
-    assert outcomes[f"{first}.jpg"].reason == (f"SegmentationClass/{first}.png: index 1 has colour RGB(9, 9, 9), "
-                                               f"which is no colour of {root / 'labelmap.txt'}")
+    assert outcomes[f"{first}.jpg"].reason == (
+        f"SegmentationClass/{first}.png: index 1 has colour RGB(9, 9, 9), which is no colour of {root / 'labelmap.txt'}"
+    )
     renamed = {"speaker": "loudspeaker", "mug": "cup"}
     assert _class_names(outcomes[f"{second}.jpg"]) == [renamed[n] for n in _class_names(before[f"{second}.jpg"])]
     rejected = [name for name, o in outcomes.items() if o.reason]

@@ -10,20 +10,23 @@ the label map) and the train/eval class drift, writes a report, and fails the
 run with that report as the error when there is anything in it. The Trainer
 runs after it, so bad data never reaches training.
 """
+
 from __future__ import annotations
 
 from tfx import types
 from tfx.dsl.components.base import base_beam_component, executor_spec
 from tfx.types import standard_artifacts
-from tfx.types.experimental import simple_artifacts
 from tfx.types.component_spec import ChannelParameter, ComponentSpec, ExecutionParameter
+from tfx.types.experimental import simple_artifacts
 
 from components.data_gate import constants, executor
 
 
 class DataGateSpec(ComponentSpec):
-    PARAMETERS = {constants.MAX_CLASS_DRIFT_KEY: ExecutionParameter(type=float),
-                  constants.MIN_EVAL_IMAGES_KEY: ExecutionParameter(type=int)}
+    PARAMETERS = {
+        constants.MAX_CLASS_DRIFT_KEY: ExecutionParameter(type=float),
+        constants.MIN_EVAL_IMAGES_KEY: ExecutionParameter(type=int),
+    }
     INPUTS = {
         "examples": ChannelParameter(type=standard_artifacts.Examples),
         "statistics": ChannelParameter(type=standard_artifacts.ExampleStatistics),
@@ -37,10 +40,23 @@ class DataGate(base_beam_component.BaseBeamComponent):
     SPEC_CLASS = DataGateSpec
     EXECUTOR_SPEC = executor_spec.BeamExecutorSpec(executor.Executor)
 
-    def __init__(self, examples: types.BaseChannel, statistics: types.BaseChannel, schema: types.BaseChannel,
-                 anomalies: types.BaseChannel, max_class_drift: float = constants.DEFAULT_MAX_CLASS_DRIFT,
-                 min_eval_images: int = 0):
-        super().__init__(spec=DataGateSpec(
-            examples=examples, statistics=statistics, schema=schema, anomalies=anomalies,
-            max_class_drift=float(max_class_drift), min_eval_images=int(min_eval_images),
-            report=types.Channel(type=simple_artifacts.File)))
+    def __init__(
+        self,
+        examples: types.BaseChannel,
+        statistics: types.BaseChannel,
+        schema: types.BaseChannel,
+        anomalies: types.BaseChannel,
+        max_class_drift: float = constants.DEFAULT_MAX_CLASS_DRIFT,
+        min_eval_images: int = 0,
+    ):
+        super().__init__(
+            spec=DataGateSpec(
+                examples=examples,
+                statistics=statistics,
+                schema=schema,
+                anomalies=anomalies,
+                max_class_drift=float(max_class_drift),
+                min_eval_images=int(min_eval_images),
+                report=types.Channel(type=simple_artifacts.File),
+            )
+        )

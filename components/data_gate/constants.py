@@ -1,4 +1,5 @@
 """DataGate's execution property and report, for the modules that read the report without its executor."""
+
 MAX_CLASS_DRIFT_KEY = "max_class_drift"
 DEFAULT_MAX_CLASS_DRIFT = 0.25  # L-infinity between the eval and train class distributions
 MIN_EVAL_IMAGES_KEY = "min_eval_images"

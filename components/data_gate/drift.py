@@ -8,6 +8,7 @@ the larger of `max_class_drift` and the distance that random splits of these
 sizes exceed only 5% of the time (a seeded simulation: deterministic); on large
 datasets that noise is small and `max_class_drift` rules.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -37,8 +38,12 @@ def class_counts(statistics, split: str) -> dict[str, float]:
     return {}
 
 
-def sampling_noise(train: dict[str, float], eval_: dict[str, float], quantile: float = NOISE_QUANTILE,
-                   simulations: int = NOISE_SIMULATIONS) -> float:
+def sampling_noise(
+    train: dict[str, float],
+    eval_: dict[str, float],
+    quantile: float = NOISE_QUANTILE,
+    simulations: int = NOISE_SIMULATIONS,
+) -> float:
     """The L-infinity distance that two samples of these sizes from one class distribution (the pooled one)
     exceed with probability 1 - quantile."""
     classes = sorted(train.keys() | eval_.keys())
@@ -60,16 +65,23 @@ def drift_check(statistics, schema, max_class_drift: float) -> tuple[list[str], 
     train, eval_ = (class_counts(statistics, s) for s in (layout.TRAIN, layout.EVAL))
     noise = sampling_noise(train, eval_)
     threshold = max(max_class_drift, round(noise, 3))
-    note = (f"class drift threshold {threshold:.3f}: random splits of {int(sum(eval_.values()))} eval and "
-            f"{int(sum(train.values()))} train instances differ by more than {noise:.3f} in "
-            f"{100 * (1 - NOISE_QUANTILE):.0f}% of cases, above max_class_drift {max_class_drift:.3f}"
-            if noise > max_class_drift else f"class drift threshold {threshold:.3f} (max_class_drift)")
+    note = (
+        f"class drift threshold {threshold:.3f}: random splits of {int(sum(eval_.values()))} eval and "
+        f"{int(sum(train.values()))} train instances differ by more than {noise:.3f} in "
+        f"{100 * (1 - NOISE_QUANTILE):.0f}% of cases, above max_class_drift {max_class_drift:.3f}"
+        if noise > max_class_drift
+        else f"class drift threshold {threshold:.3f} (max_class_drift)"
+    )
 
     schema = type(schema).FromString(schema.SerializeToString())
     tfdv.get_feature(schema, records.CLASS_LABEL).drift_comparator.infinity_norm.threshold = threshold
-    result = tfdv.validate_statistics(_statistics(statistics, layout.EVAL), schema,
-                                      previous_statistics=_statistics(statistics, layout.TRAIN))
-    lines = [f"feature '{name}': eval vs train drift: {reason.description} ({note})"
-             for name, info in sorted(result.anomaly_info.items()) for reason in info.reason
-             if reason.type == anomalies_pb2.AnomalyInfo.COMPARATOR_L_INFTY_HIGH]
+    result = tfdv.validate_statistics(
+        _statistics(statistics, layout.EVAL), schema, previous_statistics=_statistics(statistics, layout.TRAIN)
+    )
+    lines = [
+        f"feature '{name}': eval vs train drift: {reason.description} ({note})"
+        for name, info in sorted(result.anomaly_info.items())
+        for reason in info.reason
+        if reason.type == anomalies_pb2.AnomalyInfo.COMPARATOR_L_INFTY_HIGH
+    ]
     return lines, note

@@ -1,8 +1,10 @@
 """DataGate's executor: TFDV's anomalies, train/eval class drift and per-example checks, or stop."""
+
 from __future__ import annotations
 
 import os
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 import apache_beam as beam
 import tensorflow as tf
@@ -35,20 +37,40 @@ def check_example(serialized: bytes, label_ids: frozenset[int]) -> list[str]:
 
     problems = []
     labels = values(records.CLASS_LABEL)
-    lengths = {key: len(values(key)) for key in
-               (records.BBOX_XMIN, records.BBOX_YMIN, records.BBOX_XMAX, records.BBOX_YMAX, records.CLASS_LABEL,
-                records.CLASS_TEXT, records.OBJECT_AREA, records.OBJECT_IS_CROWD, records.OBJECT_MASK)}
+    lengths = {
+        key: len(values(key))
+        for key in (
+            records.BBOX_XMIN,
+            records.BBOX_YMIN,
+            records.BBOX_XMAX,
+            records.BBOX_YMAX,
+            records.CLASS_LABEL,
+            records.CLASS_TEXT,
+            records.OBJECT_AREA,
+            records.OBJECT_IS_CROWD,
+            records.OBJECT_MASK,
+        )
+    }
     if len(set(lengths.values())) > 1:
         detail = ", ".join(f"{k.rsplit('/', 1)[-1] if 'bbox' not in k else k[13:]}={n}" for k, n in lengths.items())
         problems.append(f"{name}: per-instance lists differ in length ({detail})")
     unknown = sorted(set(labels) - label_ids)
     if unknown:
         problems.append(f"{name}: class ids {unknown} are not in the label map {sorted(label_ids)}")
-    for i, (x0, y0, x1, y1) in enumerate(zip(values(records.BBOX_XMIN), values(records.BBOX_YMIN),
-                                             values(records.BBOX_XMAX), values(records.BBOX_YMAX))):
+    # strict=False: lists of other lengths are reported above; the boxes they share are checked still.
+    for i, (x0, y0, x1, y1) in enumerate(
+        zip(
+            values(records.BBOX_XMIN),
+            values(records.BBOX_YMIN),
+            values(records.BBOX_XMAX),
+            values(records.BBOX_YMAX),
+            strict=False,
+        )
+    ):
         if not (x0 < x1 and y0 < y1):
-            problems.append(f"{name}: instance {i} box is not ordered (xmin {x0:.3f} xmax {x1:.3f}, "
-                            f"ymin {y0:.3f} ymax {y1:.3f})")
+            problems.append(
+                f"{name}: instance {i} box is not ordered (xmin {x0:.3f} xmax {x1:.3f}, ymin {y0:.3f} ymax {y1:.3f})"
+            )
     height, width = (values(records.IMAGE_HEIGHT) or [0])[0], (values(records.IMAGE_WIDTH) or [0])[0]
     for i, png in enumerate(values(records.OBJECT_MASK)):
         mask = cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_UNCHANGED)
@@ -66,10 +88,12 @@ def _problems_file(report_uri: str, split: str) -> str:
 def _check_splits(pipeline, examples_uri: str, report_uri: str, label_ids: frozenset[int]) -> None:
     """Every problem of every example, one line each, in a file per split of the report."""
     for split in layout.SPLITS:
-        _ = (pipeline
-             | f"Read{split}" >> beam.io.ReadFromTFRecord(layout.record_pattern(examples_uri, split))
-             | f"Check{split}" >> beam.FlatMap(check_example, label_ids)
-             | f"Write{split}" >> beam.io.WriteToText(_problems_file(report_uri, split), shard_name_template=""))
+        _ = (
+            pipeline
+            | f"Read{split}" >> beam.io.ReadFromTFRecord(layout.record_pattern(examples_uri, split))
+            | f"Check{split}" >> beam.FlatMap(check_example, label_ids)
+            | f"Write{split}" >> beam.io.WriteToText(_problems_file(report_uri, split), shard_name_template="")
+        )
 
 
 def _anomaly_lines(anomalies_artifact: types.Artifact, split: str) -> list[str]:
@@ -79,22 +103,28 @@ def _anomaly_lines(anomalies_artifact: types.Artifact, split: str) -> list[str]:
     path = os.path.join(artifact_utils.get_split_uri([anomalies_artifact], split), DEFAULT_FILE_NAME)
     with tf.io.gfile.GFile(path, "rb") as f:
         anomalies = anomalies_pb2.Anomalies.FromString(f.read())
-    lines = [f"feature '{name}': {info.short_description}: {info.description}"
-             for name, info in sorted(anomalies.anomaly_info.items())]
+    lines = [
+        f"feature '{name}': {info.short_description}: {info.description}"
+        for name, info in sorted(anomalies.anomaly_info.items())
+    ]
     if anomalies.HasField("dataset_anomaly_info"):
         lines.append(f"dataset: {anomalies.dataset_anomaly_info.description}")
     return lines
 
 
 class Executor(base_beam_executor.BaseBeamExecutor):
-
-    def Do(self, input_dict: dict[str, list[types.Artifact]], output_dict: dict[str, list[types.Artifact]],
-           exec_properties: dict[str, Any]) -> None:
+    def Do(
+        self,
+        input_dict: dict[str, list[types.Artifact]],
+        output_dict: dict[str, list[types.Artifact]],
+        exec_properties: dict[str, Any],
+    ) -> None:
         examples = artifact_utils.get_single_instance(input_dict["examples"])
         statistics = artifact_utils.get_single_instance(input_dict["statistics"])
         anomalies = artifact_utils.get_single_instance(input_dict["anomalies"])
-        schema = io_utils.SchemaReader().read(io_utils.get_only_uri_in_dir(
-            artifact_utils.get_single_uri(input_dict["schema"])))
+        schema = io_utils.SchemaReader().read(
+            io_utils.get_only_uri_in_dir(artifact_utils.get_single_uri(input_dict["schema"]))
+        )
         report_artifact = artifact_utils.get_single_instance(output_dict["report"])
         label_ids = frozenset(layout.read_label_map(examples.uri).ids)
 
@@ -110,7 +140,8 @@ class Executor(base_beam_executor.BaseBeamExecutor):
         if num_eval < min_eval:
             sections["eval split"] = [
                 f"{num_eval} eval images, fewer than the {min_eval} asked for (--min-eval-images): the AP scored on "
-                f"them would be too uncertain to bless on; add labelled test images or raise --eval-fraction"]
+                f"them would be too uncertain to bless on; add labelled test images or raise --eval-fraction"
+            ]
 
         tf.io.gfile.makedirs(report_artifact.uri)
         with self._make_beam_pipeline() as pipeline:
@@ -121,9 +152,10 @@ class Executor(base_beam_executor.BaseBeamExecutor):
             if problems:
                 shown = problems[:MAX_EXAMPLES_SHOWN] + (
                     [f"... {len(problems) - MAX_EXAMPLES_SHOWN} more in {_problems_file(report_artifact.uri, split)}"]
-                    if len(problems) > MAX_EXAMPLES_SHOWN else [])
-                sections[f"example checks in {layout.split_dir_name(split)} "
-                         f"({len(problems)} problems)"] = shown
+                    if len(problems) > MAX_EXAMPLES_SHOWN
+                    else []
+                )
+                sections[f"example checks in {layout.split_dir_name(split)} ({len(problems)} problems)"] = shown
 
         report = format_report(sections, statistics.uri, notes=[drift_note])
         with tf.io.gfile.GFile(os.path.join(report_artifact.uri, REPORT_FILE), "w") as f:
@@ -136,7 +168,7 @@ class Executor(base_beam_executor.BaseBeamExecutor):
 def format_report(sections: dict[str, Iterable[str]], statistics_uri: str, notes: Iterable[str] = ()) -> str:
     lines = [f"statistics: {statistics_uri}", *notes]
     if not sections:
-        return "\n".join(lines + ["anomalies: none"])
+        return "\n".join([*lines, "anomalies: none"])
     lines.append("the data is not fit for training; anomalies:")
     for title, items in sections.items():
         lines.append(f"  {title}:")

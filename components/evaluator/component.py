@@ -15,6 +15,7 @@ Pusher works with it unchanged. The baseline is what serving has now, read from
 the serving folder rather than resolved from ML Metadata: the same rule locally
 and on an open-source Kubeflow backend (which runs no resolver tasks).
 """
+
 from __future__ import annotations
 
 from tfx import types
@@ -49,11 +50,22 @@ class MaskEvaluator(base_component.BaseComponent):
     SPEC_CLASS = MaskEvaluatorSpec
     EXECUTOR_SPEC = executor_spec.ExecutorClassSpec(executor.Executor)
 
-    def __init__(self, examples: types.BaseChannel, model: types.BaseChannel, serving_dir: str = "",
-                 blessing: BlessingConfig = BlessingConfig(),
-                 latency_batch: int = constants.DEFAULT_LATENCY_BATCH):
-        super().__init__(spec=MaskEvaluatorSpec(
-            examples=examples, model=model, serving_dir=serving_dir, blessing_config=blessing.to_json(),
-            latency_batch=int(latency_batch),
-            evaluation=types.Channel(type=standard_artifacts.ModelEvaluation),
-            blessing=types.Channel(type=standard_artifacts.ModelBlessing)))
+    def __init__(
+        self,
+        examples: types.BaseChannel,
+        model: types.BaseChannel,
+        serving_dir: str = "",
+        blessing: BlessingConfig = BlessingConfig(),
+        latency_batch: int = constants.DEFAULT_LATENCY_BATCH,
+    ):
+        super().__init__(
+            spec=MaskEvaluatorSpec(
+                examples=examples,
+                model=model,
+                serving_dir=serving_dir,
+                blessing_config=blessing.to_json(),
+                latency_batch=int(latency_batch),
+                evaluation=types.Channel(type=standard_artifacts.ModelEvaluation),
+                blessing=types.Channel(type=standard_artifacts.ModelBlessing),
+            )
+        )

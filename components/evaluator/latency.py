@@ -1,9 +1,10 @@
 """Latency and throughput of a SavedModel signature, called as a server calls it (encoded image bytes)."""
+
 from __future__ import annotations
 
 import statistics
 import time
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 import tensorflow as tf
@@ -26,14 +27,15 @@ def timed_call(predict: Callable, encoded: bytes, seconds: list[float]) -> dict[
 
 
 def latency(seconds: list[float]) -> dict:
-    return {"batch_size": 1,
-            "median_ms": round(1000 * statistics.median(seconds), 2),
-            "p95_ms": round(1000 * float(np.percentile(seconds, 95)), 2),
-            "images_per_s": round(1 / statistics.median(seconds), 2)}
+    return {
+        "batch_size": 1,
+        "median_ms": round(1000 * statistics.median(seconds), 2),
+        "p95_ms": round(1000 * float(np.percentile(seconds, 95)), 2),
+        "images_per_s": round(1 / statistics.median(seconds), 2),
+    }
 
 
-def throughput(predict: Callable, images: list[tuple[bytes, tuple[int, int]]], batch_size: int,
-               calls: int = 3) -> dict:
+def throughput(predict: Callable, images: list[tuple[bytes, tuple[int, int]]], batch_size: int, calls: int = 3) -> dict:
     """Images/s at a larger batch of same-sized images (the bytes signature stacks them); images are
     (encoded, (height, width))."""
     by_size: dict[tuple[int, int], list[bytes]] = {}

@@ -11,6 +11,7 @@ driver.py; it sets span/version), an `Examples` output laid out as ExampleGen's
 dataset.beam_ingest.IngestDataset, which also writes the label map, the rejects
 report and the summary into the artifact.
 """
+
 from __future__ import annotations
 
 from tfx import types
@@ -20,11 +21,20 @@ from tfx.types import standard_artifacts, standard_component_specs
 from tfx.types.component_spec import ChannelParameter, ComponentSpec, ExecutionParameter
 
 from components.example_gen import executor
+from components.example_gen.constants import (
+    DATASET_FORMAT_KEY,
+    EVAL_FRACTION_KEY,
+    MAX_REJECT_FRACTION_KEY,
+    MIN_INSTANCE_AREA_KEY,
+)
 from components.example_gen.driver import DatasetDriver
-from components.example_gen.constants import (DATASET_FORMAT_KEY, EVAL_FRACTION_KEY, MAX_REJECT_FRACTION_KEY,
-                                             MIN_INSTANCE_AREA_KEY)
-from dataset.plan import (DEFAULT_DATASET_FORMAT, DEFAULT_EVAL_FRACTION, DEFAULT_MAX_REJECT_FRACTION,
-                          DEFAULT_MIN_INSTANCE_AREA, IngestOptions)
+from dataset.plan import (
+    DEFAULT_DATASET_FORMAT,
+    DEFAULT_EVAL_FRACTION,
+    DEFAULT_MAX_REJECT_FRACTION,
+    DEFAULT_MIN_INSTANCE_AREA,
+    IngestOptions,
+)
 
 # Only read by TFX's span resolution in the driver (no {SPAN} here); the fingerprint covers every file
 # (components/example_gen/driver.py) and the executor lists the folder itself.
@@ -72,8 +82,12 @@ class ImageMaskExampleGen(base_beam_component.BaseBeamComponent):
         min_instance_area: int = DEFAULT_MIN_INSTANCE_AREA,
     ):
         # Fails at pipeline construction, not after the run started.
-        IngestOptions(format=dataset_format, eval_fraction=eval_fraction, max_reject_fraction=max_reject_fraction,
-                      min_instance_area=min_instance_area)
+        IngestOptions(
+            format=dataset_format,
+            eval_fraction=eval_fraction,
+            max_reject_fraction=max_reject_fraction,
+            min_instance_area=min_instance_area,
+        )
         spec = ImageMaskExampleGenSpec(
             input_base=input_base,
             input_config=INPUT_CONFIG,

@@ -1,4 +1,5 @@
 """ImageMaskExampleGen's execution properties."""
+
 DATASET_FORMAT_KEY = "dataset_format"
 EVAL_FRACTION_KEY = "eval_fraction"
 MAX_REJECT_FRACTION_KEY = "max_reject_fraction"

@@ -1,4 +1,5 @@
 """ImageMaskExampleGen's executor: plans the ingestion, runs it with Beam, publishes the counts."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -10,19 +11,26 @@ from tfx.dsl.components.base import base_beam_executor
 from tfx.proto import example_gen_pb2
 from tfx.types import artifact_utils, standard_component_specs
 
-from components.example_gen.constants import (DATASET_FORMAT_KEY, EVAL_FRACTION_KEY, MAX_REJECT_FRACTION_KEY,
-                                              MIN_INSTANCE_AREA_KEY)
+from components.example_gen.constants import (
+    DATASET_FORMAT_KEY,
+    EVAL_FRACTION_KEY,
+    MAX_REJECT_FRACTION_KEY,
+    MIN_INSTANCE_AREA_KEY,
+)
 from dataset import layout
 from dataset.output import check_summary, format_summary, prepare_output_dir
 from dataset.plan import IngestOptions, plan_ingest
 
 
-
 class Executor(base_beam_executor.BaseBeamExecutor):
     """Runs dataset.beam_ingest.IngestDataset into the Examples artifact's uri."""
 
-    def Do(self, input_dict: dict[str, list[types.Artifact]], output_dict: dict[str, list[types.Artifact]],
-           exec_properties: dict[str, Any]) -> None:
+    def Do(
+        self,
+        input_dict: dict[str, list[types.Artifact]],
+        output_dict: dict[str, list[types.Artifact]],
+        exec_properties: dict[str, Any],
+    ) -> None:
         from dataset.beam_ingest import IngestDataset
 
         self._log_startup(input_dict, output_dict, exec_properties)

@@ -5,6 +5,7 @@ In:  model (Model), model_blessing (ModelBlessing), infra_blessing (InfraBlessin
 Out: pushed_model (PushedModel: pushed, pushed_version, pushed_destination = <base>/<version>/; already_served
      when the model was already served in that version).
 """
+
 from __future__ import annotations
 
 from tfx import v1 as tfx

@@ -14,6 +14,7 @@ served (the same SavedModel fingerprint in a version folder, as when KFP's cache
 serves a second run the same Trainer's model) is not pushed again: the push
 says so, naming the version, and reports that version as its destination.
 """
+
 from __future__ import annotations
 
 import os
@@ -34,9 +35,12 @@ ALREADY_SERVED_KEY = "already_served"  # the PushedModel's property: the version
 
 
 class Executor(pusher_executor.Executor):
-
-    def Do(self, input_dict: dict[str, list[types.Artifact]], output_dict: dict[str, list[types.Artifact]],
-           exec_properties: dict[str, Any]) -> None:
+    def Do(
+        self,
+        input_dict: dict[str, list[types.Artifact]],
+        output_dict: dict[str, list[types.Artifact]],
+        exec_properties: dict[str, Any],
+    ) -> None:
         destination = pusher_pb2.PushDestination()
         proto_utils.json_to_proto(exec_properties[standard_component_specs.PUSH_DESTINATION_KEY], destination)
         base = destination.filesystem.base_directory
@@ -46,14 +50,19 @@ class Executor(pusher_executor.Executor):
             return
         model_path = self.GetModelPath(input_dict)
         if not fileio.exists(fileio.join(model_path, serving.SAVED_MODEL_FILE)):
-            raise FileNotFoundError(f"{model_path}: no {serving.SAVED_MODEL_FILE}; a version without a model is "
-                                    f"not pushed")
+            raise FileNotFoundError(
+                f"{model_path}: no {serving.SAVED_MODEL_FILE}; a version without a model is not pushed"
+            )
         served = serving.served_version_of(model_path, base)
         if served:
             newest = serving.newest_version(base)
-            logging.warning("%s is already served as version %s (%s)%s; no second version is pushed.", model_path,
-                            os.path.basename(served), served,
-                            "" if newest == served else f", and a newer version, {os.path.basename(newest)}, is served")
+            logging.warning(
+                "%s is already served as version %s (%s)%s; no second version is pushed.",
+                model_path,
+                os.path.basename(served),
+                served,
+                "" if newest == served else f", and a newer version, {os.path.basename(newest)}, is served",
+            )
             self._MarkPushed(pushed, pushed_destination=served, pushed_version=os.path.basename(served))
             pushed.set_string_custom_property(ALREADY_SERVED_KEY, os.path.basename(served))
             return
@@ -63,9 +72,14 @@ class Executor(pusher_executor.Executor):
             staging = os.path.join(local, "version") if fileio.is_s3(base) else serving.staging_dir(base)
             destination.filesystem.base_directory = staging
             try:
-                super().Do(input_dict, output_dict, {
-                    **exec_properties,
-                    standard_component_specs.PUSH_DESTINATION_KEY: proto_utils.proto_to_json(destination)})
+                super().Do(
+                    input_dict,
+                    output_dict,
+                    {
+                        **exec_properties,
+                        standard_component_specs.PUSH_DESTINATION_KEY: proto_utils.proto_to_json(destination),
+                    },
+                )
                 if not pushed.get_int_custom_property("pushed"):
                     return
                 version = pushed.get_string_custom_property("pushed_version")

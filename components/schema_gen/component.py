@@ -8,6 +8,7 @@ domains (ids 1..N and the class names) come from the label map that ingestion
 wrote, so a dataset with other classes than the sample needs no schema step.
 A curated schema that states other classes fails with both lists and the fix.
 """
+
 from __future__ import annotations
 
 from tfx import types
@@ -29,6 +30,8 @@ class LabelMapSchemaGen(base_component.BaseComponent):
     EXECUTOR_SPEC = executor_spec.ExecutorClassSpec(executor.Executor)
 
     def __init__(self, examples: types.BaseChannel, schema_file: str | None = None):
-        super().__init__(spec=LabelMapSchemaGenSpec(
-            examples=examples, schema_file=schema_file or "",
-            schema=types.Channel(type=standard_artifacts.Schema)))
+        super().__init__(
+            spec=LabelMapSchemaGenSpec(
+                examples=examples, schema_file=schema_file or "", schema=types.Channel(type=standard_artifacts.Schema)
+            )
+        )

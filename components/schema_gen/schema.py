@@ -8,6 +8,7 @@ in the class names) come from the label map ingestion wrote, on every run
 classes and a new dataset needs no schema step. `maskrcnn-tfx schema` drafts
 the structural rules from an ingestion output.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -19,8 +20,17 @@ from dataset.labelmap import LabelMap
 
 SCHEMA_PATH = package_file("schema_gen", "schema.pbtxt")
 
-PER_INSTANCE = (records.BBOX_XMIN, records.BBOX_YMIN, records.BBOX_XMAX, records.BBOX_YMAX, records.CLASS_LABEL,
-                records.CLASS_TEXT, records.OBJECT_AREA, records.OBJECT_IS_CROWD, records.OBJECT_MASK)
+PER_INSTANCE = (
+    records.BBOX_XMIN,
+    records.BBOX_YMIN,
+    records.BBOX_XMAX,
+    records.BBOX_YMAX,
+    records.CLASS_LABEL,
+    records.CLASS_TEXT,
+    records.OBJECT_AREA,
+    records.OBJECT_IS_CROWD,
+    records.OBJECT_MASK,
+)
 # Unique per example: a vocabulary of them would only say "new file".
 UNIQUE_KEYS = (records.IMAGE_FILENAME, records.IMAGE_SHA256)
 # Encoded images: TFDV computes byte statistics for them instead of string top-k values.
@@ -50,15 +60,19 @@ def with_classes(schema, label_map: LabelMap, schema_source: str = "the schema")
     id_range, names = stated_classes(schema)
     wanted_range, wanted_names = (min(label_map.ids), max(label_map.ids)), tuple(sorted(label_map.names))
     if (id_range is not None and id_range != wanted_range) or (names is not None and names != wanted_names):
-        stated = ", ".join(filter(None, [
-            f"ids {id_range[0]}..{id_range[1]}" if id_range else "",
-            f"names {', '.join(names)}" if names else ""]))
+        stated = ", ".join(
+            filter(
+                None,
+                [f"ids {id_range[0]}..{id_range[1]}" if id_range else "", f"names {', '.join(names)}" if names else ""],
+            )
+        )
         raise SchemaClassesError(
             f"{schema_source} states the classes ({stated}) but the dataset's label map "
             f"{label_map.source or ''} has ids {wanted_range[0]}..{wanted_range[1]}, names "
             f"{', '.join(wanted_names)}. Remove the int_domain min/max of '{records.CLASS_LABEL}' and the "
             f"string_domain of '{records.CLASS_TEXT}' from the schema (every run takes them from the label map), "
-            f"or redraft it with `maskrcnn-tfx schema --examples DIR --output FILE`")
+            f"or redraft it with `maskrcnn-tfx schema --examples DIR --output FILE`"
+        )
     schema = type(schema).FromString(schema.SerializeToString())
     label = _feature(schema, records.CLASS_LABEL)
     label.int_domain.min, label.int_domain.max = wanted_range
@@ -102,13 +116,17 @@ def draft_schema(examples_uri: str):
 
     stats = tfdv.generate_statistics_from_tfrecord(
         layout.record_pattern(examples_uri, layout.TRAIN),
-        stats_options=tfdv.StatsOptions(enable_semantic_domain_stats=True))
+        stats_options=tfdv.StatsOptions(enable_semantic_domain_stats=True),
+    )
     return curate(tfdv.infer_schema(stats, infer_feature_shape=True))
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--examples", required=True,
-                        help="an ingestion output folder (`maskrcnn-tfx ingest --output`, or an Examples artifact)")
+    parser.add_argument(
+        "--examples",
+        required=True,
+        help="an ingestion output folder (`maskrcnn-tfx ingest --output`, or an Examples artifact)",
+    )
     parser.add_argument("--output", required=True, help="schema file to write")
 
 
@@ -118,6 +136,8 @@ def main(args: argparse.Namespace) -> int:
     schema = draft_schema(args.examples)
     os.makedirs(os.path.dirname(os.path.abspath(args.output)), exist_ok=True)
     tfdv.write_schema_text(schema, args.output)
-    print(f"wrote {args.output} ({len(schema.feature)} features; the classes come from each run's label map); "
-          f"review it, then pass it with --schema")
+    print(
+        f"wrote {args.output} ({len(schema.feature)} features; the classes come from each run's label map); "
+        f"review it, then pass it with --schema"
+    )
     return 0

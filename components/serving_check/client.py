@@ -1,6 +1,8 @@
 """A REST client of TF Serving's predict protocol (TF Serving, KServe's v1, `maskrcnn-tfx serve`)."""
+
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 import urllib.error
@@ -20,17 +22,16 @@ def predict_url(url: str) -> str:
 
 def post(url: str, body: dict, timeout_s: float = 120) -> tuple[dict, int]:
     """The answer of one predict request and its size in bytes."""
-    request = urllib.request.Request(predict_url(url), data=json.dumps(body).encode(), method="POST",
-                                     headers={"Content-Type": "application/json"})
+    request = urllib.request.Request(
+        predict_url(url), data=json.dumps(body).encode(), method="POST", headers={"Content-Type": "application/json"}
+    )
     try:
         with urllib.request.urlopen(request, timeout=timeout_s) as response:
             raw = response.read()
     except urllib.error.HTTPError as error:
         detail = error.read().decode("utf-8", "replace")
-        try:
+        with contextlib.suppress(json.JSONDecodeError, AttributeError):
             detail = json.loads(detail).get("error", detail)
-        except (json.JSONDecodeError, AttributeError):
-            pass
         raise ServingError(f"{predict_url(url)}: HTTP {error.code}: {detail}") from None
     except (urllib.error.URLError, OSError) as error:
         raise ServingError(f"{predict_url(url)}: no answer: {getattr(error, 'reason', error)}") from None

@@ -13,6 +13,7 @@ The server runs in a fresh process on loopback: components/serving_check/server.
 speaking TF Serving's REST protocol, the warm-up file replayed at load as TF Serving does); docs/serving.md says
 what it covers and what only TF Serving itself would.
 """
+
 from __future__ import annotations
 
 from tfx import types
@@ -24,8 +25,10 @@ from components.serving_check import constants, executor
 
 
 class ServingCheckSpec(ComponentSpec):
-    PARAMETERS = {constants.LOAD_DEADLINE_KEY: ExecutionParameter(type=int),
-                  constants.SERVING_DIR_KEY: ExecutionParameter(type=str)}
+    PARAMETERS = {
+        constants.LOAD_DEADLINE_KEY: ExecutionParameter(type=int),
+        constants.SERVING_DIR_KEY: ExecutionParameter(type=str),
+    }
     INPUTS = {
         standard_component_specs.MODEL_KEY: ChannelParameter(type=standard_artifacts.Model),
         standard_component_specs.EXAMPLES_KEY: ChannelParameter(type=standard_artifacts.Examples),
@@ -42,10 +45,23 @@ class ServingCheck(base_component.BaseComponent):
     SPEC_CLASS = ServingCheckSpec
     EXECUTOR_SPEC = executor_spec.ExecutorClassSpec(executor.Executor)
 
-    def __init__(self, model: types.BaseChannel, examples: types.BaseChannel, evaluation: types.BaseChannel,
-                 blessing: types.BaseChannel, serving_dir: str = "",
-                 load_deadline_s: int = constants.DEFAULT_LOAD_DEADLINE_S):
-        super().__init__(spec=ServingCheckSpec(
-            model=model, examples=examples, evaluation=evaluation, blessing=blessing,
-            serving_dir=serving_dir, load_deadline_s=int(load_deadline_s),
-            infra_blessing=types.Channel(type=standard_artifacts.InfraBlessing)))
+    def __init__(
+        self,
+        model: types.BaseChannel,
+        examples: types.BaseChannel,
+        evaluation: types.BaseChannel,
+        blessing: types.BaseChannel,
+        serving_dir: str = "",
+        load_deadline_s: int = constants.DEFAULT_LOAD_DEADLINE_S,
+    ):
+        super().__init__(
+            spec=ServingCheckSpec(
+                model=model,
+                examples=examples,
+                evaluation=evaluation,
+                blessing=blessing,
+                serving_dir=serving_dir,
+                load_deadline_s=int(load_deadline_s),
+                infra_blessing=types.Channel(type=standard_artifacts.InfraBlessing),
+            )
+        )

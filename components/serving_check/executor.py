@@ -1,4 +1,5 @@
 """ServingCheck's executor: start the model server on the candidate, wait for it, ask it, compare, bless."""
+
 from __future__ import annotations
 
 import contextlib
@@ -11,7 +12,9 @@ import subprocess
 import sys
 import tempfile
 import time
-from typing import Any, Iterator
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 
 from tfx import types
 from tfx.dsl.components.base import base_executor
@@ -19,7 +22,8 @@ from tfx.types import artifact_utils, standard_component_specs
 from tfx.utils import path_utils
 
 from components.serving_check import client, constants
-from components.util import serving, serving_contract as contract
+from components.util import serving
+from components.util import serving_contract as contract
 from storage import fileio
 
 # What TFX's InfraValidator writes (tfx/components/infra_validator/executor.py) and TFX's Pusher reads
@@ -41,8 +45,23 @@ def model_server(model_dir: str, log_path: str, timings_path: str) -> Iterator[t
     port = free_port()
     with open(log_path, "w") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", SERVER_MODULE, "--model", model_dir, "--port", str(port), "--name", MODEL_NAME,
-             "--timings", timings_path], stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+            [
+                sys.executable,
+                "-m",
+                SERVER_MODULE,
+                "--model",
+                model_dir,
+                "--port",
+                str(port),
+                "--name",
+                MODEL_NAME,
+                "--timings",
+                timings_path,
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     try:
         yield f"http://127.0.0.1:{port}/v1/models/{MODEL_NAME}", process
     finally:
@@ -56,8 +75,9 @@ def _tail(path: str, lines: int = 8) -> str:
         return " | ".join(line.strip() for line in f.read().splitlines()[-lines:] if line.strip())
 
 
-def check(model_dir: str, images: list[bytes], expected: list[contract.Answer], deadline_s: float,
-          work_dir: str) -> dict:
+def check(
+    model_dir: str, images: list[bytes], expected: list[contract.Answer], deadline_s: float, work_dir: str
+) -> dict:
     """Serves the model, asks for each image's answer and compares it with `expected`; the report (`ok`,
     `reason`, timings). Raises nothing: a model that does not load or answer is a report saying why."""
     report: dict = {"ok": False, "model": model_dir, "server": SERVER_MODULE}
@@ -83,26 +103,33 @@ def check(model_dir: str, images: list[bytes], expected: list[contract.Answer], 
                 return report
             difference = answer[0].differs_from(wanted)
             if difference:
-                report["reason"] = (f"the server's answer for eval image {number} is not the evaluator's: "
-                                    f"{difference}")
+                report["reason"] = f"the server's answer for eval image {number} is not the evaluator's: {difference}"
                 return report
         for i in range(constants.STEADY_REQUESTS):
             sent = time.perf_counter()
             client.predict(url, [images[i % len(images)]])
             latencies.append(time.perf_counter() - sent)
-    report.update(ok=True, reason=f"served and answered {len(images)} eval images as the evaluator saw them",
-                  first_request_ms=round(1000 * latencies[0], 1),
-                  steady_request_ms=round(1000 * statistics.median(latencies[1:]), 1),
-                  answer_bytes=max(sizes), wall_s=round(time.monotonic() - started, 1))
+    report.update(
+        ok=True,
+        reason=f"served and answered {len(images)} eval images as the evaluator saw them",
+        first_request_ms=round(1000 * latencies[0], 1),
+        steady_request_ms=round(1000 * statistics.median(latencies[1:]), 1),
+        answer_bytes=max(sizes),
+        wall_s=round(time.monotonic() - started, 1),
+    )
     return report
 
 
 class Executor(base_executor.BaseExecutor):
-
-    def Do(self, input_dict: dict[str, list[types.Artifact]], output_dict: dict[str, list[types.Artifact]],
-           exec_properties: dict[str, Any]) -> None:
-        from components.util.eval_split import load_eval_split
+    def Do(
+        self,
+        input_dict: dict[str, list[types.Artifact]],
+        output_dict: dict[str, list[types.Artifact]],
+        exec_properties: dict[str, Any],
+    ) -> None:
         from tfx.components.util import model_utils
+
+        from components.util.eval_split import load_eval_split
 
         model = artifact_utils.get_single_instance(input_dict[standard_component_specs.MODEL_KEY])
         examples = artifact_utils.get_single_instance(input_dict[standard_component_specs.EXAMPLES_KEY])
@@ -116,20 +143,27 @@ class Executor(base_executor.BaseExecutor):
         if not model_utils.is_model_blessed(blessing):
             report = {"ok": False, "reason": "not checked: the evaluator did not bless the model"}
         elif served:  # a rerun from the cache: checked before its push
-            report = {"ok": True, "reason": f"already served as version {os.path.basename(served)}: checked before "
-                                            f"that push", "served": served}
+            report = {
+                "ok": True,
+                "reason": f"already served as version {os.path.basename(served)}: checked before that push",
+                "served": served,
+            }
         else:
             answers_path = fileio.join(evaluation.uri, contract.ANSWERS_FILE)
             expected = [contract.Answer.from_json(a) for a in json.loads(fileio.read_text(answers_path))]
-            images = [image.encoded for image in load_eval_split(examples.uri).images[:len(expected)]]
+            images = [image.encoded for image in load_eval_split(examples.uri).images[: len(expected)]]
             with tempfile.TemporaryDirectory(prefix="serving-check-") as work_dir:
-                report = check(model_dir, images, expected,
-                               float(exec_properties[constants.LOAD_DEADLINE_KEY]), work_dir)
-                fileio.write_text(fileio.join(infra_blessing.uri, constants.SERVER_LOG_FILE),
-                                  open(os.path.join(work_dir, constants.SERVER_LOG_FILE), errors="replace").read())
+                report = check(
+                    model_dir, images, expected, float(exec_properties[constants.LOAD_DEADLINE_KEY]), work_dir
+                )
+                fileio.write_text(
+                    fileio.join(infra_blessing.uri, constants.SERVER_LOG_FILE),
+                    Path(work_dir, constants.SERVER_LOG_FILE).read_text(errors="replace"),
+                )
         print(f"[serving check] {'passed' if report['ok'] else 'FAILED'}: {report['reason']}", flush=True)
         fileio.write_text(fileio.join(infra_blessing.uri, constants.REPORT_FILE), json.dumps(report, indent=2))
         infra_blessing.set_int_custom_property(BLESSED_PROPERTY, int(report["ok"]))
         infra_blessing.set_string_custom_property("reason", report["reason"])
-        fileio.write_text(fileio.join(infra_blessing.uri, BLESSED_FILE if report["ok"] else NOT_BLESSED_FILE),
-                          report["reason"] + "\n")
+        fileio.write_text(
+            fileio.join(infra_blessing.uri, BLESSED_FILE if report["ok"] else NOT_BLESSED_FILE), report["reason"] + "\n"
+        )

@@ -15,6 +15,7 @@ What it does as TF Serving does (tensorflow/serving, read at its main branch of 
 What differs: readiness is KServe's `GET /v1/models/NAME` (`{"name": ..., "ready": true}`), where TF Serving
 answers its model status; one model version (the folder given); gRPC has Predict alone; no batching.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -92,7 +93,7 @@ def request_inputs(body: dict, input_specs: dict) -> tuple[dict[str, np.ndarray]
         if len(names) == 1 and not isinstance(inputs, dict):
             inputs = {names[0]: inputs}
         else:
-            raise ValueError(f"\"inputs\" must name the signature's inputs: {', '.join(names)}")
+            raise ValueError(f'"inputs" must name the signature\'s inputs: {", ".join(names)}')
     return {n: _as_array(inputs[n], input_specs[n]) for n in names}, False
 
 
@@ -168,8 +169,11 @@ def _model_class():
             self.model = tf.saved_model.load(self.model_dir)
             self.timings["load_s"] = round(time.perf_counter() - started, 3)
             warmup = replay_warmup(self.model, self.model_dir)
-            self.timings.update(warmup_records=len(warmup), warmup_s=round(sum(warmup), 3),
-                                warmup_first_call_s=round(warmup[0], 3) if warmup else None)
+            self.timings.update(
+                warmup_records=len(warmup),
+                warmup_s=round(sum(warmup), 3),
+                warmup_first_call_s=round(warmup[0], 3) if warmup else None,
+            )
             self.ready = True
             return True
 
@@ -178,8 +182,9 @@ def _model_class():
 
             signature_name = payload.get("signature_name") or contract.SERVING_DEFAULT
             if signature_name not in self.model.signatures:
-                raise InvalidInput(f"no signature {signature_name!r}; this model has "
-                                   f"{', '.join(sorted(self.model.signatures))}")
+                raise InvalidInput(
+                    f"no signature {signature_name!r}; this model has {', '.join(sorted(self.model.signatures))}"
+                )
             signature = self.model.signatures[signature_name]
             try:
                 inputs, rows = request_inputs(payload, signature.structured_input_signature[1])
@@ -211,10 +216,13 @@ def main(argv: list[str] | None = None) -> int:
             json.dump(model.timings, f)
     if args.grpc_port:
         service = grpc_server(model.model, args.grpc_port)  # noqa: F841 - serves until the process ends
-    print(f"serving {args.model} at http://localhost:{args.port}/v1/models/{args.name} (POST :predict"
-          + (f"; gRPC Predict at localhost:{args.grpc_port}" if args.grpc_port else "")
-          + f"; loaded in {model.timings['load_s']:.1f} s, {model.timings['warmup_records']} warm-up requests in "
-          f"{model.timings['warmup_s']:.1f} s)", flush=True)
+    print(
+        f"serving {args.model} at http://localhost:{args.port}/v1/models/{args.name} (POST :predict"
+        + (f"; gRPC Predict at localhost:{args.grpc_port}" if args.grpc_port else "")
+        + f"; loaded in {model.timings['load_s']:.1f} s, {model.timings['warmup_records']} warm-up requests in "
+        f"{model.timings['warmup_s']:.1f} s)",
+        flush=True,
+    )
     import_kserve().ModelServer(http_port=args.port, enable_grpc=False, workers=1).start([model])
     return 0
 

@@ -1,5 +1,6 @@
 """The shipped training configs as files: found by name and read on top of their `base:` config, without
 TensorFlow (the command line reads them before TensorFlow loads)."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -34,8 +35,9 @@ def shipped_configs() -> list[str]:
 def _merged(base: dict, changes: dict) -> dict:
     merged = dict(base)
     for key, value in changes.items():
-        merged[key] = _merged(base[key], value) if isinstance(value, dict) and isinstance(base.get(key), dict) \
-            else value
+        merged[key] = (
+            _merged(base[key], value) if isinstance(value, dict) and isinstance(base.get(key), dict) else value
+        )
     return merged
 
 
@@ -57,10 +59,11 @@ def precision(config: str, overrides: list[str]) -> str:
 @dataclasses.dataclass(frozen=True)
 class OwnKeys:
     """The keys of a training config's YAML that are this project's, beside Model Garden's ExperimentConfig."""
-    experiment: str                     # the Model Garden experiment the YAML overrides (exp_factory's name)
-    scale_with_replicas: bool = False   # global batch and learning rates times the replica count
+
+    experiment: str  # the Model Garden experiment the YAML overrides (exp_factory's name)
+    scale_with_replicas: bool = False  # global batch and learning rates times the replica count
     blessing: BlessingConfig = BlessingConfig()  # what the evaluator blesses on
-    eval_interval: int = 0              # steps between evaluations while training; 0: none
+    eval_interval: int = 0  # steps between evaluations while training; 0: none
 
     @classmethod
     def pop_from(cls, overrides: dict, config: str) -> OwnKeys:
@@ -69,7 +72,9 @@ class OwnKeys:
         if not own.get("experiment"):
             raise ValueError(f"{config_path(config)}: missing 'experiment: <Model Garden experiment name>'")
         blessing = BlessingConfig.from_section(own.get("blessing"), str(config_path(config)))
-        return cls(own["experiment"], bool(own.get("scale_with_replicas")), blessing, int(own.get("eval_interval") or 0))
+        return cls(
+            own["experiment"], bool(own.get("scale_with_replicas")), blessing, int(own.get("eval_interval") or 0)
+        )
 
 
 def own_keys(config: str) -> OwnKeys:

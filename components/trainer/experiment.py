@@ -1,6 +1,6 @@
 """Model Garden experiment configs for Mask R-CNN: a named YAML + the data + overrides."""
-from __future__ import annotations
 
+from __future__ import annotations
 
 import tensorflow as tf
 from official.core import config_definitions as cfg
@@ -9,10 +9,10 @@ from official.modeling import hyperparams
 from official.vision import registry_imports  # noqa: F401  (registers the vision experiments)
 
 from components.trainer import init_checkpoint as init_lib
-from components.trainer.config_files import (BASE_KEY, CONFIG_DIR, OwnKeys, config_path,  # noqa: F401
-                                              load_config, own_keys)
+from components.trainer.config_files import BASE_KEY, CONFIG_DIR, OwnKeys, config_path, load_config, own_keys  # noqa: F401
 from dataset import layout
 from dataset.labelmap import LabelMap
+
 
 class TrainingDataError(ValueError):
     """The ingested data cannot train the configured model."""
@@ -52,8 +52,12 @@ def _set_init(task, init_checkpoint: str | None, init_modules: str | None) -> No
         task.init_checkpoint_modules = init_modules
 
 
-def starting_checkpoint(config: str, params_override: list[str] | None = None, init_checkpoint: str | None = None,
-                        init_modules: str | None = None) -> tuple[str, str] | None:
+def starting_checkpoint(
+    config: str,
+    params_override: list[str] | None = None,
+    init_checkpoint: str | None = None,
+    init_modules: str | None = None,
+) -> tuple[str, str] | None:
     """The checkpoint a training starts from and its modules, as build_experiment resolves them; None: random
     weights."""
     experiment, _ = _from_yaml(config)
@@ -109,9 +113,9 @@ def build_experiment(
     if task.model.num_classes != label_map.num_classes + 1:
         raise TrainingDataError(
             f"task.model.num_classes={task.model.num_classes} disagrees with the label map "
-            f"({label_map.num_classes} classes + background = {label_map.num_classes + 1})")
-    experiment.trainer.checkpoint_interval = min(experiment.trainer.checkpoint_interval,
-                                                 experiment.trainer.train_steps)
+            f"({label_map.num_classes} classes + background = {label_map.num_classes + 1})"
+        )
+    experiment.trainer.checkpoint_interval = min(experiment.trainer.checkpoint_interval, experiment.trainer.train_steps)
     experiment.validate()
     experiment.lock()
     return experiment
@@ -125,6 +129,11 @@ def experiment_for_examples(config: str, examples_uri: str, **options) -> cfg.Ex
     """build_experiment for an ingestion output (an Examples artifact's folder): its splits' files, its label
     map and its eval count; `options` as build_experiment's (train_steps, batch_size, params_override, ...)."""
     num_eval = int(layout.read_summary(examples_uri)["num_examples"].get(layout.EVAL, 0))
-    return build_experiment(config, files_of_split(examples_uri, layout.TRAIN),
-                            files_of_split(examples_uri, layout.EVAL), layout.read_label_map(examples_uri),
-                            num_eval_examples=num_eval, **options)
+    return build_experiment(
+        config,
+        files_of_split(examples_uri, layout.TRAIN),
+        files_of_split(examples_uri, layout.EVAL),
+        layout.read_label_map(examples_uri),
+        num_eval_examples=num_eval,
+        **options,
+    )

@@ -1,5 +1,6 @@
 """The SavedModel the Trainer exports: Model Garden's detection export, answering the serving contract
 (components/util/serving_contract.py), with its label map, its serving settings and TF Serving's warm-up file."""
+
 from __future__ import annotations
 
 import os
@@ -22,8 +23,9 @@ def compact(outputs: dict[str, tf.Tensor], config: contract.ServingConfig) -> di
     """Model Garden's padded outputs -> the contract's: detections above min_score, at most max_detections,
     boxes in the photo's pixels, masks as PNGs. Model Garden's detections come best first."""
     scores = outputs["detection_scores"]
-    real = tf.sequence_mask(tf.cast(outputs["num_detections"], tf.int32), tf.shape(scores)[1]) & \
-        (scores >= config.min_score)
+    real = tf.sequence_mask(tf.cast(outputs["num_detections"], tf.int32), tf.shape(scores)[1]) & (
+        scores >= config.min_score
+    )
     kept = tf.math.cumprod(tf.cast(real, tf.int32), axis=1)  # the best-first run above min_score
     counts = tf.minimum(tf.reduce_sum(kept, axis=1), config.max_detections)
     n = tf.reduce_max(tf.concat([counts, [0]], axis=0))
@@ -33,12 +35,18 @@ def compact(outputs: dict[str, tf.Tensor], config: contract.ServingConfig) -> di
     masks = outputs["detection_masks"][:, :n]
     steps = contract.MASK_LEVELS - 1  # 255 / steps is a whole number: a level decodes to exactly level / steps
     grey = tf.cast(tf.round(tf.clip_by_value(masks, 0.0, 1.0) * steps) * (255 // steps), tf.uint8)
-    pngs = tf.map_fn(lambda mask: tf.io.encode_png(mask, compression=9),
-                     tf.reshape(grey, tf.concat([[-1], tf.shape(masks)[2:4], [1]], axis=0)),
-                     fn_output_signature=tf.string)
-    return {contract.BOXES: boxes, contract.CLASSES: tf.cast(outputs["detection_classes"][:, :n], tf.int32),
-            contract.SCORES: scores[:, :n], contract.MASKS: tf.reshape(pngs, tf.shape(masks)[:2]),
-            contract.COUNT: counts}
+    pngs = tf.map_fn(
+        lambda mask: tf.io.encode_png(mask, compression=9),
+        tf.reshape(grey, tf.concat([[-1], tf.shape(masks)[2:4], [1]], axis=0)),
+        fn_output_signature=tf.string,
+    )
+    return {
+        contract.BOXES: boxes,
+        contract.CLASSES: tf.cast(outputs["detection_classes"][:, :n], tf.int32),
+        contract.SCORES: scores[:, :n],
+        contract.MASKS: tf.reshape(pngs, tf.shape(masks)[:2]),
+        contract.COUNT: counts,
+    }
 
 
 class DetectionModule(detection.DetectionModule):
@@ -62,8 +70,9 @@ def eval_images(examples_uri: str, count: int) -> list[bytes]:
     """The first `count` encoded photos of the eval split."""
     from dataset import records
 
-    dataset = tf.data.TFRecordDataset(tf.io.gfile.glob(layout.record_pattern(examples_uri, layout.EVAL)),
-                                      compression_type="GZIP")
+    dataset = tf.data.TFRecordDataset(
+        tf.io.gfile.glob(layout.record_pattern(examples_uri, layout.EVAL)), compression_type="GZIP"
+    )
     images = []
     for serialized in dataset.take(count):
         example = tf.train.Example.FromString(serialized.numpy())
@@ -74,9 +83,10 @@ def eval_images(examples_uri: str, count: int) -> list[bytes]:
 def warmup_requests(images: list[bytes]) -> list:
     """TF Serving's warm-up records (PredictionLog): each image once to every signature."""
     import cv2
-    from dataset import records
     import numpy as np
     from tensorflow_serving.apis import predict_pb2, prediction_log_pb2
+
+    from dataset import records
 
     def log(signature: str, value) -> prediction_log_pb2.PredictionLog:
         request = predict_pb2.PredictRequest()
@@ -87,15 +97,27 @@ def warmup_requests(images: list[bytes]) -> list:
     logs = []
     for data in images:
         rgb = cv2.cvtColor(cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
-        example = tf.train.Example(features=tf.train.Features(feature={
-            records.IMAGE_ENCODED: tf.train.Feature(bytes_list=tf.train.BytesList(value=[data]))}))
-        logs += [log(contract.SERVING_DEFAULT, [data]), log(contract.IMAGE_TENSOR, rgb[None]),
-                 log(contract.TF_EXAMPLE, [example.SerializeToString()])]
-    return logs[:contract.MAX_WARMUP_RECORDS]
+        example = tf.train.Example(
+            features=tf.train.Features(
+                feature={records.IMAGE_ENCODED: tf.train.Feature(bytes_list=tf.train.BytesList(value=[data]))}
+            )
+        )
+        logs += [
+            log(contract.SERVING_DEFAULT, [data]),
+            log(contract.IMAGE_TENSOR, rgb[None]),
+            log(contract.TF_EXAMPLE, [example.SerializeToString()]),
+        ]
+    return logs[: contract.MAX_WARMUP_RECORDS]
 
 
-def export(params: cfg.ExperimentConfig, model_dir: str, serving_model_dir: str, label_map: LabelMap,
-           serving: contract.ServingConfig, warmup_images: list[bytes]) -> None:
+def export(
+    params: cfg.ExperimentConfig,
+    model_dir: str,
+    serving_model_dir: str,
+    label_map: LabelMap,
+    serving: contract.ServingConfig,
+    warmup_images: list[bytes],
+) -> None:
     """Model Garden's export: one SavedModel with the contract's signatures. Built in float32 whatever the
     training precision (the variables are float32 under a mixed policy too): a client reads the same answer
     from a model trained on GPUs in float16 as from one trained on the CPU."""
@@ -108,11 +130,13 @@ def export(params: cfg.ExperimentConfig, model_dir: str, serving_model_dir: str,
         batch_size=None,
         input_image_size=input_image_size,
         params=params,
-        export_module=DetectionModule(serving, params=params, batch_size=None, input_image_size=input_image_size,
-                                      input_type="image_bytes"),
+        export_module=DetectionModule(
+            serving, params=params, batch_size=None, input_image_size=input_image_size, input_type="image_bytes"
+        ),
         checkpoint_path=tf.train.latest_checkpoint(model_dir),
         export_dir=serving_model_dir,
-        function_keys=contract.SIGNATURES)
+        function_keys=contract.SIGNATURES,
+    )
     assets = os.path.join(serving_model_dir, "assets")
     tf.io.gfile.makedirs(assets)
     label_map.write(os.path.join(assets, layout.LABEL_MAP_FILE))

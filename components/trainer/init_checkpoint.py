@@ -14,6 +14,7 @@ checkpoint of the new model and read back with TensorFlow's own restore.
 It runs where Model Garden's `initialize` runs, when the model folder has no
 checkpoint of its own, so a resumed run keeps its newer weights.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -39,8 +40,8 @@ class InitRecord:
     checkpoint: str
     modules: list[str]
     restored: int
-    reinitialised: list[str]   # the model's variables in the modules asked that the checkpoint does not fit
-    unused: list[str]          # the checkpoint's variables the model did not take
+    reinitialised: list[str]  # the model's variables in the modules asked that the checkpoint does not fit
+    unused: list[str]  # the checkpoint's variables the model did not take
 
     def as_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -75,15 +76,22 @@ def check_reachable(checkpoint: str, modules: str, config: str) -> None:
         reason = "nothing there (neither a checkpoint prefix, PATH.index, nor a folder with a 'checkpoint' file)"
     except Exception as error:  # noqa: BLE001 - what the filesystem says is the reason
         detail = str(error).split("\n")[0]
-        reason = (f"its host cannot be reached from here (no network or no DNS: {detail.split('error details: ')[-1]})"
-                  if "resolve host" in detail.lower() or "resolve hostname" in detail.lower() else detail)
-    copy = (f"gsutil -m cp '{checkpoint}.*' DIR" if fileio.scheme(checkpoint) == "gs"
-            else f"copy {checkpoint}.index and {checkpoint}.data-* to DIR")
+        reason = (
+            f"its host cannot be reached from here (no network or no DNS: {detail.split('error details: ')[-1]})"
+            if "resolve host" in detail.lower() or "resolve hostname" in detail.lower()
+            else detail
+        )
+    copy = (
+        f"gsutil -m cp '{checkpoint}.*' DIR"
+        if fileio.scheme(checkpoint) == "gs"
+        else f"copy {checkpoint}.index and {checkpoint}.data-* to DIR"
+    )
     raise InitError(
         f"the training config {config} starts from the checkpoint {checkpoint} ({modules}), which cannot be read: "
         f"{reason}. Copy it where the Trainer can read it ({copy}) and pass --init-checkpoint "
         f"DIR/{checkpoint.rstrip('/').rsplit('/', 1)[-1]}, or train from random weights with --init-checkpoint "
-        f"{NO_CHECKPOINT}")
+        f"{NO_CHECKPOINT}"
+    )
 
 
 def _weights(shapes: dict[str, list[int]]) -> dict[str, list[int]]:
@@ -113,9 +121,12 @@ def initialize(model: tf.keras.Model, checkpoint: str, modules: str | list[str])
         wanted = {k: s for k, s in _weights(current_shapes).items() if _in_modules(k, modules)}
         fits = [k for k, s in wanted.items() if source_shapes.get(k) == s]
         record = InitRecord(
-            checkpoint=source_path, modules=modules, restored=len(fits),
+            checkpoint=source_path,
+            modules=modules,
+            restored=len(fits),
             reinitialised=sorted(_short(k) for k in wanted.keys() - set(fits)),
-            unused=sorted(_short(k) for k in source_shapes.keys() - set(fits)))
+            unused=sorted(_short(k) for k in source_shapes.keys() - set(fits)),
+        )
         _check(record, wanted, fits, source_shapes)
         names = sorted(current_shapes)
         values = [source.get_tensor(k) if k in fits else current.get_tensor(k) for k in names]
@@ -136,16 +147,22 @@ def _check(record: InitRecord, wanted: dict, fits: list[str], source_shapes: dic
         if missing:
             key = missing[0]
             found = f"shape {source_shapes[key]} in the checkpoint" if key in source_shapes else "not in the checkpoint"
-            theirs = (f"the checkpoint's {module} has {len(in_source)} variables, e.g. {_short(sorted(in_source)[0])} "
-                      f"{source_shapes[sorted(in_source)[0]]}" if in_source else f"the checkpoint has no {module}")
+            theirs = (
+                f"the checkpoint's {module} has {len(in_source)} variables, e.g. {_short(sorted(in_source)[0])} "
+                f"{source_shapes[sorted(in_source)[0]]}"
+                if in_source
+                else f"the checkpoint has no {module}"
+            )
             raise InitError(
                 f"the {module} of {record.checkpoint} does not match the config's: {len(missing)} of "
                 f"{sum(k.startswith(module + '/') for k in wanted)} {module} variables do not fit, e.g. "
                 f"{_short(key)} (shape {wanted[key]} in the model, {found}); {theirs}. Use a checkpoint of the "
-                f"config's {module} (see docs/training.md, fine-tuning), or other --init-modules")
+                f"config's {module} (see docs/training.md, fine-tuning), or other --init-modules"
+            )
     if not fits:
         example = next(iter(sorted(source_shapes)), "(no variable)")
         raise InitError(
             f"{record.checkpoint} restores nothing into this model's {', '.join(record.modules)}: none of its "
             f"{len(source_shapes)} variables has a key and shape of the model (its first: {_short(example)}); it was "
-            f"made for another model")
+            f"made for another model"
+        )

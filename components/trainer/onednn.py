@@ -3,6 +3,7 @@ slower with oneDNN than with Eigen, and so is a float16 config's training step (
 dry runs; docs/training.md, configs on a CPU). Without AVX512-FP16 oneDNN leaves float16 to
 Eigen, so how slow a float16 config is on a CPU depends on the CPU. TensorFlow reads TF_ENABLE_ONEDNN_OPTS once,
 when it loads: the commands decide before importing it."""
+
 from __future__ import annotations
 
 import os
@@ -11,8 +12,10 @@ import sys
 from components.trainer.config_files import precision
 
 VARIABLE = "TF_ENABLE_ONEDNN_OPTS"
-REASON = ("on CPUs with AVX512-FP16 oneDNN's float16 convolution gradients are about 60 times slower than "
-          "Eigen's (docs/training.md, Configs on a CPU)")
+REASON = (
+    "on CPUs with AVX512-FP16 oneDNN's float16 convolution gradients are about 60 times slower than "
+    "Eigen's (docs/training.md, Configs on a CPU)"
+)
 
 
 def off_for_float16(config: str, overrides: list[str]) -> str | None:

@@ -4,6 +4,7 @@ Orbit prints a multi-line loss dictionary every loop (`train | step: ... output:
 the `absl` logger (the run's log file under `maskrcnn-tfx run`), and the terminal gets one line a loop:
 step / total, steps/s, images/s, loss, time left, and the last evaluation's mask AP50.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -36,9 +37,10 @@ def prints_to_log():
 
 
 def duration(seconds: float) -> str:
-    seconds = int(round(seconds))
-    return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m" if seconds >= 3600 else \
-        f"{seconds // 60}m{seconds % 60:02d}s"
+    seconds = round(seconds)
+    return (
+        f"{seconds // 3600}h{seconds % 3600 // 60:02d}m" if seconds >= 3600 else f"{seconds // 60}m{seconds % 60:02d}s"
+    )
 
 
 class ProgressLine:

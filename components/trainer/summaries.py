@@ -1,4 +1,5 @@
 """The Trainer's TensorBoard scalars (Model Garden writes them under `<model_run>/train/` as tensors)."""
+
 from __future__ import annotations
 
 import os
@@ -14,8 +15,9 @@ def scalars(model_run_dir: str | None, tag: str, folder: str = TRAIN_SUMMARIES) 
     event_dir = os.path.join(model_run_dir or "", folder)
     if not model_run_dir or not tf.io.gfile.isdir(event_dir):
         return []
-    events = event_accumulator.EventAccumulator(event_dir, size_guidance={event_accumulator.TENSORS: 0,
-                                                                          event_accumulator.SCALARS: 0})
+    events = event_accumulator.EventAccumulator(
+        event_dir, size_guidance={event_accumulator.TENSORS: 0, event_accumulator.SCALARS: 0}
+    )
     events.Reload()
     tags = events.Tags()
     if tag in tags["tensors"]:

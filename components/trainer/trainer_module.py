@@ -4,13 +4,14 @@ Used by the standard Trainer as
 `tfx.v1.components.Trainer(run_fn="components.trainer.trainer_module.run_fn", ...)`.
 The Trainer's `custom_config` carries the settings (see `TrainingSettings`).
 """
+
 from __future__ import annotations
 
 import hashlib
 import json
 import logging
 import os
-from typing import Callable
+from collections.abc import Callable
 
 import tensorflow as tf
 from official.core import config_definitions as cfg
@@ -19,17 +20,20 @@ from components.trainer import experiment as experiment_lib
 from components.trainer import export as export_lib
 from components.trainer import init_checkpoint, training
 from components.trainer.constants import FINGERPRINT_FILE, TIMING_FILE
+from components.trainer.settings import TrainingSettings
 from components.util import serving_contract
 from dataset import layout
 from dataset.labelmap import LabelMap
-from components.trainer.settings import TrainingSettings
+
+_LOG = logging.getLogger(__name__)
 
 
 def starting_point(settings: TrainingSettings, check: Callable[[str], bool] = lambda path: True) -> str:
     """Where the training starts, in words; fails at once (InitError) when its checkpoint, if `check(path)`,
     cannot be read from here."""
-    start = experiment_lib.starting_checkpoint(settings.config, settings.params_override,
-                                               settings.init_checkpoint, settings.init_modules)
+    start = experiment_lib.starting_checkpoint(
+        settings.config, settings.params_override, settings.init_checkpoint, settings.init_modules
+    )
     if start is None:
         return f"training starts from random weights (config {settings.config})"
     if check(start[0]):
@@ -70,21 +74,28 @@ def resume_from_previous_attempt(model_run_dir: str, fingerprint: str) -> int:
             tf.io.gfile.copy(path, os.path.join(model_run_dir, os.path.basename(path)), overwrite=True)
         with tf.io.gfile.GFile(os.path.join(model_run_dir, "checkpoint"), "w") as f:
             f.write(f'model_checkpoint_path: "{prefix}"\nall_model_checkpoint_paths: "{prefix}"\n')
-        logging.info("Resuming from step %d of %s", best_step, best_dir)
+        _LOG.info("Resuming from step %d of %s", best_step, best_dir)
     return best_step
 
 
-def _evaluation(settings: TrainingSettings, examples_uri: str, label_map: LabelMap,
-                serving: serving_contract.ServingConfig) -> training.Evaluation | None:
+def _evaluation(
+    settings: TrainingSettings, examples_uri: str, label_map: LabelMap, serving: serving_contract.ServingConfig
+) -> training.Evaluation | None:
     """Evaluations during training, when the settings or the config ask for them."""
     from components.util.eval_split import load_eval_split
 
-    interval = settings.eval_interval if settings.eval_interval is not None else \
-        experiment_lib.own_keys(settings.config).eval_interval
+    interval = (
+        settings.eval_interval
+        if settings.eval_interval is not None
+        else experiment_lib.own_keys(settings.config).eval_interval
+    )
     if settings.stop_at and not interval:
         raise ValueError("--stop-at needs evaluations during training: give --eval-interval STEPS")
-    return training.Evaluation(load_eval_split(examples_uri), label_map, interval, dict(settings.stop_at), serving) \
-        if interval else None
+    return (
+        training.Evaluation(load_eval_split(examples_uri), label_map, interval, dict(settings.stop_at), serving)
+        if interval
+        else None
+    )
 
 
 def run_fn(fn_args) -> None:
@@ -94,7 +105,8 @@ def run_fn(fn_args) -> None:
     examples_uri = os.path.dirname(os.path.dirname(fn_args.train_files[0]))
     label_map = layout.read_label_map(examples_uri)
     params = experiment_lib.experiment_for_examples(
-        settings.config, examples_uri,
+        settings.config,
+        examples_uri,
         train_steps=fn_args.train_steps or None,
         batch_size=settings.batch_size,
         params_override=settings.params_override,
@@ -109,11 +121,19 @@ def run_fn(fn_args) -> None:
     resume_from_previous_attempt(model_dir, fingerprint)
 
     serving = serving_contract.ServingConfig(settings.serving_max_detections, settings.serving_min_score)
-    timing = {"config_fingerprint": fingerprint,
-              **training.train(params, model_dir, _evaluation(settings, examples_uri, label_map, serving))}
-    export_lib.export(params, model_dir, fn_args.serving_model_dir, label_map, serving,
-                      export_lib.eval_images(examples_uri, export_lib.WARMUP_IMAGES))
+    timing = {
+        "config_fingerprint": fingerprint,
+        **training.train(params, model_dir, _evaluation(settings, examples_uri, label_map, serving)),
+    }
+    export_lib.export(
+        params,
+        model_dir,
+        fn_args.serving_model_dir,
+        label_map,
+        serving,
+        export_lib.eval_images(examples_uri, export_lib.WARMUP_IMAGES),
+    )
     model_uri = os.path.dirname(fn_args.serving_model_dir.rstrip("/"))
     with tf.io.gfile.GFile(os.path.join(model_uri, TIMING_FILE), "w") as f:
         json.dump(timing, f, indent=2)
-    logging.info("Training: %s", timing)
+    _LOG.info("Training: %s", timing)

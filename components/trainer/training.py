@@ -3,9 +3,11 @@ timed, optionally from a pretrained checkpoint and scored every `eval_interval` 
 
 The TFX Trainer's run_fn (trainer_module.py) and the trainer benchmark both train through `train`.
 """
+
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import logging
 import os
 import platform
@@ -22,12 +24,15 @@ from official.modeling import performance
 from components.trainer import accuracy, init_checkpoint, progress
 from components.util.serving_contract import ServingConfig
 
+_LOG = logging.getLogger(__name__)
+
 ACCURACY_SUMMARIES = "accuracy"  # TensorBoard folder of the in-training evaluations, in the model dir
 
 
 @dataclasses.dataclass
 class Evaluation:
     """What to score during training, how often, and when to stop."""
+
     split: object  # components.util.eval_split.EvalSplit
     label_map: object
     interval: int
@@ -52,13 +57,16 @@ class _StepTimer:
         self.marks.append((time.perf_counter(), int(self._global_step.numpy())))
 
     def step_times(self) -> list[float]:
-        return [(t1 - t0) / (s1 - s0) for (t0, s0), (t1, s1) in zip(self.marks, self.marks[1:]) if s1 > s0]
+        return [(t1 - t0) / (s1 - s0) for (t0, s0), (t1, s1) in itertools.pairwise(self.marks) if s1 > s0]
 
 
 def _strategy(params: cfg.ExperimentConfig) -> tf.distribute.Strategy:
     return distribute_utils.get_distribution_strategy(
-        distribution_strategy=params.runtime.distribution_strategy, all_reduce_alg=params.runtime.all_reduce_alg,
-        num_gpus=params.runtime.num_gpus, tpu_address=params.runtime.tpu)
+        distribution_strategy=params.runtime.distribution_strategy,
+        all_reduce_alg=params.runtime.all_reduce_alg,
+        num_gpus=params.runtime.num_gpus,
+        tpu_address=params.runtime.tpu,
+    )
 
 
 def _task(params: cfg.ExperimentConfig, model_dir: str, init: dict):
@@ -66,20 +74,30 @@ def _task(params: cfg.ExperimentConfig, model_dir: str, init: dict):
     checkpoint of its own) restores what fits and records what it did in `init`."""
     task = task_factory.get_task(params.task, logging_dir=model_dir)
     if params.task.init_checkpoint:
+
         def initialize(model):
-            record = init_checkpoint.initialize(model, params.task.init_checkpoint,
-                                                params.task.init_checkpoint_modules)
-            logging.info("Initialised from %s (%s): %d variables restored, re-initialised %s, unused %s",
-                         record.checkpoint, ", ".join(record.modules), record.restored, record.reinitialised,
-                         record.unused)
+            record = init_checkpoint.initialize(model, params.task.init_checkpoint, params.task.init_checkpoint_modules)
+            _LOG.info(
+                "Initialised from %s (%s): %d variables restored, re-initialised %s, unused %s",
+                record.checkpoint,
+                ", ".join(record.modules),
+                record.restored,
+                record.reinitialised,
+                record.unused,
+            )
             init.update(record.as_dict())
 
         task.initialize = initialize
     return task
 
 
-def train(params: cfg.ExperimentConfig, model_dir: str, evaluation: Evaluation | None = None,
-          out: TextIO | None = None, strategy: tf.distribute.Strategy | None = None) -> dict:
+def train(
+    params: cfg.ExperimentConfig,
+    model_dir: str,
+    evaluation: Evaluation | None = None,
+    out: TextIO | None = None,
+    strategy: tf.distribute.Strategy | None = None,
+) -> dict:
     """Trains with Model Garden's own loop; returns the training record (timing, init, accuracy points).
     `strategy`: the config's (runtime section) unless given, as the GPU check's CPU dry run gives its two
     logical CPU devices."""
@@ -103,11 +121,16 @@ def train(params: cfg.ExperimentConfig, model_dir: str, evaluation: Evaluation |
         line = progress.ProgressLine(out or terminal, trainer.global_step, total, batch)
         timer = _StepTimer(trainer.global_step, start_step=start_step)
         started = time.perf_counter()
-        runner = train_lib.OrbitExperimentRunner(strategy, task, "train", params, model_dir, trainer=trainer,
-                                                 train_actions=[timer, line])  # restores, or initialises
-        scorer = accuracy.InTrainingEvaluator(params, trainer.model, evaluation.split, evaluation.label_map,
-                                              evaluation.serving) \
-            if evaluation else None
+        runner = train_lib.OrbitExperimentRunner(
+            strategy, task, "train", params, model_dir, trainer=trainer, train_actions=[timer, line]
+        )  # restores, or initialises
+        scorer = (
+            accuracy.InTrainingEvaluator(
+                params, trainer.model, evaluation.split, evaluation.label_map, evaluation.serving
+            )
+            if evaluation
+            else None
+        )
         writer = tf.summary.create_file_writer(os.path.join(model_dir, ACCURACY_SUMMARIES)) if scorer else None
         for target in accuracy.schedule(start_step, total, evaluation.interval if evaluation else None):
             with strategy.scope():
@@ -118,27 +141,42 @@ def train(params: cfg.ExperimentConfig, model_dir: str, evaluation: Evaluation |
             points.append(point)
             line.restart(point.mask_AP50)
             timer(None)  # the evaluation is not a training step's time
-            print(f"[train] evaluation at step {point.step}: " + ", ".join(
-                f"{k} {getattr(point, k):.3f}" + (" [{:.3f}, {:.3f}]".format(*point.interval[k])
-                                                  if k in point.interval else "")
-                for k in accuracy.POINT_METRICS), file=out or terminal, flush=True)
+            print(
+                f"[train] evaluation at step {point.step}: "
+                + ", ".join(
+                    f"{k} {getattr(point, k):.3f}"
+                    + (" [{:.3f}, {:.3f}]".format(*point.interval[k]) if k in point.interval else "")
+                    for k in accuracy.POINT_METRICS
+                ),
+                file=out or terminal,
+                flush=True,
+            )
             with writer.as_default():
                 for name in accuracy.POINT_METRICS:
                     tf.summary.scalar(name, getattr(point, name), step=point.step)
             if accuracy.targets_met(point, evaluation.stop_at):
                 end = f"stopped at step {point.step}: " + ", ".join(
-                    f"{k} {getattr(point, k):.3f} >= {v}" for k, v in evaluation.stop_at.items())
+                    f"{k} {getattr(point, k):.3f} >= {v}" for k, v in evaluation.stop_at.items()
+                )
                 break
     wall = time.perf_counter() - started
     record = _timing(timer, wall, params, strategy)
     record.update(_numerics(params, trainer))
     record["end_reason"] = end
-    record["init"] = init or ({"checkpoint": params.task.init_checkpoint,
-                               "skipped": f"resumed from step {start_step}: the run's own checkpoint"}
-                              if params.task.init_checkpoint and start_step else None)
+    record["init"] = init or (
+        {
+            "checkpoint": params.task.init_checkpoint,
+            "skipped": f"resumed from step {start_step}: the run's own checkpoint",
+        }
+        if params.task.init_checkpoint and start_step
+        else None
+    )
     if evaluation:
-        record.update(eval_interval=evaluation.interval, stop_at=evaluation.stop_at,
-                      accuracy_over_time=[p.as_dict() for p in points])
+        record.update(
+            eval_interval=evaluation.interval,
+            stop_at=evaluation.stop_at,
+            accuracy_over_time=[p.as_dict() for p in points],
+        )
     return record
 
 
@@ -146,10 +184,12 @@ def _numerics(params: cfg.ExperimentConfig, trainer) -> dict:
     """What the step ran as: the layers' compute dtype, the loss scale (dynamic under float16) and XLA, which
     Model Garden turns on for the train step only where runtime.num_gpus > 0 (core/base_trainer.py)."""
     loss_scale = getattr(trainer.optimizer, "loss_scale", None)
-    return {"compute_dtype": trainer.model.compute_dtype,
-            "loss_scale": float(loss_scale.numpy()) if loss_scale is not None else None,
-            "dynamic_loss_scale": bool(getattr(trainer.optimizer, "dynamic", False)),
-            "xla": bool(params.runtime.enable_xla and params.runtime.num_gpus > 0)}
+    return {
+        "compute_dtype": trainer.model.compute_dtype,
+        "loss_scale": float(loss_scale.numpy()) if loss_scale is not None else None,
+        "dynamic_loss_scale": bool(getattr(trainer.optimizer, "dynamic", False)),
+        "xla": bool(params.runtime.enable_xla and params.runtime.num_gpus > 0),
+    }
 
 
 def _timing(timer: _StepTimer, wall: float, params: cfg.ExperimentConfig, strategy) -> dict:
@@ -170,8 +210,11 @@ def _timing(timer: _StepTimer, wall: float, params: cfg.ExperimentConfig, strate
         "global_batch_size": batch,
         "device_kind": "GPU" if gpus else "CPU",
         "device_count": len(gpus) if gpus else 1,
-        "device_name": (tf.config.experimental.get_device_details(gpus[0]).get("device_name", "GPU")
-                        if gpus else platform.processor() or platform.machine()),
+        "device_name": (
+            tf.config.experimental.get_device_details(gpus[0]).get("device_name", "GPU")
+            if gpus
+            else platform.processor() or platform.machine()
+        ),
         "strategy": type(strategy).__name__,
         "replicas": strategy.num_replicas_in_sync,
         "precision": params.runtime.mixed_precision_dtype or "float32",

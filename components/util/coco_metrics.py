@@ -10,6 +10,7 @@ COCOeval on every eval image, with per-class AP read from its precision table.
 detections and needs a patched COCOeval for per-class figures, so it is not
 used.)
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -25,20 +26,20 @@ from components.util.metrics import SUMMARY_KEYS
 from dataset import layout
 from dataset.labelmap import LabelMap
 
-
 IOU_TYPES = {"box": "bbox", "mask": "segm"}  # COCOeval's iouType per kind of metric
 
 
 @dataclasses.dataclass
 class GroundTruth:
     """One eval image as Model Garden's COCOGroundtruthGenerator reads it."""
+
     source_id: int
     height: int
     width: int
-    boxes: np.ndarray       # [N, 4] ymin, xmin, ymax, xmax in pixels
-    classes: np.ndarray     # [N]
-    is_crowd: np.ndarray    # [N]
-    areas: np.ndarray       # [N] pixels
+    boxes: np.ndarray  # [N, 4] ymin, xmin, ymax, xmax in pixels
+    classes: np.ndarray  # [N]
+    is_crowd: np.ndarray  # [N]
+    areas: np.ndarray  # [N] pixels
     masks_png: list[bytes]  # N PNGs holding 0/1
 
 
@@ -47,13 +48,23 @@ def read_ground_truth(examples_uri: str) -> list[GroundTruth]:
     from official.vision.evaluation import coco_utils
 
     generator = coco_utils.COCOGroundtruthGenerator(
-        layout.record_pattern(examples_uri, layout.EVAL), layout.TFRECORD_FILE_TYPE, num_examples=-1,
-        include_mask=True)
+        layout.record_pattern(examples_uri, layout.EVAL), layout.TFRECORD_FILE_TYPE, num_examples=-1, include_mask=True
+    )
     images = []
     for batch in generator():
         gt = {key: value.numpy()[0] for key, value in batch.items()}
-        images.append(GroundTruth(int(gt["source_id"]), int(gt["height"]), int(gt["width"]), gt["boxes"],
-                                  gt["classes"], gt["is_crowds"].astype(np.int64), gt["areas"], list(gt["masks"])))
+        images.append(
+            GroundTruth(
+                int(gt["source_id"]),
+                int(gt["height"]),
+                int(gt["width"]),
+                gt["boxes"],
+                gt["classes"],
+                gt["is_crowds"].astype(np.int64),
+                gt["areas"],
+                list(gt["masks"]),
+            )
+        )
     return sorted(images, key=lambda image: image.source_id)
 
 
@@ -74,7 +85,8 @@ def coco_ground_truth(images: list[GroundTruth], label_map: LabelMap):
     }
     with contextlib.redirect_stdout(io.StringIO()):
         dataset = coco_utils.convert_groundtruths_to_coco_dataset(
-            groundtruths, label_map={c.id: c.name for c in label_map.classes})
+            groundtruths, label_map={c.id: c.name for c in label_map.classes}
+        )
         return coco_utils.COCOWrapper(eval_type="mask", gt_dataset=dataset)
 
 
@@ -92,13 +104,14 @@ def _xywh(box_yxyx) -> list[float]:
 @dataclasses.dataclass
 class Predictions:
     """One image's detections at its full size: what COCO scoring and overlays need."""
-    boxes: np.ndarray   # [N, 4] ymin, xmin, ymax, xmax in pixels
+
+    boxes: np.ndarray  # [N, 4] ymin, xmin, ymax, xmax in pixels
     classes: np.ndarray  # [N]
-    scores: np.ndarray   # [N]
-    masks: np.ndarray    # [N, H, W] uint8 0/1
+    scores: np.ndarray  # [N]
+    masks: np.ndarray  # [N, H, W] uint8 0/1
 
     @classmethod
-    def from_answer(cls, answer, height: int, width: int) -> "Predictions":
+    def from_answer(cls, answer, height: int, width: int) -> Predictions:
         """One image's detections as the served model answers them (serving_contract.Answer), masks pasted."""
         return cls(answer.boxes, answer.classes, answer.scores, paste_masks(answer.masks, answer.boxes, height, width))
 
@@ -115,18 +128,33 @@ def paste_masks(masks: np.ndarray, boxes_yxyx: np.ndarray, height: int, width: i
 
 def coco_results(image_id: int, predictions: Predictions) -> list[dict]:
     """COCO result entries, each with its box and its mask (one list serves both evaluations)."""
-    return [{"image_id": image_id, "category_id": int(cls), "score": float(score), "bbox": _xywh(box),
-             "segmentation": rle(mask)}
-            for box, cls, score, mask in zip(predictions.boxes, predictions.classes, predictions.scores,
-                                             predictions.masks)]
+    return [
+        {
+            "image_id": image_id,
+            "category_id": int(cls),
+            "score": float(score),
+            "bbox": _xywh(box),
+            "segmentation": rle(mask),
+        }
+        for box, cls, score, mask in zip(
+            predictions.boxes, predictions.classes, predictions.scores, predictions.masks, strict=True
+        )
+    ]
 
 
-def score(images: list[GroundTruth], predictions: list[Predictions], label_map: LabelMap,
-          resamples: int = uncertainty.RESAMPLES) -> dict:
+def score(
+    images: list[GroundTruth],
+    predictions: list[Predictions],
+    label_map: LabelMap,
+    resamples: int = uncertainty.RESAMPLES,
+) -> dict:
     """COCO box and mask metrics of one Predictions per ground-truth image, with their bootstrap intervals over
     the images (`interval`; none with resamples 0 or a single image)."""
-    results = [r for image, predicted in zip(images, predictions, strict=True)
-               for r in coco_results(image.source_id, predicted)]
+    results = [
+        r
+        for image, predicted in zip(images, predictions, strict=True)
+        for r in coco_results(image.source_id, predicted)
+    ]
     ground_truth = coco_ground_truth(images, label_map)
     metrics = {"num_images": len(images), "num_detections": len(results)}
     coco_evals = {}
@@ -139,7 +167,7 @@ def score(images: list[GroundTruth], predictions: list[Predictions], label_map: 
 def evaluate(ground_truth, results: list[dict], iou_type: str, label_map: LabelMap) -> tuple[dict, COCOeval | None]:
     """AP, AP50, AP75 and per-class AP (COCO's definitions; 0 where nothing was detected), and the evaluated
     COCOeval (None when nothing was detected)."""
-    metrics = {key: 0.0 for key in SUMMARY_KEYS}
+    metrics = dict.fromkeys(SUMMARY_KEYS, 0.0)
     metrics["per_class_AP"] = {c.name: 0.0 for c in label_map.classes}
     if not results:
         return metrics, None
@@ -149,7 +177,7 @@ def evaluate(ground_truth, results: list[dict], iou_type: str, label_map: LabelM
         coco_eval.evaluate()
         coco_eval.accumulate()
         coco_eval.summarize()
-    for key, value in zip(SUMMARY_KEYS, coco_eval.stats[:3]):
+    for key, value in zip(SUMMARY_KEYS, coco_eval.stats[:3], strict=True):
         metrics[key] = max(0.0, float(value))  # COCO writes -1 where there is no ground truth
     precision = coco_eval.eval["precision"]  # [IoU, recall, class, area, max dets]
     names = {c.id: c.name for c in label_map.classes}

@@ -1,5 +1,6 @@
 """The names of what the evaluator scores and how it blesses: used by the evaluator, the in-training
 evaluation, the blessing rules and the command line."""
+
 SUMMARY_KEYS = ("AP", "AP50", "AP75")  # the COCO summary figures kept for boxes and masks
 # The names blessing thresholds (--threshold, a config's `blessing:`) may use.
 BLESSING_METRICS = tuple(f"{kind}_{key}" for kind in ("box", "mask") for key in SUMMARY_KEYS)

@@ -1,5 +1,6 @@
 """The package's data files (the training configs, the curated schema), found in the working tree and in the
 installed package alike (setup.py's package_data)."""
+
 from __future__ import annotations
 
 from importlib import resources

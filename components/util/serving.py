@@ -11,13 +11,14 @@ atomically there. Other URIs (gs://) stage beside the base, `<parent>/.staging-<
 rename through tf.io.gfile, which copies each object: what copies the base's whole prefix (KServe's storage
 initializer) then gets the finished versions alone.
 """
+
 from __future__ import annotations
 
 import contextlib
 import os
 import tempfile
 import time
-from typing import Iterator
+from collections.abc import Iterator
 
 from absl import logging
 

@@ -8,10 +8,12 @@ first, padded to the largest count of the batch (`num_detections` says how many 
 - detection_boxes [B, N, 4] float32: ymin, xmin, ymax, xmax in the photo's own pixels;
 - detection_classes [B, N] int32: the label map's class ids; detection_scores [B, N] float32;
 - detection_masks_png_bytes [B, N] string: each a 28x28 grey PNG of the mask's probability over its box in
-  MASK_LEVELS steps (grey 0, 17, ..., 255 for 0, 1/15, ..., 1), to be pasted into the box. TF Serving's REST answer carries a DT_STRING output whose
-  name ends in `_bytes` as {"b64": ...} (tensorflow_serving/util/json_tensor.cc, IsNamedTensorBytes).
+  MASK_LEVELS steps (grey 0, 17, ..., 255 for 0, 1/15, ..., 1), to be pasted into the box. TF Serving's REST
+  answer carries a DT_STRING output whose name ends in `_bytes` as {"b64": ...}
+  (tensorflow_serving/util/json_tensor.cc, IsNamedTensorBytes).
 - num_detections [B] int32.
 """
+
 from __future__ import annotations
 
 import base64
@@ -22,8 +24,8 @@ import os
 import numpy as np
 
 SERVING_DEFAULT = "serving_default"  # encoded image bytes: what REST's {"b64": ...} carries
-IMAGE_TENSOR = "image_tensor"        # uint8 [B, H, W, 3]
-TF_EXAMPLE = "tf_example"            # serialized tf.Example with image/encoded: TFX's InfraValidator, BulkInferrer
+IMAGE_TENSOR = "image_tensor"  # uint8 [B, H, W, 3]
+TF_EXAMPLE = "tf_example"  # serialized tf.Example with image/encoded: TFX's InfraValidator, BulkInferrer
 # Model Garden's export input type -> the signature's name.
 SIGNATURES = {"image_bytes": SERVING_DEFAULT, "image_tensor": IMAGE_TENSOR, "tf_example": TF_EXAMPLE}
 
@@ -64,11 +66,12 @@ class ServingConfig:
             raise ValueError(f"serving min score must be in [0, 1), not {self.min_score}")
 
     def as_json(self) -> str:
-        return json.dumps({**dataclasses.asdict(self), "signatures": sorted(SIGNATURES.values()),
-                           "outputs": list(OUTPUTS)}, indent=2)
+        return json.dumps(
+            {**dataclasses.asdict(self), "signatures": sorted(SIGNATURES.values()), "outputs": list(OUTPUTS)}, indent=2
+        )
 
     @classmethod
-    def read(cls, assets_dir: str) -> "ServingConfig":
+    def read(cls, assets_dir: str) -> ServingConfig:
         with open(os.path.join(assets_dir, CONFIG_FILE)) as f:
             saved = json.load(f)
         return cls(int(saved["max_detections"]), float(saved["min_score"]))
@@ -77,10 +80,11 @@ class ServingConfig:
 @dataclasses.dataclass
 class Answer:
     """One image's detections as the model answers them."""
-    boxes: np.ndarray    # [N, 4] ymin, xmin, ymax, xmax, the photo's pixels
+
+    boxes: np.ndarray  # [N, 4] ymin, xmin, ymax, xmax, the photo's pixels
     classes: np.ndarray  # [N] int64
-    scores: np.ndarray   # [N] float32
-    masks: np.ndarray    # [N, 28, 28] float32 probabilities over each box
+    scores: np.ndarray  # [N] float32
+    masks: np.ndarray  # [N, 28, 28] float32 probabilities over each box
 
     def __len__(self) -> int:
         return len(self.scores)
@@ -88,27 +92,37 @@ class Answer:
     def as_json(self) -> list[dict]:
         import cv2
 
-        return [{"class_id": int(c), "score": float(s), "box_yxyx": [float(v) for v in b],
-                 "mask_png": base64.b64encode(cv2.imencode(".png", np.round(m * 255).astype(np.uint8))[1]).decode()}
-                for b, c, s, m in zip(self.boxes, self.classes, self.scores, self.masks)]
+        return [
+            {
+                "class_id": int(c),
+                "score": float(s),
+                "box_yxyx": [float(v) for v in b],
+                "mask_png": base64.b64encode(cv2.imencode(".png", np.round(m * 255).astype(np.uint8))[1]).decode(),
+            }
+            for b, c, s, m in zip(self.boxes, self.classes, self.scores, self.masks, strict=True)
+        ]
 
     @classmethod
-    def from_json(cls, detections: list[dict]) -> "Answer":
+    def from_json(cls, detections: list[dict]) -> Answer:
         masks = [decode_mask(base64.b64decode(d["mask_png"])) for d in detections]
-        return cls(np.array([d["box_yxyx"] for d in detections], np.float32).reshape(-1, 4),
-                   np.array([d["class_id"] for d in detections], np.int64),
-                   np.array([d["score"] for d in detections], np.float32),
-                   np.stack(masks) if masks else np.zeros((0, MASK_SIZE, MASK_SIZE), np.float32))
+        return cls(
+            np.array([d["box_yxyx"] for d in detections], np.float32).reshape(-1, 4),
+            np.array([d["class_id"] for d in detections], np.int64),
+            np.array([d["score"] for d in detections], np.float32),
+            np.stack(masks) if masks else np.zeros((0, MASK_SIZE, MASK_SIZE), np.float32),
+        )
 
-    def differs_from(self, other: "Answer") -> str | None:
+    def differs_from(self, other: Answer) -> str | None:
         """How this answer differs from `other` beyond the tolerances, in words; None when it does not."""
         if len(self) != len(other):
             return f"{len(self)} detections where {len(other)} were expected"
         if not np.array_equal(self.classes, other.classes):
             return f"classes {self.classes.tolist()} where {other.classes.tolist()} were expected"
-        for what, a, b, tolerance in (("scores", self.scores, other.scores, SCORE_TOLERANCE),
-                                      ("boxes", self.boxes, other.boxes, BOX_TOLERANCE_PX),
-                                      ("masks", self.masks, other.masks, MASK_TOLERANCE)):
+        for what, a, b, tolerance in (
+            ("scores", self.scores, other.scores, SCORE_TOLERANCE),
+            ("boxes", self.boxes, other.boxes, BOX_TOLERANCE_PX),
+            ("masks", self.masks, other.masks, MASK_TOLERANCE),
+        ):
             worst = float(np.abs(a - b).max()) if a.size else 0.0
             if worst > tolerance + 1e-6:
                 return f"{what} differ by up to {worst:.4g} (tolerance {tolerance:.4g})"
@@ -131,10 +145,14 @@ def answers(outputs: dict) -> list[Answer]:
     result = []
     for i, n in enumerate(counts):
         masks = [decode_mask(png) for png in np.asarray(outputs[MASKS], dtype=object)[i, :n]]
-        result.append(Answer(np.asarray(outputs[BOXES], np.float32)[i, :n].reshape(-1, 4),
-                             np.asarray(outputs[CLASSES])[i, :n].astype(np.int64),
-                             np.asarray(outputs[SCORES], np.float32)[i, :n],
-                             np.stack(masks) if masks else np.zeros((0, MASK_SIZE, MASK_SIZE), np.float32)))
+        result.append(
+            Answer(
+                np.asarray(outputs[BOXES], np.float32)[i, :n].reshape(-1, 4),
+                np.asarray(outputs[CLASSES])[i, :n].astype(np.int64),
+                np.asarray(outputs[SCORES], np.float32)[i, :n],
+                np.stack(masks) if masks else np.zeros((0, MASK_SIZE, MASK_SIZE), np.float32),
+            )
+        )
     return result
 
 
@@ -161,5 +179,7 @@ def from_rest(body: dict) -> dict:
 
 def rest_body(encoded_images: list[bytes], signature: str = SERVING_DEFAULT) -> dict:
     """The REST predict body for `serving_default`: {"signature_name": ..., "instances": [{"b64": ...}, ...]}."""
-    return {"signature_name": signature,
-            "instances": [{"b64": base64.b64encode(data).decode("ascii")} for data in encoded_images]}
+    return {
+        "signature_name": signature,
+        "instances": [{"b64": base64.b64encode(data).decode("ascii")} for data in encoded_images],
+    }

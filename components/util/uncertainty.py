@@ -9,6 +9,7 @@ resampled images' per-image results (repeats included) rather than matching
 again. Only the table the summary figures read is accumulated: all areas, the
 most detections (100).
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -49,20 +50,26 @@ def resampled_figures(coco_eval, images: np.ndarray) -> list[float]:
     n_images, n_areas = len(coco_eval.params.imgIds), len(coco_eval.params.areaRng)
     params = copy.copy(coco_eval.params)
     params.imgIds = list(range(len(images)))
-    params.areaRng, params.areaRngLbl = params.areaRng[ALL_AREAS:ALL_AREAS + 1], ["all"]
+    params.areaRng, params.areaRngLbl = params.areaRng[ALL_AREAS : ALL_AREAS + 1], ["all"]
     params.maxDets = params.maxDets[-1:]
     resampled = copy.copy(coco_eval)
     resampled.params = resampled._paramsEval = params
     # evalImgs is laid out [class][area][image] (COCOeval.evaluate)
-    resampled.evalImgs = [coco_eval.evalImgs[(k * n_areas + ALL_AREAS) * n_images + i]
-                          for k in range(len(params.catIds)) for i in images]
+    resampled.evalImgs = [
+        coco_eval.evalImgs[(k * n_areas + ALL_AREAS) * n_images + i] for k in range(len(params.catIds)) for i in images
+    ]
     with contextlib.redirect_stdout(io.StringIO()):
         resampled.accumulate()
     return summary_figures(resampled.eval["precision"], params.iouThrs)
 
 
-def intervals(coco_evals: dict[str, object | None], num_images: int, confidence: float = CONFIDENCE,
-              resamples: int = RESAMPLES, seed: int = SEED) -> dict | None:
+def intervals(
+    coco_evals: dict[str, object | None],
+    num_images: int,
+    confidence: float = CONFIDENCE,
+    resamples: int = RESAMPLES,
+    seed: int = SEED,
+) -> dict | None:
     """{'box_AP': [low, high], ..., 'mask_AP75': [...], 'method': ...} for evaluated COCOevals by kind ('box',
     'mask'; None: nothing was detected, every figure 0); None with fewer than 2 eval images."""
     if num_images < 2:
@@ -70,15 +77,34 @@ def intervals(coco_evals: dict[str, object | None], num_images: int, confidence:
     kinds = list(coco_evals)
 
     def statistic(images: np.ndarray) -> np.ndarray:
-        return np.array([figure for kind in kinds for figure in
-                         (resampled_figures(coco_evals[kind], images) if coco_evals[kind] is not None
-                          else [0.0] * len(SUMMARY_KEYS))])
+        return np.array(
+            [
+                figure
+                for kind in kinds
+                for figure in (
+                    resampled_figures(coco_evals[kind], images)
+                    if coco_evals[kind] is not None
+                    else [0.0] * len(SUMMARY_KEYS)
+                )
+            ]
+        )
 
-    result = stats.bootstrap((np.arange(num_images),), statistic, vectorized=False, n_resamples=resamples,
-                             confidence_level=confidence, method="percentile", rng=np.random.default_rng(seed))
+    result = stats.bootstrap(
+        (np.arange(num_images),),
+        statistic,
+        vectorized=False,
+        n_resamples=resamples,
+        confidence_level=confidence,
+        method="percentile",
+        rng=np.random.default_rng(seed),
+    )
     names = [f"{kind}_{key}" for kind in kinds for key in SUMMARY_KEYS]
     low, high = result.confidence_interval
-    return {"method": f"bootstrap percentile interval: {resamples} resamples of the {num_images} eval images "
-                      f"with replacement, seed {seed}",
-            "confidence": confidence, "resamples": resamples, "seed": seed,
-            **{name: [round(float(lo), 4), round(float(hi), 4)] for name, lo, hi in zip(names, low, high)}}
+    return {
+        "method": f"bootstrap percentile interval: {resamples} resamples of the {num_images} eval images "
+        f"with replacement, seed {seed}",
+        "confidence": confidence,
+        "resamples": resamples,
+        "seed": seed,
+        **{name: [round(float(lo), 4), round(float(hi), 4)] for name, lo, hi in zip(names, low, high, strict=True)},
+    }

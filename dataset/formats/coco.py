@@ -12,12 +12,14 @@ COCO id is kept as ``source_id`` in the label map. Listing reads the JSON files
 and folder entries only; `convert_coco_item` reads the images and decodes the
 segmentations in the Beam workers.
 """
+
 from __future__ import annotations
 
 import dataclasses
 
 from dataset import annotation_listing, coco_files, records, shapes
-from dataset.annotation_listing import full as _full, join_rel as _join_rel
+from dataset.annotation_listing import full as _full
+from dataset.annotation_listing import join_rel as _join_rel
 from dataset.formats.registry import DatasetFormat, json_format, register
 from dataset.labelmap import LabelMap
 from dataset.records import Converted, IngestError, Listing, RejectError, WorkItem
@@ -26,6 +28,7 @@ from dataset.records import Converted, IngestError, Listing, RejectError, WorkIt
 @dataclasses.dataclass(frozen=True)
 class CocoEntry:
     """A COCO image entry's own fields (its WorkItem's source)."""
+
     size: tuple[int, int] | None  # (width, height) as the entry declares it
     annotations: tuple[dict, ...]
 
@@ -35,8 +38,7 @@ def looks_like_coco(dataset_dir: str) -> bool:
     and VIA keep JSON files there too)."""
     found = coco_files.annotation_files(dataset_dir)
     at_top = [rel for rel in found if "/" not in rel]
-    return len(found) > len(at_top) or any(
-        json_format(_full(dataset_dir, rel)) in (FORMAT, None) for rel in at_top[:1])
+    return len(found) > len(at_top) or any(json_format(_full(dataset_dir, rel)) in (FORMAT, None) for rel in at_top[:1])
 
 
 def owns_json(data) -> bool:
@@ -48,16 +50,30 @@ def _annotations_by_image(json_path: str, data: dict, split: str, rejects: list)
     by_image: dict[object, list[dict]] = {}
     for ann in data["annotations"]:
         if ann.get("image_id") not in image_ids:
-            rejects.append((f"{json_path}#annotation={ann.get('id')}", f"annotation {ann.get('id')} points to "
-                            f"image_id {ann.get('image_id')!r}, which is not in 'images'", split))
+            rejects.append(
+                (
+                    f"{json_path}#annotation={ann.get('id')}",
+                    f"annotation {ann.get('id')} points to image_id {ann.get('image_id')!r}, which is not in 'images'",
+                    split,
+                )
+            )
             continue
         by_image.setdefault(ann.get("image_id"), []).append(
-            {k: ann.get(k) for k in ("id", "category_id", "segmentation", "iscrowd")})
+            {k: ann.get(k) for k in ("id", "category_id", "segmentation", "iscrowd")}
+        )
     return by_image
 
 
-def _image_item(dataset_dir: str, rel_json: str, root: str, image: dict, split_of, seen_ids: set,
-                referenced: dict[str, str], annotations: tuple) -> WorkItem:
+def _image_item(
+    dataset_dir: str,
+    rel_json: str,
+    root: str,
+    image: dict,
+    split_of,
+    seen_ids: set,
+    referenced: dict[str, str],
+    annotations: tuple,
+) -> WorkItem:
     """One image entry of an annotation file, with the reason it cannot be used, if any."""
     name = str(image.get("file_name") or "")
     image_rel = _join_rel(root, name) if name else f"{rel_json}#image={image.get('id')}"
@@ -76,8 +92,14 @@ def _image_item(dataset_dir: str, rel_json: str, root: str, image: dict, split_o
             size = (int(image["width"]), int(image["height"]))
     except (TypeError, ValueError):
         reason = reason or f"image entry {image.get('id')!r} has a non-numeric width/height"
-    return WorkItem(rel_path=image_rel, path=_full(dataset_dir, image_rel), split=split_of(image_rel),
-                    format=FORMAT.name, source=CocoEntry(size, annotations), reject_reason=reason)
+    return WorkItem(
+        rel_path=image_rel,
+        path=_full(dataset_dir, image_rel),
+        split=split_of(image_rel),
+        format=FORMAT.name,
+        source=CocoEntry(size, annotations),
+        reject_reason=reason,
+    )
 
 
 def list_inputs(dataset_dir: str, eval_fraction: float) -> Listing:
@@ -102,29 +124,49 @@ def list_coco_inputs(dataset_dir: str, eval_fraction: float) -> Listing:
     for rel_json, data in loaded:
         file_split = "eval" if roles[rel_json] == "eval" else "train"
 
-        def split_of(image_rel: str) -> str:
+        def split_of(image_rel: str, file_split: str = file_split) -> str:
             return file_split if files_split else records.hash_split(image_rel, eval_fraction)
 
         root = coco_files.image_root(dataset_dir, rel_json, data["images"])
         roots.add(root)
         by_image = _annotations_by_image(_full(dataset_dir, rel_json), data, file_split, rejects)
         seen_ids: set = set()
-        items += [_image_item(dataset_dir, rel_json, root, image, split_of, seen_ids, referenced,
-                              tuple(by_image.get(image.get("id"), ()))) for image in data["images"]]
-    unlabelled, ignored = annotation_listing.unlisted_files(dataset_dir, roots, set(referenced) | set(rel_jsons),
-                                                            eval_fraction, rejects)
-    items += [WorkItem(rel_path=path, path=path, split=split, format=FORMAT.name, reject_reason=reason)
-              for path, reason, split in rejects]
+        items += [
+            _image_item(
+                dataset_dir,
+                rel_json,
+                root,
+                image,
+                split_of,
+                seen_ids,
+                referenced,
+                tuple(by_image.get(image.get("id"), ())),
+            )
+            for image in data["images"]
+        ]
+    unlabelled, ignored = annotation_listing.unlisted_files(
+        dataset_dir, roots, set(referenced) | set(rel_jsons), eval_fraction, rejects
+    )
+    items += [
+        WorkItem(rel_path=path, path=path, split=split, format=FORMAT.name, reject_reason=reason)
+        for path, reason, split in rejects
+    ]
     items.sort(key=lambda item: item.rel_path)
-    return Listing(label_map, tuple(items), tuple(sorted(unlabelled)), tuple(sorted(ignored)),
-                       "annotation_files" if files_split else "hash_split")
+    return Listing(
+        label_map,
+        tuple(items),
+        tuple(sorted(unlabelled)),
+        tuple(sorted(ignored)),
+        "annotation_files" if files_split else "hash_split",
+    )
 
 
 BOX_ONLY_REASON = (
     "has a box but no segmentation: a rectangle drawn with a box tool (CVAT's rectangle, Label Studio's "
     "RectangleLabels, a Roboflow object-detection project) exports no mask, and Mask R-CNN learns from masks. "
     "Draw the object as a polygon or mask (CVAT and Label Studio can convert boxes with SAM), or export a "
-    "segmentation project")
+    "segmentation project"
+)
 
 
 def convert_coco_item(item: WorkItem, label_map: LabelMap) -> Converted:
@@ -137,16 +179,25 @@ def convert_coco_item(item: WorkItem, label_map: LabelMap) -> Converted:
     for ann in item.source.annotations:  # in the file's order
         cls = by_source_id.get(ann.get("category_id"))
         if cls is None:
-            raise RejectError(f"annotation {ann.get('id')} has category_id {ann.get('category_id')!r}, "
-                              f"which is not in 'categories'")
+            raise RejectError(
+                f"annotation {ann.get('id')} has category_id {ann.get('category_id')!r}, which is not in 'categories'"
+            )
         if not ann.get("segmentation"):
             raise RejectError(f"annotation {ann.get('id')} {BOX_ONLY_REASON}")
-        found.append(shapes.Shape(f"annotation {ann.get('id')}", cls, ann["segmentation"],
-                                  bool(ann.get("iscrowd") or 0)))
+        found.append(
+            shapes.Shape(f"annotation {ann.get('id')}", cls, ann["segmentation"], bool(ann.get("iscrowd") or 0))
+        )
     return Converted(image, shapes.to_instances(found, image.height, image.width))
 
 
-FORMAT = register(DatasetFormat(
-    name="coco", help="COCO (annotations/instances_*.json + images)", rank=1, looks_like=looks_like_coco,
-    list_inputs=list_inputs, convert=lambda item, given: convert_coco_item(item, given.label_map),
-    owns_json=owns_json))
+FORMAT = register(
+    DatasetFormat(
+        name="coco",
+        help="COCO (annotations/instances_*.json + images)",
+        rank=1,
+        looks_like=looks_like_coco,
+        list_inputs=list_inputs,
+        convert=lambda item, given: convert_coco_item(item, given.label_map),
+        owns_json=owns_json,
+    )
+)

@@ -11,6 +11,7 @@ not (rejected). Classes: labels.txt's order, else the labels found, sorted; ids 
 its path (train/, val/, ...) when both roles are there, else from a hash of the path. Photos in the JSON files'
 folders that none lists are unlabelled.
 """
+
 from __future__ import annotations
 
 import base64
@@ -35,6 +36,7 @@ NOT_CLASSES = ("__ignore__", "_background_")  # labels.txt's first lines, and la
 @dataclasses.dataclass(frozen=True)
 class LabelmeFile:
     """A labelme photo's own fields (its WorkItem's source)."""
+
     json_path: str
     size: tuple[int, int] | None
     shapes: tuple[dict, ...]
@@ -42,8 +44,11 @@ class LabelmeFile:
 
 
 def _json_files(dataset_dir: str) -> list[str]:
-    return [rel for rel, hidden in walk(dataset_dir, "") if not hidden and rel.lower().endswith(".json")
-            and rel not in LABEL_MAP_FILE_NAMES]
+    return [
+        rel
+        for rel, hidden in walk(dataset_dir, "")
+        if not hidden and rel.lower().endswith(".json") and rel not in LABEL_MAP_FILE_NAMES
+    ]
 
 
 def looks_like_labelme(dataset_dir: str) -> bool:
@@ -79,14 +84,20 @@ def _entry(dataset_dir: str, rel: str, data, files: set[str]) -> tuple[str, obje
     image = join_rel(posixpath.dirname(rel), str(data["imagePath"]))
     embedded = image not in files
     if embedded and not data.get("imageData"):
-        return rel, None, (f"its imagePath {data['imagePath']} (relative to the JSON's folder) is not there and it "
-                           f"has no imageData")
+        return (
+            rel,
+            None,
+            (f"its imagePath {data['imagePath']} (relative to the JSON's folder) is not there and it has no imageData"),
+        )
     try:
         size = (int(data["imageWidth"]), int(data["imageHeight"])) if data.get("imageWidth") else None
     except (TypeError, ValueError):
         return rel, None, "imageWidth/imageHeight are not numbers"
-    kept = tuple({k: s.get(k) for k in ("label", "points", "shape_type", "group_id", "mask")}
-                 for s in data["shapes"] if isinstance(s, dict))
+    kept = tuple(
+        {k: s.get(k) for k in ("label", "points", "shape_type", "group_id", "mask")}
+        for s in data["shapes"]
+        if isinstance(s, dict)
+    )
     if len(kept) != len(data["shapes"]):
         return rel, None, "a shape is not a mapping with label and points"
     return (rel if embedded else image), LabelmeFile(full(dataset_dir, rel), size, kept, embedded), ""
@@ -110,16 +121,32 @@ def list_labelme_inputs(dataset_dir: str, eval_fraction: float) -> Listing:
         entries.append((rel, image, source, reason))
     label_map = _label_map(dataset_dir, [s.shapes for _, _, s, _ in entries if s is not None])
     by_folder = {"train", "eval"} <= {role(rel) for rel in jsons}
-    items = [WorkItem(image, full(dataset_dir, image), role(rel) if by_folder and role(rel)
-                      else records.hash_split(image, eval_fraction), FORMAT.name, source, reason)
-             for rel, image, source, reason in entries]
+    items = [
+        WorkItem(
+            image,
+            full(dataset_dir, image),
+            role(rel) if by_folder and role(rel) else records.hash_split(image, eval_fraction),
+            FORMAT.name,
+            source,
+            reason,
+        )
+        for rel, image, source, reason in entries
+    ]
     rejects: list = []
     roots = {posixpath.dirname(rel) for rel in jsons} | {posixpath.dirname(i) for _, i, s, _ in entries if s}
     unlabelled, ignored = unlisted_files(dataset_dir, roots, set(referenced) | set(jsons), eval_fraction, rejects)
-    items += [WorkItem(p, p, split, FORMAT.name, reject_reason=reason) for p, reason, split in rejects
-              if not p.endswith(LABELS_FILE)]
-    return Listing(label_map, tuple(sorted(items, key=lambda i: i.rel_path)), tuple(sorted(unlabelled)),
-                   tuple(sorted(ignored)), "annotation_files" if by_folder else "hash_split")
+    items += [
+        WorkItem(p, p, split, FORMAT.name, reject_reason=reason)
+        for p, reason, split in rejects
+        if not p.endswith(LABELS_FILE)
+    ]
+    return Listing(
+        label_map,
+        tuple(sorted(items, key=lambda i: i.rel_path)),
+        tuple(sorted(unlabelled)),
+        tuple(sorted(ignored)),
+        "annotation_files" if by_folder else "hash_split",
+    )
 
 
 def _piece(shape: dict, where: str, height: int, width: int) -> list[float] | dict:
@@ -134,15 +161,15 @@ def _piece(shape: dict, where: str, height: int, width: int) -> list[float] | di
     if kind == "polygon" and len(flat) >= 6:
         return flat
     if kind == "rectangle" and len(flat) == 4:
-        return shapes.rectangle_polygon(min(flat[0], flat[2]), min(flat[1], flat[3]), max(flat[0], flat[2]),
-                                        max(flat[1], flat[3]))
+        return shapes.rectangle_polygon(
+            min(flat[0], flat[2]), min(flat[1], flat[3]), max(flat[0], flat[2]), max(flat[1], flat[3])
+        )
     if kind == "circle" and len(flat) == 4:
         radius = ((flat[2] - flat[0]) ** 2 + (flat[3] - flat[1]) ** 2) ** 0.5
         return shapes.ellipse_polygon(flat[0], flat[1], radius, radius)
     if kind in ("polygon", "rectangle", "circle"):
         raise RejectError(f"{where}: a {kind} with {len(flat) // 2} points")
-    raise RejectError(f"{where} is a {kind}, which has no area: an instance needs a polygon, rectangle, circle or "
-                      "mask")
+    raise RejectError(f"{where} is a {kind}, which has no area: an instance needs a polygon, rectangle, circle or mask")
 
 
 def _mask_shape(data, flat: list[float], where: str, height: int, width: int):
@@ -162,12 +189,14 @@ def _mask_shape(data, flat: list[float], where: str, height: int, width: int):
         raise RejectError(f"{where}: its mask is not a base64 PNG ({e})") from e
     x1, y1, x2, y2 = (int(v) for v in flat)
     if piece.ndim != 2 or piece.shape != (y2 - y1 + 1, x2 - x1 + 1):
-        raise RejectError(f"{where}: its mask is {'x'.join(map(str, piece.shape[1::-1]))} px, but its points "
-                          f"({x1}, {y1}) to ({x2}, {y2}) make a {x2 - x1 + 1}x{y2 - y1 + 1} box")
+        raise RejectError(
+            f"{where}: its mask is {'x'.join(map(str, piece.shape[1::-1]))} px, but its points "
+            f"({x1}, {y1}) to ({x2}, {y2}) make a {x2 - x1 + 1}x{y2 - y1 + 1} box"
+        )
     mask = np.zeros((height, width), np.uint8)
     top, bottom, left, right = max(y1, 0), min(y2 + 1, height), max(x1, 0), min(x2 + 1, width)
     if top < bottom and left < right:
-        mask[top:bottom, left:right] = piece[top - y1:bottom - y1, left - x1:right - x1]
+        mask[top:bottom, left:right] = piece[top - y1 : bottom - y1, left - x1 : right - x1]
     return mask
 
 
@@ -190,12 +219,11 @@ def convert_labelme_item(item: WorkItem, label_map: LabelMap) -> Converted:
         where = f"shape {number} ('{label}') of {name}"
         cls = next((c for c in label_map.classes if c.name == label), None)
         if cls is None:
-            raise RejectError(f"{where}: its label is not a class of {label_map.source} "
-                              f"({', '.join(label_map.names)})")
+            raise RejectError(f"{where}: its label is not a class of {label_map.source} ({', '.join(label_map.names)})")
         key = (label, shape["group_id"]) if shape.get("group_id") is not None else number
         piece = _piece(shape, where, image.height, image.width)
         if key in groups:
-            groups[key] = dataclasses.replace(groups[key], segmentation=groups[key].segmentation + [piece])
+            groups[key] = dataclasses.replace(groups[key], segmentation=[*groups[key].segmentation, piece])
         else:
             groups[key] = shapes.Shape(where, cls, [piece])
     return Converted(image, shapes.to_instances(list(groups.values()), image.height, image.width))
@@ -208,18 +236,47 @@ def write_labelme(out: Path, label_map: LabelMap, photos: list[Photo], unlabelle
         found = []
         for group, inst in enumerate(photo.instances):
             pieces = shapes.polygons(inst.mask)
-            found += [{"label": inst.class_name, "points": np.reshape(p, (-1, 2)).tolist(),
-                       "group_id": group if len(pieces) > 1 else None, "description": "", "shape_type": "polygon",
-                       "flags": {}, "mask": None} for p in pieces]
-        write_file(folder / f"{posixpath.splitext(photo.name)[0]}.json", json.dumps({
-            "version": "5.5.0", "flags": {}, "shapes": found, "imagePath": photo.name, "imageData": None,
-            "imageHeight": photo.height, "imageWidth": photo.width}, indent=1))
+            found += [
+                {
+                    "label": inst.class_name,
+                    "points": np.reshape(p, (-1, 2)).tolist(),
+                    "group_id": group if len(pieces) > 1 else None,
+                    "description": "",
+                    "shape_type": "polygon",
+                    "flags": {},
+                    "mask": None,
+                }
+                for p in pieces
+            ]
+        write_file(
+            folder / f"{posixpath.splitext(photo.name)[0]}.json",
+            json.dumps(
+                {
+                    "version": "5.5.0",
+                    "flags": {},
+                    "shapes": found,
+                    "imagePath": photo.name,
+                    "imageData": None,
+                    "imageHeight": photo.height,
+                    "imageWidth": photo.width,
+                },
+                indent=1,
+            ),
+        )
     for path in unlabelled:
         write_file(out / "val" / Path(path).name, Path(path).read_bytes())
     write_file(out / LABELS_FILE, "".join(f"{n}\n" for n in (*NOT_CLASSES, *label_map.names)))
 
 
-FORMAT = register(DatasetFormat(
-    name="labelme", help="labelme (one .json with shapes per photo)", rank=3, looks_like=looks_like_labelme,
-    list_inputs=list_labelme_inputs, convert=lambda item, given: convert_labelme_item(item, given.label_map),
-    write_sample=write_labelme, owns_json=owns_json))
+FORMAT = register(
+    DatasetFormat(
+        name="labelme",
+        help="labelme (one .json with shapes per photo)",
+        rank=3,
+        looks_like=looks_like_labelme,
+        list_inputs=list_labelme_inputs,
+        convert=lambda item, given: convert_labelme_item(item, given.label_map),
+        write_sample=write_labelme,
+        owns_json=owns_json,
+    )
+)

@@ -1,11 +1,13 @@
 """What a dataset format is (`DatasetFormat`) and the formats registered so far. Each module of dataset/formats/
 registers its one format with `register` (as Model Garden's registries take a factory, and Detectron2's
 DatasetCatalog a dataset); dataset/formats/__init__.py imports them all."""
+
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from dataset.annotation_listing import load_json
 from dataset.labelmap import LabelMap
@@ -17,6 +19,7 @@ SPLIT_FOLDERS = {"train": "train", "eval": "val"}  # the folders a sample writer
 @dataclasses.dataclass(frozen=True)
 class Photo:
     """A labelled photo as ingestion read it: what a format's sample writer is given."""
+
     split: str  # "train" | "eval"
     name: str  # file name
     data: bytes
@@ -31,14 +34,14 @@ SampleWriter = Callable[[Path, LabelMap, list[Photo], list[str]], None]
 
 @dataclasses.dataclass(frozen=True)
 class DatasetFormat:
-    name: str                                               # --format's value, and its WorkItems' format
-    help: str                                               # what its folder holds: in --help and detection's errors
-    rank: int                                               # its place in --format's choices and in messages
-    looks_like: Callable[[str], bool]                       # dataset folder -> is it this format (--format auto)
-    list_inputs: Callable[[str, float], Listing]            # dataset folder, eval fraction (IngestError)
-    convert: Callable[[WorkItem, Conversion], Converted]    # one input -> its image and instances (RejectError)
-    write_sample: SampleWriter | None = None                # a dataset written in it (`sample-data --format`)
-    owns_json: Callable[[Any], bool] | None = None          # a parsed JSON file is one of its annotation files
+    name: str  # --format's value, and its WorkItems' format
+    help: str  # what its folder holds: in --help and detection's errors
+    rank: int  # its place in --format's choices and in messages
+    looks_like: Callable[[str], bool]  # dataset folder -> is it this format (--format auto)
+    list_inputs: Callable[[str, float], Listing]  # dataset folder, eval fraction (IngestError)
+    convert: Callable[[WorkItem, Conversion], Converted]  # one input -> its image and instances (RejectError)
+    write_sample: SampleWriter | None = None  # a dataset written in it (`sample-data --format`)
+    owns_json: Callable[[Any], bool] | None = None  # a parsed JSON file is one of its annotation files
 
 
 _REGISTERED: dict[str, DatasetFormat] = {}

@@ -11,11 +11,12 @@ no sample writer). Test images
 without a mask are unlabelled (kept for prediction), train images without a
 mask are rejects; every other file is paired or a reject with its reason.
 """
+
 from __future__ import annotations
 
 import dataclasses
 import posixpath
-from typing import Iterable
+from collections.abc import Iterable
 
 from dataset import records
 from dataset.formats.registry import DatasetFormat, register
@@ -41,7 +42,8 @@ class SeedListing:
 
 def looks_like_seed(dataset_dir: str) -> bool:
     return fileio.isdir(fileio.join(dataset_dir, "train_images")) or fileio.isdir(
-        fileio.join(dataset_dir, "test_images"))
+        fileio.join(dataset_dir, "test_images")
+    )
 
 
 def _entries(dataset_dir: str, folder: str) -> list[tuple[str, bool]]:
@@ -59,6 +61,7 @@ def _stem_ext(name: str) -> tuple[str, str]:
 @dataclasses.dataclass
 class _Found:
     """What the listing found so far: paths relative to the dataset folder."""
+
     rejects: list[tuple[str, str, str]] = dataclasses.field(default_factory=list)  # (rel, reason, kind)
     ignored: list[str] = dataclasses.field(default_factory=list)
     unlabelled: list[str] = dataclasses.field(default_factory=list)
@@ -104,8 +107,14 @@ def _pair(kind: str, folders: tuple[str, str, str], images: dict, masks: dict, b
     for stem, rels in images.items():
         mask, voc = masks.pop(stem, [None])[0], boxes.pop(stem, [None])[0]
         if len(rels) > 1:
-            found.rejects += [(rel, f"several images named '{stem}.*' ({', '.join(rels)}): cannot tell which one "
-                                    f"the mask belongs to", kind) for rel in rels]
+            found.rejects += [
+                (
+                    rel,
+                    f"several images named '{stem}.*' ({', '.join(rels)}): cannot tell which one the mask belongs to",
+                    kind,
+                )
+                for rel in rels
+            ]
             if voc:
                 found.rejects.append((voc, f"belongs to the ambiguous images {', '.join(rels)}", kind))
         elif mask is None and kind == "test":
@@ -119,8 +128,10 @@ def _pair(kind: str, folders: tuple[str, str, str], images: dict, masks: dict, b
         else:
             found.pending.append((kind, rels[0], mask, voc or ""))
     for table, what in ((masks, "mask"), (boxes, "VOC file")):
-        found.rejects += [(rels[0], f"{what} without image (no {images_dir}/{stem}.jpg|.jpeg|.png)", kind)
-                          for stem, rels in table.items()]
+        found.rejects += [
+            (rels[0], f"{what} without image (no {images_dir}/{stem}.jpg|.jpeg|.png)", kind)
+            for stem, rels in table.items()
+        ]
 
 
 def list_seed_inputs(dataset_dir: str, eval_fraction: float) -> SeedListing:
@@ -129,8 +140,10 @@ def list_seed_inputs(dataset_dir: str, eval_fraction: float) -> SeedListing:
         raise FileNotFoundError(f"{dataset_dir}: no train_images/ folder (seed layout)")
     found = _Found()
     for kind, folders in FOLDERS.items():
-        images, masks, boxes = (_files_by_stem(dataset_dir, folder, what, kind, found)
-                                for folder, what in zip(folders, ("image", "mask", "VOC")))
+        images, masks, boxes = (
+            _files_by_stem(dataset_dir, folder, what, kind, found)
+            for folder, what in zip(folders, ("image", "mask", "VOC"), strict=True)
+        )
         _drop_duplicates(masks, "masks", kind, found)
         _drop_duplicates(boxes, "VOC files", kind, found)
         _pair(kind, folders, images, masks, boxes, found)
@@ -145,13 +158,27 @@ def list_seed_inputs(dataset_dir: str, eval_fraction: float) -> SeedListing:
             return "eval"
         return "train" if test_labelled else records.hash_split(rel, eval_fraction)
 
-    items = [WorkItem(rel_path=rel, path=full(rel), split=split_of(kind, rel), format=FORMAT.name,
-                      source=SeedFiles(full(mask), full(voc) if voc else "")) for kind, rel, mask, voc in found.pending]
-    items += [WorkItem(rel_path=rel, path=full(rel), split=split_of(kind, rel), format=FORMAT.name,
-                       reject_reason=reason) for rel, reason, kind in found.rejects]
+    items = [
+        WorkItem(
+            rel_path=rel,
+            path=full(rel),
+            split=split_of(kind, rel),
+            format=FORMAT.name,
+            source=SeedFiles(full(mask), full(voc) if voc else ""),
+        )
+        for kind, rel, mask, voc in found.pending
+    ]
+    items += [
+        WorkItem(rel_path=rel, path=full(rel), split=split_of(kind, rel), format=FORMAT.name, reject_reason=reason)
+        for rel, reason, kind in found.rejects
+    ]
     items.sort(key=lambda item: item.rel_path)
-    return SeedListing(tuple(items), tuple(sorted(map(full, found.unlabelled))),
-                       tuple(sorted(map(full, found.ignored))), "test_folder" if test_labelled else "hash_split")
+    return SeedListing(
+        tuple(items),
+        tuple(sorted(map(full, found.unlabelled))),
+        tuple(sorted(map(full, found.ignored))),
+        "test_folder" if test_labelled else "hash_split",
+    )
 
 
 def list_inputs(dataset_dir: str, eval_fraction: float) -> Listing:
@@ -175,6 +202,13 @@ def mask_files(dataset_dir: str) -> Iterable[str]:
                 yield fileio.join(dataset_dir, kind[1], name)
 
 
-FORMAT = register(DatasetFormat(
-    name="seed", help="a seed layout (label.pbtxt + train_images/ + train_masks/)", rank=0,
-    looks_like=looks_like_seed, list_inputs=list_inputs, convert=convert))
+FORMAT = register(
+    DatasetFormat(
+        name="seed",
+        help="a seed layout (label.pbtxt + train_images/ + train_masks/)",
+        rank=0,
+        looks_like=looks_like_seed,
+        list_inputs=list_inputs,
+        convert=convert,
+    )
+)

@@ -11,6 +11,7 @@ regions without attributes are one class, "object". Polygons, rectangles, circle
 points and polylines do not (rejected). Photos are found relative to the JSON's folder. Splits, the label map's
 order (names sorted, ids 1..N) and unlisted photos (unlabelled) as for labelme.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -33,13 +34,17 @@ ONE_CLASS = "object"
 @dataclasses.dataclass(frozen=True)
 class ViaEntry:
     """A VIA photo's own fields (its WorkItem's source)."""
+
     json_path: str
     regions: tuple[tuple[dict, str], ...]  # (shape_attributes, class name)
 
 
 def _via_files(dataset_dir: str) -> list[str]:
-    candidates = [rel for rel, hidden in walk(dataset_dir, "") if not hidden and rel.lower().endswith(".json")
-                  and rel.count("/") <= 1]
+    candidates = [
+        rel
+        for rel, hidden in walk(dataset_dir, "")
+        if not hidden and rel.lower().endswith(".json") and rel.count("/") <= 1
+    ]
     return [rel for rel in candidates if json_format(full(dataset_dir, rel)) is FORMAT]
 
 
@@ -55,12 +60,15 @@ def looks_like_via(dataset_dir: str) -> bool:
 def owns_json(data) -> bool:
     """A VIA export ({key: {"filename", "regions"}}) or project (its _via_img_metadata)."""
     entries = data.get("_via_img_metadata", data) if isinstance(data, dict) else None
-    return isinstance(entries, dict) and bool(entries) and all(
-        isinstance(v, dict) and "filename" in v and "regions" in v for v in entries.values())
+    return (
+        isinstance(entries, dict)
+        and bool(entries)
+        and all(isinstance(v, dict) and "filename" in v and "regions" in v for v in entries.values())
+    )
 
 
 def _class_attribute(data: dict, entries: dict) -> str:
-    defined = list(((data.get("_via_attributes") or {}).get("region") or {}))
+    defined = list((data.get("_via_attributes") or {}).get("region") or {})
     used = {key for e in entries.values() for r in _regions(e) for key in (r.get("region_attributes") or {})}
     if len(defined) == 1:
         return defined[0]
@@ -98,18 +106,33 @@ def list_via_inputs(dataset_dir: str, eval_fraction: float) -> Listing:
             reason = f"listed in both {referenced[image]} and {rel_json}" if image in referenced else ""
             referenced.setdefault(image, rel_json)
             split = role(rel_json) if by_folder else records.hash_split(image, eval_fraction)
-            items.append(WorkItem(image, full(dataset_dir, image), split, FORMAT.name,
-                                  ViaEntry(full(dataset_dir, rel_json), regions), reason))
+            items.append(
+                WorkItem(
+                    image,
+                    full(dataset_dir, image),
+                    split,
+                    FORMAT.name,
+                    ViaEntry(full(dataset_dir, rel_json), regions),
+                    reason,
+                )
+            )
     if not names:
         raise IngestError(f"{dataset_dir}: the VIA files name no class in their regions' attributes")
-    label_map = LabelMap(tuple(LabelClass(i, n, None) for i, n in enumerate(sorted(names), start=1)),
-                         source=", ".join(full(dataset_dir, r) for r in rel_jsons))
+    label_map = LabelMap(
+        tuple(LabelClass(i, n, None) for i, n in enumerate(sorted(names), start=1)),
+        source=", ".join(full(dataset_dir, r) for r in rel_jsons),
+    )
     rejects: list = []
     roots = {posixpath.dirname(rel) for rel in rel_jsons}
     unlabelled, ignored = unlisted_files(dataset_dir, roots, set(referenced) | set(rel_jsons), eval_fraction, rejects)
     items += [WorkItem(p, p, split, FORMAT.name, reject_reason=reason) for p, reason, split in rejects]
-    return Listing(label_map, tuple(sorted(items, key=lambda i: i.rel_path)), tuple(sorted(unlabelled)),
-                   tuple(sorted(ignored)), "annotation_files" if by_folder else "hash_split")
+    return Listing(
+        label_map,
+        tuple(sorted(items, key=lambda i: i.rel_path)),
+        tuple(sorted(unlabelled)),
+        tuple(sorted(ignored)),
+        "annotation_files" if by_folder else "hash_split",
+    )
 
 
 def _polygon(shape: dict, where: str) -> list[float]:
@@ -119,7 +142,7 @@ def _polygon(shape: dict, where: str) -> list[float]:
             xs, ys = shape["all_points_x"], shape["all_points_y"]
             if len(xs) != len(ys) or len(xs) < 3:
                 raise RejectError(f"{where}: a polygon needs as many x as y and at least 3 points")
-            return [float(v) for point in zip(xs, ys) for v in point]
+            return [float(v) for point in zip(xs, ys, strict=True) for v in point]
         if kind == "rect":
             x, y = float(shape["x"]), float(shape["y"])
             return shapes.rectangle_polygon(x, y, x + float(shape["width"]), y + float(shape["height"]))
@@ -127,12 +150,15 @@ def _polygon(shape: dict, where: str) -> list[float]:
             return shapes.ellipse_polygon(float(shape["cx"]), float(shape["cy"]), float(shape["r"]), float(shape["r"]))
         if kind == "ellipse":
             theta = float(shape.get("theta") or 0.0) * 180 / 3.141592653589793  # radians in VIA 2
-            return shapes.ellipse_polygon(float(shape["cx"]), float(shape["cy"]), float(shape["rx"]),
-                                          float(shape["ry"]), theta)
+            return shapes.ellipse_polygon(
+                float(shape["cx"]), float(shape["cy"]), float(shape["rx"]), float(shape["ry"]), theta
+            )
     except (KeyError, TypeError, ValueError):
         raise RejectError(f"{where}: a {kind} without its numeric coordinates") from None
-    raise RejectError(f"{where} is a {kind or 'shape of no name'}, which has no area: an instance needs a polygon, "
-                      f"rect, circle or ellipse")
+    raise RejectError(
+        f"{where} is a {kind or 'shape of no name'}, which has no area: an instance needs a polygon, "
+        f"rect, circle or ellipse"
+    )
 
 
 def convert_via_item(item: WorkItem, label_map: LabelMap) -> Converted:
@@ -156,18 +182,37 @@ def write_via(out: Path, label_map: LabelMap, photos: list[Photo], unlabelled: l
         regions = []
         for inst in photo.instances:
             xs, ys = np.reshape(shapes.polygons(inst.mask)[0], (-1, 2)).T
-            regions.append({"shape_attributes": {"name": "polygon", "all_points_x": xs.astype(int).tolist(),
-                                                 "all_points_y": ys.astype(int).tolist()},
-                            "region_attributes": {"class": inst.class_name}})
+            regions.append(
+                {
+                    "shape_attributes": {
+                        "name": "polygon",
+                        "all_points_x": xs.astype(int).tolist(),
+                        "all_points_y": ys.astype(int).tolist(),
+                    },
+                    "region_attributes": {"class": inst.class_name},
+                }
+            )
         projects.setdefault(folder, {})[f"{photo.name}{len(photo.data)}"] = {
-            "filename": photo.name, "size": len(photo.data), "regions": regions, "file_attributes": {}}
+            "filename": photo.name,
+            "size": len(photo.data),
+            "regions": regions,
+            "file_attributes": {},
+        }
     for folder, entries in projects.items():
         write_file(out / folder / "via_region_data.json", json.dumps(entries))
     for path in unlabelled:
         write_file(out / "val" / Path(path).name, Path(path).read_bytes())
 
 
-FORMAT = register(DatasetFormat(
-    name="via", help="a VIA project (via_region_data.json beside the photos)", rank=4, looks_like=looks_like_via,
-    list_inputs=list_via_inputs, convert=lambda item, given: convert_via_item(item, given.label_map),
-    write_sample=write_via, owns_json=owns_json))
+FORMAT = register(
+    DatasetFormat(
+        name="via",
+        help="a VIA project (via_region_data.json beside the photos)",
+        rank=4,
+        looks_like=looks_like_via,
+        list_inputs=list_via_inputs,
+        convert=lambda item, given: convert_via_item(item, given.label_map),
+        write_sample=write_via,
+        owns_json=owns_json,
+    )
+)

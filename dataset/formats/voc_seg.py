@@ -14,6 +14,7 @@ SegmentationClass, void (255, VOC's boundary band) counting as neither. Classes:
 without masks are unlabelled (with them, eval). Photos of JPEGImages that no list names are ignored, named;
 masks of no listed id are rejects.
 """
+
 from __future__ import annotations
 
 import posixpath
@@ -26,8 +27,20 @@ from dataset.annotation_listing import full, is_image, join_rel
 from dataset.formats.registry import SPLIT_FOLDERS, DatasetFormat, Photo, register, write_file
 from dataset.labelmap import LabelMap
 from dataset.records import Conversion, Converted, IngestError, Listing, RejectError, WorkItem
-from dataset.voc_seg_files import (CLASSES, LABELMAP_FILE, LISTS, OBJECTS, PHOTOS, VOID, VocSegFiles, class_ids,
-                                   palette_png, read_label_map, read_mask, voc_colormap)
+from dataset.voc_seg_files import (
+    CLASSES,
+    LABELMAP_FILE,
+    LISTS,
+    OBJECTS,
+    PHOTOS,
+    VOID,
+    VocSegFiles,
+    class_ids,
+    palette_png,
+    read_label_map,
+    read_mask,
+    voc_colormap,
+)
 from storage import fileio
 
 NESTED_ROOTS = ("VOC2012", "VOCdevkit/VOC2012", "VOC2007", "VOCdevkit/VOC2007")
@@ -36,7 +49,8 @@ NESTED_ROOTS = ("VOC2012", "VOCdevkit/VOC2012", "VOC2007", "VOCdevkit/VOC2007")
 def _root(dataset_dir: str) -> str | None:
     for rel in ("", *NESTED_ROOTS):
         if fileio.isdir(full(dataset_dir, join_rel(rel, LISTS))) and any(
-                fileio.isdir(full(dataset_dir, join_rel(rel, sub))) for sub in (OBJECTS, CLASSES)):
+            fileio.isdir(full(dataset_dir, join_rel(rel, sub))) for sub in (OBJECTS, CLASSES)
+        ):
             return rel
     return None
 
@@ -85,30 +99,59 @@ def list_voc_segmentation_inputs(dataset_dir: str, eval_fraction: float) -> List
             continue
         split = "eval" if split == "test" else split
         split = split if split in ("train", "eval") else records.hash_split(photo, eval_fraction)
-        reason = (f"listed in both {listed} of {LISTS}" if split_of[ident][0] == "both" else
-                  f"no photo {PHOTOS}/{ident}.jpg for the id {ident} listed in {where}" if ident not in photos else
-                  f"no {' and no '.join(f'{s}/{ident}.png' for s in missing)} for the id {ident} listed in {where} "
-                  f"(Mask R-CNN needs its instances and their classes)" if missing else "")
-        source = VocSegFiles(*(full(dataset_dir, join_rel(root, f"{s}/{ident}.png")) for s in (OBJECTS, CLASSES)),
-                             where, positions, colours)
+        reason = (
+            f"listed in both {listed} of {LISTS}"
+            if split_of[ident][0] == "both"
+            else f"no photo {PHOTOS}/{ident}.jpg for the id {ident} listed in {where}"
+            if ident not in photos
+            else f"no {' and no '.join(f'{s}/{ident}.png' for s in missing)} for the id {ident} listed in {where} "
+            f"(Mask R-CNN needs its instances and their classes)"
+            if missing
+            else ""
+        )
+        source = VocSegFiles(
+            *(full(dataset_dir, join_rel(root, f"{s}/{ident}.png")) for s in (OBJECTS, CLASSES)),
+            where,
+            positions,
+            colours,
+        )
         items.append(WorkItem(photo, full(dataset_dir, photo), split, FORMAT.name, None if reason else source, reason))
     for sub in (OBJECTS, CLASSES):
         for name in sorted(masks[sub]):
             rel = join_rel(root, f"{sub}/{name}")
-            reason = ("not a PNG mask" if not name.lower().endswith(".png") else
-                      f"mask of no id listed in {LISTS}" if posixpath.splitext(name)[0] not in split_of else "")
+            reason = (
+                "not a PNG mask"
+                if not name.lower().endswith(".png")
+                else f"mask of no id listed in {LISTS}"
+                if posixpath.splitext(name)[0] not in split_of
+                else ""
+            )
             if reason and not name.startswith("."):
                 rejects.append((rel, full(dataset_dir, rel), reason, records.hash_split(rel, eval_fraction)))
     for name in in_photos:
         rel = join_rel(root, f"{PHOTOS}/{name}")
         if not is_image(name) and not name.startswith("."):
-            rejects.append((rel, full(dataset_dir, rel), "not an image file (non-image file in the image folder)",
-                            records.hash_split(rel, eval_fraction)))
+            rejects.append(
+                (
+                    rel,
+                    full(dataset_dir, rel),
+                    "not an image file (non-image file in the image folder)",
+                    records.hash_split(rel, eval_fraction),
+                )
+            )
     items += [WorkItem(rel, path, split, FORMAT.name, reject_reason=reason) for rel, path, reason, split in rejects]
-    ignored = [full(dataset_dir, join_rel(root, f"{PHOTOS}/{n}")) for n in in_photos if n.startswith(".")
-               or (is_image(n) and posixpath.splitext(n)[0] not in split_of)]
-    return Listing(label_map, tuple(sorted(items, key=lambda i: i.rel_path)), tuple(sorted(unlabelled)),
-                   tuple(sorted(ignored)), "annotation_files" if has_val else "hash_split")
+    ignored = [
+        full(dataset_dir, join_rel(root, f"{PHOTOS}/{n}"))
+        for n in in_photos
+        if n.startswith(".") or (is_image(n) and posixpath.splitext(n)[0] not in split_of)
+    ]
+    return Listing(
+        label_map,
+        tuple(sorted(items, key=lambda i: i.rel_path)),
+        tuple(sorted(unlabelled)),
+        tuple(sorted(ignored)),
+        "annotation_files" if has_val else "hash_split",
+    )
 
 
 def convert_voc_segmentation_item(item: WorkItem, label_map: LabelMap, min_area: int) -> Converted:
@@ -123,21 +166,27 @@ def convert_voc_segmentation_item(item: WorkItem, label_map: LabelMap, min_area:
         inside = objects == value
         counts = np.bincount(np.clip(classes[inside], 0, None), minlength=2)[1:]
         if not counts.any():
-            raise RejectError(f"instance {value} of {object_name} lies on no class in {class_name} (only "
-                              f"background or void {VOID} there)")
+            raise RejectError(
+                f"instance {value} of {object_name} lies on no class in {class_name} (only "
+                f"background or void {VOID} there)"
+            )
         order = np.argsort(counts)[::-1] + 1
         if len(order) > 1 and counts[order[1] - 1] >= min_area:
-            raise RejectError(f"instance {value} of {object_name} spans two classes in {class_name}: "
-                              f"{counts[order[0] - 1]} px {names[order[0]]}, {counts[order[1] - 1]} px "
-                              f"{names[order[1]]}; give each object its own instance id")
+            raise RejectError(
+                f"instance {value} of {object_name} spans two classes in {class_name}: "
+                f"{counts[order[0] - 1]} px {names[order[0]]}, {counts[order[1] - 1]} px "
+                f"{names[order[1]]}; give each object its own instance id"
+            )
         reassigned += int(counts.sum() - counts[order[0] - 1])
         instances.append(records.Instance(int(order[0]), names[int(order[0])], inside.astype(np.uint8)))
     outside = (classes > 0) & ((objects == 0) | (objects == VOID))
     if outside.sum() >= min_area:
         found = np.bincount(classes[outside])
         cls = int(found.argmax())
-        raise RejectError(f"{int(outside.sum())} px of {class_name} ({found[cls]} of them {names[cls]}) lie in no "
-                          f"instance of {object_name}: an object with no instance id")
+        raise RejectError(
+            f"{int(outside.sum())} px of {class_name} ({found[cls]} of them {names[cls]}) lie in no "
+            f"instance of {object_name}: an object with no instance id"
+        )
     return Converted(image, instances, pixels_reassigned=reassigned + int(outside.sum()))
 
 
@@ -160,8 +209,12 @@ def write_voc_segmentation(out: Path, label_map: LabelMap, photos: list[Photo], 
         ids[photo.split].append(stem)
     for path in unlabelled:  # VOC's test list: photos without masks
         write_file(out / PHOTOS / Path(path).name, Path(path).read_bytes())
-    lists = {"train": ids["train"], "val": ids["eval"], "trainval": ids["train"] + ids["eval"],
-             "test": [Path(p).stem for p in unlabelled]}
+    lists = {
+        "train": ids["train"],
+        "val": ids["eval"],
+        "trainval": ids["train"] + ids["eval"],
+        "test": [Path(p).stem for p in unlabelled],
+    }
     for name, listed in lists.items():
         write_file(out / LISTS / f"{name}.txt", "".join(f"{i}\n" for i in listed))
     lines = [f"{n}:{','.join(map(str, palette[i]))}::\n" for i, n in enumerate(("background", *label_map.names))]
@@ -172,7 +225,14 @@ def _convert(item: WorkItem, given: Conversion) -> Converted:
     return convert_voc_segmentation_item(item, given.label_map, given.min_instance_area)
 
 
-FORMAT = register(DatasetFormat(
-    name="voc-seg", help="Pascal VOC segmentation (ImageSets/Segmentation/ + SegmentationObject/ + SegmentationClass/)",
-    rank=5, looks_like=looks_like_voc_segmentation, list_inputs=list_voc_segmentation_inputs, convert=_convert,
-    write_sample=write_voc_segmentation))
+FORMAT = register(
+    DatasetFormat(
+        name="voc-seg",
+        help="Pascal VOC segmentation (ImageSets/Segmentation/ + SegmentationObject/ + SegmentationClass/)",
+        rank=5,
+        looks_like=looks_like_voc_segmentation,
+        list_inputs=list_voc_segmentation_inputs,
+        convert=_convert,
+        write_sample=write_voc_segmentation,
+    )
+)

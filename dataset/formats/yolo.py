@@ -16,6 +16,7 @@ The label file is read as Ultralytics' verify_image_label reads it: one object a
 fractions of the width and height, duplicate lines dropped; a missing or empty file is a background photo. A line
 of a box only (`class x y w h`, a detection label) is rejected: Mask R-CNN learns from masks.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -33,6 +34,7 @@ from storage import fileio
 @dataclasses.dataclass(frozen=True)
 class YoloFiles:
     """A YOLO image's own fields (its WorkItem's source)."""
+
     label_path: str  # "" when it has no label file: a background photo
     names_file: str  # the yaml naming the classes, for reasons
 
@@ -61,35 +63,66 @@ def list_yolo_inputs(dataset_dir: str, eval_fraction: float) -> Listing:
             roots |= {yolo_files.image_root(folder) for folder in folders}
             for image in found:
                 if split_of.get(image, split) != split:
-                    rejects.append((full(dataset_dir, image), "listed in both the train split and an eval split "
-                                                              f"of {yaml_name}", "train"))
+                    rejects.append(
+                        (
+                            full(dataset_dir, image),
+                            f"listed in both the train split and an eval split of {yaml_name}",
+                            "train",
+                        )
+                    )
                 split_of[image] = split
     if not split_of:
         raise IngestError(f"{yaml_path}: its splits list no image")
     hashed = "eval" not in split_of.values()
-    in_labels = {rel for root in roots for rel, hidden in walk(dataset_dir, yolo_files.labels_root(root))
-                 if not hidden and not is_image(rel)}
+    in_labels = {
+        rel
+        for root in roots
+        for rel, hidden in walk(dataset_dir, yolo_files.labels_root(root))
+        if not hidden and not is_image(rel)
+    }
     labels = {rel for rel in in_labels if rel.endswith(".txt")}
     items = []
     for image, split in sorted(split_of.items()):
         label = yolo_files.label_of(image)
         source = YoloFiles(full(dataset_dir, label) if label in labels else "", yaml_path)
-        items.append(WorkItem(image, full(dataset_dir, image), records.hash_split(image, eval_fraction) if hashed
-                              else split, FORMAT.name, source))
+        items.append(
+            WorkItem(
+                image,
+                full(dataset_dir, image),
+                records.hash_split(image, eval_fraction) if hashed else split,
+                FORMAT.name,
+                source,
+            )
+        )
     rejected = {path for path, _, _ in rejects}
     items = [item for item in items if item.path not in rejected]
     ignored = [full(dataset_dir, rel) for rel in in_labels if rel.endswith(yolo_files.LABEL_CACHE)]
     for rel in sorted(in_labels - labels - {r for r in in_labels if r.endswith(yolo_files.LABEL_CACHE)}):
-        rejects.append((full(dataset_dir, rel), "not a YOLO label file (.txt) in the labels folder",
-                        records.hash_split(rel, eval_fraction)))
+        rejects.append(
+            (
+                full(dataset_dir, rel),
+                "not a YOLO label file (.txt) in the labels folder",
+                records.hash_split(rel, eval_fraction),
+            )
+        )
     for rel in sorted(labels - {yolo_files.label_of(image) for image in split_of}):
-        rejects.append((full(dataset_dir, rel), f"label file of no image listed in the splits of {yaml_name}",
-                        records.hash_split(rel, eval_fraction)))
+        rejects.append(
+            (
+                full(dataset_dir, rel),
+                f"label file of no image listed in the splits of {yaml_name}",
+                records.hash_split(rel, eval_fraction),
+            )
+        )
     unlabelled, hidden = unlisted_files(dataset_dir, roots, set(split_of), eval_fraction, rejects, deep=True)
     items += [WorkItem(path, path, split, FORMAT.name, reject_reason=reason) for path, reason, split in rejects]
     items.sort(key=lambda item: item.rel_path)
-    return Listing(label_map, tuple(items), tuple(sorted(unlabelled)), tuple(sorted(hidden + ignored)),
-                   "hash_split" if hashed else "annotation_files")
+    return Listing(
+        label_map,
+        tuple(items),
+        tuple(sorted(unlabelled)),
+        tuple(sorted(hidden + ignored)),
+        "hash_split" if hashed else "annotation_files",
+    )
 
 
 # --- conversion (in the Beam workers) ---------------------------------------------------------------------
@@ -123,11 +156,20 @@ def write_yolo(out: Path, label_map: LabelMap, photos: list[Photo], unlabelled: 
     for path in unlabelled:
         write_file(out / "images" / "unlabelled" / Path(path).name, Path(path).read_bytes())
     names = {yolo_id[c.id]: c.name for c in label_map.classes}
-    write_file(out / "data.yaml", yaml.safe_dump({"train": "images/train", "val": "images/val", "names": names},
-                                                 sort_keys=False))
+    write_file(
+        out / "data.yaml",
+        yaml.safe_dump({"train": "images/train", "val": "images/val", "names": names}, sort_keys=False),
+    )
 
 
-FORMAT = register(DatasetFormat(
-    name="yolo", help="YOLO segmentation (data.yaml + images/ + labels/)", rank=2, looks_like=looks_like_yolo,
-    list_inputs=list_yolo_inputs, convert=lambda item, given: convert_yolo_item(item, given.label_map),
-    write_sample=write_yolo))
+FORMAT = register(
+    DatasetFormat(
+        name="yolo",
+        help="YOLO segmentation (data.yaml + images/ + labels/)",
+        rank=2,
+        looks_like=looks_like_yolo,
+        list_inputs=list_yolo_inputs,
+        convert=lambda item, given: convert_yolo_item(item, given.label_map),
+        write_sample=write_yolo,
+    )
+)
