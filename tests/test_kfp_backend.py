@@ -18,6 +18,7 @@ executor-logs output, 2.2.0's does not, so an upgraded install's cache serves no
 
 from __future__ import annotations
 
+import concurrent.futures
 import json
 import os
 
@@ -31,37 +32,31 @@ import kfp_store
 from kfp_contract import ARGUMENTS, NS, RELEASES, ROOT, serving
 
 
+@pytest.fixture(scope="module")
+def contract_runs(engine, s3_store, install) -> dict:
+    """Both releases' contract runs at once, each on its own install (its own folders, serving folder and
+    Backend): a step's container spends most of its time importing on one core, so two at a time use both."""
+    with concurrent.futures.ThreadPoolExecutor(len(RELEASES)) as pool:
+        runs = {tag: pool.submit(_contract_run, tag, engine, s3_store, install) for tag in RELEASES}
+        return {tag: run.result() for tag, run in runs.items()}
+
+
 @pytest.fixture(scope="module", params=RELEASES)
-def contract_run(request, engine, s3_store, install):
+def contract_run(request, contract_runs):
+    return contract_runs[request.param]
+
+
+def _contract_run(tag, engine, s3_store, install) -> dict:
     """Two submissions of the release's package on its own install: nine steps, each a container of the image,
-    as the cluster runs them; then the three the cache does not serve. About 3 minutes a release on 2 cores."""
-    tag = request.param
+    as the cluster runs them; then the three the cache does not serve."""
     work = install["work"] / f"pods-{tag}"
-
-    def run_container(image, argv, env, mounts, image_user, security):
-        user = {} if image_user else {"user": f"{os.getuid()}:{os.getgid()}"}  # a pod runs as the image's USER
-        if security:  # what the engine applies of the release's security context; the kubelet's check first
-            kfp_kubelet.kubelet_run_as_non_root(engine.images.get(image).attrs["Config"].get("User", ""), security)
-            user.update(cap_drop=["ALL"], security_opt=["no-new-privileges"])
-        container = engine.containers.run(
-            image,
-            argv,
-            environment=env,
-            network_mode="host",
-            working_dir="/",
-            detach=True,
-            shm_size="2g",
-            volumes={host: {"bind": target, "mode": "rw"} for host, target in mounts.items()},
-            **user,
-        )
-        try:
-            code = container.wait(timeout=900)["StatusCode"]
-            return code, container.logs().decode(errors="replace")
-        finally:
-            container.remove(force=True)
-
     backend = kfp_backend.Backend(
-        s3_store["connect"], run_container, install["secrets"], install["configmap"], work, kfp_store.RULES[tag]
+        s3_store["connect"],
+        kfp_kubelet.pod_runner(engine),
+        install["secrets"],
+        install["configmap"],
+        work,
+        kfp_store.RULES[tag],
     )
     package = install["packages"][tag]
     first = backend.run(package, None, ARGUMENTS)  # `submit` sends no root for a namespace's package
