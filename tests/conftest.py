@@ -17,8 +17,9 @@ from dataset import plan as planning
 from dataset.convert import convert_item
 from dataset.records import feature_values as feature  # the tests' way to read a feature (from conftest)
 
-# Fixtures in modules of their own: the bad inputs' dataset, the compiled Kubeflow package, the contract run's install.
-pytest_plugins = ("bad_inputs", "kubeflow_package", "kfp_contract")
+# Fixtures in modules of their own: the bad inputs' dataset, the compiled Kubeflow package, the contract run's install,
+# the runs on datasets unlike the sample.
+pytest_plugins = ("bad_inputs", "kubeflow_package", "kfp_contract", "own_runs")
 
 REPO = Path(__file__).resolve().parents[1]
 # `make test` gives the tests the image built from the current sources and the engine's Docker API (DOCKER_HOST).
@@ -35,7 +36,7 @@ SLOW_MODULES = {
     "test_image.py",
     "test_time_to_accuracy.py",
 }
-SLOW_FIXTURES = {"trained_pipeline", "engine"}
+SLOW_FIXTURES = {"trained_pipeline", "engine", "own_runs"}
 
 
 def pytest_collection_modifyitems(items):
