@@ -59,48 +59,68 @@ def store(namespace: str, buckets: tuple[str, ...], release: str = "2.17.0"):
     import boto3
     import requests
     import s3fs
-    from moto.server import ThreadedMotoServer
 
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    endpoint = f"http://127.0.0.1:{port}"
-    anyone = {
-        "endpoint_url": endpoint,
-        "region_name": "us-east-1",
-        "aws_access_key_id": "setup",
-        "aws_secret_access_key": "setup",
-    }
-    requests.post(f"{endpoint}/moto-api/reset")  # moto's state is the process's: a store of its own each time
-    iam = boto3.client("iam", **anyone)
-    keys = {}
-    for user, policy in (
-        ("admin", {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]}),
-        (namespace, namespace_policy(namespace, release)),
-    ):
-        iam.create_user(UserName=user)
-        iam.put_user_policy(UserName=user, PolicyName=f"KubeflowProject{user}", PolicyDocument=json.dumps(policy))
-        key = iam.create_access_key(UserName=user)["AccessKey"]
-        keys[user] = (key["AccessKeyId"], key["SecretAccessKey"])
-    for bucket in buckets:
-        boto3.client("s3", **anyone).create_bucket(Bucket=bucket)
-    assert requests.post(f"{endpoint}/moto-api/reset-auth", data=b"0").ok
-
-    def connect(url, key, secret):
-        return s3fs.S3FileSystem(
-            key=key,
-            secret=secret,
-            client_kwargs={"endpoint_url": url, "region_name": "minio"},
-            use_listings_cache=False,
-        )
-
+    # a process of its own: moto's state and its IAM enforcement are a process's, and a store may be open while
+    # another one is made (the contract run's, for the session)
+    server = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
+        endpoint = f"http://127.0.0.1:{port}"
+        anyone = {
+            "endpoint_url": endpoint,
+            "region_name": "us-east-1",
+            "aws_access_key_id": "setup",
+            "aws_secret_access_key": "setup",
+        }
+        _wait_for(endpoint, server)
+        iam = boto3.client("iam", **anyone)
+        keys = {}
+        for user, policy in (
+            ("admin", {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]}),
+            (namespace, namespace_policy(namespace, release)),
+        ):
+            iam.create_user(UserName=user)
+            iam.put_user_policy(UserName=user, PolicyName=f"KubeflowProject{user}", PolicyDocument=json.dumps(policy))
+            key = iam.create_access_key(UserName=user)["AccessKey"]
+            keys[user] = (key["AccessKeyId"], key["SecretAccessKey"])
+        for bucket in buckets:
+            boto3.client("s3", **anyone).create_bucket(Bucket=bucket)
+        assert requests.post(f"{endpoint}/moto-api/reset-auth", data=b"0").ok
+
+        def connect(url, key, secret):
+            return s3fs.S3FileSystem(
+                key=key,
+                secret=secret,
+                client_kwargs={"endpoint_url": url, "region_name": "minio"},
+                use_listings_cache=False,
+            )
+
         yield {"endpoint": endpoint, "fs": connect(endpoint, *keys["admin"]), "keys": keys, "connect": connect}
     finally:
-        requests.post(f"{endpoint}/moto-api/reset-auth", data=b"inf")  # moto's settings are this process's
-        server.stop()
+        server.terminate()
+        server.wait()
+
+
+def _wait_for(endpoint: str, server: subprocess.Popen, seconds: float = 60) -> None:
+    import time
+
+    import requests
+
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        assert server.poll() is None, f"moto's server exited with code {server.returncode}"
+        with contextlib.suppress(requests.ConnectionError):
+            if requests.get(f"{endpoint}/moto-api/data.json", timeout=5).ok:
+                return
+        time.sleep(0.2)
+    server.kill()
+    raise TimeoutError(f"moto's server did not answer at {endpoint} within {seconds:.0f} s")
 
 
 def launcher_configmap(endpoint: str, namespace: str) -> str:

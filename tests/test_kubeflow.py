@@ -7,6 +7,7 @@ from google.protobuf import json_format
 from kfp.client import client as kfp_client
 
 import kfp_compiler
+from dataset.dask_runner_args import RUNNER
 from kubeflow import compiler
 from kubeflow_package import BEAM_ARGS, IMAGE, STEPS, compile_args, step_containers
 from pipeline import cli
@@ -118,4 +119,4 @@ def test_dask_as_the_beam_runner_means_the_projects_dask_runner(tmp_path):
     assert cli.main(argv) == 0
     containers = step_containers(kfp_client._extract_pipeline_yaml(str(path)).pipeline_spec)
     for name in ("ImageMaskExampleGen", "StatisticsGen", "DataGate"):
-        assert containers[name]["args"][-2:] == ["--runner=dataset.dask_compiler.DaskRunner", dask[1]], name
+        assert containers[name]["args"][-2:] == [f"--runner={RUNNER}", dask[1]], name
