@@ -1,6 +1,6 @@
 """What the kubelet refuses of a step's container before it starts, reproduced from Kubernetes' source for the
 contract run and the image's tests: runAsNonRoot (which KFP 2.17.0's security context sets, kfp_store.RULES)
-checked against the image's USER."""
+checked against the image's USER; and the contract run's pods, started on the container engine (pod_runner)."""
 
 from __future__ import annotations
 

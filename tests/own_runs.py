@@ -189,14 +189,14 @@ def own_runs(tmp_path_factory) -> dict:
     killed.wait()
     saved = max(checkpoint_steps(str(root)))
     assert processes["five classes"].wait(timeout=900) == 0, logs["five classes"].read_text()[-3000:]
-    printed = logs["five classes"].read_text()
+    printed = {name: log.read_text() for name, log in logs.items()}
     runs = {
         "root": root,
         "saved": saved,
-        "killed": {"run_id": run_id(logs["killed"].read_text()), "printed": logs["killed"].read_text()},
+        "killed": {"run_id": run_id(printed["killed"]), "printed": printed["killed"]},
         "five classes": {
-            **run_summary.latest_run(str(root), run_id(printed)),
-            "printed": printed,
+            **run_summary.latest_run(str(root), run_id(printed["five classes"])),
+            "printed": printed["five classes"],
             "num_objects": num_objects,
         },
     }
