@@ -18,8 +18,8 @@ from dataset.convert import convert_item
 from dataset.records import feature_values as feature  # the tests' way to read a feature (from conftest)
 
 # Fixtures in modules of their own: the bad inputs' dataset, the compiled Kubeflow package, the contract run's install,
-# the runs on datasets unlike the sample.
-pytest_plugins = ("bad_inputs", "kubeflow_package", "kfp_contract", "own_runs")
+# the runs on datasets unlike the sample, and the runs beside the other tests (those and two more).
+pytest_plugins = ("bad_inputs", "kubeflow_package", "kfp_contract", "own_runs", "side_runs")
 
 REPO = Path(__file__).resolve().parents[1]
 # `make test` gives the tests the image built from the current sources and the engine's Docker API (DOCKER_HOST).

@@ -1,13 +1,12 @@
 """`maskrcnn-tfx run` on datasets unlike the sample, all in one pipeline root (one metadata store, one cache, one
 serving folder): five classes in YOLO segmentation and one class with VOC boxes started together as two processes,
-the one-class run killed mid-training (SIGKILL) and run again in this process, where it resumes; then a COCO dataset
+the one-class run killed mid-training (SIGKILL) and run again, where it resumes; then a COCO dataset
 with sparse category ids, fine-tuned from the five-class model. Read by test_own_data.py and test_resume.py."""
 
 from __future__ import annotations
 
-import contextlib
+import functools
 import glob
-import io
 import json
 import os
 import re
@@ -15,12 +14,14 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
 
+import side_runs
 from conftest import REPO
 from run_flow import TRAIN_STEPS
 from sample_data import sample
@@ -125,24 +126,39 @@ def _coco_dataset(work: Path) -> Path:
     return seed_to_coco(seed_dir, work / "coco", classes, list(COCO_CATEGORIES))
 
 
-def _run_here(argv: list[str], root: Path) -> dict:
-    """`maskrcnn-tfx run` in this process; its summary and what it printed."""
-    from pipeline import cli, run_summary
+def _env() -> dict[str, str]:
+    return dict(os.environ, PYTHONPATH=str(REPO))
 
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        code = cli.main(argv)
-    assert code == 0, err.getvalue()[-3000:]
-    return {**run_summary.latest_run(str(root), run_id(out.getvalue())), "printed": out.getvalue()}
+
+def _run(argv: list[str], root: Path, log: Path) -> dict:
+    """`maskrcnn-tfx run` in a process of its own; its summary and what it printed."""
+    from pipeline import run_summary
+
+    with open(log, "w") as out:
+        done = subprocess.run(
+            [sys.executable, "-m", "pipeline.cli", *argv], cwd=REPO, env=_env(), stdout=out, stderr=out
+        )
+    printed = log.read_text()
+    assert done.returncode == 0, printed[-3000:]
+    return {**run_summary.latest_run(str(root), run_id(printed)), "printed": printed}
+
+
+@side_runs.run("own_runs")
+def start_own_runs(request) -> Callable[[], dict]:
+    """The runs, in order, beside the other tests: "five classes" and "killed" (two processes a few seconds apart),
+    "resumed", "coco"; about 5 minutes on 2 cores. Processes of their own and a resume across TFX executions are
+    what is tested."""
+    return functools.partial(_own_runs, request.getfixturevalue("tmp_path_factory").mktemp("own-data"))
 
 
 @pytest.fixture(scope="session")
-def own_runs(tmp_path_factory) -> dict:
-    """The runs, in order: "five classes" and "killed" (two processes a few seconds apart), "resumed", "coco";
-    about 6 minutes on 2 cores. Processes of their own and a resume across TFX executions are what is tested."""
+def own_runs(side_runs) -> dict:
+    return side_runs.result("own_runs")
+
+
+def _own_runs(work: Path) -> dict:
     from pipeline import run_summary
 
-    work = tmp_path_factory.mktemp("own-data")
     num_objects = sample.generate(work / "five", num_unlabelled=1, **FIVE_CLASSES).num_objects
     sample.generate(work / "one", num_unlabelled=1, **ONE_CLASS)
     root = work / "root"
@@ -164,7 +180,6 @@ def own_runs(tmp_path_factory) -> dict:
         ]
 
     killed_argv = argv("one", KILLED_STEPS, "--set", "trainer.checkpoint_interval=5")
-    env = dict(os.environ, PYTHONPATH=str(REPO))
     processes, logs = {}, {}
     for name, args in (("five classes", argv("five", TRAIN_STEPS)), ("killed", killed_argv)):
         logs[name] = work / f"{name}.log"
@@ -172,7 +187,7 @@ def own_runs(tmp_path_factory) -> dict:
             processes[name] = subprocess.Popen(
                 [sys.executable, "-m", "pipeline.cli", *args],
                 cwd=REPO,
-                env=env,
+                env=_env(),
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
@@ -200,9 +215,9 @@ def own_runs(tmp_path_factory) -> dict:
             "num_objects": num_objects,
         },
     }
-    runs["resumed"] = _run_here(killed_argv, root)
+    runs["resumed"] = _run(killed_argv, root, work / "resumed.log")
     model = next(c for c in runs["five classes"]["components"] if c["component"] == "Trainer")["outputs"]["ModelRun"]
     _coco_dataset(work)
     coco = argv("coco", TRAIN_STEPS, "--init-checkpoint", model, "--init-modules", "all")
-    runs["coco"] = {**_run_here(coco, root), "init_from": model}
+    runs["coco"] = {**_run(coco, root, work / "coco.log"), "init_from": model}
     return runs

@@ -15,12 +15,14 @@ import math
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 
 import pytest
 import tensorflow as tf
 import yaml
 from official.core import exp_factory, task_factory
 
+import side_runs
 from benchmarks import gpu_check
 from components.trainer import experiment, init_checkpoint
 from components.trainer.summaries import scalars
@@ -107,12 +109,12 @@ def test_a_fine_tuning_variant_restores_every_variable_of_its_modules(variant, s
     assert record.reinitialised == []  # every variable of the modules asked came from the checkpoint
 
 
-@pytest.fixture(scope="module")
-def dry_runs(sample_ingested, tmp_path_factory) -> dict[str, dict]:
-    """The trained configs' dry runs, one after another in one process (one TensorFlow start-up): each
-    config's record, by name. About 4 minutes on 2 cores for gpu-r50fpn, most of it tracing a
+@side_runs.run("dry_runs")
+def start_dry_runs(request) -> Callable[[], dict[str, dict]]:
+    """The trained configs' dry runs, one after another in one process (one TensorFlow start-up) beside the other
+    tests: each config's record, by name. About 3 minutes on 2 cores for gpu-r50fpn, most of it tracing a
     mirrored Mask R-CNN in float16 (a first loop of 80 s) and exporting it."""
-    work = tmp_path_factory.mktemp("dry-runs")
+    work = request.getfixturevalue("tmp_path_factory").mktemp("dry-runs")
     command = [
         sys.executable,
         os.path.join(REPO, "benchmarks", "gpu_check.py"),
@@ -120,7 +122,7 @@ def dry_runs(sample_ingested, tmp_path_factory) -> dict[str, dict]:
         "--config",
         *sorted(STARTS_FROM),
         "--examples",
-        str(sample_ingested),
+        str(request.getfixturevalue("sample_ingested")),
         "--work",
         str(work),
         "--json",
@@ -129,10 +131,18 @@ def dry_runs(sample_ingested, tmp_path_factory) -> dict[str, dict]:
     for config, starts_from in sorted(STARTS_FROM.items()):
         if starts_from:
             command += ["--init-checkpoint", f"{config}={made_checkpoint(work / 'made', starts_from)}"]
-    done = subprocess.run(command, cwd=REPO, capture_output=True, text=True)
-    assert done.returncode == 0, done.stderr[-4000:]
-    records = json.loads((work / "check.json").read_text())
-    return {record["config"]: record for record in records}
+
+    def dry_runs() -> dict[str, dict]:
+        done = subprocess.run(command, cwd=REPO, capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr[-4000:]
+        return {record["config"]: record for record in json.loads((work / "check.json").read_text())}
+
+    return dry_runs
+
+
+@pytest.fixture(scope="module")
+def dry_runs(side_runs) -> dict[str, dict]:
+    return side_runs.result("dry_runs")
 
 
 @pytest.mark.parametrize("config", sorted(STARTS_FROM))

@@ -9,6 +9,10 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import subprocess
+import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -16,6 +20,7 @@ import yaml
 
 import kfp_kubelet
 import kfp_store
+import side_runs
 from conftest import IMAGE
 from kubeflow import local_run, runner
 from pipeline import cli
@@ -145,11 +150,13 @@ def test_the_image_alone_imports_every_step_of_a_compiled_package(engine, sample
     assert found["schema_path"].startswith(site_packages) and found["schema_features"] >= 15
 
 
-@pytest.fixture(scope="module")
-def local_run_result(engine, tmp_path_factory):
-    """A package compiled for a generated dataset (tiny config, 2 steps), run by kfp.local's DockerRunner: a
-    few minutes on 2 cores, nine steps each in a container of the image."""
-    root = tmp_path_factory.mktemp("kfp-local")
+@side_runs.run("local_run_result")
+def start_local_run(request) -> Callable[[], dict]:
+    """A package compiled for a generated dataset (tiny config, 2 steps), run beside the other tests by
+    `maskrcnn-tfx kubeflow run-local` (kfp.local's DockerRunner) as a user runs it: a few minutes on 2 cores,
+    nine steps each in a container of the image."""
+    request.getfixturevalue("engine")
+    root = request.getfixturevalue("tmp_path_factory").mktemp("kfp-local")
     dataset = root / "dataset"
     sample.generate(
         dataset,
@@ -160,16 +167,25 @@ def local_run_result(engine, tmp_path_factory):
         classes=(sample.SampleClass("teapot", (0, 90, 200)), sample.SampleClass("lamp", (230, 40, 0))),
     )
     package = _compile(root, dataset, "--train-steps", "2")
-    return {
-        "root": root,
-        "package": package,
-        "run": local_run.run_local(str(package), str(root / "local-root"), {}, runner.DATASET_PARAMETER),
-    }
+    command = ["kubeflow", "run-local", "--package", str(package), "--pipeline-root", str(root / "local-root")]
+
+    def local_run_result() -> dict:
+        done = subprocess.run([sys.executable, "-m", "pipeline.cli", *command], capture_output=True, text=True)
+        assert done.returncode == 0, (done.stdout + done.stderr)[-4000:]
+        return {"root": root, "package": package, "printed": done.stdout}
+
+    return local_run_result
+
+
+@pytest.fixture(scope="module")
+def local_run_result(side_runs) -> dict:
+    return side_runs.result("local_run_result")
 
 
 def test_kfp_local_runs_the_compiled_package_to_a_pushed_model(local_run_result):
-    run = local_run_result["run"]
-    assert run.steps == [
+    ran = re.search(r"^kfp\.local ran 9 steps \((.+)\) in \d+ s into (\S+)$", local_run_result["printed"], re.M)
+    assert ran, local_run_result["printed"]
+    assert ran.group(1).split(", ") == [
         "DataGate",
         "ExampleValidator",
         "ImageMaskExampleGen",
@@ -180,12 +196,16 @@ def test_kfp_local_runs_the_compiled_package_to_a_pushed_model(local_run_result)
         "StatisticsGen",
         "Trainer",
     ]
-    destination = run.pushed["pushed_destination"]
-    assert run.pushed["pushed"] == 1 and os.path.dirname(destination) == str(local_run_result["root"] / "serving")
+    run_dir = Path(ran.group(2))
+    output = json.loads((run_dir / "Pusher" / local_run.EXECUTOR_OUTPUT_FILE).read_text())
+    pushed = output["artifacts"]["pushed_model"]["artifacts"][0]["metadata"]
+    destination = pushed["pushed_destination"]
+    assert f"pushed: {destination}\n" in local_run_result["printed"]
+    assert pushed["pushed"] == 1 and os.path.dirname(destination) == str(local_run_result["root"] / "serving")
     assert os.path.exists(os.path.join(destination, "saved_model.pb"))
     label_map = json.loads(Path(destination, "assets", "label_map.json").read_text())
     assert [c["name"] for c in label_map["classes"]] == ["teapot", "lamp"]
-    evaluation = json.loads(next(Path(run.run_dir).glob("MaskEvaluator/evaluation/metrics.json")).read_text())
+    evaluation = json.loads(next(run_dir.glob("MaskEvaluator/evaluation/metrics.json")).read_text())
     assert "no blessed baseline yet" in " ".join(evaluation["blessing"]["reasons"])
 
 
