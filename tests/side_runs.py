@@ -4,7 +4,8 @@ the time, their trainings included (a tiny model's steps are small ops; benchmar
 The runs that are processes of their own and read nothing another test makes (registered with `@run`) run one
 after another in one thread, started at the first test's set-up when a selected test reads them. The modules that
 read them run after the others, in the order the runs were registered; the modules of the runs taking both cores
-(BOTH_CORES) run before the readers of the last run, which is then still going: its one load beside their two."""
+(BOTH_CORES) run before the readers of the last run, which is then still going: its one load beside their two.
+A session that ends early (-x, Ctrl-C) waits for the run in progress: its process is not killed."""
 
 from __future__ import annotations
 
