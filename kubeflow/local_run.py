@@ -118,14 +118,14 @@ def run_local(package: str, pipeline_root: str, arguments: dict[str, str], datas
     new = sorted(set(os.listdir(pipeline_root)) - before)
     run_dir = os.path.join(pipeline_root, new[-1]) if new else pipeline_root
     steps = container_steps(spec)
-    missing = [s for s in _in_order(spec, steps) if not os.path.exists(_executor_output(run_dir, s))]
+    missing = [s for s in _in_order(spec, steps) if not os.path.exists(executor_output_path(run_dir, s))]
     if missing or failure:
         step = missing[0] if missing else "?"
         raise LocalRunError(
             f"step {step} failed (its log is above; no {EXECUTOR_OUTPUT_FILE} in "
-            f"{os.path.dirname(_executor_output(run_dir, step))}); kfp.local said: {failure or 'success'}"
+            f"{os.path.dirname(executor_output_path(run_dir, step))}); kfp.local said: {failure or 'success'}"
         )
-    with open(_executor_output(run_dir, "Pusher")) as f:
+    with open(executor_output_path(run_dir, "Pusher")) as f:
         pushed = json.load(f)["artifacts"]["pushed_model"]["artifacts"][0].get("metadata", {})
     return LocalRun(run_dir, steps, pushed)
 
@@ -145,5 +145,6 @@ def _in_order(spec: dict, steps: list[str]) -> list[str]:
     return [s for s in ordered if s in steps]
 
 
-def _executor_output(run_dir: str, step: str) -> str:
+def executor_output_path(run_dir: str, step: str) -> str:
+    """Where kfp.local leaves a step's executor output in a run's folder."""
     return os.path.join(run_dir, step, EXECUTOR_OUTPUT_FILE)

@@ -153,7 +153,7 @@ def start_own_runs(request) -> Callable[[], dict]:
 
 @pytest.fixture(scope="session")
 def own_runs(side_runs) -> dict:
-    return side_runs.result("own_runs")
+    return side_runs["own_runs"].result()
 
 
 def _own_runs(work: Path) -> dict:

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 # name -> prepare(request): makes the run's inputs in the main thread (fixtures, folders) and returns the call
-# that does the run beside the tests; its result is `side_runs.result(name)`, its error raised there.
+# that does the run beside the tests; its result is `side_runs[name].result()`, its error raised there.
 RUNS: dict[str, Callable[[pytest.FixtureRequest], Callable[[], Any]]] = {}
 BOTH_CORES = ("contract_runs",)
 
@@ -42,14 +42,6 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     items.sort(key=lambda item: modules[str(item.path)])  # stable: the collection's order within a rank
 
 
-class Runs:
-    def __init__(self, futures: dict[str, concurrent.futures.Future]):
-        self.futures = futures
-
-    def result(self, name: str) -> Any:
-        return self.futures[name].result()
-
-
 @pytest.fixture(scope="session", autouse=True)
 def side_runs(request: pytest.FixtureRequest):
     wanted = [name for name in RUNS if any(name in item.fixturenames for item in request.session.items)]
@@ -62,5 +54,5 @@ def side_runs(request: pytest.FixtureRequest):
                 # a run that cannot start fails the tests that read it, not the session's first test
                 futures[name] = concurrent.futures.Future()
                 futures[name].set_exception(error)
-        yield Runs(futures)
+        yield futures
         pool.shutdown(wait=True, cancel_futures=True)

@@ -142,7 +142,7 @@ def start_dry_runs(request) -> Callable[[], dict[str, dict]]:
 
 @pytest.fixture(scope="module")
 def dry_runs(side_runs) -> dict[str, dict]:
-    return side_runs.result("dry_runs")
+    return side_runs["dry_runs"].result()
 
 
 @pytest.mark.parametrize("config", sorted(STARTS_FROM))

@@ -155,7 +155,7 @@ def start_local_run(request) -> Callable[[], dict]:
     """A package compiled for a generated dataset (tiny config, 2 steps), run beside the other tests by
     `maskrcnn-tfx kubeflow run-local` (kfp.local's DockerRunner) as a user runs it: a few minutes on 2 cores,
     nine steps each in a container of the image."""
-    request.getfixturevalue("engine")
+    request.getfixturevalue("engine")  # without the engine: its fixture's failure, naming `make test`
     root = request.getfixturevalue("tmp_path_factory").mktemp("kfp-local")
     dataset = root / "dataset"
     sample.generate(
@@ -179,7 +179,7 @@ def start_local_run(request) -> Callable[[], dict]:
 
 @pytest.fixture(scope="module")
 def local_run_result(side_runs) -> dict:
-    return side_runs.result("local_run_result")
+    return side_runs["local_run_result"].result()
 
 
 def test_kfp_local_runs_the_compiled_package_to_a_pushed_model(local_run_result):
@@ -197,7 +197,7 @@ def test_kfp_local_runs_the_compiled_package_to_a_pushed_model(local_run_result)
         "Trainer",
     ]
     run_dir = Path(ran.group(2))
-    output = json.loads((run_dir / "Pusher" / local_run.EXECUTOR_OUTPUT_FILE).read_text())
+    output = json.loads(Path(local_run.executor_output_path(str(run_dir), "Pusher")).read_text())
     pushed = output["artifacts"]["pushed_model"]["artifacts"][0]["metadata"]
     destination = pushed["pushed_destination"]
     assert f"pushed: {destination}\n" in local_run_result["printed"]
